@@ -1,0 +1,41 @@
+"""The tenant admin (each tenant's own schema): users and API tokens."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from apps.accounts.models import ApiToken, User
+
+
+class ApiTokenInline(admin.TabularInline):
+    model = ApiToken
+    extra = 0
+    can_delete = False
+    fields = ["name", "prefix", "scope", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ["username", "email", "role", "is_service_account", "is_active", "is_staff", "last_login"]
+    list_filter = ["role", "is_service_account", "is_active", "is_staff"]
+    fieldsets = [*BaseUserAdmin.fieldsets, ("Maestro", {"fields": ["role", "is_service_account"]})]
+    inlines = [ApiTokenInline]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are created through the API or `create_token` (the plaintext is shown once); here they can be
+    inspected and revoked. The stored hash is never displayed."""
+
+    list_display = ["name", "prefix", "user", "scope", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["scope", "revoked_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    fields = ["user", "name", "prefix", "scope", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    readonly_fields = ["user", "name", "prefix", "scope", "created_at", "last_used_at"]
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,9 @@
+from django.urls import re_path
+
+from apps.accounts.api.views import ApiTokenViewSet, MeView
+from maestro.api.routers import ApiRouter
+
+router = ApiRouter()
+router.register("tokens", ApiTokenViewSet, basename="token")
+
+urlpatterns = [re_path(r"^me/?$", MeView.as_view(), name="me"), *router.urls]

@@ -1,0 +1,9 @@
+"""Dashboard pages for team leads (server-rendered)."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+
+@login_required
+def home(request):
+    return render(request, "dashboard/home.html", {})

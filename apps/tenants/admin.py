@@ -1,0 +1,125 @@
+"""The platform admin (public schema, served on the platform host): operators create, suspend and list tenants."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+
+from apps.accounts.models import User
+from apps.tenants.models import Domain, Tenant
+from apps.tenants.services import tenant_provision, tenant_set_active, tenant_validate_domain, tenant_validate_slug
+
+
+class PlatformAdminSite(admin.AdminSite):
+    site_header = "Maestro platform"
+    site_title = "Maestro platform"
+    index_title = "Tenants and operators"
+
+
+platform_admin_site = PlatformAdminSite(name="platform_admin")
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+class TenantCreationForm(forms.ModelForm):
+    """Adding a tenant provisions it fully: schema, primary domain and a first admin with a generated password."""
+
+    domain = forms.CharField(required=False, help_text="Host name; default <slug>.localhost")
+    admin_email = forms.EmailField()
+
+    class Meta:
+        model = Tenant
+        fields = ["name", "schema_name"]
+        labels = {"schema_name": "Slug"}
+
+    def validate_unique(self):
+        """Uniqueness is one of the provisioning rules checked in clean()."""
+
+    def clean(self):
+        data = super().clean()
+        slug = data.get("schema_name") or ""
+        domain = data.get("domain") or f"{slug}.{settings.MAESTRO_TENANT_DOMAIN_SUFFIX}"
+        for field, check, value in (
+            ("schema_name", tenant_validate_slug, slug),
+            ("domain", tenant_validate_domain, domain),
+        ):
+            try:
+                check(value)
+            except ValidationError as exc:
+                for messages_ in exc.message_dict.values():
+                    self.add_error(field, messages_)
+        return data
+
+
+@admin.register(Tenant, site=platform_admin_site)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["schema_name", "name", "is_active", "primary_domain", "created_at", "max_users", "max_projects"]
+    list_filter = ["is_active"]
+    search_fields = ["schema_name", "name", "domains__domain"]
+    readonly_fields = ["schema_name", "created_at"]
+    inlines = [DomainInline]
+    actions = ["suspend", "reactivate"]
+
+    @admin.display(description="Primary domain")
+    def primary_domain(self, obj):
+        domain = obj.get_primary_domain()
+        return domain.domain if domain else "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(schema_name="public").prefetch_related("domains")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = TenantCreationForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else self.inlines
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["name", "schema_name", "domain", "admin_email"]})]
+        return super().get_fieldsets(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        result = tenant_provision(
+            slug=data["schema_name"], name=data["name"], domain=data.get("domain") or None,
+            admin_email=data["admin_email"],
+        )  # fmt: skip
+        form.instance = result.tenant
+        obj.pk = result.tenant.pk
+        messages.success(
+            request,
+            f"Tenant ready at {result.url} — admin '{result.admin_username}', password {result.password} (shown once).",
+        )
+
+    def delete_model(self, request, obj):
+        messages.error(request, "Tenants are deleted with `manage.py delete_tenant` after an export.")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Suspend selected tenants")
+    def suspend(self, request, queryset):
+        for tenant in queryset:
+            tenant_set_active(tenant=tenant, active=False, reason=f"suspended by {request.user}")
+        self.message_user(request, f"Suspended {queryset.count()} tenant(s).")
+
+    @admin.action(description="Reactivate selected tenants")
+    def reactivate(self, request, queryset):
+        for tenant in queryset:
+            tenant_set_active(tenant=tenant, active=True)
+        self.message_user(request, f"Reactivated {queryset.count()} tenant(s).")
+
+
+platform_admin_site.register(User, UserAdmin)

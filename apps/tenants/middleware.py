@@ -1,0 +1,89 @@
+"""Route each request to its tenant's schema: by host, or — on the platform host — by the tenant an API token names."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
+
+from apps.accounts.tokens import schema_from_authorization
+from apps.tenants.models import Tenant
+from maestro.context import tenant_var
+
+API_PREFIXES = ("/api/", "/ajax-api/")
+# On the platform host these paths are served only for a tenant, chosen by the Bearer token.
+TOKEN_ROUTED_PREFIXES = ("/api/v1/", "/api/2.0/", "/ajax-api/")
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def _refuse(request, status: int, message: str, template: str):
+    if _is_api(request):
+        return JsonResponse({"status": status, "code": "refused", "detail": message, "errors": []}, status=status)
+    return render(request, template, {"message": message}, status=status)
+
+
+class TenantRoutingMiddleware(TenantMainMiddleware):
+    """Select the schema for this request.
+
+    * A tenant's own host (``acme.localhost``) routes to that tenant.
+    * A platform host (``MAESTRO_PUBLIC_HOSTS``, e.g. ``localhost``) serves the public schema — the operators' admin —
+      except for API paths carrying a Maestro token, which route to the tenant named in the token's prefix. The token
+      itself is verified afterwards against the hash stored in that tenant's schema.
+    * Unknown hosts get a 404 page, suspended tenants a 403 page; neither touches any tenant schema.
+    """
+
+    def process_request(self, request):
+        connection.set_schema_to_public()
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            return _refuse(request, 404, "Unknown host.", "errors/unknown_tenant.html")
+
+        if hostname in settings.MAESTRO_PUBLIC_HOSTS:
+            tenant = Tenant.objects.filter(schema_name=get_public_schema_name()).first()
+            if tenant is None:
+                return _refuse(request, 503, "Platform not initialised: run migrations.", "errors/unknown_tenant.html")
+            if request.path.startswith(TOKEN_ROUTED_PREFIXES):
+                tenant = self._tenant_from_token(request)
+                if tenant is None:
+                    return self._unauthorized(request)
+        else:
+            domain_model = get_tenant_domain_model()
+            try:
+                tenant = self.get_tenant(domain_model, hostname)
+            except domain_model.DoesNotExist:
+                return _refuse(request, 404, f"No organisation is served at {hostname}.", "errors/unknown_tenant.html")
+
+        if not tenant.is_active:
+            return _refuse(request, 403, "This organisation is suspended.", "errors/suspended.html")
+
+        tenant.domain_url = hostname
+        request.tenant = tenant
+        connection.set_tenant(tenant)
+        tenant_var.set(tenant.schema_name)
+        self.setup_url_routing(request)
+        return None
+
+    @staticmethod
+    def _tenant_from_token(request) -> Tenant | None:
+        schema = schema_from_authorization(request.headers.get("Authorization", ""))
+        if schema is None or schema == get_public_schema_name():
+            return None
+        return Tenant.objects.filter(schema_name=schema).first()
+
+    @staticmethod
+    def _unauthorized(request):
+        has_header = bool(request.headers.get("Authorization"))
+        detail = "Invalid token." if has_header else "Authentication credentials were not provided."
+        response = JsonResponse(
+            {"status": 401, "code": "not_authenticated", "detail": detail, "errors": []}, status=401
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response

@@ -1,0 +1,47 @@
+"""Tenants (organisations) and the host names that route to them. Lives in the public schema."""
+
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Tenant(TenantMixin):
+    """One organisation: its PostgreSQL schema (``schema_name`` is the tenant's slug), status and plan limits."""
+
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True, help_text="Suspended tenants are refused everywhere.")
+    suspended_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    max_users = models.PositiveIntegerField(default=50)
+    max_projects = models.PositiveIntegerField(default=100_000)
+    max_artifacts = models.PositiveIntegerField(default=10_000)
+    max_storage_mb = models.PositiveIntegerField(default=10_240)
+
+    # Schemas are created by provisioning; they are dropped only by the explicit tenant deletion service.
+    auto_create_schema = True
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["schema_name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.schema_name})"
+
+    @property
+    def slug(self) -> str:
+        return self.schema_name
+
+    @property
+    def is_public(self) -> bool:
+        from django_tenants.utils import get_public_schema_name
+
+        return self.schema_name == get_public_schema_name()
+
+
+class Domain(DomainMixin):
+    """A host name (e.g. ``acme.localhost``) that routes requests to its tenant's schema."""
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain

@@ -1,0 +1,114 @@
+"""Writes on tenants: provisioning (schema + domain + first admin), suspension."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from apps.tenants.models import Domain, Tenant
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+RESERVED_SLUGS = frozenset(
+    {
+        "public", "information_schema", "admin", "api", "www", "static", "media", "metrics", "localhost",
+        "maestro", "platform", "default", "template", "tenant_template", "postgres", "root", "system",
+    }
+)  # fmt: skip
+
+
+def tenant_validate_slug(slug: str) -> None:
+    """Raise ValidationError unless ``slug`` can name a new tenant schema."""
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise ValidationError(
+            {"slug": "Use 3–40 characters: lowercase letters, digits and hyphens, starting with a letter."}
+        )
+    if slug in RESERVED_SLUGS or slug == get_public_schema_name():
+        raise ValidationError({"slug": f"'{slug}' is reserved."})
+    if Tenant.objects.filter(schema_name=slug).exists():
+        raise ValidationError({"slug": f"A tenant with slug '{slug}' already exists."})
+
+
+def tenant_validate_domain(domain: str) -> None:
+    if not isinstance(domain, str) or not HOST_RE.match(domain):
+        raise ValidationError({"domain": f"'{domain}' is not a valid host name."})
+    if domain in settings.MAESTRO_PUBLIC_HOSTS:
+        raise ValidationError({"domain": f"'{domain}' is the platform's own host."})
+    if Domain.objects.filter(domain=domain).exists():
+        raise ValidationError({"domain": f"The domain '{domain}' is already in use."})
+
+
+def generate_password() -> str:
+    """A random password for a generated account (printed once, never stored in clear)."""
+    return secrets.token_urlsafe(15)
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    tenant: Tenant
+    domain: Domain
+    admin_username: str
+    admin_email: str
+    password: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.domain.domain}:{settings.MAESTRO_BASE_PORT}/"
+
+
+def tenant_provision(
+    *,
+    slug: str,
+    name: str,
+    admin_email: str,
+    domain: str | None = None,
+    admin_username: str = "admin",
+    password: str | None = None,
+) -> ProvisionResult:
+    """Create a tenant: its schema (migrated), its primary domain and its first admin (role owner).
+
+    Everything is validated first and happens in one transaction: an invalid slug, a taken domain or a bad admin
+    e-mail creates nothing — no row, no schema.
+    """
+    from apps.accounts.services import user_create
+
+    domain = domain or f"{slug}.{settings.MAESTRO_TENANT_DOMAIN_SUFFIX}"
+    tenant_validate_slug(slug)
+    tenant_validate_domain(domain)
+    if not name or not name.strip():
+        raise ValidationError({"name": "A tenant needs a name."})
+    password = password or generate_password()
+
+    with transaction.atomic():
+        tenant = Tenant(schema_name=slug, name=name.strip())
+        tenant.save(verbosity=0)
+        primary = Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
+        with schema_context(slug):
+            user_create(
+                username=admin_username,
+                email=admin_email,
+                password=password,
+                role="owner",
+                is_staff=True,
+                is_superuser=True,
+                validate_password=False,
+            )
+    return ProvisionResult(
+        tenant=tenant, domain=primary, admin_username=admin_username, admin_email=admin_email, password=password
+    )
+
+
+def tenant_set_active(*, tenant: Tenant, active: bool, reason: str = "") -> Tenant:
+    """Suspend (active=False) or reactivate a tenant. Suspended tenants are refused by routing and by tasks."""
+    if tenant.is_public:
+        raise ValidationError({"tenant": "The platform tenant cannot be suspended."})
+    tenant.is_active = active
+    tenant.suspended_reason = "" if active else reason
+    tenant.save(update_fields=["is_active", "suspended_reason"])
+    return tenant

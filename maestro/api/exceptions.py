@@ -1,0 +1,92 @@
+"""One error shape for every API error.
+
+    {"status": 400, "code": "invalid", "detail": "<first problem, readable>",
+     "errors": [{"field": "metrics[3].value", "code": "invalid", "message": "A valid number is required."}]}
+
+``field`` is a path into the request body (list items by index), or null for errors about the whole request.
+Django ``ValidationError`` raised by services is reported exactly like a serializer error, so services can validate
+cross-object rules without knowing about HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _join(prefix: str | None, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{prefix or ''}[{key}]"
+    if key in ("non_field_errors", "__all__"):
+        return prefix
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def flatten_errors(detail: Any, prefix: str | None = None) -> list[dict[str, Any]]:
+    """Turn DRF's nested error structure into a flat list of {field, code, message}."""
+    out: list[dict[str, Any]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            out.extend(flatten_errors(value, _join(prefix, key)))
+    elif isinstance(detail, list):
+        if all(isinstance(item, (str, exceptions.ErrorDetail)) for item in detail):
+            for item in detail:
+                out.append({"field": prefix, "code": getattr(item, "code", "invalid"), "message": str(item)})
+        else:
+            for index, item in enumerate(detail):
+                if item in ({}, [], None):
+                    continue
+                out.extend(flatten_errors(item, _join(prefix, index)))
+    else:
+        out.append({"field": prefix, "code": getattr(detail, "code", "invalid"), "message": str(detail)})
+    return out
+
+
+def django_validation_to_drf(exc: DjangoValidationError) -> exceptions.ValidationError:
+    if hasattr(exc, "error_dict"):
+        return exceptions.ValidationError(
+            {
+                field: [message for error in errors for message in error.messages]
+                for field, errors in exc.error_dict.items()
+            }
+        )
+    return exceptions.ValidationError({"non_field_errors": exc.messages})
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = django_validation_to_drf(exc)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(detail)
+        first = errors[0] if errors else {"field": None, "message": "Invalid input."}
+        summary = f"{first['field']}: {first['message']}" if first.get("field") else first["message"]
+        code = "invalid"
+    else:
+        message = detail.get("detail", detail) if isinstance(detail, dict) else detail
+        summary = str(message)
+        code = getattr(message, "code", None) or getattr(exc, "default_code", "error")
+        errors = []
+    response.data = {"status": response.status_code, "code": code, "detail": summary, "errors": errors}
+    return response
+
+
+def error_response(status_code: int, detail: str, *, code: str = "error", errors=None) -> Response:
+    """Build an error response in the shared shape outside the exception path (e.g. hot-path views)."""
+    return Response({"status": status_code, "code": code, "detail": detail, "errors": errors or []}, status=status_code)
+
+
+__all__ = ["error_response", "exception_handler", "flatten_errors", "status"]

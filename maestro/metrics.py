@@ -1,0 +1,35 @@
+"""/metrics for Prometheus — not public: a metrics token or an allow-listed client address is required."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from django.conf import settings
+from django.http import HttpResponse
+from django_prometheus.exports import ExportToDjangoView
+
+from apps.accounts.tokens import token_from_authorization
+
+
+def _address_allowed(remote_addr: str) -> bool:
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_NETWORKS)
+
+
+def metrics_allowed(request) -> bool:
+    token = token_from_authorization(request.headers.get("Authorization", ""))
+    if settings.METRICS_TOKEN and token and hmac.compare_digest(token, settings.METRICS_TOKEN):
+        return True
+    return _address_allowed(request.META.get("REMOTE_ADDR", ""))
+
+
+def metrics_view(request):
+    if not metrics_allowed(request):
+        response = HttpResponse("metrics require a metrics token or an allow-listed address\n", status=403)
+        response["Content-Type"] = "text/plain"
+        return response
+    return ExportToDjangoView(request)

@@ -1,0 +1,14 @@
+"""URLs served on the platform host (public schema): the operators' admin and a landing page."""
+
+from django.urls import path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.tenants.admin import platform_admin_site
+
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="platform/index.html"), name="platform-index"),
+    path("admin/", platform_admin_site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(urlconf="maestro.urls"), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]

@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# Make sure PostgreSQL and Redis answer for Maestro; start them when they do not.
+#
+#   scripts/services.sh up     ensure both services answer (idempotent), writing .env on first use
+#   scripts/services.sh down   stop the services that `up` started (and only those)
+#   scripts/services.sh status print what answers
+#   scripts/services.sh browser make sure Chromium is installed for the browser tests (apt-get as root)
+#
+# Order of preference:
+#   1. DATABASE_URL / REDIS_URL from the environment or .env, when they answer.
+#   2. As root: the Debian PostgreSQL cluster (pg_ctlcluster; apt-get installs postgresql if missing) and a
+#      redis-server (apt-get installs redis-server if missing), run with a project-local config under .local/.
+#   3. As non-root: a project-local PostgreSQL cluster (initdb) and redis-server under .local/.
+# Generated credentials (database password, SECRET_KEY) go to .env, which git ignores.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="$ROOT/.local"
+ENV_FILE="$ROOT/.env"
+STARTED="$LOCAL/started"
+mkdir -p "$LOCAL"
+
+say() { printf '[services] %s\n' "$*"; }
+die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
+is_root() { [ "$(id -u)" = "0" ]; }
+
+gen_secret() { python3 -c "import secrets,sys; print(secrets.token_urlsafe(int(sys.argv[1])))" "$1"; }
+
+# Read KEY from .env (without sourcing arbitrary shell).
+env_get() {
+  [ -f "$ENV_FILE" ] || return 0
+  sed -n "s/^$1=//p" "$ENV_FILE" | tail -n 1
+}
+env_set() {
+  touch "$ENV_FILE"; chmod 600 "$ENV_FILE"
+  if grep -q "^$1=" "$ENV_FILE"; then
+    python3 - "$ENV_FILE" "$1" "$2" <<'PY'
+import sys
+path, key, value = sys.argv[1:]
+lines = open(path).read().splitlines()
+lines = [f"{key}={value}" if line.startswith(key + "=") else line for line in lines]
+open(path, "w").write("\n".join(lines) + "\n")
+PY
+  else
+    printf '%s=%s\n' "$1" "$2" >>"$ENV_FILE"
+  fi
+}
+
+# Split a postgres URL into shell variables PGU_USER PGU_PASS PGU_HOST PGU_PORT PGU_DB.
+parse_db_url() {
+  eval "$(python3 - "$1" <<'PY'
+import shlex, sys
+from urllib.parse import urlsplit, unquote
+u = urlsplit(sys.argv[1])
+vals = {
+    "PGU_USER": unquote(u.username or ""), "PGU_PASS": unquote(u.password or ""),
+    "PGU_HOST": u.hostname or "127.0.0.1", "PGU_PORT": str(u.port or 5432),
+    "PGU_DB": u.path.lstrip("/") or "maestro",
+}
+for k, v in vals.items():
+    print(f"{k}={shlex.quote(v)}")
+PY
+)"
+}
+
+pg_bin() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$d/postgres" ] && { echo "$d"; return 0; }
+  done
+  command -v postgres >/dev/null 2>&1 && { dirname "$(command -v postgres)"; return 0; }
+  return 1
+}
+
+db_answers() {
+  command -v psql >/dev/null 2>&1 || return 1
+  PGCONNECT_TIMEOUT=3 psql "$1" -Atqc 'select 1' >/dev/null 2>&1
+}
+redis_answers() {
+  command -v redis-cli >/dev/null 2>&1 || return 1
+  [ "$(timeout 3 redis-cli -u "$1" ping 2>/dev/null)" = "PONG" ]
+}
+mark_started() { grep -qx "$1" "$STARTED" 2>/dev/null || echo "$1" >>"$STARTED"; }
+
+apt_install() {
+  say "installing $* with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -qq "$@" >"$LOCAL/apt.log" 2>&1; then
+    apt-get update -qq >>"$LOCAL/apt.log" 2>&1 || true
+    apt-get install -y -qq "$@" >>"$LOCAL/apt.log" 2>&1 || die "apt-get install $* failed; see $LOCAL/apt.log"
+  fi
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+ensure_role_and_db_root() {
+  # $PGU_* describe the wanted role/database; runs as the postgres OS user over the local socket.
+  local port="$1"
+  local q_user q_pass
+  q_user=$(printf '%s' "$PGU_USER" | sed "s/'/''/g")
+  q_pass=$(printf '%s' "$PGU_PASS" | sed "s/'/''/g")
+  runuser -u postgres -- psql -p "$port" -v ON_ERROR_STOP=1 -Atq postgres <<SQL >/dev/null
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$q_user') THEN
+    CREATE ROLE "$PGU_USER" LOGIN CREATEDB PASSWORD '$q_pass';
+  ELSE
+    ALTER ROLE "$PGU_USER" LOGIN CREATEDB PASSWORD '$q_pass';
+  END IF;
+END \$\$;
+SQL
+  if [ -z "$(runuser -u postgres -- psql -p "$port" -Atqc "SELECT 1 FROM pg_database WHERE datname = '$PGU_DB'" postgres)" ]; then
+    runuser -u postgres -- createdb -p "$port" -O "$PGU_USER" "$PGU_DB"
+  fi
+}
+
+start_postgres_root() {
+  if ! pg_bin >/dev/null; then
+    apt_install postgresql
+  fi
+  command -v pg_lsclusters >/dev/null || die "pg_lsclusters not found: install the Debian package postgresql-common"
+  local line ver name port status
+  line=$(pg_lsclusters --no-header 2>/dev/null | head -n 1 || true)
+  if [ -z "$line" ]; then
+    ver=$(basename "$(dirname "$(pg_bin)")")
+    say "creating PostgreSQL cluster $ver/main"
+    pg_createcluster "$ver" main >/dev/null
+    line=$(pg_lsclusters --no-header | head -n 1)
+  fi
+  read -r ver name port status _ <<<"$line"
+  if [ "$status" != "online" ]; then
+    say "starting PostgreSQL cluster $ver/$name on port $port"
+    pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start \
+      || die "could not start PostgreSQL $ver/$name; see /var/log/postgresql/postgresql-$ver-$name.log"
+    mark_started "pgcluster $ver $name"
+  fi
+  PGU_PORT="$port"
+  ensure_role_and_db_root "$port"
+}
+
+start_postgres_local() {
+  local bin
+  bin=$(pg_bin) || die "no PostgreSQL server binaries found. Install them (Debian/Ubuntu: sudo apt-get install postgresql) or set DATABASE_URL to a running server."
+  local data="$LOCAL/pg/data" run="$LOCAL/pg/run"
+  mkdir -p "$run"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    say "initialising a project-local PostgreSQL cluster in $data"
+    local pwfile="$LOCAL/pg/pw"
+    printf '%s\n' "$PGU_PASS" >"$pwfile"
+    "$bin/initdb" -D "$data" -U "$PGU_USER" --pwfile="$pwfile" -A scram-sha-256 -E UTF8 >"$LOCAL/pg/initdb.log" 2>&1 \
+      || die "initdb failed; see $LOCAL/pg/initdb.log"
+    rm -f "$pwfile"
+  fi
+  if ! "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    say "starting project-local PostgreSQL on 127.0.0.1:$PGU_PORT"
+    "$bin/pg_ctl" -D "$data" -l "$LOCAL/pg/server.log" -w -t 30 \
+      -o "-p $PGU_PORT -k $run -c listen_addresses=127.0.0.1" start >/dev/null \
+      || die "could not start PostgreSQL; see $LOCAL/pg/server.log"
+    mark_started "pglocal $data"
+  fi
+  PGPASSWORD="$PGU_PASS" psql -h 127.0.0.1 -p "$PGU_PORT" -U "$PGU_USER" -Atqc \
+    "SELECT 1 FROM pg_database WHERE datname = '$PGU_DB'" postgres | grep -q 1 \
+    || PGPASSWORD="$PGU_PASS" "$bin/createdb" -h 127.0.0.1 -p "$PGU_PORT" -U "$PGU_USER" "$PGU_DB"
+}
+
+ensure_postgres() {
+  local url="${DATABASE_URL:-$(env_get DATABASE_URL)}"
+  if [ -n "$url" ] && db_answers "$url"; then
+    say "PostgreSQL answers at ${url##*@}"
+    return 0
+  fi
+  if [ -z "$url" ]; then
+    local port=5432
+    is_root || port=54329
+    url="postgres://maestro:$(gen_secret 18)@127.0.0.1:$port/maestro"
+    env_set DATABASE_URL "$url"
+  fi
+  parse_db_url "$url"
+  case "$PGU_HOST" in
+    127.0.0.1|localhost|::1) ;;
+    *) die "DATABASE_URL points at $PGU_HOST:$PGU_PORT, which does not answer. Start that server or unset DATABASE_URL." ;;
+  esac
+  [ -n "$PGU_USER" ] && [ -n "$PGU_PASS" ] || die "DATABASE_URL must carry a user and a password"
+  if is_root; then start_postgres_root; else start_postgres_local; fi
+  local final="postgres://$PGU_USER:$PGU_PASS@127.0.0.1:$PGU_PORT/$PGU_DB"
+  if [ "$final" != "$url" ] && [ -z "${DATABASE_URL:-}" ]; then env_set DATABASE_URL "$final"; url="$final"; fi
+  db_answers "$url" || die "PostgreSQL was started but $PGU_USER@127.0.0.1:$PGU_PORT/$PGU_DB does not answer; see $LOCAL/"
+  say "PostgreSQL ready on 127.0.0.1:$PGU_PORT (database $PGU_DB)"
+}
+
+# ---------------------------------------------------------------- Redis
+ensure_redis() {
+  local url="${REDIS_URL:-$(env_get REDIS_URL)}"
+  url="${url:-redis://127.0.0.1:6379/0}"
+  if redis_answers "$url"; then
+    say "Redis answers at $url"
+    [ -n "$(env_get REDIS_URL)" ] || [ -n "${REDIS_URL:-}" ] || env_set REDIS_URL "$url"
+    return 0
+  fi
+  if ! command -v redis-server >/dev/null 2>&1; then
+    if is_root; then apt_install redis-server; else
+      die "redis-server not found. Install it (Debian/Ubuntu: sudo apt-get install redis-server) or set REDIS_URL to a running server."
+    fi
+  fi
+  local port
+  port=$(python3 -c "import sys; from urllib.parse import urlsplit; print(urlsplit(sys.argv[1]).port or 6379)" "$url")
+  mkdir -p "$LOCAL/redis"
+  say "starting redis-server on 127.0.0.1:$port"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$LOCAL/redis" \
+    --pidfile "$LOCAL/redis/redis.pid" --logfile "$LOCAL/redis/redis.log" --save "" --appendonly no \
+    || die "redis-server failed to start; see $LOCAL/redis/redis.log"
+  mark_started "redis $LOCAL/redis/redis.pid"
+  local i
+  for i in $(seq 1 50); do redis_answers "$url" && break; sleep 0.1; done
+  redis_answers "$url" || die "redis-server started but $url does not answer; see $LOCAL/redis/redis.log"
+  [ -n "$(env_get REDIS_URL)" ] || [ -n "${REDIS_URL:-}" ] || env_set REDIS_URL "$url"
+  say "Redis ready at $url"
+}
+
+ensure_secret_key() {
+  [ -n "${SECRET_KEY:-}" ] || [ -n "$(env_get SECRET_KEY)" ] || env_set SECRET_KEY "$(gen_secret 48)"
+}
+
+ensure_browser() {
+  local bin="${CHROMIUM_PATH:-/usr/bin/chromium}"
+  if [ -x "$bin" ]; then say "Chromium: $bin"; return 0; fi
+  if is_root; then apt_install chromium; say "Chromium: installed /usr/bin/chromium"; else
+    say "WARNING: Chromium not found at $bin; browser tests will be skipped. Install it (sudo apt-get install chromium) or set CHROMIUM_PATH."
+  fi
+}
+
+down() {
+  [ -f "$STARTED" ] || { say "nothing was started by this project"; return 0; }
+  local kind a b
+  while read -r kind a b; do
+    case "$kind" in
+      redis) if [ -f "$a" ]; then kill "$(cat "$a")" 2>/dev/null && say "stopped redis-server"; fi ;;
+      pgcluster) pg_ctlcluster --skip-systemctl-redirect "$a" "$b" stop && say "stopped PostgreSQL $a/$b" ;;
+      pglocal) "$(pg_bin)/pg_ctl" -D "$a" -m fast stop >/dev/null && say "stopped project-local PostgreSQL" ;;
+    esac
+  done <"$STARTED"
+  rm -f "$STARTED"
+}
+
+case "${1:-up}" in
+  up)
+    ensure_secret_key
+    ensure_postgres
+    ensure_redis
+    ;;
+  browser) ensure_browser ;;
+  down) down ;;
+  status)
+    url="${DATABASE_URL:-$(env_get DATABASE_URL)}"
+    if [ -n "$url" ] && db_answers "$url"; then say "PostgreSQL: up"; else say "PostgreSQL: down"; fi
+    url="${REDIS_URL:-$(env_get REDIS_URL)}"
+    if redis_answers "${url:-redis://127.0.0.1:6379/0}"; then say "Redis: up"; else say "Redis: down"; fi
+    ;;
+  *) die "usage: $0 up|down|status" ;;
+esac

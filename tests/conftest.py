@@ -1,0 +1,54 @@
+"""Shared fixtures. Two tenants (alpha, beta) exist for the whole session; each test runs in a transaction that is
+rolled back, so tests may write freely inside them."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from tests.support.tenants import TenantCtx, make_tenant
+
+
+@pytest.fixture(scope="session")
+def _session_tenants(django_db_setup, django_db_blocker) -> tuple[TenantCtx, TenantCtx]:
+    with django_db_blocker.unblock():
+        alpha = make_tenant("alpha", "Alpha Analytics")
+        beta = make_tenant("beta", "Beta Vision")
+        connection.set_schema_to_public()
+    return alpha, beta
+
+
+@pytest.fixture
+def tenant_a(_session_tenants, db) -> TenantCtx:
+    return _session_tenants[0]
+
+
+@pytest.fixture
+def tenant_b(_session_tenants, db) -> TenantCtx:
+    return _session_tenants[1]
+
+
+@pytest.fixture(autouse=True)
+def _reset_schema():
+    """Never let one test's schema leak into the next."""
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(_session_tenants, tmp_path_factory):
+    """A real Celery worker (separate process) against the test database and a dedicated Redis database."""
+    from tests.support.celery import start_worker, stop_worker
+
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    proc = start_worker(log_path)
+    yield log_path
+    stop_worker(proc)
+
+
+@pytest.fixture
+def committed(_session_tenants, django_db_blocker):
+    """Database access outside a test transaction, for work another process (worker, server) must see.
+    Tests using it clean up what they write."""
+    with django_db_blocker.unblock():
+        yield _session_tenants

@@ -1,0 +1,89 @@
+import pytest
+
+from apps.tenants.services import tenant_set_active
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_host_is_a_404_page(client):
+    response = client.get("/", HTTP_HOST="nobody.localhost")
+    assert response.status_code == 404
+    assert b"No organisation is served at nobody.localhost" in response.content
+
+
+def test_unknown_host_api_path_is_json_404(client):
+    response = client.get("/api/v1/me", HTTP_HOST="nobody.localhost")
+    assert response.status_code == 404
+    assert response.json()["status"] == 404
+
+
+def test_tenant_host_serves_its_login_page(tenant_a):
+    response = tenant_a.client().get("/accounts/login/")
+    assert response.status_code == 200
+    assert b"Log in to Alpha Analytics" in response.content
+    assert b"csrfmiddlewaretoken" in response.content
+
+
+def test_dashboard_requires_login(tenant_a):
+    response = tenant_a.client().get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_admin_logs_in_on_own_host_and_sees_home(tenant_a):
+    client = tenant_a.client()
+    response = client.post(
+        "/accounts/login/", {"username": tenant_a.admin_username, "password": tenant_a.admin_password}
+    )
+    assert response.status_code == 302
+    home = client.get("/")
+    assert home.status_code == 200
+    assert b"Alpha Analytics" in home.content
+
+
+def test_login_is_csrf_protected(tenant_a):
+    from django.test import Client
+
+    client = Client(HTTP_HOST=tenant_a.host, enforce_csrf_checks=True)
+    response = client.post("/accounts/login/", {"username": "admin", "password": tenant_a.admin_password})
+    assert response.status_code == 403
+
+
+def test_credentials_of_one_tenant_do_not_log_in_to_another(tenant_a, tenant_b):
+    response = tenant_b.client().post(
+        "/accounts/login/", {"username": tenant_a.admin_username, "password": tenant_a.admin_password}
+    )
+    assert response.status_code == 200  # the form again, with an error
+    assert b"didn&#x27;t match" in response.content or b"didn't match" in response.content
+
+
+def test_session_of_one_tenant_is_anonymous_on_another(tenant_a, tenant_b):
+    client = tenant_a.client()
+    client.post("/accounts/login/", {"username": "admin", "password": tenant_a.admin_password})
+    assert client.get("/").status_code == 200
+    on_b = client.get("/", HTTP_HOST=tenant_b.host)
+    assert on_b.status_code == 302
+    assert b"Alpha" not in on_b.content
+    api_on_b = client.get("/api/v1/me", HTTP_HOST=tenant_b.host)
+    assert api_on_b.status_code in (401, 403)
+    assert "alpha" not in api_on_b.content.decode()
+
+
+def test_suspended_tenant_gets_403_everywhere(tenant_a):
+    tenant_set_active(tenant=tenant_a.tenant, active=False, reason="unpaid")
+    try:
+        page = tenant_a.client().get("/accounts/login/")
+        assert page.status_code == 403
+        assert b"suspended" in page.content
+        api = tenant_a.client().get("/api/v1/me")
+        assert api.status_code == 403
+        assert api.json()["detail"] == "This organisation is suspended."
+    finally:
+        tenant_set_active(tenant=tenant_a.tenant, active=True)
+
+
+def test_platform_host_serves_public_landing_and_admin(client):
+    assert client.get("/", HTTP_HOST="localhost").status_code == 200
+    admin = client.get("/admin/", HTTP_HOST="localhost")
+    assert admin.status_code == 302
+    assert "/admin/login/" in admin["Location"]

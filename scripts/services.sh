@@ -11,13 +11,16 @@
 #   2. As root: the Debian PostgreSQL cluster (pg_ctlcluster; apt-get installs postgresql if missing) and a
 #      redis-server (apt-get installs redis-server if missing), run with a project-local config under .local/.
 #   3. As non-root: a project-local PostgreSQL cluster (initdb) and redis-server under .local/.
-# Generated credentials (database password, SECRET_KEY) go to .env, which git ignores.
+# Generated credentials (database password, SECRET_KEY) go to .env, which git ignores. As root, the database
+# credentials are also kept in ~/.config/maestro/database.env so other checkouts reuse them instead of resetting them.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="$ROOT/.local"
 ENV_FILE="$ROOT/.env"
 STARTED="$LOCAL/started"
+# As root, the Debian cluster serves every checkout on this machine; its generated credentials are kept here.
+SHARED_DB_ENV="${XDG_CONFIG_HOME:-$HOME/.config}/maestro/database.env"
 mkdir -p "$LOCAL"
 
 say() { printf '[services] %s\n' "$*"; }
@@ -168,9 +171,19 @@ ensure_postgres() {
     return 0
   fi
   if [ -z "$url" ]; then
-    local port=5432
-    is_root || port=54329
-    url="postgres://maestro:$(gen_secret 18)@127.0.0.1:$port/maestro"
+    if is_root && [ -f "$SHARED_DB_ENV" ]; then
+      # The machine's PostgreSQL cluster is shared by every checkout: reuse the credentials generated first.
+      url=$(sed -n 's/^DATABASE_URL=//p' "$SHARED_DB_ENV" | tail -n 1)
+    fi
+    if [ -z "$url" ]; then
+      local port=5432
+      is_root || port=54329
+      url="postgres://maestro:$(gen_secret 18)@127.0.0.1:$port/maestro"
+      if is_root; then
+        mkdir -p "$(dirname "$SHARED_DB_ENV")"
+        (umask 077; printf 'DATABASE_URL=%s\n' "$url" >"$SHARED_DB_ENV")
+      fi
+    fi
     env_set DATABASE_URL "$url"
   fi
   parse_db_url "$url"

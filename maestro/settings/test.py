@@ -1,9 +1,10 @@
 """Test settings: the same services as production (PostgreSQL, Redis), with test-only conveniences."""
 
+import hashlib
 import tempfile
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, REDIS_URL, STORAGES, env
+from .base import BASE_DIR, CELERY_BROKER_TRANSPORT_OPTIONS, DATABASES, REDIS_URL, STORAGES, env
 
 DEBUG = False
 ALLOWED_HOSTS = [".localhost", "localhost", "127.0.0.1", "testserver"]
@@ -14,5 +15,9 @@ WHITENOISE_USE_FINDERS = True
 LOG_FORMAT = "json"
 TEST_OUTPUT_DIR = BASE_DIR / "test-output"
 
-# The test suite's Celery worker uses its own Redis database, so a running dev worker never takes its tasks.
+# Each checkout gets its own test database and broker key space, so several checkouts (or a dev server) can run
+# their suites on the same PostgreSQL and Redis at once without taking each other's rows or tasks.
+CHECKOUT_TAG = hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
+DATABASES["default"]["TEST"] = {"NAME": f"test_maestro_{CHECKOUT_TAG}"}
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/15")
+CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": f"test-{CHECKOUT_TAG}:"}

@@ -17,7 +17,7 @@ TEST_OUTPUT_DIR = BASE_DIR / "test-output"
 
 # Each checkout gets its own test database and broker key space, so several checkouts (or a dev server) can run
 # their suites on the same PostgreSQL and Redis at once without taking each other's rows or tasks.
-CHECKOUT_TAG = hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
+CHECKOUT_TAG = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]
 DATABASES["default"]["TEST"] = {"NAME": f"test_maestro_{CHECKOUT_TAG}"}
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/15")
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": f"test-{CHECKOUT_TAG}:"}

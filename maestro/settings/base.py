@@ -32,6 +32,7 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -48,6 +49,9 @@ TENANT_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "guardian",
+    "apps.projects",
+    "apps.artifacts",
+    "apps.metrics",
     "apps.dashboard",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]

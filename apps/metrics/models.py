@@ -1,0 +1,114 @@
+"""Experiment runs of a project, their params, tags and metric time series (tenant schema).
+
+Key and value limits follow MLflow's: keys ≤ 250 characters of ``[\\w.\\-/ ]``, param values ≤ 6000 characters,
+tag values ≤ 8000 characters.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from apps.metrics.choices import LifecycleStage, RunStatus
+
+KEY_MAX_LENGTH = 250
+PARAM_VALUE_MAX_LENGTH = 6000
+TAG_VALUE_MAX_LENGTH = 8000
+
+
+class Run(models.Model):
+    """One experiment run inside a project. ``uuid`` is the MLflow-style run id (32 hex characters)."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="runs")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=250, blank=True)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    lifecycle_stage = models.CharField(max_length=8, choices=LifecycleStage.choices, default=LifecycleStage.ACTIVE)
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start_time", "-id"]
+        indexes = [
+            models.Index(fields=["project", "-start_time", "-id"], name="run_project_start_idx"),
+            models.Index(fields=["status"], name="run_status_idx"),
+            models.Index(fields=["-start_time", "-id"], name="run_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.uuid.hex
+
+
+class RunParam(models.Model):
+    """A run parameter. Immutable once set: the same value again is a no-op, a different value is refused."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="params")
+    key = models.CharField(max_length=KEY_MAX_LENGTH)
+    value = models.TextField()
+
+    class Meta:
+        ordering = ["run_id", "key"]
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_param_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value[:40]}"
+
+
+class RunTag(models.Model):
+    """A run tag. Last write wins."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tags")
+    key = models.CharField(max_length=KEY_MAX_LENGTH)
+    value = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run_id", "key"]
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_tag_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value[:40]}"
+
+
+class MetricPoint(models.Model):
+    """One point of a metric time series. value is float64 (NaN and ±Inf are kept as such); timestamp is in ms.
+
+    The unique constraint makes a retried batch a no-op (``INSERT … ON CONFLICT DO NOTHING``) and its index, led
+    by (run, key, step), serves history reads in step order.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_points", db_index=False)
+    key = models.CharField(max_length=KEY_MAX_LENGTH)
+    value = models.FloatField()
+    step = models.BigIntegerField(default=0)
+    timestamp = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["run_id", "key", "step", "timestamp"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "key", "step", "timestamp", "value"], name="metric_point_identity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}[{self.step}]={self.value}"
+
+
+class LatestMetric(models.Model):
+    """The latest value of each (run, key): the point with the highest step, then the highest timestamp."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="latest_metrics")
+    key = models.CharField(max_length=KEY_MAX_LENGTH)
+    value = models.FloatField()
+    step = models.BigIntegerField(default=0)
+    timestamp = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["run_id", "key"]
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="latest_metric_unique")]
+        indexes = [models.Index(fields=["key", "value"], name="latest_metric_key_value_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"

@@ -1,0 +1,154 @@
+"""Projects and their teams (tenant schema)."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from apps.projects.choices import (
+    ExperienceLevel,
+    MemberRole,
+    ProblemClass,
+    ProjectStatus,
+    SuccessScoreSource,
+    Visibility,
+)
+
+
+class Project(models.Model):
+    """An ML project: what it set out to do (spec), who did it (team), what it reused (artifact usages), its runs,
+    and — once completed — how it went (outcome fields and success_score)."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=220, unique=True)
+    spec = models.TextField(blank=True, help_text="Goals and requirements, free text.")
+    problem_class = models.CharField(max_length=20, choices=ProblemClass.choices, default=ProblemClass.OTHER)
+    complexity_score = models.PositiveSmallIntegerField(
+        default=50, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    status = models.CharField(max_length=12, choices=ProjectStatus.choices, default=ProjectStatus.PLANNED)
+    start_date = models.DateField(null=True, blank=True)
+    target_end_date = models.DateField(null=True, blank=True)
+    completion_date = models.DateField(null=True, blank=True)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_projects"
+    )
+    visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.TENANT)
+
+    # Outcome, filled at completion.
+    model_performance = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Primary model metric normalised to 0–1.",
+    )  # fmt: skip
+    business_impact = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)]
+    )
+    compute_cost = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    success_score = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)]
+    )
+    success_score_source = models.CharField(max_length=10, choices=SuccessScoreSource.choices, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="project_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="project_status_idx"),
+            models.Index(fields=["problem_class"], name="project_class_idx"),
+            models.Index(fields=["owner"], name="project_owner_idx"),
+            GinIndex(fields=["tags"], name="project_tags_gin"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(complexity_score__gte=1) & Q(complexity_score__lte=100), name="project_complexity_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(model_performance__isnull=True)
+                | (Q(model_performance__gte=0) & Q(model_performance__lte=1)),
+                name="project_model_performance_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(business_impact__isnull=True) | (Q(business_impact__gte=0) & Q(business_impact__lte=100)),
+                name="project_business_impact_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(compute_cost__isnull=True) | Q(compute_cost__gte=0), name="project_compute_cost_nonneg"
+            ),
+            models.CheckConstraint(
+                condition=Q(success_score__isnull=True) | (Q(success_score__gte=0) & Q(success_score__lte=100)),
+                name="project_success_score_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(models.Model):
+    """A person on a project's team, optionally linked to a user account of the tenant."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="team_members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="memberships"
+    )
+    display_name = models.CharField(max_length=150)
+    role = models.CharField(max_length=20, choices=MemberRole.choices)
+    experience_level = models.CharField(max_length=10, choices=ExperienceLevel.choices)
+    years_experience = models.FloatField(default=0, validators=[MinValueValidator(0), MaxValueValidator(60)])
+    contribution_hours = models.FloatField(default=0, validators=[MinValueValidator(0)])
+    performance_score = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)]
+    )
+
+    class Meta:
+        ordering = ["project_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(years_experience__gte=0) & Q(years_experience__lte=60), name="member_years_range"
+            ),
+            models.CheckConstraint(condition=Q(contribution_hours__gte=0), name="member_hours_nonneg"),
+            models.CheckConstraint(
+                condition=Q(performance_score__isnull=True)
+                | (Q(performance_score__gte=0) & Q(performance_score__lte=100)),
+                name="member_performance_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.get_role_display()}, {self.project_id})"
+
+
+class ScoringSettings(models.Model):
+    """The tenant's weights for the success_score composite (one row per tenant schema).
+
+    success_score = 100 × (w_perf·model_performance + w_impact·business_impact/100 + w_cost·cost_efficiency)
+                        / (w_perf + w_impact + w_cost)
+    with cost_efficiency = 1 / (1 + compute_cost / cost_reference). A component whose outcome field is missing is
+    left out (its weight too); at least ``min_components`` components are needed to compute the score.
+    """
+
+    w_model_performance = models.FloatField(default=0.4, validators=[MinValueValidator(0)])
+    w_business_impact = models.FloatField(default=0.4, validators=[MinValueValidator(0)])
+    w_cost_efficiency = models.FloatField(default=0.2, validators=[MinValueValidator(0)])
+    cost_reference = models.FloatField(
+        default=10_000.0, validators=[MinValueValidator(0.01)], help_text="Cost at which efficiency is 0.5."
+    )
+    min_components = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(3)]
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "scoring settings"
+        verbose_name_plural = "scoring settings"
+
+    def __str__(self) -> str:
+        return "Scoring settings"

@@ -263,3 +263,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# ---------------------------------------------------------------------------------------------- artifact library
+# Largest file accepted by POST /api/v1/artifacts/{id}/versions (bytes); beyond it the API answers 413.
+ARTIFACT_MAX_UPLOAD_BYTES = env.int("ARTIFACT_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)

@@ -21,26 +21,14 @@ from apps.artifacts.models import Artifact, ArtifactBlob, ArtifactUsage, Artifac
 from apps.artifacts.uploads import UploadTooLarge, hash_stream, max_upload_bytes, safe_content_type, safe_filename
 from apps.artifacts.versions import parse_version
 from apps.projects.models import Project
-from apps.projects.services import normalize_tags
+from apps.projects.services import current_tenant, normalize_tags, reject_unknown_fields
 
 ARTIFACT_FIELDS = frozenset({"name", "type", "description", "tags", "owner", "is_active"})
 
 
-def _unknown_fields(data: dict[str, Any], allowed: frozenset[str]) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValidationError({name: "This field cannot be written." for name in unknown})
-
-
-def _current_tenant():
-    from apps.tenants.models import Tenant
-
-    return Tenant.objects.filter(schema_name=connection.schema_name).first()
-
-
 # ---------------------------------------------------------------------------------------------- artifacts
 def _apply_artifact(artifact: Artifact, data: dict[str, Any]) -> Artifact:
-    _unknown_fields(data, ARTIFACT_FIELDS)
+    reject_unknown_fields(data, ARTIFACT_FIELDS)
     for field, value in data.items():
         if field == "tags":
             value = normalize_tags(value)
@@ -55,7 +43,7 @@ def _apply_artifact(artifact: Artifact, data: dict[str, Any]) -> Artifact:
 @transaction.atomic
 def artifact_create(*, user: User | None, data: dict[str, Any]) -> Artifact:
     """Add an artifact to the library (owner defaults to ``user``). usage_count starts at 0, impact_score empty."""
-    tenant = _current_tenant()
+    tenant = current_tenant()
     if tenant is not None and Artifact.objects.count() >= tenant.max_artifacts:
         raise ValidationError(f"The plan's limit of {tenant.max_artifacts} artifacts is reached.")
     return _apply_artifact(Artifact(), {"owner": user, **data})
@@ -93,7 +81,7 @@ def blob_store(*, file) -> ArtifactBlob:
     existing = ArtifactBlob.objects.filter(sha256=sha256).first()
     if existing is not None:
         return existing
-    tenant = _current_tenant()
+    tenant = current_tenant()
     if tenant is not None:
         used = ArtifactBlob.objects.aggregate(total=Sum("size"))["total"] or 0
         if used + size > tenant.max_storage_mb * 1024 * 1024:

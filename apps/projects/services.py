@@ -64,13 +64,15 @@ def normalize_tags(tags: Any, *, field: str = "tags") -> list[str]:
     return out
 
 
-def _unknown_fields(data: dict[str, Any], allowed: frozenset[str]) -> None:
+def reject_unknown_fields(data: dict[str, Any], allowed: frozenset[str]) -> None:
+    """Services take model fields as a dict; a key outside ``allowed`` is a ValidationError naming it."""
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValidationError({name: "This field cannot be written." for name in unknown})
 
 
-def _current_tenant():
+def current_tenant():
+    """The tenant whose schema the connection uses (plan limits live on it); None for the public schema."""
     from apps.tenants.models import Tenant
 
     return Tenant.objects.filter(schema_name=connection.schema_name).first()
@@ -138,8 +140,7 @@ def _apply_completion(project: Project, data: dict[str, Any], previous_status: s
 
 
 def _save_project(project: Project, *, slug_generated: bool) -> Project:
-    """Validate and save; a generated slug taken concurrently between check and insert is regenerated."""
-    project.full_clean(validate_unique=not slug_generated)
+    """Save a prepared project; a generated slug taken concurrently between check and insert is regenerated."""
     for _attempt in range(5):
         try:
             with transaction.atomic():
@@ -169,20 +170,32 @@ def _set_fields(project: Project, data: dict[str, Any]) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- projects
+def project_prepare(*, project: Project | None, data: dict[str, Any]) -> tuple[Project, bool]:
+    """Apply ``data`` to ``project`` (a new one when None) in memory, with the slug and completion rules, and validate
+    it. Returns the unsaved project and whether its slug was generated. Shared by the API and the admin form."""
+    reject_unknown_fields(data, PROJECT_FIELDS)
+    previous_status = project.status if project is not None and project.pk else None
+    project = project if project is not None else Project()
+    creating = project.pk is None
+    slug_generated = _set_fields(project, data)
+    if not creating:
+        slug_generated = slug_generated and "slug" in data
+    if slug_generated:
+        project.slug = unique_project_slug(project.name or "", exclude_pk=project.pk)
+    _apply_completion(project, data, previous_status=previous_status)
+    project.full_clean(validate_unique=not slug_generated)
+    return project, slug_generated
+
+
 @transaction.atomic
 def project_create(*, user: User | None, data: dict[str, Any]) -> Project:
     """Create a project. ``data`` holds model fields; the owner defaults to ``user``, the slug to one made from the
     name (collision-safe); creating it as ``completed`` applies the completion rule."""
-    _unknown_fields(data, PROJECT_FIELDS)
-    tenant = _current_tenant()
+    reject_unknown_fields(data, PROJECT_FIELDS)
+    tenant = current_tenant()
     if tenant is not None and Project.objects.count() >= tenant.max_projects:
         raise ValidationError(f"The plan's limit of {tenant.max_projects} projects is reached.")
-    project = Project()
-    data = {"owner": user, **data}
-    slug_generated = _set_fields(project, data)
-    if slug_generated:
-        project.slug = unique_project_slug(project.name or "")
-    _apply_completion(project, data, previous_status=None)
+    project, slug_generated = project_prepare(project=None, data={"owner": user, **data})
     return _save_project(project, slug_generated=slug_generated)
 
 
@@ -190,13 +203,8 @@ def project_create(*, user: User | None, data: dict[str, Any]) -> Project:
 def project_update(*, project: Project, user: User | None, data: dict[str, Any]) -> Project:
     """Change some fields of a project (``data`` holds only the changed ones). Setting ``status`` to ``completed``
     completes it exactly like :func:`project_complete`; an empty ``slug`` regenerates it from the name."""
-    _unknown_fields(data, PROJECT_FIELDS)
-    project = Project.objects.select_for_update().get(pk=project.pk)
-    previous_status = project.status
-    slug_generated = _set_fields(project, data) and "slug" in data
-    if slug_generated:
-        project.slug = unique_project_slug(project.name, exclude_pk=project.pk)
-    _apply_completion(project, data, previous_status=previous_status)
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    project, slug_generated = project_prepare(project=locked, data=data)
     return _save_project(project, slug_generated=slug_generated)
 
 
@@ -245,11 +253,19 @@ def project_delete(*, project: Project, user: User | None) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- team members
+def _default_display_name(member: TeamMember) -> None:
+    if not (member.display_name or "").strip():
+        if member.user is None:
+            raise ValidationError({"display_name": "A display name is required when no user is linked."})
+        member.display_name = member.user.get_full_name() or member.user.username
+
+
 @transaction.atomic
 def team_member_create(*, project: Project, data: dict[str, Any]) -> TeamMember:
     """Add a person to a project's team; every range (years 0–60, hours ≥ 0, performance 0–100) is validated."""
-    _unknown_fields(data, TEAM_MEMBER_FIELDS)
+    reject_unknown_fields(data, TEAM_MEMBER_FIELDS)
     member = TeamMember(project=project, **data)
+    _default_display_name(member)
     member.full_clean()
     member.save()
     return member
@@ -257,9 +273,10 @@ def team_member_create(*, project: Project, data: dict[str, Any]) -> TeamMember:
 
 @transaction.atomic
 def team_member_update(*, member: TeamMember, data: dict[str, Any]) -> TeamMember:
-    _unknown_fields(data, TEAM_MEMBER_FIELDS)
+    reject_unknown_fields(data, TEAM_MEMBER_FIELDS)
     for field, value in data.items():
         setattr(member, field, value)
+    _default_display_name(member)
     member.full_clean()
     member.save()
     return member
@@ -275,7 +292,7 @@ def team_member_delete(*, member: TeamMember) -> None:
 def scoring_settings_update(*, user: User | None, data: dict[str, Any]) -> ScoringSettings:
     """Change the tenant's success_score weights. Scores already stored are not recomputed: they record what the
     weights were at completion."""
-    _unknown_fields(data, SCORING_FIELDS)
+    reject_unknown_fields(data, SCORING_FIELDS)
     row, _created = ScoringSettings.objects.select_for_update().get_or_create(pk=1)
     for field, value in data.items():
         setattr(row, field, value)

@@ -63,8 +63,13 @@ class Project(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="project_created_idx"),
-            models.Index(fields=["status", "-created_at"], name="project_status_idx"),
-            models.Index(fields=["problem_class"], name="project_class_idx"),
+            # Filter + order combinations of the project list (the ordering filter appends the id tie-breaker); an
+            # index per combination keeps first and deep pages index-backed (bench/projects_list.py).
+            models.Index(fields=["status", "-created_at", "-id"], name="project_status_created_idx"),
+            models.Index(fields=["status", "-complexity_score", "-id"], name="project_status_complex_idx"),
+            models.Index(fields=["status", "-success_score", "-id"], name="project_status_success_idx"),
+            models.Index(fields=["problem_class", "-created_at", "-id"], name="project_class_created_idx"),
+            models.Index(fields=["name", "id"], name="project_name_idx"),
             models.Index(fields=["owner"], name="project_owner_idx"),
             GinIndex(fields=["tags"], name="project_tags_gin"),
         ]

@@ -17,9 +17,7 @@ def test_missing_component_is_left_out_with_its_weight():
     assert success_score(model_performance=0.9, business_impact=60, compute_cost=None, weights=DEFAULT) == 75.0
 
 
-@pytest.mark.parametrize(
-    ("cost", "expected"), [(0, 1.0), (10_000, 0.5), (30_000, 0.25), (90_000, 0.1)]
-)
+@pytest.mark.parametrize(("cost", "expected"), [(0, 1.0), (10_000, 0.5), (30_000, 0.25), (90_000, 0.1)])
 def test_cost_efficiency_is_one_at_zero_and_half_at_the_reference(cost, expected):
     assert cost_efficiency(cost, 10_000) == pytest.approx(expected)
 

@@ -16,6 +16,7 @@ from apps.projects.api.serializers import (
 )
 from apps.projects.filtersets import ProjectFilterSet, TeamMemberFilterSet
 from apps.projects.models import Project, TeamMember
+from maestro.api.pagination import CappedCountPageNumberPagination
 
 PROJECT_PK = OpenApiParameter("project_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Project id.")
 
@@ -26,6 +27,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
 
     serializer_class = ProjectSerializer
     queryset = Project.objects.none()
+    pagination_class = CappedCountPageNumberPagination
     filterset_class = ProjectFilterSet
     search_fields = ["name", "slug", "spec"]
     ordering_fields = [

@@ -4,14 +4,8 @@ import pytest
 
 from apps.artifacts.models import Artifact
 from tests.artifacts.factories import ArtifactFactory
-from tests.projects.helpers import admin_actor
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(tenant_a):
-    return admin_actor(tenant_a)
 
 
 def test_crud(admin, tenant_a):

@@ -8,14 +8,9 @@ from apps.artifacts.services import artifact_usage_create
 from apps.artifacts.uploads import safe_content_type, safe_filename
 from tests.artifacts.factories import ArtifactFactory, ArtifactVersionFactory
 from tests.projects.factories import ProjectFactory
-from tests.projects.helpers import admin_actor, member_actor
+from tests.projects.helpers import member_actor
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(tenant_a):
-    return admin_actor(tenant_a)
 
 
 @pytest.fixture

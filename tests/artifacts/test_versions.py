@@ -10,14 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from apps.artifacts.models import ArtifactBlob, ArtifactVersion
 from apps.artifacts.services import artifact_version_create
 from tests.artifacts.factories import ArtifactFactory
-from tests.projects.helpers import admin_actor
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(tenant_a):
-    return admin_actor(tenant_a)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
@@ -31,3 +32,9 @@ def member_actor(ctx, username: str = "member") -> Actor:
         user = user_create(username=username, email=f"{username}@example.test", role="member")
         token = token_create(user=user, name="test").plaintext
     return Actor(api=ctx.api(token), user_id=user.pk, username=user.username)
+
+
+@pytest.fixture
+def admin(tenant_a) -> Actor:
+    """Tenant A's admin with a token (a fixture shared by the project and artifact tests through their conftest)."""
+    return admin_actor(tenant_a)

@@ -12,11 +12,6 @@ from tests.projects.helpers import admin_actor, member_actor
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin(tenant_a):
-    return admin_actor(tenant_a)
-
-
 def _errors(response):
     return {error["field"]: error["message"] for error in response.json()["errors"]}
 

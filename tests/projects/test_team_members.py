@@ -4,17 +4,12 @@ import pytest
 
 from apps.projects.models import TeamMember
 from tests.projects.factories import ProjectFactory, TeamMemberFactory
-from tests.projects.helpers import admin_actor, member_actor
+from tests.projects.helpers import member_actor
 
 pytestmark = pytest.mark.django_db
 
 VALID = {"display_name": "Ada", "role": "data_scientist", "experience_level": "senior", "years_experience": 8,
          "contribution_hours": 320.5, "performance_score": 91}  # fmt: skip
-
-
-@pytest.fixture
-def admin(tenant_a):
-    return admin_actor(tenant_a)
 
 
 @pytest.fixture

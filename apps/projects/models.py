@@ -98,6 +98,22 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def team(self) -> list["TeamMember"]:
+        """The team, from the selector's prefetch when present (no query), else loaded."""
+        if hasattr(self, "prefetched_team_members"):
+            return self.prefetched_team_members
+        return list(self.team_members.select_related("user").order_by("id"))
+
+    @property
+    def usages(self) -> list:
+        """The artifact usages, from the selector's prefetch when present (no query), else loaded."""
+        if hasattr(self, "prefetched_artifact_usages"):
+            return self.prefetched_artifact_usages
+        return list(
+            self.artifact_usages.select_related("artifact_version__artifact", "used_by").order_by("-used_at", "-id")
+        )
+
     def clean(self) -> None:
         errors = {}
         if self.start_date and self.target_end_date and self.target_end_date < self.start_date:

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from apps.accounts.models import User
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
+from maestro.api.representation import iso_datetime
 
 
 class ArtifactSerializer(serializers.ModelSerializer):
@@ -68,6 +69,21 @@ class ArtifactUsageSerializer(serializers.ModelSerializer):
             "used_by_username", "context",
         ]  # fmt: skip
         read_only_fields = ["id", "project", "artifact", "used_at"]
+
+    def to_representation(self, usage: ArtifactUsage) -> dict:
+        """Hand-written for the project list (see maestro.api.representation); same output as the fields."""
+        return {
+            "id": usage.id,
+            "project": usage.project_id,
+            "artifact": usage.artifact_id,
+            "artifact_name": usage.artifact_version.artifact.name,
+            "artifact_version": usage.artifact_version_id,
+            "version": usage.artifact_version.version,
+            "used_at": iso_datetime(usage.used_at),
+            "used_by": usage.used_by_id,
+            "used_by_username": usage.used_by.username if usage.used_by_id else None,
+            "context": usage.context,
+        }
 
 
 class ArtifactUsageUpdateSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from apps.accounts.models import User
 from apps.artifacts.api.serializers import ArtifactUsageSerializer
 from apps.projects.models import Project, ScoringSettings, TeamMember
+from maestro.api.representation import as_decimal, as_float, iso_date, iso_datetime
 
 
 class TeamMemberSerializer(serializers.ModelSerializer):
@@ -20,6 +21,21 @@ class TeamMemberSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["id", "project"]
 
+    def to_representation(self, member: TeamMember) -> dict:
+        """Hand-written for the project list (see maestro.api.representation); same output as the fields."""
+        return {
+            "id": member.id,
+            "project": member.project_id,
+            "user": member.user_id,
+            "username": member.user.username if member.user_id else None,
+            "display_name": member.display_name,
+            "role": member.role,
+            "experience_level": member.experience_level,
+            "years_experience": as_float(member.years_experience),
+            "contribution_hours": as_float(member.contribution_hours),
+            "performance_score": as_float(member.performance_score),
+        }
+
 
 class ProjectSerializer(serializers.ModelSerializer):
     slug = serializers.SlugField(
@@ -32,8 +48,8 @@ class ProjectSerializer(serializers.ModelSerializer):
     compute_cost = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True, coerce_to_string=False
     )
-    team_members = TeamMemberSerializer(many=True, read_only=True)
-    artifact_usages = ArtifactUsageSerializer(many=True, read_only=True)
+    team_members = TeamMemberSerializer(source="team", many=True, read_only=True)
+    artifact_usages = ArtifactUsageSerializer(source="usages", many=True, read_only=True)
 
     class Meta:
         model = Project
@@ -44,6 +60,35 @@ class ProjectSerializer(serializers.ModelSerializer):
             "team_members", "artifact_usages", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "success_score_source", "created_at", "updated_at"]
+
+    def to_representation(self, project: Project) -> dict:
+        """Hand-written: the project list is a hot path (bench/projects_list.py); same output as the fields."""
+        members, usages = self.fields["team_members"].child, self.fields["artifact_usages"].child
+        return {
+            "id": project.id,
+            "name": project.name,
+            "slug": project.slug,
+            "spec": project.spec,
+            "problem_class": project.problem_class,
+            "complexity_score": project.complexity_score,
+            "status": project.status,
+            "start_date": iso_date(project.start_date),
+            "target_end_date": iso_date(project.target_end_date),
+            "completion_date": iso_date(project.completion_date),
+            "tags": list(project.tags),
+            "owner": project.owner_id,
+            "owner_username": project.owner.username if project.owner_id else None,
+            "visibility": project.visibility,
+            "model_performance": as_float(project.model_performance),
+            "business_impact": as_float(project.business_impact),
+            "compute_cost": as_decimal(project.compute_cost, 2),
+            "success_score": as_float(project.success_score),
+            "success_score_source": project.success_score_source,
+            "team_members": [members.to_representation(member) for member in project.team],
+            "artifact_usages": [usages.to_representation(usage) for usage in project.usages],
+            "created_at": iso_datetime(project.created_at),
+            "updated_at": iso_datetime(project.updated_at),
+        }
 
 
 class ProjectCompleteSerializer(serializers.Serializer):

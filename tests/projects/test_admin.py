@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from apps.artifacts.models import Artifact, ArtifactVersion
+from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
 from apps.artifacts.services import artifact_usage_create, artifact_version_create
 from apps.projects.models import Project, ScoringSettings
 from tests.artifacts.factories import ArtifactFactory
@@ -124,3 +124,41 @@ def test_scoring_settings_admin_saves_the_single_row(admin_client, tenant_a):
     with tenant_a.context():
         row = ScoringSettings.objects.get()
         assert (row.pk, row.cost_reference, row.min_components) == (1, 100, 3)
+
+
+def test_artifact_admin_creates_through_the_service_and_ignores_counters(admin_client, tenant_a):
+    response = admin_client.post(
+        "/admin/artifacts/artifact/add/",
+        {"name": "from-admin", "type": "prompt", "description": "", "tags": "LLM", "is_active": "on",
+         "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0", "usage_count": "99"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    with tenant_a.context():
+        artifact = Artifact.objects.get(name="from-admin")
+        assert (artifact.tags, artifact.usage_count, artifact.owner_id) == (["llm"], 0, None)
+
+
+def test_version_and_usage_admin_edit_and_delete_through_the_services(admin_client, tenant_a, seeded):
+    version, artifact = seeded["version"], seeded["artifact"]
+    response = admin_client.post(
+        f"/admin/artifacts/artifactversion/{version.pk}/change/", {"changelog": "Edited in admin"}
+    )
+    assert response.status_code == 302
+    with tenant_a.context():
+        usage = ArtifactUsage.objects.get(artifact_version=version)
+        assert ArtifactVersion.objects.get(pk=version.pk).changelog == "Edited in admin"
+    usage_url = f"/admin/artifacts/artifactusage/{usage.pk}"
+    assert admin_client.post(f"{usage_url}/change/", {"context": "note"}).status_code == 302
+    assert admin_client.post(f"/admin/artifacts/artifactusage/{usage.pk}/delete/", {"post": "yes"}).status_code == 302
+    with tenant_a.context():
+        assert Artifact.objects.get(pk=artifact.pk).usage_count == 0
+    response = admin_client.post(
+        "/admin/artifacts/artifactversion/",
+        {"action": "delete_selected", "_selected_action": [version.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    response = admin_client.post(
+        "/admin/artifacts/artifact/", {"action": "delete_selected", "_selected_action": [artifact.pk], "post": "yes"}
+    )
+    with tenant_a.context():
+        assert not Artifact.objects.filter(pk=artifact.pk).exists()

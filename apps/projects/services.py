@@ -147,8 +147,10 @@ def _save_project(project: Project, *, slug_generated: bool) -> Project:
                 project.save()
             return project
         except IntegrityError:
-            if not slug_generated or not Project.objects.filter(slug=project.slug).exclude(pk=project.pk).exists():
+            if not Project.objects.filter(slug=project.slug).exclude(pk=project.pk).exists():
                 raise
+            if not slug_generated:
+                raise ValidationError({"slug": f"The slug '{project.slug}' is taken."}) from None
             project.slug = unique_project_slug(project.name, exclude_pk=project.pk)
     raise ValidationError({"slug": "Could not find a free slug; give one explicitly."})
 
@@ -246,7 +248,7 @@ def project_delete(*, project: Project, user: User | None) -> None:
     per_artifact = Counter(
         ArtifactUsage.objects.filter(project=project).values_list("artifact_id", flat=True).iterator()
     )
-    for artifact_id, count in per_artifact.items():
+    for artifact_id, count in sorted(per_artifact.items()):  # a fixed lock order
         Artifact.objects.filter(pk=artifact_id).update(usage_count=F("usage_count") - count)
     ArtifactUsage.objects.filter(project=project).delete()
     project.delete()

@@ -276,3 +276,20 @@ def test_unknown_fields_in_service_data_are_rejected(tenant_a):
 def test_anonymous_requests_are_refused(tenant_a):
     assert tenant_a.api().get("/api/v1/projects").status_code == 401
     assert tenant_a.api().post("/api/v1/projects", {"name": "x"}).status_code == 401
+
+
+def test_slug_taken_between_check_and_insert_is_handled(tenant_a, monkeypatch):
+    """Simulates a concurrent insert: the uniqueness check passes, the INSERT then hits the unique index."""
+    from django.core.exceptions import ValidationError
+
+    from apps.projects import services
+
+    with tenant_a.context():
+        ProjectFactory(name="Race", slug="race")
+        monkeypatch.setattr(services, "unique_project_slug", lambda name, exclude_pk=None: "race")
+        with pytest.raises(ValidationError):
+            project_create(user=None, data={"name": "Race"})  # regenerates, collides every time, gives up cleanly
+        monkeypatch.setattr(Project, "validate_unique", lambda self, exclude=None: None)
+        with pytest.raises(ValidationError) as caught:
+            project_create(user=None, data={"name": "Other", "slug": "race"})
+        assert caught.value.message_dict == {"slug": ["The slug 'race' is taken."]}

@@ -80,6 +80,9 @@ def blob_store(*, file) -> ArtifactBlob:
         sha256, size = hash_stream(file)
     existing = ArtifactBlob.objects.filter(sha256=sha256).first()
     if existing is not None:
+        if not default_storage.exists(existing.file.name):  # lost from storage: the new upload restores it
+            file.seek(0)
+            default_storage.save(existing.file.name, file)
         return existing
     tenant = current_tenant()
     if tenant is not None:

@@ -83,7 +83,8 @@ class HashingUploadHandler(FileUploadHandler):
         self.max_bytes = max_bytes
         self.too_large = False
         self.received_file = False
-        self.file: TemporaryUploadedFile | None = None
+        self.ignored_files: list[str] = []
+        # no ``file`` attribute until a file starts: Django's parser closes ``handler.file`` wherever it exists
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         allowance = (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) + 64 * 1024
@@ -93,6 +94,7 @@ class HashingUploadHandler(FileUploadHandler):
 
     def new_file(self, field_name, file_name, content_type, content_length, charset=None, content_type_extra=None):
         if field_name != UPLOAD_FIELD or self.received_file:
+            self.ignored_files.append(field_name)
             raise SkipFile()
         if content_length is not None and content_length > self.max_bytes:
             self.too_large = True
@@ -121,5 +123,5 @@ class HashingUploadHandler(FileUploadHandler):
         return self.file
 
     def upload_interrupted(self):
-        if self.file is not None:
+        if getattr(self, "file", None) is not None:
             self.file.close()

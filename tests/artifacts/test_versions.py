@@ -212,3 +212,25 @@ def test_service_hashes_files_that_did_not_stream_through_the_handler(tenant_a, 
 def test_unknown_artifact_is_404(admin):
     assert admin.api.get("/api/v1/artifacts/999999/versions").status_code == 404
     assert admin.api.post("/api/v1/artifacts/999999/versions", {"version": "1.0.0"}).status_code == 404
+
+
+def test_a_file_in_another_field_or_a_second_file_is_400(admin, tenant_a, artifact):
+    response = admin.api.post(
+        f"/api/v1/artifacts/{artifact.pk}/versions",
+        {"version": "1.0.0", "upload": SimpleUploadedFile("a.bin", b"a")},
+        format="multipart",
+    )
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "upload"
+    with tenant_a.context():
+        assert not ArtifactVersion.objects.filter(artifact=artifact).exists()
+
+
+def test_a_blob_whose_file_was_lost_is_restored_by_the_next_identical_upload(admin, artifact, request):
+    content = _content(request)
+    first = _upload(admin, artifact, "1.0.0", content).json()
+    path = _stored_path("alpha", first["sha256"])
+    path.unlink()
+    assert admin.api.get(first["download_url"]).status_code == 404
+    _upload(admin, artifact, "1.0.1", content)
+    assert path.read_bytes() == content
+    assert b"".join(admin.api.get(first["download_url"]).streaming_content) == content

@@ -4,7 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -118,8 +118,11 @@ class ArtifactVersionViewSet(
             payload = ArtifactVersionCreateSerializer(data=request.data)
         except UploadTooLarge as exc:
             return _too_large(exc.limit)
-        if getattr(self, "upload_handler", None) is not None and self.upload_handler.too_large:
-            return _too_large(self.upload_handler.max_bytes)
+        handler = getattr(self, "upload_handler", None)
+        if handler is not None and handler.too_large:
+            return _too_large(handler.max_bytes)
+        if handler is not None and handler.ignored_files:
+            raise ValidationError({name: "Send one file, in the form field 'file'." for name in handler.ignored_files})
         payload.is_valid(raise_exception=True)
         upload = payload.validated_data.get("file")
         try:

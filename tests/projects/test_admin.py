@@ -162,3 +162,13 @@ def test_version_and_usage_admin_edit_and_delete_through_the_services(admin_clie
     )
     with tenant_a.context():
         assert not Artifact.objects.filter(pk=artifact.pk).exists()
+
+
+def test_another_tenants_admin_sees_none_of_these_rows(tenant_b, seeded):
+    client = tenant_b.client()
+    with tenant_b.context():
+        client.force_login(get_user_model().objects.get(username=tenant_b.admin_username))
+    for path in ("/admin/projects/project/", "/admin/artifacts/artifact/", "/admin/artifacts/artifactversion/"):
+        page = client.get(path).content.decode()
+        assert "Admin project" not in page and "admin-artifact" not in page, path
+    assert client.get(f"/admin/projects/project/{seeded['project'].pk}/change/").status_code in (302, 404)

@@ -100,16 +100,12 @@ class Project(models.Model):
 
     @property
     def team(self) -> list["TeamMember"]:
-        """The team, from the selector's prefetch when present (no query), else loaded."""
-        if hasattr(self, "prefetched_team_members"):
-            return self.prefetched_team_members
+        """The team in its display order (id), users joined."""
         return list(self.team_members.select_related("user").order_by("id"))
 
     @property
     def usages(self) -> list:
-        """The artifact usages, from the selector's prefetch when present (no query), else loaded."""
-        if hasattr(self, "prefetched_artifact_usages"):
-            return self.prefetched_artifact_usages
+        """The artifact usages in their display order (newest first), versions, artifacts and users joined."""
         return list(
             self.artifact_usages.select_related("artifact_version__artifact", "used_by").order_by("-used_at", "-id")
         )

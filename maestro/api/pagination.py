@@ -41,13 +41,15 @@ class CappedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
+        if isinstance(queryset, QuerySet):
+            queryset = queryset.order_by().values("pk")  # no ordering, no annotations: count rows only
         if self.exact:
             return queryset.count()
-        capped = queryset.order_by()[: self.cap + 1].count()
+        capped = queryset[: self.cap + 1].count()
         if capped <= self.cap:
             return capped
         self.count_is_estimate = True
-        return max(self.cap + 1, _planner_rows(queryset.order_by()))
+        return max(self.cap + 1, _planner_rows(queryset))
 
     def validate_number(self, number):
         if self.count <= self.cap or self.exact:

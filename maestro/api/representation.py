@@ -14,10 +14,13 @@ from decimal import Decimal
 from django.utils import timezone
 
 
-def iso_datetime(value: datetime | None) -> str | None:
-    """As ``serializers.DateTimeField``: ISO 8601 in the current time zone, ``Z`` for UTC."""
+def iso_datetime(value: datetime | str | None) -> str | None:
+    """As ``serializers.DateTimeField``: ISO 8601 in the current time zone, ``Z`` for UTC. Accepts PostgreSQL's JSON
+    text of a timestamptz too (fractional digits trimmed, ``+00:00``)."""
     if value is None:
         return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     text = timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
@@ -38,4 +41,15 @@ def as_decimal(value, places: int) -> Decimal | None:
     return value.quantize(Decimal(1).scaleb(-places))
 
 
-__all__ = ["as_decimal", "as_float", "iso_date", "iso_datetime"]
+def resolve_row(instance, row: dict[str, str]) -> dict:
+    """``row`` (key → ORM path) read from a model instance: the same dict PostgreSQL builds for the list."""
+    out = {}
+    for key, path in row.items():
+        value = instance
+        for part in path.split("__"):
+            value = None if value is None else getattr(value, part)
+        out[key] = value
+    return out
+
+
+__all__ = ["as_decimal", "as_float", "iso_date", "iso_datetime", "resolve_row"]

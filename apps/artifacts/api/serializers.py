@@ -3,7 +3,8 @@ from rest_framework import serializers
 
 from apps.accounts.models import User
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
-from maestro.api.representation import iso_datetime
+from apps.artifacts.selectors import ARTIFACT_USAGE_ROW
+from maestro.api.representation import iso_datetime, resolve_row
 
 
 class ArtifactSerializer(serializers.ModelSerializer):
@@ -71,19 +72,14 @@ class ArtifactUsageSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "project", "artifact", "used_at"]
 
     def to_representation(self, usage: ArtifactUsage) -> dict:
-        """Hand-written for the project list (see maestro.api.representation); same output as the fields."""
-        return {
-            "id": usage.id,
-            "project": usage.project_id,
-            "artifact": usage.artifact_id,
-            "artifact_name": usage.artifact_version.artifact.name,
-            "artifact_version": usage.artifact_version_id,
-            "version": usage.artifact_version.version,
-            "used_at": iso_datetime(usage.used_at),
-            "used_by": usage.used_by_id,
-            "used_by_username": usage.used_by.username if usage.used_by_id else None,
-            "context": usage.context,
-        }
+        return self.format_row(resolve_row(usage, ARTIFACT_USAGE_ROW))
+
+    @staticmethod
+    def format_row(row: dict) -> dict:
+        """An ARTIFACT_USAGE_ROW dict (from an instance or PostgreSQL's JSON) formatted as the declared fields."""
+        out = {key: row[key] for key in ARTIFACT_USAGE_ROW}  # jsonb does not keep the key order
+        out["used_at"] = iso_datetime(out["used_at"])
+        return out
 
 
 class ArtifactUsageUpdateSerializer(serializers.Serializer):

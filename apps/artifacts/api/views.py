@@ -203,7 +203,7 @@ class ProjectArtifactUsageViewSet(
     def get_project(self):
         if not hasattr(self, "_project"):
             self._project = get_object_or_404(
-                project_selectors.project_list(user=self.request.user).prefetch_related(None),
+                project_selectors.project_list(user=self.request.user),
                 pk=self.kwargs["project_pk"],
             )
         return self._project

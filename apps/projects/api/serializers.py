@@ -2,8 +2,10 @@ from rest_framework import serializers
 
 from apps.accounts.models import User
 from apps.artifacts.api.serializers import ArtifactUsageSerializer
+from apps.artifacts.selectors import ARTIFACT_USAGE_ROW
 from apps.projects.models import Project, ScoringSettings, TeamMember
-from maestro.api.representation import as_decimal, as_float, iso_date, iso_datetime
+from apps.projects.selectors import TEAM_MEMBER_ROW
+from maestro.api.representation import as_decimal, as_float, iso_date, iso_datetime, resolve_row
 
 
 class TeamMemberSerializer(serializers.ModelSerializer):
@@ -22,19 +24,15 @@ class TeamMemberSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "project"]
 
     def to_representation(self, member: TeamMember) -> dict:
-        """Hand-written for the project list (see maestro.api.representation); same output as the fields."""
-        return {
-            "id": member.id,
-            "project": member.project_id,
-            "user": member.user_id,
-            "username": member.user.username if member.user_id else None,
-            "display_name": member.display_name,
-            "role": member.role,
-            "experience_level": member.experience_level,
-            "years_experience": as_float(member.years_experience),
-            "contribution_hours": as_float(member.contribution_hours),
-            "performance_score": as_float(member.performance_score),
-        }
+        return self.format_row(resolve_row(member, TEAM_MEMBER_ROW))
+
+    @staticmethod
+    def format_row(row: dict) -> dict:
+        """A TEAM_MEMBER_ROW dict (from an instance or PostgreSQL's JSON) formatted exactly as the declared fields."""
+        out = {key: row[key] for key in TEAM_MEMBER_ROW}  # jsonb does not keep the key order
+        for key in ("years_experience", "contribution_hours", "performance_score"):
+            out[key] = as_float(out[key])
+        return out
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -62,8 +60,14 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "success_score_source", "created_at", "updated_at"]
 
     def to_representation(self, project: Project) -> dict:
-        """Hand-written: the project list is a hot path (bench/projects_list.py); same output as the fields."""
-        members, usages = self.fields["team_members"].child, self.fields["artifact_usages"].child
+        """Hand-written: the project list is a hot path (bench/projects_list.py); same output as the fields.
+        Nested rows come from the selector's JSON annotations when present, else from the relations."""
+        if hasattr(project, "team_json"):
+            team = [TeamMemberSerializer.format_row(row) for row in project.team_json]
+            usages = [ArtifactUsageSerializer.format_row(row) for row in project.usages_json]
+        else:
+            team = [TeamMemberSerializer.format_row(resolve_row(m, TEAM_MEMBER_ROW)) for m in project.team]
+            usages = [ArtifactUsageSerializer.format_row(resolve_row(u, ARTIFACT_USAGE_ROW)) for u in project.usages]
         return {
             "id": project.id,
             "name": project.name,
@@ -84,8 +88,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "compute_cost": as_decimal(project.compute_cost, 2),
             "success_score": as_float(project.success_score),
             "success_score_source": project.success_score_source,
-            "team_members": [members.to_representation(member) for member in project.team],
-            "artifact_usages": [usages.to_representation(usage) for usage in project.usages],
+            "team_members": team,
+            "artifact_usages": usages,
             "created_at": iso_datetime(project.created_at),
             "updated_at": iso_datetime(project.updated_at),
         }

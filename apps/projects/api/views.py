@@ -80,7 +80,7 @@ class TeamMemberViewSet(viewsets.ModelViewSet):
     def get_project(self) -> Project:
         if not hasattr(self, "_project"):
             self._project = get_object_or_404(
-                selectors.project_list(user=self.request.user).prefetch_related(None), pk=self.kwargs["project_pk"]
+                selectors.project_list(user=self.request.user), pk=self.kwargs["project_pk"]
             )
         return self._project
 

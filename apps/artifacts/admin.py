@@ -21,16 +21,30 @@ class ArtifactVersionInline(admin.TabularInline):
         return False
 
 
-def _delete_each(request, queryset, delete):
-    for obj in queryset:
-        try:
-            delete(obj)
-        except ValidationError as exc:
-            messages.error(request, f"{obj}: {' '.join(exc.messages)}")
+class DeleteUnusedThroughServiceMixin:
+    """Deletes go through ``delete_through_service``; an object some project uses cannot be deleted (the admin hides
+    the button, and a bulk delete reports each refusal)."""
+
+    def delete_through_service(self, obj) -> None:
+        raise NotImplementedError
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or not obj.usages.exists())
+
+    def delete_model(self, request, obj):
+        self.delete_through_service(obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            try:
+                self.delete_through_service(obj)
+            except ValidationError as exc:
+                messages.error(request, f"{obj}: {' '.join(exc.messages)}")
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(admin.ModelAdmin):
+class ArtifactAdmin(DeleteUnusedThroughServiceMixin, admin.ModelAdmin):
     list_display = ["name", "type", "is_active", "usage_count", "impact_score", "owner", "created_at"]
     list_filter = ["type", "is_active", "created_at"]
     search_fields = ["name", "description"]
@@ -50,19 +64,12 @@ class ArtifactAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
         obj.refresh_from_db()
 
-    def has_delete_permission(self, request, obj=None):
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or not obj.usages.exists())
-
-    def delete_model(self, request, obj):
+    def delete_through_service(self, obj) -> None:
         services.artifact_delete(artifact=obj)
-
-    def delete_queryset(self, request, queryset):
-        _delete_each(request, queryset, lambda artifact: services.artifact_delete(artifact=artifact))
 
 
 @admin.register(ArtifactVersion)
-class ArtifactVersionAdmin(admin.ModelAdmin):
+class ArtifactVersionAdmin(DeleteUnusedThroughServiceMixin, admin.ModelAdmin):
     list_display = ["__str__", "artifact", "version", "filename", "blob", "created_by", "created_at"]
     list_filter = ["artifact__type", "created_at"]
     search_fields = ["artifact__name", "version", "changelog", "blob__sha256"]
@@ -74,18 +81,11 @@ class ArtifactVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or not obj.usages.exists())
-
     def save_model(self, request, obj, form, change):
         services.artifact_version_update(version=obj, changelog=form.cleaned_data["changelog"])
 
-    def delete_model(self, request, obj):
+    def delete_through_service(self, obj) -> None:
         services.artifact_version_delete(version=obj)
-
-    def delete_queryset(self, request, queryset):
-        _delete_each(request, queryset, lambda version: services.artifact_version_delete(version=version))
 
 
 @admin.register(ArtifactUsage)

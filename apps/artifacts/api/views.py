@@ -20,7 +20,7 @@ from apps.artifacts.api.serializers import (
 from apps.artifacts.filtersets import ArtifactFilterSet, ArtifactUsageFilterSet, ArtifactVersionFilterSet
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
 from apps.artifacts.uploads import HashingUploadHandler, UploadTooLarge, max_upload_bytes
-from apps.projects import selectors as project_selectors
+from apps.projects.api.views import ProjectChildMixin
 from maestro.api.exceptions import error_response
 
 ARTIFACT_PK = OpenApiParameter("artifact_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Artifact id.")
@@ -189,7 +189,11 @@ class ArtifactVersionViewSet(
     destroy=extend_schema(parameters=[PROJECT_PK]),
 )
 class ProjectArtifactUsageViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+    ProjectChildMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
 ):
     """The artifact versions one project uses (once per version). Creating or deleting a usage keeps the
     artifact's usage_count exact."""
@@ -199,14 +203,6 @@ class ProjectArtifactUsageViewSet(
     filterset_class = ArtifactUsageFilterSet
     search_fields = ["context", "artifact__name"]
     ordering_fields = ["used_at", "id"]
-
-    def get_project(self):
-        if not hasattr(self, "_project"):
-            self._project = get_object_or_404(
-                project_selectors.project_list(user=self.request.user),
-                pk=self.kwargs["project_pk"],
-            )
-        return self._project
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

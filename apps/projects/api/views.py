@@ -60,6 +60,18 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return Response(ProjectSerializer(selectors.project_get(user=request.user, pk=project.pk)).data)
 
 
+class ProjectChildMixin:
+    """For viewsets nested under ``projects/{project_pk}/``: the parent project, looked up through the project
+    selector (so the permission gate applies), 404 when the user may not see it."""
+
+    def get_project(self) -> Project:
+        if not hasattr(self, "_project"):
+            self._project = get_object_or_404(
+                selectors.project_list(user=self.request.user), pk=self.kwargs["project_pk"]
+            )
+        return self._project
+
+
 @extend_schema_view(
     list=extend_schema(parameters=[PROJECT_PK]),
     create=extend_schema(parameters=[PROJECT_PK]),
@@ -68,7 +80,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
     partial_update=extend_schema(parameters=[PROJECT_PK]),
     destroy=extend_schema(parameters=[PROJECT_PK]),
 )
-class TeamMemberViewSet(viewsets.ModelViewSet):
+class TeamMemberViewSet(ProjectChildMixin, viewsets.ModelViewSet):
     """The team of one project."""
 
     serializer_class = TeamMemberSerializer
@@ -76,13 +88,6 @@ class TeamMemberViewSet(viewsets.ModelViewSet):
     filterset_class = TeamMemberFilterSet
     search_fields = ["display_name", "user__username"]
     ordering_fields = ["display_name", "role", "experience_level", "years_experience", "contribution_hours", "id"]
-
-    def get_project(self) -> Project:
-        if not hasattr(self, "_project"):
-            self._project = get_object_or_404(
-                selectors.project_list(user=self.request.user), pk=self.kwargs["project_pk"]
-            )
-        return self._project
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -50,7 +50,7 @@ demo: migrate
 
 run: demo
 	@echo "[run] starting web (http://demo.localhost:8000), Celery worker and beat — Ctrl-C stops them"
-	DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) $(VENV)/bin/honcho start -f Procfile web worker beat
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) $(VENV)/bin/honcho start -f Procfile web worker beat
 
 test: services browser
 	$(PY) -m pytest --ds=maestro.settings.test --cov --cov-report=term --cov-fail-under=85 $(PYTEST_ARGS)

@@ -12,8 +12,9 @@ cp package.json package-lock.json "$work"/ 2>/dev/null || cp package.json "$work
 [ -f package-lock.json ] || cp "$work/package-lock.json" package-lock.json
 dest=static/vendor
 mkdir -p "$dest"
-copy() { # package, file inside the package, destination name
+copy() { # package, file inside the package, destination name (its source map comes along when the file names one)
   cp "$work/node_modules/$1/$2" "$dest/$3"
+  if grep -q "sourceMappingURL=$3.map" "$dest/$3"; then cp "$work/node_modules/$1/$2.map" "$dest/$3.map"; fi
 }
 copy chart.js dist/chart.umd.min.js chart.umd.min.js
 copy chartjs-plugin-zoom dist/chartjs-plugin-zoom.min.js chartjs-plugin-zoom.min.js
@@ -23,8 +24,10 @@ python3 - "$work" "$dest" <<'PY'
 import hashlib, json, sys
 from pathlib import Path
 work, dest = Path(sys.argv[1]), Path(sys.argv[2])
-sources = {"chart.umd.min.js": "chart.js", "chartjs-plugin-zoom.min.js": "chartjs-plugin-zoom",
-           "hammer.min.js": "hammerjs", "htmx.min.js": "htmx.org"}
+packages = {"chart.umd.min.js": "chart.js", "chartjs-plugin-zoom.min.js": "chartjs-plugin-zoom",
+            "hammer.min.js": "hammerjs", "htmx.min.js": "htmx.org"}
+sources = dict(packages)
+sources.update({f"{name}.map": package for name, package in packages.items() if (dest / f"{name}.map").exists()})
 manifest = {}
 for name, package in sources.items():
     version = json.loads((work / "node_modules" / package / "package.json").read_text())["version"]

@@ -6,7 +6,7 @@ benchmarkable on plain data). Definitions (also in the README):
 * **commit frequency** — non-merge commits authored in the period per week of covered time
   (``commits / (covered_days / 7)``); needs at least ``min_coverage_days`` (7) of coverage.
 * **active contributors** — distinct commit authors (lower-cased e-mail, else login, else name) of non-merge
-  commits in the period; needs some coverage.
+  commits in the period; needs at least a day of coverage.
 * **PR lead time** — hours from opened to merged, over pull/merge requests merged in the period: p50 and p90.
 * **review turnaround** — hours from opened to the first review by someone other than the author (a GitLab approval
   counts), over requests first reviewed in the period: p50 and p90.
@@ -229,8 +229,10 @@ def compute(data: ProjectData, *, start: datetime, end: datetime, now: datetime,
 
     # active contributors and bus factor
     authors = Counter(c.author_key for c in in_period)
-    if covered_days <= 0:
-        metrics["active_contributors"] = _insufficient("no integration covered this period", unit="people")
+    if covered_days < 1:
+        metrics["active_contributors"] = _insufficient(
+            "less than a day of the period is covered by an integration", unit="people"
+        )
     else:
         metrics["active_contributors"] = {"status": OK, "value": len(authors), "unit": "people", "n": len(in_period)}
     if not in_period:

@@ -11,9 +11,10 @@ from apps.integrations import selectors
 from apps.integrations.api.serializers import parse_period, period_bounds
 from apps.integrations.metrics import OK
 from apps.projects.models import Project
+from maestro.api.exceptions import flatten_errors
 
 CARDS = [
-    ("commit_frequency", "Commit frequency", "{value:.1f} commits/week"),
+    ("commit_frequency", "Commit frequency", "{value:.2f} commits/week"),
     ("active_contributors", "Active contributors", "{value:.0f}"),
     ("pr_lead_time", "PR lead time", "p50 {p50:.1f} h · p90 {p90:.1f} h"),
     ("review_turnaround", "Review turnaround", "p50 {p50:.1f} h · p90 {p90:.1f} h"),
@@ -58,7 +59,7 @@ def delivery_panel(request, pk: int):
     try:
         first_day, last_day = parse_period(request.GET)
     except ValidationError as exc:
-        context["errors"] = [f"{field}: {messages[0]}" for field, messages in exc.detail.items()]
+        context["errors"] = [f"{error['field']}: {error['message']}" for error in flatten_errors(exc.detail)]
         return render(request, template, context, status=400)
     start, end = period_bounds(first_day, last_day)
     report = selectors.delivery_metrics_get(user=request.user, project=project, start=start, end=end)

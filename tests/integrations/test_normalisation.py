@@ -271,3 +271,15 @@ def test_reprocess_command_rejects_unknown_targets(tenant_a):
         call_command("reprocess_integration_events", tenant="alpha", integration="xyz")
     with pytest.raises(CommandError, match="No integration matches"):
         call_command("reprocess_integration_events", tenant="alpha", project=987654)
+
+
+def test_reprocess_task_runs_in_the_named_schema(tenant_a, tenant_b):
+    from apps.integrations.tasks import reprocess_integration
+
+    with tenant_a.context():
+        integration, secret = make_integration(ProjectFactory())
+    deliver_github(tenant_a.host, integration, secret, "push", gh_push([gh_commit("t1", at=T0)]))
+    summary = reprocess_integration(schema_name="alpha", integration_id=integration.pk)
+    assert summary == {"deliveries": 1, "processed": 1, "ignored": 0, "failed": 0}
+    # The same id in another tenant's schema is not this integration.
+    assert reprocess_integration(schema_name="beta", integration_id=integration.pk) is None

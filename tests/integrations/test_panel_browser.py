@@ -1,11 +1,9 @@
 """The delivery panel in a real browser: Chart.js draws the server's series, with no console errors."""
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection
 
 from tests.integrations.factories import ProjectFactory, make_integration
+from tests.integrations.helpers import outside_event_loop
 from tests.integrations.payloads import deliver_github
 from tests.integrations.test_metrics import at, github_history
 from tests.support.live_server import screenshot_dir
@@ -16,19 +14,6 @@ CHART_DATA = """(id) => {
   const chart = window.Chart.getChart(document.getElementById(id));
   return chart ? chart.data.datasets.map((d) => d.data) : null;
 }"""
-
-
-def _in_thread(function):
-    """Run ORM work outside Playwright's event loop (Django refuses sync ORM calls inside a running loop)."""
-
-    def run():
-        try:
-            return function()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def _create(alpha):
@@ -47,7 +32,7 @@ def _delete(alpha, project):
 
 def test_delivery_panel_draws_charts_in_a_browser(committed, live_server_url, page):
     alpha, _beta = committed
-    project = _in_thread(lambda: _create(alpha))
+    project = outside_event_loop(lambda: _create(alpha))
     try:
         page.goto(live_server_url.url(alpha.host, "/accounts/login/"))
         page.get_by_label("Username").fill(alpha.admin_username)
@@ -72,4 +57,4 @@ def test_delivery_panel_draws_charts_in_a_browser(committed, live_server_url, pa
         page.wait_for_function("() => document.querySelector('[data-delivery-panel]').dataset.chartsReady === '1'")
         assert page.evaluate(CHART_DATA, f"delivery-activity-{project.pk}") == [[2, 1], [1, 1]]
     finally:
-        _in_thread(lambda: _delete(alpha, project))
+        outside_event_loop(lambda: _delete(alpha, project))

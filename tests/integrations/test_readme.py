@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 
 from apps.accounts.services import token_create
 from tests.integrations.factories import ProjectFactory
+from tests.integrations.helpers import outside_event_loop
 
 pytestmark = pytest.mark.slow
 
@@ -25,9 +26,18 @@ def _examples() -> list[str]:
 @pytest.mark.skipif(not all(shutil.which(tool) for tool in ("curl", "openssl", "jq")), reason="needs curl/openssl/jq")
 def test_readme_examples_run_as_written(committed, live_server_url):
     alpha, _beta = committed
-    with alpha.context():
-        project = ProjectFactory()
-        token = token_create(user=get_user_model().objects.get(username="admin"), name="readme-example")
+
+    def create():
+        with alpha.context():
+            project = ProjectFactory()
+            return project, token_create(user=get_user_model().objects.get(username="admin"), name="readme-example")
+
+    def delete():
+        with alpha.context():
+            project.delete()
+            token.token.delete()
+
+    project, token = outside_event_loop(create)
     github_block, gitlab_block = _examples()[:2]
     setup = "\n".join(
         [
@@ -64,6 +74,4 @@ def test_readme_examples_run_as_written(committed, live_server_url):
         assert metrics["metrics"]["commit_frequency"]["n"] == 1
         assert gitlab["status"] == "processed" and gitlab["commits"] == 1
     finally:
-        with alpha.context():
-            project.delete()
-            token.token.delete()
+        outside_event_loop(delete)

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from apps.accounts.services import token_create
 from apps.integrations.models import Commit
 from tests.integrations.factories import ProjectFactory, make_integration
+from tests.integrations.helpers import outside_event_loop
 from tests.integrations.payloads import deliver_github, gh_commit, gh_push
 from tests.support.celery import wait_for
 
@@ -16,16 +17,18 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 @pytest.mark.slow
 def test_reprocess_action_runs_on_the_worker(committed, celery_worker):
-    alpha, _beta = committed
+    outside_event_loop(lambda: _reprocess_on_the_worker(committed[0]))
+
+
+def _reprocess_on_the_worker(alpha):
     with alpha.context():
         project = ProjectFactory()
         integration, secret = make_integration(project)
+        token = token_create(user=get_user_model().objects.get(username="admin"), name="reprocess-test")
     try:
         deliver_github(alpha.host, integration, secret, "push", gh_push([gh_commit("w1", at=T0)]))
         with alpha.context():
             Commit.objects.filter(integration=integration).update(author_key="tampered")
-        with alpha.context():
-            token = token_create(user=get_user_model().objects.get(username="admin"), name="reprocess-test")
         response = alpha.api(token.plaintext).post(
             f"/api/v1/projects/{project.pk}/integrations/{integration.pk}/reprocess"
         )
@@ -39,4 +42,4 @@ def test_reprocess_action_runs_on_the_worker(committed, celery_worker):
     finally:
         with alpha.context():
             project.delete()
-            get_user_model().objects.get(username="admin").api_tokens.filter(name="reprocess-test").delete()
+            token.token.delete()

@@ -245,3 +245,11 @@ def commit_fact(item: Reader, *, login: str = "") -> CommitFact:
         modified=item.str_list("modified"),
         removed=item.str_list("removed"),
     )
+
+
+def push_commits(body: Reader, *, empty: str) -> Parsed:
+    """The commits of a GitHub or GitLab push (``ref`` and ``commits`` are required by both); a push without
+    commits (a branch deletion, a tag) is ignored with the reason ``empty``."""
+    body.str("ref")
+    commits = [commit_fact(item) for item in body.objects("commits")]
+    return Parsed(commits=commits) if commits else Parsed(ignored=empty)

@@ -14,7 +14,7 @@ from apps.integrations.providers.base import (
     PullRequestFact,
     Reader,
     ReviewFact,
-    commit_fact,
+    push_commits,
 )
 
 CONCLUSIONS = {
@@ -39,11 +39,7 @@ def _outcome(reader: Reader, key: str) -> tuple[str, str]:
 
 
 def push(body: Reader) -> Parsed:
-    body.str("ref")
-    commits = [commit_fact(item) for item in body.objects("commits")]
-    if not commits:
-        return Parsed(ignored="push without commits (branch deletion or tag)")
-    return Parsed(commits=commits)
+    return push_commits(body, empty="push without commits (branch deletion or tag)")
 
 
 def pull_request_fact(pr: Reader) -> PullRequestFact:
@@ -98,30 +94,37 @@ def pull_request_review(body: Reader) -> Parsed:
     return Parsed(action=action, pull_requests=[pr], reviews=reviews)
 
 
+def _completed_run(action: str, run: Reader, *, run_key: str, attempt: int, name: str, started, finished) -> Parsed:
+    """A completed workflow run or check suite (both carry ``conclusion``, ``head_branch``, ``head_sha``)."""
+    outcome, raw = _outcome(run, "conclusion")
+    fact = CiRunFact(
+        run_key=run_key,
+        attempt=attempt,
+        name=name[:254],
+        branch=run.str("head_branch", required=False)[:254],
+        commit_sha=run.str("head_sha", required=False)[:64],
+        outcome=outcome,
+        raw_status=raw,
+        started_at=started,
+        finished_at=finished,
+        duration_seconds=max((finished - started).total_seconds(), 0.0),
+    )
+    return Parsed(action=action, ci_runs=[fact])
+
+
 def workflow_run(body: Reader) -> Parsed:
     action = body.str("action")
     run = body.obj("workflow_run")
     if action != "completed":
         return Parsed(action=action, ignored=f"workflow_run {action[:30]}: only completed runs are recorded")
-    outcome, raw = _outcome(run, "conclusion")
-    started = run.time("run_started_at", required=False) or run.time("created_at")
-    finished = run.time("updated_at")
-    return Parsed(
-        action=action,
-        ci_runs=[
-            CiRunFact(
-                run_key=f"workflow_run:{run.id('id')}",
-                attempt=run.int("run_attempt", required=False) or 1,
-                name=run.str("name", required=False)[:254],
-                branch=run.str("head_branch", required=False)[:254],
-                commit_sha=run.str("head_sha", required=False)[:64],
-                outcome=outcome,
-                raw_status=raw,
-                started_at=started,
-                finished_at=finished,
-                duration_seconds=max((finished - started).total_seconds(), 0.0),
-            )
-        ],
+    return _completed_run(
+        action,
+        run,
+        run_key=f"workflow_run:{run.id('id')}",
+        attempt=run.int("run_attempt", required=False) or 1,
+        name=run.str("name", required=False),
+        started=run.time("run_started_at", required=False) or run.time("created_at"),
+        finished=run.time("updated_at"),
     )
 
 
@@ -134,25 +137,14 @@ def check_suite(body: Reader) -> Parsed:
     app_slug = app.str("slug", required=False) if app is not None else ""
     if app_slug == ACTIONS_APP:
         return Parsed(action=action, ignored="GitHub Actions check suite: recorded from workflow_run events")
-    outcome, raw = _outcome(suite, "conclusion")
-    started = suite.time("created_at")
-    finished = suite.time("updated_at")
-    return Parsed(
-        action=action,
-        ci_runs=[
-            CiRunFact(
-                run_key=f"check_suite:{suite.id('id')}",
-                attempt=1,
-                name=(app.str("name", required=False) if app is not None else "")[:254],
-                branch=suite.str("head_branch", required=False)[:254],
-                commit_sha=suite.str("head_sha", required=False)[:64],
-                outcome=outcome,
-                raw_status=raw,
-                started_at=started,
-                finished_at=finished,
-                duration_seconds=max((finished - started).total_seconds(), 0.0),
-            )
-        ],
+    return _completed_run(
+        action,
+        suite,
+        run_key=f"check_suite:{suite.id('id')}",
+        attempt=1,
+        name=app.str("name", required=False) if app is not None else "",
+        started=suite.time("created_at"),
+        finished=suite.time("updated_at"),
     )
 
 

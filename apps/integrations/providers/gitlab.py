@@ -15,7 +15,7 @@ from apps.integrations.providers.base import (
     PullRequestFact,
     Reader,
     ReviewFact,
-    commit_fact,
+    push_commits,
 )
 
 MR_STATES = {
@@ -53,11 +53,7 @@ def _kind(body: Reader, expected: str) -> None:
 
 def push(body: Reader) -> Parsed:
     _kind(body, "push")
-    body.str("ref")
-    commits = [commit_fact(item) for item in body.objects("commits")]
-    if not commits:
-        return Parsed(ignored="push without commits (branch deletion)")
-    return Parsed(commits=commits)
+    return push_commits(body, empty="push without commits (branch deletion)")
 
 
 def merge_request(body: Reader) -> Parsed:

@@ -222,8 +222,10 @@ def webhook_receive(*, integration: Integration | None, headers: Mapping[str, st
             )
             if not parsed.ignored:
                 _apply(integration, parsed)
-    except IntegrityError:
-        # The same delivery id committed concurrently: it is a replay.
+    except IntegrityError as exc:
+        # The same delivery id committed concurrently (the integration lock made this one wait): a replay.
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") != "delivery_unique_per_integration":
+            raise
         return WebhookResult(200, {"status": "duplicate", "delivery": delivery_id})
     logger.info(
         "webhook_delivery",

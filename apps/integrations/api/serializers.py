@@ -82,7 +82,7 @@ class ReprocessQueuedSerializer(serializers.Serializer):
 
 
 class WebhookAnswerSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["processed", "ignored", "duplicate"])
+    status = serializers.CharField(help_text="'processed', 'ignored' or 'duplicate'.")
     delivery = serializers.CharField()
     reason = serializers.CharField(required=False)
     commits = serializers.IntegerField(required=False)
@@ -92,8 +92,11 @@ class WebhookAnswerSerializer(serializers.Serializer):
 
 
 # ---------------------------------------------------------------------------------------------- delivery metrics
+METRIC_STATUS_HELP = "'ok', or 'insufficient_data' (values null, see reason)."
+
+
 class MetricSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "insufficient_data"])
+    status = serializers.CharField(help_text=METRIC_STATUS_HELP)
     value = serializers.FloatField(required=False, allow_null=True)
     p50 = serializers.FloatField(required=False, allow_null=True)
     p90 = serializers.FloatField(required=False, allow_null=True)
@@ -135,7 +138,7 @@ DeliveryMetricsSerializer = type(
         "project": serializers.IntegerField(),
         "from": serializers.DateField(),
         "to": serializers.DateField(),
-        "status": serializers.ChoiceField(choices=["ok", "insufficient_data"]),
+        "status": serializers.CharField(help_text=METRIC_STATUS_HELP),
         "reason": serializers.CharField(allow_null=True),
         "integrations": serializers.IntegerField(),
         "coverage": CoverageSerializer(allow_null=True),

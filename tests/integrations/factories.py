@@ -5,22 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import factory
-from django.contrib.auth import get_user_model
 
 from apps.integrations.choices import CiOutcome, Provider, PullRequestState
 from apps.integrations.models import CiRun, Commit, Integration, PullRequest
 from apps.integrations.services import integration_create
 from apps.projects.models import Project
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ["username"]
-
-    username = factory.Sequence(lambda n: f"dev{n}")
-    email = factory.LazyAttribute(lambda user: f"{user.username}@example.test")
-    role = "member"
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):

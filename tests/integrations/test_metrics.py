@@ -310,3 +310,35 @@ def test_metrics_of_another_tenants_project_are_invisible(tenant_a, tenant_b, hi
     assert "1.75" not in response.content.decode()
     # A's token on B's host, and A's session on B's host, are refused too.
     assert tenant_b.api(admin_token(tenant_a)).get(f"/api/v1/projects/{history.pk}/delivery-metrics").status_code == 401
+
+
+def test_metrics_from_rows_written_directly(tenant_a):
+    """Rows built with the factories (no webhook): PRs merged after 10, 20, 30 h → p50 20, p90 20 + 0.8·10 = 28;
+    CI 2 successes of 60 s and 1 failure of 180 s → pass rate 0.6667, mean 100 s; 3 commits by 2 people."""
+    from tests.integrations.factories import CiRunFactory, CommitFactory, PullRequestFactory
+
+    with tenant_a.context():
+        project = ProjectFactory()
+        integration, _ = make_integration(project, created_at=at(1, 5))
+        for hours in (10, 20, 30):
+            opened = at(3, 3)
+            PullRequestFactory(integration=integration, opened_at=opened, merged_at=opened + timedelta(hours=hours),
+                               state="merged")  # fmt: skip
+        for outcome, seconds in (("success", 60), ("success", 60), ("failure", 180)):
+            CiRunFactory(integration=integration, outcome=outcome, raw_status=outcome, duration_seconds=seconds,
+                         finished_at=at(3, 4))  # fmt: skip
+        CommitFactory(integration=integration, authored_at=at(3, 3))
+        CommitFactory(integration=integration, authored_at=at(3, 4))
+        CommitFactory(integration=integration, authored_at=at(3, 5), author_key="bob@acme.test", author_name="Bob")
+    body = (
+        tenant_a.api(admin_token(tenant_a))
+        .get(f"/api/v1/projects/{project.pk}/delivery-metrics?from=2026-03-02&to=2026-03-15")
+        .json()
+    )
+    m = body["metrics"]
+    assert (m["pr_lead_time"]["p50"], m["pr_lead_time"]["p90"]) == (20.0, 28.0)
+    assert (m["ci_pass_rate"]["value"], m["ci_mean_duration"]["value"]) == (0.6667, 100.0)
+    assert (m["commit_frequency"]["value"], m["active_contributors"]["value"], m["bus_factor"]["value"]) == (
+        1.5, 2, 0.6667,
+    )  # fmt: skip
+    assert m["review_turnaround"]["status"] == "insufficient_data"

@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
+    path("", include("apps.projects.api.urls")),
+    path("", include("apps.artifacts.api.urls")),
     path("", include("apps.integrations.api.urls")),
 ]
 

@@ -272,3 +272,7 @@ INTEGRATIONS_WEBHOOK_MAX_BYTES = env.int("INTEGRATIONS_WEBHOOK_MAX_BYTES", defau
 INTEGRATIONS_SECRET_KEYS = env.list("INTEGRATIONS_SECRET_KEYS", default=[])
 INTEGRATIONS_REWORK_WINDOW_DAYS = env.int("INTEGRATIONS_REWORK_WINDOW_DAYS", default=21)
 INTEGRATIONS_MIN_PERCENTILE_SAMPLES = env.int("INTEGRATIONS_MIN_PERCENTILE_SAMPLES", default=3)
+
+# ---------------------------------------------------------------------------------------------- artifact library
+# Largest file accepted by POST /api/v1/artifacts/{id}/versions (bytes); beyond it the API answers 413.
+ARTIFACT_MAX_UPLOAD_BYTES = env.int("ARTIFACT_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)

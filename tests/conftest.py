@@ -8,6 +8,9 @@ from django.db import connection
 
 from tests.support.tenants import TenantCtx, make_tenant
 
+# Suite-wide check that no password or token reaches any log line (see the module).
+pytest_plugins = ["tests.support.log_secrets"]
+
 
 @pytest.fixture(scope="session")
 def _session_tenants(django_db_setup, django_db_blocker) -> tuple[TenantCtx, TenantCtx]:

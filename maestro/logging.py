@@ -39,7 +39,9 @@ _SAFE_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(mae_[a-z0-9-]{1,63}_[0-9a-f]{8})_[0-9a-f]{6,}"), r"\1_" + REDACTED),
     # Authorization header values.
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 " + REDACTED),
-    (re.compile(r"(?i)\b(basic)\s+(?=[A-Za-z0-9+/=]*[0-9+/=])[A-Za-z0-9+/=]{8,}"), r"\1 " + REDACTED),
+    # "Basic <base64>" as the HTTP scheme is written (capitalised), or after "Authorization:" in any case.
+    (re.compile(r"\b(Basic)\s+[A-Za-z0-9+/=]{8,}"), r"\1 " + REDACTED),
+    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?basic)\s+[A-Za-z0-9+/=]{8,}"), r"\1 " + REDACTED),
     # Session and CSRF cookie values.
     (re.compile(r"(?i)\b(sessionid|csrftoken)=[^;\s\"'\\]+"), r"\1=" + REDACTED),
 ]

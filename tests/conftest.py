@@ -15,6 +15,10 @@ pytest_plugins = ["tests.support.log_secrets"]
 @pytest.fixture(scope="session")
 def _session_tenants(django_db_setup, django_db_blocker) -> tuple[TenantCtx, TenantCtx]:
     with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django sets up the test database only when some collected test is marked django_db; a run of
+            # only `committed` tests would otherwise write to the development database.
+            pytest.fail(f"No test database (connected to {connection.settings_dict['NAME']}): mark the test django_db.")
         alpha = make_tenant("alpha", "Alpha Analytics")
         beta = make_tenant("beta", "Beta Vision")
         connection.set_schema_to_public()

@@ -13,12 +13,25 @@ pytest_plugins = ["tests.support.log_secrets"]
 
 
 @pytest.fixture(scope="session")
-def _session_tenants(django_db_setup, django_db_blocker) -> tuple[TenantCtx, TenantCtx]:
+def _test_database(django_db_setup, django_db_blocker):
+    """pytest-django creates the test database only when a collected test is marked django_db; a run of only
+    `committed` tests (e.g. one Celery test) would otherwise write to the development database."""
+    if connection.settings_dict["NAME"].startswith("test_"):
+        yield
+        return
+    from django.test.utils import setup_databases, teardown_databases
+
     with django_db_blocker.unblock():
-        if not connection.settings_dict["NAME"].startswith("test_"):
-            # pytest-django sets up the test database only when some collected test is marked django_db; a run of
-            # only `committed` tests would otherwise write to the development database.
-            pytest.fail(f"No test database (connected to {connection.settings_dict['NAME']}): mark the test django_db.")
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def _session_tenants(_test_database, django_db_blocker) -> tuple[TenantCtx, TenantCtx]:
+    with django_db_blocker.unblock():
+        assert connection.settings_dict["NAME"].startswith("test_"), "refusing to create test tenants outside a test DB"
         alpha = make_tenant("alpha", "Alpha Analytics")
         beta = make_tenant("beta", "Beta Vision")
         connection.set_schema_to_public()

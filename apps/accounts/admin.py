@@ -28,10 +28,14 @@ class UserCreationForm(AdminUserCreationForm):
     def clean(self):
         from apps.tenants.quotas import quota_usage
 
+        cleaned = super().clean()
         usage = quota_usage("users")
         if usage is not None and not usage.allows(1):
-            raise ValidationError(f"Plan limit reached: {usage.describe()}. A platform operator can raise max_users.")
-        return super().clean()
+            self.add_error(
+                None,
+                ValidationError(f"Plan limit reached: {usage.describe()}. A platform operator can raise max_users."),
+            )
+        return cleaned
 
 
 @admin.register(User)

@@ -6,7 +6,7 @@ from django.db import models
 class TenantExport(models.Model):
     """An archive written by ``export_tenant``: where it is, its SHA-256 and what it holds.
 
-    ``delete_tenant`` accepts a tenant's deletion only when a recent export exists and its file still matches the
+    ``drop_tenant`` accepts a tenant's deletion only when a recent export exists and its file still matches the
     recorded hash. Rows outlive the tenant (``schema_name`` is kept) as the history of what was exported.
     """
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_redis import get_redis_connection
 from django_tenants.utils import schema_context
@@ -175,6 +175,10 @@ def tenant_delete(*, tenant: Tenant, force: bool = False, progress: Progress = _
     tenant_set_active(tenant=tenant, active=False, reason="being deleted")
     progress(f"Dropping schema '{schema}' and its domains…")
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Rows written earlier in the same transaction (a tenant provisioned by the same script) leave deferred
+            # foreign-key checks pending, and PostgreSQL refuses to drop tables with pending trigger events.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         tenant.delete(force_drop=True)
     media_root = tenant_media_root(schema)
     if media_root.exists():

@@ -112,7 +112,7 @@ class TenantAdmin(admin.ModelAdmin):
         )
 
     def delete_model(self, request, obj):
-        messages.error(request, "Tenants are deleted with `manage.py delete_tenant` after an export.")
+        messages.error(request, "Tenants are deleted with `manage.py drop_tenant` after an export.")
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -249,7 +249,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # ---------------------------------------------------------------------------------------------- tenant operations
 # Where export_tenant (admin action / task) writes archives by default, and how recent an export must be for
-# delete_tenant to accept it without --force.
+# drop_tenant to accept it without --force.
 TENANT_EXPORT_DIR = env.path("TENANT_EXPORT_DIR", default=BASE_DIR / ".local" / "exports")
 TENANT_DELETE_EXPORT_MAX_AGE_HOURS = env.int("TENANT_DELETE_EXPORT_MAX_AGE_HOURS", default=24)
 # Key for pseudonyms of erased users and audit actors (HMAC); rotating it changes every pseudonym.

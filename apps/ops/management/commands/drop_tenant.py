@@ -1,4 +1,8 @@
-"""Delete a tenant for good (schema, domains, files, cache) — only after a fresh export unless --force."""
+"""Delete a tenant for good (schema, domains, files, cache) — only after a fresh export unless --force.
+
+Named drop_tenant because django-tenants ships its own ``delete_tenant`` (listed first, so it would win); that one
+knows nothing about exports, stored files or cache entries — use this one.
+"""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError

@@ -56,7 +56,8 @@ demo: migrate
 run: demo
 	@echo "[run] starting web (http://demo.localhost:8000), Celery worker and beat — Ctrl-C stops them"
 	rm -rf "$(METRICS_DIR)" && mkdir -p "$(METRICS_DIR)"
-	PROMETHEUS_MULTIPROC_DIR="$(METRICS_DIR)" DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) $(VENV)/bin/honcho start -f Procfile web worker beat
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PROMETHEUS_MULTIPROC_DIR="$(METRICS_DIR)" DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) \
+	  $(VENV)/bin/honcho start -f Procfile web worker beat
 
 test: services browser tools
 	$(PY) -m pytest --ds=maestro.settings.test --cov --cov-report=term --cov-fail-under=85 $(PYTEST_ARGS)

@@ -249,7 +249,7 @@ def write_archive(tenant, out_path: Path, *, with_secrets: bool = False, progres
             storage = storages["default"]
             file_names = list(_storage_files(storage))
             manifest["missing_files"] = sorted(_referenced_files(model_list) - set(file_names))
-            with tarfile.open(partial, "w:gz") as tar:
+            with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
                 for entry in manifest["tables"]:
                     tar.add(workdir / entry["member"], arcname=entry["member"], recursive=False)
                 for count, name in enumerate(file_names, start=1):

@@ -13,6 +13,16 @@ def get_tenant(slug: str) -> Tenant:
     return tenant
 
 
+def get_user(tenant: Tenant, username: str):
+    """The user ``username`` of ``tenant``; call inside ``schema_context(tenant.schema_name)``."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise CommandError(f"No user '{username}' in tenant '{tenant.schema_name}'.")
+    return user
+
+
 def validation_message(exc: ValidationError) -> str:
     if hasattr(exc, "error_dict"):
         return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())

@@ -1,11 +1,10 @@
 """Privacy request: erase (anonymise) one user of one tenant."""
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import schema_context
 
-from apps.ops.management.commands._common import get_tenant, validation_message
+from apps.ops.management.commands._common import get_tenant, get_user, validation_message
 from apps.ops.privacy import user_erase
 
 
@@ -23,9 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, tenant, user, yes, **options):
         tenant_obj = get_tenant(tenant)
         with schema_context(tenant_obj.schema_name):
-            target = get_user_model().objects.filter(username=user).first()
-            if target is None:
-                raise CommandError(f"No user '{user}' in tenant '{tenant}'.")
+            target = get_user(tenant_obj, user)
             if not yes and input(f"Type the username '{user}' to erase this user: ").strip() != user:
                 raise CommandError("Not confirmed; nothing was changed.")
             try:

@@ -1,12 +1,12 @@
 """Privacy request: export everything of one user of one tenant as JSON."""
 
+import os
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
-from apps.ops.management.commands._common import get_tenant
+from apps.ops.management.commands._common import get_tenant, get_user
 from apps.ops.privacy import user_data_export_json
 
 
@@ -21,12 +21,13 @@ class Command(BaseCommand):
     def handle(self, *args, tenant, user, out, **options):
         tenant_obj = get_tenant(tenant)
         with schema_context(tenant_obj.schema_name):
-            target = get_user_model().objects.filter(username=user).first()
-            if target is None:
-                raise CommandError(f"No user '{user}' in tenant '{tenant}'.")
+            target = get_user(tenant_obj, user)
             payload = user_data_export_json(user=target)
         if out:
-            out.write_text(payload)
+            # Personal data: readable by the operator only, from the moment the file exists.
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(payload)
             out.chmod(0o600)
             self.stderr.write(f"Wrote {len(payload)} bytes to {out}")
         else:

@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # This machine's pip config names index folders that may be absent; drop that noise, keep real warnings.
 PIP_FILTER := { grep -v '^WARNING: Location .* is ignored' || true; }
 
-.PHONY: help venv services migrate demo run test stop lint fmt lock browser tools bench
+.PHONY: help venv services migrate demo run test stop lint fmt lock browser tools bench vendor
 
 help:
 	@echo "make run    set up everything and start web + Celery worker + beat (http://demo.localhost:8000)"
@@ -77,3 +77,6 @@ fmt: venv
 
 lock: venv
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+
+vendor:
+	bash scripts/vendor_assets.sh

@@ -49,6 +49,10 @@ def on_starting(server):
     server.log.info("metrics directory %s ready (%d stale files removed)", multiproc_dir(), len(removed))
 
 
+def post_worker_init(worker):
+    worker.log.info("worker %s ready", worker.pid)
+
+
 def child_exit(server, worker):
     from maestro.observability.multiproc import mark_process_dead
 

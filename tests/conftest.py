@@ -3,6 +3,8 @@ rolled back, so tests may write freely inside them."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.db import connection
 
@@ -101,6 +103,9 @@ def browser():
         pytest.skip("Chromium is not installed (make test installs it as root)")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API leaves its asyncio loop marked as running in the main thread for the rest of the session;
+    # Django would then refuse every later ORM call outside pytest-django's db fixture (committed-data tests).
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
         yield instance

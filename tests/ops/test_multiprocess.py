@@ -61,8 +61,9 @@ def _json_lines(path: Path) -> list[dict]:
     return lines
 
 
-def _booted_workers(log: Path) -> list[int]:
-    return [int(line["message"].rsplit(" ", 1)[1]) for line in _json_lines(log) if "Booting worker" in line["message"]]
+def _ready_workers(log: Path) -> list[int]:
+    """Workers that loaded the application (post_worker_init in deploy/gunicorn.conf.py)."""
+    return [int(line["message"].split()[1]) for line in _json_lines(log) if line["message"].endswith(" ready")]
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def stack(committed, tmp_path):
     )  # fmt: skip
     procs = {"web": web}
     try:
-        wait_for(lambda: len(_booted_workers(web_log)) >= 2 and _ready(port), timeout=60)
+        wait_for(lambda: len(_ready_workers(web_log)) >= 2 and _ready(port), timeout=60)
         yield {"port": port, "queue": queue, "env": env, "web_log": web_log, "worker_log": worker_log,
                "metrics_dir": metrics_dir, "procs": procs}  # fmt: skip
     finally:
@@ -140,9 +141,9 @@ def test_counters_add_up_across_gunicorn_workers_and_restarts(stack):
     assert value(after, "django_db_execute_total", alias="default", vendor="postgresql") >= N
 
     # Replace one worker: the dead worker's counts stay in the total.
-    victim = _booted_workers(web_log)[0]
+    victim = _ready_workers(web_log)[0]
     os.kill(victim, signal.SIGTERM)
-    wait_for(lambda: len(_booted_workers(web_log)) >= 3, timeout=30)
+    wait_for(lambda: len(_ready_workers(web_log)) >= 3, timeout=30)
     wait_for(lambda: _ready(port), timeout=30)
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert list(pool.map(lambda _: _get(port, "/")[0], range(N))) == [200] * N

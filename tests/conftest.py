@@ -3,8 +3,6 @@ rolled back, so tests may write freely inside them."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.db import connection
 
@@ -94,7 +92,9 @@ class LiveServer:
         return f"http://{host}:{self.port}{path}"
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright's sync API runs, its asyncio loop counts as running in the main thread, and Django
+# refuses ORM calls from committed-data tests that follow (SynchronousOnlyOperation); leaving the module stops it.
+@pytest.fixture(scope="module")
 def browser():
     """Headless system Chromium driven by Playwright."""
     from tests.support.live_server import CHROMIUM_ARGS, CHROMIUM_PATH, chromium_available
@@ -103,9 +103,6 @@ def browser():
         pytest.skip("Chromium is not installed (make test installs it as root)")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API leaves its asyncio loop marked as running in the main thread for the rest of the session;
-    # Django would then refuse every later ORM call outside pytest-django's db fixture (committed-data tests).
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
         yield instance

@@ -8,6 +8,9 @@ from django.db import connection
 
 from tests.support.tenants import TenantCtx, make_tenant
 
+# Suite-wide check that no password or token reaches any log line (see the module).
+pytest_plugins = ["tests.support.log_secrets"]
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment, django_db_blocker):
@@ -89,7 +92,9 @@ class LiveServer:
         return f"http://{host}:{self.port}{path}"
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright's sync API runs, its asyncio loop counts as running in the main thread, and Django
+# refuses ORM calls from committed-data tests that follow (SynchronousOnlyOperation); leaving the module stops it.
+@pytest.fixture(scope="module")
 def browser():
     """Headless system Chromium driven by Playwright."""
     from tests.support.live_server import CHROMIUM_ARGS, CHROMIUM_PATH, chromium_available

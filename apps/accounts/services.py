@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.accounts.choices import Role, TokenScope
 from apps.accounts.models import ApiToken, User
 from apps.accounts.tokens import new_token
+from apps.tenants.quotas import quota_check
 
 
 def user_create(
@@ -27,7 +28,10 @@ def user_create(
     is_service_account: bool = False,
     validate_password: bool = True,
 ) -> User:
-    """Create a user in the current tenant schema. Service accounts get no usable password."""
+    """Create a user in the current tenant schema. Service accounts get no usable password.
+
+    Raises ``QuotaExceeded`` (403) when the tenant's plan has no room for another active user.
+    """
     errors = {}
     if not username or len(username) > 150:
         errors["username"] = "A username of 1–150 characters is required."
@@ -57,6 +61,7 @@ def user_create(
     else:
         user.set_unusable_password()
     with transaction.atomic():
+        quota_check("users")
         user.save()
     return user
 

@@ -39,6 +39,7 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_prometheus",
+    "apps.ops",
 ]
 # Identity lives in each tenant's schema: users, sessions, admin log, object permissions and API tokens.
 TENANT_APPS = [
@@ -78,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "maestro.middleware.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -116,7 +118,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
+        # django_redis' RedisCache with django-prometheus hit/miss/failure counters.
+        "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
         "LOCATION": env("CACHE_URL", default=REDIS_URL),
         # Every key is prefixed with the tenant's schema, so one tenant can never read another's cache entries.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
@@ -239,6 +242,19 @@ CELERY_BEAT_SCHEDULE = {
 # /metrics answers only a `Authorization: Bearer <METRICS_TOKEN>` request or a client in these networks.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+# Celery queues whose length /metrics reports, and the timeout of each scrape-time read (Redis, seconds).
+METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["default", "ml"])
+METRICS_COLLECTOR_TIMEOUT = env.float("METRICS_COLLECTOR_TIMEOUT", default=0.5)
+# The Celery worker keeps Django's logging (JSON, context, redaction) instead of installing its own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# ---------------------------------------------------------------------------------------------- tenant operations
+# Where export_tenant (admin action / task) writes archives by default, and how recent an export must be for
+# drop_tenant to accept it without --force.
+TENANT_EXPORT_DIR = env.path("TENANT_EXPORT_DIR", default=BASE_DIR / ".local" / "exports")
+TENANT_DELETE_EXPORT_MAX_AGE_HOURS = env.int("TENANT_DELETE_EXPORT_MAX_AGE_HOURS", default=24)
+# Key for pseudonyms of erased users and audit actors (HMAC); rotating it changes every pseudonym.
+PRIVACY_PSEUDONYM_KEY = env("PRIVACY_PSEUDONYM_KEY", default=SECRET_KEY)
 
 # ---------------------------------------------------------------------------------------------- logging
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
@@ -246,17 +262,23 @@ LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "maestro.logging.ContextFilter"}},
+    "filters": {
+        "context": {"()": "maestro.logging.ContextFilter"},
+        "redact": {"()": "maestro.logging.RedactingFilter"},
+    },
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
+            "()": "maestro.logging.RedactingJsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger", "process": "pid"},
         },
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s] %(message)s"},
+        "plain": {
+            "()": "maestro.logging.RedactingFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s %(actor)s] %(message)s",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -29,7 +29,15 @@ OVERRIDES: dict[str, dict | Callable[[int], dict]] = {
         "sha256": hashlib.sha256(f"blob-{i}-{secrets.token_hex(4)}".encode()).hexdigest()
     },
     "artifacts.artifactversion": lambda i: {"version": f"1.{i}.0", "major": 1, "minor": i, "patch": 0},
+    "projects.scoringsettings": {"id": 1},
+    "integrations.integration": lambda i: (
+        {"provider": "github", "secret_salt": f"salt-{i}-{secrets.token_hex(4)}", "secret_hash": ""}
+        if i % 2 == 0
+        else {"provider": "gitlab", "secret_salt": "", "secret_hash": hashlib.sha256(f"t{i}".encode()).hexdigest()}
+    ),
 }
+# label -> most rows the model may hold (singletons).
+MAX_ROWS: dict[str, int] = {"projects.scoringsettings": 1}
 
 
 def _bounds(f) -> tuple[float | None, float | None]:
@@ -135,7 +143,7 @@ def populate_every_tenant_model(rows_per_model: int = 2) -> dict[str, int]:
     counts = {}
     for model in tenant_models():
         if not model._base_manager.exists():
-            for index in range(rows_per_model):
+            for index in range(min(rows_per_model, MAX_ROWS.get(model._meta.label_lower, rows_per_model))):
                 make_row(model, index)
         counts[model._meta.label_lower] = model._base_manager.count()
     return counts

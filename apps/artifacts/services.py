@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -21,7 +21,8 @@ from apps.artifacts.models import Artifact, ArtifactBlob, ArtifactUsage, Artifac
 from apps.artifacts.uploads import UploadTooLarge, hash_stream, max_upload_bytes, safe_content_type, safe_filename
 from apps.artifacts.versions import parse_version
 from apps.projects.models import Project
-from apps.projects.services import current_tenant, normalize_tags, reject_unknown_fields
+from apps.projects.services import normalize_tags, reject_unknown_fields
+from apps.tenants.quotas import quota_check
 
 ARTIFACT_FIELDS = frozenset({"name", "type", "description", "tags", "owner", "is_active"})
 
@@ -43,9 +44,7 @@ def _apply_artifact(artifact: Artifact, data: dict[str, Any]) -> Artifact:
 @transaction.atomic
 def artifact_create(*, user: User | None, data: dict[str, Any]) -> Artifact:
     """Add an artifact to the library (owner defaults to ``user``). usage_count starts at 0, impact_score empty."""
-    tenant = current_tenant()
-    if tenant is not None and Artifact.objects.count() >= tenant.max_artifacts:
-        raise ValidationError(f"The plan's limit of {tenant.max_artifacts} artifacts is reached.")
+    quota_check("artifacts")
     return _apply_artifact(Artifact(), {"owner": user, **data})
 
 
@@ -84,13 +83,7 @@ def blob_store(*, file) -> ArtifactBlob:
             file.seek(0)
             default_storage.save(existing.file.name, file)
         return existing
-    tenant = current_tenant()
-    if tenant is not None:
-        used = ArtifactBlob.objects.aggregate(total=Sum("size"))["total"] or 0
-        if used + size > tenant.max_storage_mb * 1024 * 1024:
-            raise ValidationError(
-                {"file": f"Storing it would exceed the plan's storage of {tenant.max_storage_mb} MB."}
-            )
+    quota_check("storage", adding=size)
     blob = ArtifactBlob(sha256=sha256, size=size)
     name = blob_upload_to(blob, "")
     if default_storage.exists(name) and default_storage.size(name) == size:

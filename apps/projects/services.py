@@ -26,6 +26,7 @@ from apps.accounts.models import User
 from apps.projects import scoring
 from apps.projects.choices import ProjectStatus, SuccessScoreSource
 from apps.projects.models import Project, ScoringSettings, TeamMember
+from apps.tenants.quotas import quota_check
 
 PROJECT_FIELDS = frozenset(
     {
@@ -194,9 +195,7 @@ def project_create(*, user: User | None, data: dict[str, Any]) -> Project:
     """Create a project. ``data`` holds model fields; the owner defaults to ``user``, the slug to one made from the
     name (collision-safe); creating it as ``completed`` applies the completion rule."""
     reject_unknown_fields(data, PROJECT_FIELDS)
-    tenant = current_tenant()
-    if tenant is not None and Project.objects.count() >= tenant.max_projects:
-        raise ValidationError(f"The plan's limit of {tenant.max_projects} projects is reached.")
+    quota_check("projects")
     project, slug_generated = project_prepare(project=None, data={"owner": user, **data})
     return _save_project(project, slug_generated=slug_generated)
 

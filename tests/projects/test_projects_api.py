@@ -259,7 +259,10 @@ def test_plan_project_limit_is_enforced(admin, tenant_a):
     try:
         assert admin.api.post("/api/v1/projects", {"name": "Last one"}).status_code == 201
         refused = admin.api.post("/api/v1/projects", {"name": "One too many"})
-        assert refused.status_code == 400 and "limit" in refused.json()["detail"]
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "quota_exceeded" and "projects" in refused.json()["detail"]
+        with tenant_a.context():
+            assert Project.objects.count() == existing + 1
     finally:
         tenant.max_projects = 100_000
         tenant.save(update_fields=["max_projects"])

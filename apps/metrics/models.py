@@ -7,6 +7,7 @@ tag values ≤ 8000 characters.
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.metrics.choices import LifecycleStage, RunStatus
@@ -42,6 +43,10 @@ class Run(models.Model):
     def __str__(self) -> str:
         return self.name or self.uuid.hex
 
+    def clean(self) -> None:
+        if self.start_time and self.end_time and self.end_time < self.start_time:
+            raise ValidationError({"end_time": "Must not be before start_time."})
+
 
 class RunParam(models.Model):
     """A run parameter. Immutable once set: the same value again is a no-op, a different value is refused."""
@@ -76,10 +81,13 @@ class RunTag(models.Model):
 class MetricPoint(models.Model):
     """One point of a metric time series. value is float64 (NaN and ±Inf are kept as such); timestamp is in ms.
 
-    The unique constraint makes a retried batch a no-op (``INSERT … ON CONFLICT DO NOTHING``) and its index, led
-    by (run, key, step), serves history reads in step order.
+    The primary key is the point's identity ``(run, key, step, timestamp, value)`` (as in MLflow's metrics table):
+    a retried batch is a no-op through ``INSERT … ON CONFLICT DO NOTHING``, and the one index serves history reads
+    in step order (an index-only scan). A surrogate id would cost a second index and a sequence on every insert
+    and serve no query. PostgreSQL treats NaN as equal to itself in indexes, so NaN points deduplicate too.
     """
 
+    pk = models.CompositePrimaryKey("run", "key", "step", "timestamp", "value")
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_points", db_index=False)
     key = models.CharField(max_length=KEY_MAX_LENGTH)
     value = models.FloatField()
@@ -88,9 +96,6 @@ class MetricPoint(models.Model):
 
     class Meta:
         ordering = ["run_id", "key", "step", "timestamp"]
-        constraints = [
-            models.UniqueConstraint(fields=["run", "key", "step", "timestamp", "value"], name="metric_point_identity"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.key}[{self.step}]={self.value}"

@@ -202,6 +202,38 @@ def _unknown_fields(item: dict, allowed: frozenset, path: str, errors: _Errors) 
             errors.add(f"{path}.{name}"[:300], "Unknown field.")
 
 
+def _check_metric(index: int, item: Any, errors: _Errors) -> tuple[str, float, int, int] | None:
+    """Validate one metric item completely, recording every problem; the point when it is valid."""
+    path = f"metrics[{index}]"
+    if not isinstance(item, dict):
+        errors.add(path, "Must be an object with key, value, timestamp and optional step.")
+        return None
+    before = errors.count
+    _unknown_fields(item, _METRIC_FIELDS, path, errors)
+    key = item.get("key")
+    if problem := key_problem(key):
+        errors.add(f"{path}.key", problem)
+    value, problem = float64_or_problem(item.get("value"))
+    if problem:
+        errors.add(f"{path}.value", problem)
+    step = item.get("step")
+    if step is None:
+        step = 0
+    else:
+        step, problem = int64_or_problem(step)
+        if problem:
+            errors.add(f"{path}.step", problem)
+    timestamp = item.get("timestamp")
+    if timestamp is None:
+        # A server-side default would make a retried batch look new (different timestamp) and duplicate points.
+        errors.add(f"{path}.timestamp", "Required: milliseconds since the epoch (int64).")
+    else:
+        timestamp, problem = int64_or_problem(timestamp)
+        if problem:
+            errors.add(f"{path}.timestamp", problem)
+    return None if errors.count > before else (key, value, step, timestamp)
+
+
 def parse_log_batch(data: Any) -> LogBatch:
     """Validate a decoded ``log-batch`` body completely and return it as a LogBatch, or raise ValidationError listing
     every problem (up to MAX_REPORTED_ERRORS) by item path. Nothing is written here."""
@@ -214,38 +246,33 @@ def parse_log_batch(data: Any) -> LogBatch:
 
     keys, values = batch.metric_keys, batch.metric_values
     steps, timestamps = batch.metric_steps, batch.metric_timestamps
+    good_keys: set[str] = set()  # a batch repeats a handful of keys a thousand times: check each once
     for index, item in enumerate(_items(data, "metrics", errors)):
-        path = f"metrics[{index}]"
-        if not isinstance(item, dict):
-            errors.add(path, "Must be an object with key, value, timestamp and optional step.")
-            continue
-        _unknown_fields(item, _METRIC_FIELDS, path, errors)
-        key = item.get("key")
-        if problem := key_problem(key):
-            errors.add(f"{path}.key", problem)
-        value, problem = float64_or_problem(item.get("value"))
-        if problem:
-            errors.add(f"{path}.value", problem)
-        step = item.get("step")
-        if step is None:
-            step = 0
-        else:
-            step, problem = int64_or_problem(step)
-            if problem:
-                errors.add(f"{path}.step", problem)
-        if "timestamp" not in item or item["timestamp"] is None:
-            # A server-side default would make a retried batch look new (different timestamp) and duplicate points.
-            errors.add(f"{path}.timestamp", "Required: milliseconds since the epoch (int64).")
-            timestamp = None
-        else:
-            timestamp, problem = int64_or_problem(item["timestamp"])
-            if problem:
-                errors.add(f"{path}.timestamp", problem)
-        if not errors.count:
-            keys.append(key)
-            values.append(value)
-            steps.append(step)
-            timestamps.append(timestamp)
+        # Fast path: the shape every well-behaved client sends. Anything else gets the detailed checks below.
+        if type(item) is dict and len(item) <= 4:
+            key, value, step, timestamp = item.get("key"), item.get("value"), item.get("step", 0), item.get("timestamp")
+            if (
+                type(key) is str
+                and key in good_keys
+                and type(value) is float
+                and type(step) is int
+                and type(timestamp) is int
+                and INT64_MIN <= step <= INT64_MAX
+                and INT64_MIN <= timestamp <= INT64_MAX
+                and item.keys() <= _METRIC_FIELDS
+            ):
+                keys.append(key)
+                values.append(value)
+                steps.append(step)
+                timestamps.append(timestamp)
+                continue
+        point = _check_metric(index, item, errors)
+        if point is not None and not errors.count:
+            good_keys.add(point[0])
+            keys.append(point[0])
+            values.append(point[1])
+            steps.append(point[2])
+            timestamps.append(point[3])
 
     for index, item in enumerate(_items(data, "params", errors)):
         path = f"params[{index}]"

@@ -31,5 +31,6 @@ class RunFactory(factory.django.DjangoModelFactory):
 def points(key: str, values, *, start_step: int = 0, timestamp: int = 1_700_000_000_000) -> list[dict]:
     """Batch items for ``values`` at consecutive steps."""
     return [
-        {"key": key, "value": value, "step": start_step + i, "timestamp": timestamp + i} for i, value in enumerate(values)
+        {"key": key, "value": value, "step": start_step + i, "timestamp": timestamp + i}
+        for i, value in enumerate(values)
     ]

@@ -1,0 +1,179 @@
+"""Shared pieces of the runs/metrics benchmarks: a throwaway tenant in the dev database, gunicorn started and stopped
+by the script, a small keep-nothing HTTP client, percentiles and the result table.
+
+Every benchmark measures through HTTP against gunicorn (production settings, sync workers) with PostgreSQL on this
+host. The tenant (schema ``benchruns<hex>``) is created at the start and dropped at the end, also on Ctrl-C or error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings.local")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+@dataclass
+class BenchTenant:
+    slug: str
+    host: str
+    token: str
+
+
+@contextlib.contextmanager
+def throwaway_tenant():
+    """Create a tenant with an admin token; drop its schema afterwards whatever happens."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    from apps.accounts.services import token_create
+    from apps.tenants.models import Tenant
+    from apps.tenants.services import tenant_provision
+
+    slug = f"benchruns{secrets.token_hex(3)}"
+    progress(f"creating throwaway tenant {slug} (schema + migrations)")
+    result = tenant_provision(slug=slug, name=f"Benchmark {slug}", admin_email=f"bench@{slug}.test")
+    try:
+        with schema_context(slug):
+            user = get_user_model().objects.get(username=result.admin_username)
+            token = token_create(user=user, name="bench").plaintext
+        yield BenchTenant(slug=slug, host=result.domain.domain, token=token)
+    finally:
+        progress(f"dropping tenant {slug}")
+        connection.set_schema_to_public()
+        Tenant.objects.get(schema_name=slug).delete(force_drop=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(workers: int):
+    """gunicorn with production settings (minus the HTTPS redirect) on a free local port."""
+    port = _free_port()
+    log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "maestro.settings.production",
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"), "maestro.wsgi", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--worker-class", "sync", "--timeout", "120",
+    ]  # fmt: skip
+    progress(f"starting gunicorn with {workers} workers on port {port} (log {log.name})")
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {log.name}")
+            try:
+                status, _, _ = Http(port, "localhost").request("GET", "/healthz")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not answer /healthz within 60 s; see {log.name}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class Http:
+    """A minimal HTTP/1.1 client (one connection, reopened when the server closes it — gunicorn's sync workers
+    close after every response)."""
+
+    def __init__(self, port: int, host: str, token: str | None = None):
+        self.port = port
+        self.headers = {"Host": host}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes, float]:
+        headers = dict(self.headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        started = time.perf_counter()
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            conn.close()
+        return response.status, data, (time.perf_counter() - started) * 1000
+
+    def json(self, method: str, path: str, payload=None, expect: int = 200):
+        body = None if payload is None else json.dumps(payload).encode()
+        status, data, _ = self.request(method, path, body)
+        if status != expect:
+            raise RuntimeError(f"{method} {path} answered {status}: {data[:500]!r}")
+        return json.loads(data) if data else None
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def print_table(title: str, headers: list[str], rows: list[list], notes: list[str] = ()) -> None:
+    command = " ".join(shlex.quote(part) for part in [Path(sys.executable).name, *sys.argv])
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(headers[i]), *(len(row[i]) for row in cells)) for i in range(len(headers))]
+    print()
+    print(f"## {title}")
+    print(f"command: {command}")
+    print(f"host: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    for note in notes:
+        print(f"- {note}")
+    print(flush=True)
+
+
+def verdict(value: float, target: float, *, lower_is_better: bool = True) -> str:
+    ok = value <= target if lower_is_better else value >= target
+    return "met" if ok else "NOT met"

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.metrics.choices import LifecycleStage, RunStatus
+from apps.metrics.expressions import NumericText
 
 KEY_MAX_LENGTH = 250
 PARAM_VALUE_MAX_LENGTH = 6000
@@ -51,13 +52,21 @@ class Run(models.Model):
 class RunParam(models.Model):
     """A run parameter. Immutable once set: the same value again is a no-op, a different value is refused."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="params")
+    # The unique (run, key) index serves lookups by run; (key, value_number) serves search by key across runs.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="params", db_index=False)
     key = models.CharField(max_length=KEY_MAX_LENGTH)
     value = models.TextField()
+    value_number = models.GeneratedField(
+        expression=NumericText("value"),
+        output_field=models.FloatField(),
+        db_persist=True,
+        help_text="The value as a number when it looks like one (for numeric search and ordering), else null.",
+    )
 
     class Meta:
         ordering = ["run_id", "key"]
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_param_unique")]
+        indexes = [models.Index(fields=["key", "value_number"], name="run_param_key_number_idx")]
 
     def __str__(self) -> str:
         return f"{self.key}={self.value[:40]}"
@@ -66,13 +75,20 @@ class RunParam(models.Model):
 class RunTag(models.Model):
     """A run tag. Last write wins."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tags")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tags", db_index=False)
     key = models.CharField(max_length=KEY_MAX_LENGTH)
     value = models.TextField(blank=True)
+    value_number = models.GeneratedField(
+        expression=NumericText("value"),
+        output_field=models.FloatField(),
+        db_persist=True,
+        help_text="The value as a number when it looks like one (for numeric search and ordering), else null.",
+    )
 
     class Meta:
         ordering = ["run_id", "key"]
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_tag_unique")]
+        indexes = [models.Index(fields=["key", "value_number"], name="run_tag_key_number_idx")]
 
     def __str__(self) -> str:
         return f"{self.key}={self.value[:40]}"
@@ -104,7 +120,7 @@ class MetricPoint(models.Model):
 class LatestMetric(models.Model):
     """The latest value of each (run, key): the point with the highest step, then the highest timestamp."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="latest_metrics")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="latest_metrics", db_index=False)
     key = models.CharField(max_length=KEY_MAX_LENGTH)
     value = models.FloatField()
     step = models.BigIntegerField(default=0)

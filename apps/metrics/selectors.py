@@ -5,7 +5,6 @@ tenant boundary), and every other read goes through it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from django.http import Http404
 from apps.accounts.models import User
 from apps.metrics.choices import LifecycleStage
 from apps.metrics.downsample import minmax_indices
-from apps.metrics.models import LatestMetric, Run, RunParam, RunTag
+from apps.metrics.models import Run
 from apps.metrics.search.compiler import SearchPage, search_runs
 from apps.metrics.validation import INT64_MAX
 from apps.projects.models import Project
@@ -25,11 +24,7 @@ from apps.projects.models import Project
 
 def run_list(*, user: User) -> QuerySet[Run]:
     """The runs ``user`` may see, newest first."""
-    return (
-        Run.objects.filter(lifecycle_stage=LifecycleStage.ACTIVE)
-        .select_related("created_by")
-        .order_by("-start_time", "-id")
-    )
+    return Run.objects.filter(lifecycle_stage=LifecycleStage.ACTIVE).order_by("-start_time", "-id")
 
 
 def run_get(*, user: User, run_id: int | str) -> Run:
@@ -55,39 +50,50 @@ def project_for_runs(*, user: User, project_id: int) -> Project | None:
 
 @dataclass
 class RunData:
-    """Params, tags and latest metrics of a run, as plain dicts (key → value, key → (value, step, timestamp))."""
+    """Params, tags and latest metrics of a run, as plain dicts (key → value, key → (value, step, timestamp)), and
+    the creator's username."""
 
+    created_by: str | None
     params: dict[str, str]
     tags: dict[str, str]
     metrics: dict[str, tuple[float, int, int]]
 
 
+# One round trip for the params, tags and latest metrics of a page of runs: PostgreSQL aggregates each run's rows
+# into JSON objects (in C), Python decodes 3 small documents per run. Three values_list queries building 3,000+
+# tuples for a page of 100 runs cost 3–5x more. json_object_agg writes non-finite floats as "NaN"/"Infinity"
+# strings, which float() reads back.
+_RUN_DATA_SQL = """
+SELECT r.id,
+    (SELECT u.username FROM metrics_run run JOIN accounts_user u ON u.id = run.created_by_id WHERE run.id = r.id),
+    (SELECT json_object_agg(p.key, p.value ORDER BY p.key) FROM metrics_runparam p WHERE p.run_id = r.id),
+    (SELECT json_object_agg(t.key, t.value ORDER BY t.key) FROM metrics_runtag t WHERE t.run_id = r.id),
+    (SELECT json_object_agg(m.key, json_build_array(m.value, m.step, m.timestamp) ORDER BY m.key)
+        FROM metrics_latestmetric m WHERE m.run_id = r.id)
+FROM unnest(%s::bigint[]) AS r(id)
+"""
+
+
 def run_data_attach(runs: Sequence[Run]) -> Sequence[Run]:
-    """Load params, tags and latest metrics of ``runs`` in three queries (values, no model instances) and attach
-    them as ``run.data``. Used by every run listing, detail and search response."""
-    ids = [run.pk for run in runs]
-    params: dict[int, dict[str, str]] = defaultdict(dict)
-    tags: dict[int, dict[str, str]] = defaultdict(dict)
-    metrics: dict[int, dict[str, tuple[float, int, int]]] = defaultdict(dict)
-    if ids:
-        for target, model in ((params, RunParam), (tags, RunTag)):
-            for run_id, key, value in (
-                model.objects.filter(run_id__in=ids).order_by().values_list("run_id", "key", "value")
-            ):
-                target[run_id][key] = value
-        rows = (
-            LatestMetric.objects.filter(run_id__in=ids)
-            .order_by()
-            .values_list("run_id", "key", "value", "step", "timestamp")
-        )
-        for run_id, key, value, step, timestamp in rows:
-            metrics[run_id][key] = (value, step, timestamp)
+    """Load the creator's username, params, tags and latest metrics of ``runs`` (one query, no model instances)
+    and attach them as ``run.data``. Used by every run listing, detail and search response."""
+    found: dict[int, RunData] = {}
+    if runs:
+        with connection.cursor() as cursor:
+            cursor.execute(_RUN_DATA_SQL, [[run.pk for run in runs]])
+            for run_id, created_by, params, tags, metrics in cursor.fetchall():
+                # psycopg decodes json columns itself.
+                found[run_id] = RunData(
+                    created_by=created_by,
+                    params=params or {},
+                    tags=tags or {},
+                    metrics={
+                        key: (float(value), step, timestamp)
+                        for key, (value, step, timestamp) in (metrics or {}).items()
+                    },
+                )
     for run in runs:
-        run.data = RunData(
-            params=dict(sorted(params[run.pk].items())),
-            tags=dict(sorted(tags[run.pk].items())),
-            metrics=dict(sorted(metrics[run.pk].items())),
-        )
+        run.data = found[run.pk]
     return runs
 
 

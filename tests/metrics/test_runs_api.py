@@ -182,3 +182,21 @@ def test_anonymous_requests_are_refused(tenant_a, run_a):
     assert anonymous.post(f"/api/v1/runs/{run_a['id']}/log-batch", {}, format="json").status_code == 401
     assert anonymous.post("/api/v1/runs/search", {}, format="json").status_code == 401
     assert anonymous.get(f"/api/v1/metrics/history?runs={run_a['id']}&key=a").status_code == 401
+
+
+def test_run_representation_matches_declared_fields(api_a, run_a, tenant_a):
+    """RunSerializer builds its output by hand for speed; it must stay what the schema declares and what DRF's
+    fields would produce."""
+    from rest_framework import serializers
+
+    from apps.metrics.api.serializers import RunSerializer
+    from apps.metrics.selectors import run_data_attach
+
+    api_a.patch(f"/api/v1/runs/{run_a['id']}", {"status": "finished"}, format="json")
+    with tenant_a.context():
+        run = run_data_attach([Run.objects.select_related("created_by").get(pk=run_a["id"])])[0]
+    data = RunSerializer(run).data
+    assert set(data) == set(RunSerializer().fields)
+    for name in ["start_time", "end_time", "created_at"]:
+        assert data[name] == serializers.DateTimeField().to_representation(getattr(run, name))
+    assert data["end_time"].endswith("Z")

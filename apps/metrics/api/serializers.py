@@ -4,6 +4,8 @@ float64 values are JSON numbers when finite and the strings "NaN", "Infinity", "
 literal for them), everywhere in the API.
 """
 
+from datetime import UTC, datetime
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -22,6 +24,14 @@ FLOAT64_SCHEMA = {
     "oneOf": [{"type": "number", "format": "double"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}],
     "description": 'float64: a number, or "NaN", "Infinity", "-Infinity" for the non-finite values.',
 }
+
+
+def _iso(value: datetime | None) -> str | None:
+    """Like DRF's DateTimeField output with USE_TZ: ISO 8601 in UTC with a Z suffix."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 @extend_schema_field(FLOAT64_SCHEMA)
@@ -53,11 +63,29 @@ class RunSerializer(serializers.Serializer):
     tags = serializers.SerializerMethodField(help_text="key → value (last write wins).")
     metrics = serializers.SerializerMethodField(help_text="key → latest point (highest step, then timestamp).")
 
+    def to_representation(self, run):
+        """The declared fields, built directly: DRF's per-field machinery costs ~0.1 ms per run, which dominated a
+        search page of 100 runs. ``test_run_representation_matches_declared_fields`` keeps the two in step."""
+        return {
+            "id": run.pk,
+            "uuid": run.uuid.hex,
+            "project": run.project_id,
+            "name": run.name,
+            "status": run.status,
+            "start_time": _iso(run.start_time),
+            "end_time": _iso(run.end_time),
+            "created_by": self.get_created_by(run),
+            "created_at": _iso(run.created_at),
+            "params": run.data.params,
+            "tags": run.data.tags,
+            "metrics": self.get_metrics(run),
+        }
+
     def get_uuid(self, run) -> str:
         return run.uuid.hex
 
     def get_created_by(self, run) -> str | None:
-        return run.created_by.username if run.created_by_id else None
+        return run.data.created_by
 
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
     def get_params(self, run):

@@ -32,12 +32,12 @@ from django.db.models import (
     BooleanField,
     Exists,
     F,
+    FilteredRelation,
     FloatField,
     Func,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
 )
 from django.db.models.functions import NullIf
@@ -60,7 +60,6 @@ from apps.metrics.search.grammar import (
 )
 
 MAX_RESULTS_LIMIT = 1000
-NUMERIC_TEXT_PATTERN = r"^\s*[-+]?(\d{1,20}(\.\d{0,20})?|\.\d{1,20})([eE][-+]?\d{1,2})?\s*$"
 
 
 class SearchError(ValueError):
@@ -72,19 +71,6 @@ class SearchError(ValueError):
         self.message = message
         self.position = position
         self.code = code
-
-
-class NumericText(Func):
-    """``text`` as float8 when it looks like a number (NUMERIC_TEXT_PATTERN), else NULL — never a cast error."""
-
-    output_field = FloatField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return (
-            f"(CASE WHEN {sql} ~ %s THEN ({sql})::double precision END)",
-            [*params, NUMERIC_TEXT_PATTERN, *params],
-        )
 
 
 # attribute name → (model field, type)
@@ -251,9 +237,9 @@ def _kv_q(cmp: Comparison, model) -> Q:
     if any(numeric) and not all(numeric):
         raise _fail("Mix of numbers and strings in one IN list", cmp.pos)
     if all(numeric):
-        rows = rows.annotate(number=NumericText("value"))
-        field, values = "number", [float(literal.value) for literal in cmp.values]
-        rows = rows.filter(number__isnull=False)
+        field, values = "value_number", [float(literal.value) for literal in cmp.values]
+        if op in ("!=", "NOT IN"):  # the other comparisons are already false for NULL (not a number)
+            rows = rows.filter(value_number__isnull=False)
     else:
         field, values = "value", [str(literal.value) for literal in cmp.values]
     if op in ("IN", "NOT IN"):
@@ -287,15 +273,20 @@ def compile_node(node: Node) -> Q:
 @dataclass(frozen=True)
 class SortKey:
     """One ORDER BY expression, annotated on the queryset as ``alias``; ``kind`` says how its cursor value is
-    encoded in page tokens."""
+    encoded in page tokens; ``joins`` are the LEFT JOINs it needs (alias → FilteredRelation)."""
 
     alias: str
     expression: Any
     descending: bool
     kind: str  # float | string | time | int | uuid
+    nullable: bool = True
+    joins: tuple[tuple[str, FilteredRelation], ...] = ()
 
 
 def _sort_keys(item: OrderItem, index: int) -> list[SortKey]:
+    """Sort keys for one order_by item. Metrics, params and tags are LEFT JOINed on (run, key) — unique, so at most
+    one row per run — which PostgreSQL resolves with one pass over the key's rows instead of a correlated lookup
+    per candidate run, and which page-token predicates can reference cheaply."""
     entity: Entity = item.entity
     alias = f"_o{index}"
     if entity.kind == "attribute":
@@ -307,19 +298,18 @@ def _sort_keys(item: OrderItem, index: int) -> list[SortKey]:
             )
         field, kind = ATTRIBUTES[entity.key]
         sort_kind = {"status": "string", "project": "int"}.get(kind, kind)
-        return [SortKey(alias, F(field), item.descending, sort_kind)]
+        return [SortKey(alias, F(field), item.descending, sort_kind, nullable=field == "end_time")]
+    join = f"_j{index}"
     if entity.kind == "metric":
-        latest = LatestMetric.objects.filter(run=OuterRef("pk"), key=entity.key).values("value")[:1]
-        expression = NullIf(Subquery(latest, output_field=FloatField()), Value(math.nan, output_field=FloatField()))
-        return [SortKey(alias, expression, item.descending, "float")]
-    model = RunParam if entity.kind == "param" else RunTag
-    rows = model.objects.filter(run=OuterRef("pk"), key=entity.key)
-    number = Subquery(rows.annotate(number=NumericText("value")).values("number")[:1], output_field=FloatField())
-    text = Subquery(rows.values("value")[:1])
+        relation = FilteredRelation("latest_metrics", condition=Q(latest_metrics__key=entity.key))
+        expression = NullIf(F(f"{join}__value"), Value(math.nan, output_field=FloatField()))
+        return [SortKey(alias, expression, item.descending, "float", joins=((join, relation),))]
+    related = "params" if entity.kind == "param" else "tags"
+    relation = FilteredRelation(related, condition=Q(**{f"{related}__key": entity.key}))
     # Numbers first, in numeric order, then the other values as strings: "1e-3" < "0.01" < "0.1" < "adam".
     return [
-        SortKey(f"{alias}n", number, item.descending, "float"),
-        SortKey(f"{alias}s", text, item.descending, "string"),
+        SortKey(f"{alias}n", F(f"{join}__value_number"), item.descending, "float", joins=((join, relation),)),
+        SortKey(f"{alias}s", F(f"{join}__value"), item.descending, "string"),
     ]
 
 
@@ -423,7 +413,9 @@ def _after_cursor(keys: list[SortKey], values: list[Any], last_id: int) -> Q:
             # Only NULLs come after a NULL, and they are equal to it: move on to the next key.
             equal_so_far &= Q(**{f"{key.alias}__isnull": True})
             continue
-        beyond = Q(**{f"{key.alias}__{'lt' if key.descending else 'gt'}": value}) | Q(**{f"{key.alias}__isnull": True})
+        beyond = Q(**{f"{key.alias}__{'lt' if key.descending else 'gt'}": value})
+        if key.nullable:
+            beyond |= Q(**{f"{key.alias}__isnull": True})
         condition |= equal_so_far & beyond
         equal_so_far &= Q(**{key.alias: value})
     return condition | (equal_so_far & Q(pk__lt=last_id))
@@ -459,12 +451,18 @@ def search_runs(
         queryset = queryset.filter(compile_node(tree))
     keys, normalised = compile_order_by(order_by)
     fingerprint = _fingerprint(filter_text or "", normalised)
+    joins = {alias: relation for key in keys for alias, relation in key.joins}
+    if joins:
+        queryset = queryset.annotate(**joins)
     queryset = queryset.annotate(**{key.alias: key.expression for key in keys})
     if page_token:
         values, last_id = decode_page_token(page_token, keys, fingerprint)
         queryset = queryset.filter(_after_cursor(keys, values, last_id))
     ordering = [
-        F(key.alias).desc(nulls_last=True) if key.descending else F(key.alias).asc(nulls_last=True) for key in keys
+        (F(key.alias).desc(nulls_last=True) if key.descending else F(key.alias).asc(nulls_last=True))
+        if key.nullable
+        else (F(key.alias).desc() if key.descending else F(key.alias).asc())
+        for key in keys
     ]
     runs = list(queryset.order_by(*ordering, "-pk")[: max_results + 1])
     next_token = None

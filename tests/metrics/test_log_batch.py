@@ -211,3 +211,12 @@ def test_batch_for_another_tenants_run_is_404_and_writes_nothing(api_a, api_b, r
     response = post(api_b, run_a["id"], {"metrics": points("loss", [1.0])})
     assert response.status_code == 404
     assert stored(tenant_a, run_a["id"])["points"] == []
+
+
+@pytest.mark.parametrize("step", ["99999999999999999999999", "18446744073709551615", "-9223372036854775809"])
+def test_step_beyond_int64_in_plain_json_is_400(api_a, run_a, tenant_a, step):
+    body = '{"metrics": [{"key": "a", "value": 1, "step": STEP, "timestamp": 1}]}'.replace("STEP", step)
+    response = post_raw(api_a, run_a["id"], body)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "metrics[0].step"
+    assert stored(tenant_a, run_a["id"])["points"] == []

@@ -148,6 +148,35 @@ class Http:
         return json.loads(data) if data else None
 
 
+def create_runs(tenant: BenchTenant, port: int, name: str, count: int) -> tuple[Http, list[int]]:
+    """A project (written directly: the projects API is not what is measured) and ``count`` runs created through
+    the API; returns the client and the run ids."""
+    from django_tenants.utils import schema_context
+
+    from apps.projects.models import Project
+
+    with schema_context(tenant.slug):
+        project = Project.objects.create(name=f"{name} bench", slug=f"{name}-bench")
+    http = Http(port, tenant.host, tenant.token)
+    run_ids = [
+        http.json("POST", "/api/v1/runs", {"project": project.pk, "name": f"{name}-{i}"}, expect=201)["id"]
+        for i in range(count)
+    ]
+    return http, run_ids
+
+
+def stored_points(tenant: BenchTenant, run_id: int | None = None) -> int:
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    with schema_context(tenant.slug), connection.cursor() as cursor:
+        if run_id is None:
+            cursor.execute("SELECT count(*) FROM metrics_metricpoint")
+        else:
+            cursor.execute("SELECT count(*) FROM metrics_metricpoint WHERE run_id = %s", [run_id])
+        return cursor.fetchone()[0]
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)

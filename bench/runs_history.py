@@ -12,7 +12,17 @@ import argparse
 import json
 import math
 
-from _harness import Http, gunicorn, percentile, print_table, progress, setup_django, throwaway_tenant, verdict
+from _harness import (
+    Http,
+    create_runs,
+    gunicorn,
+    percentile,
+    print_table,
+    progress,
+    setup_django,
+    throwaway_tenant,
+    verdict,
+)
 
 OTHER_KEYS = 9  # the run also logs other metrics, so the series is one of several in the table
 
@@ -58,16 +68,8 @@ def main() -> None:
     from django.db import connection
     from django_tenants.utils import schema_context
 
-    from apps.projects.models import Project
-
     with throwaway_tenant() as tenant, gunicorn(args.workers) as port:
-        with schema_context(tenant.slug):
-            project = Project.objects.create(name="history bench", slug="history-bench")
-        http = Http(port, tenant.host, tenant.token)
-        run_ids = [
-            http.json("POST", "/api/v1/runs", {"project": project.pk, "name": f"history-{i}"}, expect=201)["id"]
-            for i in range(args.compare_runs)
-        ]
+        http, run_ids = create_runs(tenant, port, "history", args.compare_runs)
         jobs = [(run_ids[0], f"other_{k}") for k in range(OTHER_KEYS)] + [(run_id, "loss") for run_id in run_ids]
         total = len(jobs) * args.points
         done = 0

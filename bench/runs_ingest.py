@@ -13,7 +13,18 @@ import math
 import threading
 import time
 
-from _harness import Http, gunicorn, percentile, print_table, progress, setup_django, throwaway_tenant, verdict
+from _harness import (
+    Http,
+    create_runs,
+    gunicorn,
+    percentile,
+    print_table,
+    progress,
+    setup_django,
+    stored_points,
+    throwaway_tenant,
+    verdict,
+)
 
 KEYS = 10
 STEPS_PER_BATCH = 100  # 10 keys × 100 steps = 1000 points
@@ -40,19 +51,8 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
-    from django.db import connection
-    from django_tenants.utils import schema_context
-
-    from apps.projects.models import Project
-
     with throwaway_tenant() as tenant, gunicorn(args.workers) as port:
-        with schema_context(tenant.slug):
-            project = Project.objects.create(name="ingest bench", slug="ingest-bench")
-        http = Http(port, tenant.host, tenant.token)
-        run_ids = [
-            http.json("POST", "/api/v1/runs", {"project": project.pk, "name": f"ingest-{c}"}, expect=201)["id"]
-            for c in range(args.clients)
-        ]
+        _, run_ids = create_runs(tenant, port, "ingest", args.clients)
         progress(f"pre-encoding {args.clients * (args.batches + args.warmup)} batches of 1000 points")
         bodies = {c: [batch_body(c, b) for b in range(args.warmup + args.batches)] for c in range(args.clients)}
 
@@ -101,9 +101,7 @@ def main() -> None:
             t.join()
         elapsed = max(finished_at) - started
 
-        with schema_context(tenant.slug), connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM metrics_metricpoint")
-            stored = cursor.fetchone()[0]
+        stored = stored_points(tenant)
         expected = args.clients * (args.batches + args.warmup) * 1000
         rate = total / elapsed
         rows = [

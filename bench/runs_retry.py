@@ -10,7 +10,16 @@ import argparse
 import json
 import math
 
-from _harness import Http, gunicorn, percentile, print_table, progress, setup_django, throwaway_tenant
+from _harness import (
+    create_runs,
+    gunicorn,
+    percentile,
+    print_table,
+    progress,
+    setup_django,
+    stored_points,
+    throwaway_tenant,
+)
 
 KEYS = 10
 
@@ -38,16 +47,8 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
-    from django.db import connection
-    from django_tenants.utils import schema_context
-
-    from apps.projects.models import Project
-
     with throwaway_tenant() as tenant, gunicorn(args.workers) as port:
-        with schema_context(tenant.slug):
-            project = Project.objects.create(name="retry bench", slug="retry-bench")
-        http = Http(port, tenant.host, tenant.token)
-        run_id = http.json("POST", "/api/v1/runs", {"project": project.pk, "name": "retry"}, expect=201)["id"]
+        http, (run_id,) = create_runs(tenant, port, "retry", 1)
         path = f"/api/v1/runs/{run_id}/log-batch"
         logged = 0
         rows = []
@@ -59,9 +60,7 @@ def main() -> None:
                 logged += 1000
                 if logged % 20_000 == 0 or logged == target:
                     progress(f"history: {logged:,} points")
-            with schema_context(tenant.slug), connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM metrics_metricpoint WHERE run_id = %s", [run_id])
-                stored = cursor.fetchone()[0]
+            stored = stored_points(tenant, run_id)
             # The first batch ever sent (oldest history) and the latest one: both already stored.
             cases = [("first batch again", batch(0)), ("latest batch again", batch(logged // 1000 - 1))]
             for label, body in cases:

@@ -107,12 +107,15 @@ def run_delete(*, run: Run) -> None:
 
 
 @dataclass(frozen=True)
-class ParamResult:
-    param: RunParam
+class KeyValueResult:
+    """A param or tag as stored after a write, and whether the key is new."""
+
+    key: str
+    value: str
     created: bool
 
 
-def run_param_set(*, run: Run, key: str, value: str) -> ParamResult:
+def run_param_set(*, run: Run, key: str, value: str) -> KeyValueResult:
     """Set a param. Params are immutable: the same value again is a no-op, a different value is a ValidationError
     naming the key."""
     problems = validate_param(key, value)
@@ -124,23 +127,17 @@ def run_param_set(*, run: Run, key: str, value: str) -> ParamResult:
         raise ValidationError(
             {"value": f"Param '{key}' is already set to a different value; params cannot be changed once logged."}
         )
-    return ParamResult(param=param, created=created)
+    return KeyValueResult(key=param.key, value=param.value, created=created)
 
 
-@dataclass(frozen=True)
-class TagResult:
-    tag: RunTag
-    created: bool
-
-
-def run_tag_set(*, run: Run, key: str, value: str) -> TagResult:
+def run_tag_set(*, run: Run, key: str, value: str) -> KeyValueResult:
     """Set a tag; the last write wins."""
     problems = validate_tag(key, value)
     if problems:
         raise ValidationError(problems)
     with transaction.atomic():
         tag, created = RunTag.objects.update_or_create(run=run, key=key, defaults={"value": value})
-    return TagResult(tag=tag, created=created)
+    return KeyValueResult(key=tag.key, value=tag.value, created=created)
 
 
 def run_tag_delete(*, run: Run, key: str) -> bool:

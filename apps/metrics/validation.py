@@ -117,28 +117,25 @@ def float64_to_json(value: float) -> float | str:
     return "Infinity" if value > 0 else "-Infinity"
 
 
-def validate_param(key: Any, value: Any) -> dict[str, str]:
-    """Problems with one param, by field name (empty when valid)."""
+def _key_value_problems(key: Any, value: Any, max_length: int) -> dict[str, str]:
     errors = {}
     if problem := key_problem(key):
         errors["key"] = problem
     if not isinstance(value, str):
         errors["value"] = "A string is required."
-    elif len(value) > PARAM_VALUE_MAX_LENGTH:
-        errors["value"] = f"Must be at most {PARAM_VALUE_MAX_LENGTH} characters (got {len(value)})."
+    elif len(value) > max_length:
+        errors["value"] = f"Must be at most {max_length} characters (got {len(value)})."
     return errors
+
+
+def validate_param(key: Any, value: Any) -> dict[str, str]:
+    """Problems with one param, by field name (empty when valid)."""
+    return _key_value_problems(key, value, PARAM_VALUE_MAX_LENGTH)
 
 
 def validate_tag(key: Any, value: Any) -> dict[str, str]:
     """Problems with one tag, by field name (empty when valid)."""
-    errors = {}
-    if problem := key_problem(key):
-        errors["key"] = problem
-    if not isinstance(value, str):
-        errors["value"] = "A string is required."
-    elif len(value) > TAG_VALUE_MAX_LENGTH:
-        errors["value"] = f"Must be at most {TAG_VALUE_MAX_LENGTH} characters (got {len(value)})."
-    return errors
+    return _key_value_problems(key, value, TAG_VALUE_MAX_LENGTH)
 
 
 @dataclass
@@ -234,6 +231,21 @@ def _check_metric(index: int, item: Any, errors: _Errors) -> tuple[str, float, i
     return None if errors.count > before else (key, value, step, timestamp)
 
 
+def _valid_key_values(data: dict, name: str, validate, errors: _Errors):
+    """(index, key, value) of the valid items of the params or tags list; problems go to ``errors``."""
+    for index, item in enumerate(_items(data, name, errors)):
+        path = f"{name}[{index}]"
+        if not isinstance(item, dict):
+            errors.add(path, "Must be an object with key and value.")
+            continue
+        _unknown_fields(item, _KV_FIELDS, path, errors)
+        problems = validate(item.get("key"), item.get("value"))
+        for field_name, problem in problems.items():
+            errors.add(f"{path}.{field_name}", problem)
+        if not problems:
+            yield index, item["key"], item["value"]
+
+
 def parse_log_batch(data: Any) -> LogBatch:
     """Validate a decoded ``log-batch`` body completely and return it as a LogBatch, or raise ValidationError listing
     every problem (up to MAX_REPORTED_ERRORS) by item path. Nothing is written here."""
@@ -274,37 +286,17 @@ def parse_log_batch(data: Any) -> LogBatch:
             steps.append(point[2])
             timestamps.append(point[3])
 
-    for index, item in enumerate(_items(data, "params", errors)):
-        path = f"params[{index}]"
-        if not isinstance(item, dict):
-            errors.add(path, "Must be an object with key and value.")
-            continue
-        _unknown_fields(item, _KV_FIELDS, path, errors)
-        problems = validate_param(item.get("key"), item.get("value"))
-        for name, problem in problems.items():
-            errors.add(f"{path}.{name}", problem)
-        if problems:
-            continue
-        key, value = item["key"], item["value"]
+    for index, key, value in _valid_key_values(data, "params", validate_param, errors):
         earlier = batch.params.get(key)
         if earlier is None:
             batch.params[key] = (index, value)
         elif earlier[1] != value:
             errors.add(
-                f"{path}.value", f"Param '{key}' appears again with a different value (see params[{earlier[0]}])."
+                f"params[{index}].value",
+                f"Param '{key}' appears again with a different value (see params[{earlier[0]}]).",
             )
-
-    for index, item in enumerate(_items(data, "tags", errors)):
-        path = f"tags[{index}]"
-        if not isinstance(item, dict):
-            errors.add(path, "Must be an object with key and value.")
-            continue
-        _unknown_fields(item, _KV_FIELDS, path, errors)
-        problems = validate_tag(item.get("key"), item.get("value"))
-        for name, problem in problems.items():
-            errors.add(f"{path}.{name}", problem)
-        if not problems:
-            batch.tags[item["key"]] = item["value"]
+    for _, key, value in _valid_key_values(data, "tags", validate_tag, errors):
+        batch.tags[key] = value
 
     errors.raise_if_any()
     return batch

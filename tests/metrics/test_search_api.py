@@ -250,3 +250,13 @@ def test_search_never_shows_another_tenants_runs(api_a, api_b, runs, project_b):
     own = api_b.post("/api/v1/runs", {"project": project_b.pk, "name": "r1"}, format="json").json()
     assert [run["id"] for run in search(api_b, "name = 'r1'")["runs"]] == [own["id"]]
     assert [run["id"] for run in search(api_a, "name = 'r1'")["runs"]] == [runs["r1"]]
+
+
+def test_like_wildcards_and_escaped_percent(api_a, tenant_a, project_a):
+    with tenant_a.context():
+        for name, value in [("pct", "50%"), ("five-hundred", "500"), ("under", "5_0")]:
+            services.run_create(user=None, project=project_a, name=name, tags={"share": value})
+    assert matching(api_a, "tags.share LIKE '50%'") == {"pct", "five-hundred"}
+    assert matching(api_a, "tags.share LIKE '50\\\\%'") == {"pct"}
+    assert matching(api_a, "tags.share LIKE '5_0'") == {"five-hundred", "under"}
+    assert matching(api_a, "tags.share NOT LIKE '5\\\\_0'") == {"pct", "five-hundred"}

@@ -133,14 +133,7 @@ class RunViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
     def params(self, request, pk=None):
-        run = self.get_object()
-        if request.method == "GET":
-            return Response(_with_data(run).data.params)
-        payload = KeyValueSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        result = services.run_param_set(run=run, **payload.validated_data)
-        body = {"key": result.param.key, "value": result.param.value, "created": result.created}
-        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        return self._key_values(request, "params", services.run_param_set)
 
     @extend_schema(methods=["GET"], summary="The run's tags", responses=KEY_VALUE_MAP)
     @extend_schema(
@@ -151,13 +144,17 @@ class RunViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
     def tags(self, request, pk=None):
+        return self._key_values(request, "tags", services.run_tag_set)
+
+    def _key_values(self, request, kind: str, write):
+        """GET: the run's params/tags as an object; POST: write one through ``write`` (201 new, 200 existing)."""
         run = self.get_object()
         if request.method == "GET":
-            return Response(_with_data(run).data.tags)
+            return Response(getattr(_with_data(run).data, kind))
         payload = KeyValueSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        result = services.run_tag_set(run=run, **payload.validated_data)
-        body = {"key": result.tag.key, "value": result.tag.value, "created": result.created}
+        result = write(run=run, **payload.validated_data)
+        body = {"key": result.key, "value": result.value, "created": result.created}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
     @extend_schema(summary="Delete a tag", request=None, responses={204: None})

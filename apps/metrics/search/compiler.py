@@ -202,34 +202,39 @@ def _like(field: str, op: str, pattern: str) -> Like:
     return Like(F(field), pattern, case_insensitive="ILIKE" in op)
 
 
+def _presence(rows: QuerySet, op: str) -> Q:
+    """IS NULL / IS NOT NULL on a metric, param or tag: whether the run has the key at all."""
+    return ~Q(Exists(rows)) if op == "IS NULL" else Q(Exists(rows))
+
+
 def _metric_q(cmp: Comparison) -> Q:
     key, op = cmp.entity.key, cmp.op
     rows = LatestMetric.objects.filter(run=OuterRef("pk"), key=key)
     if op in ("IS NULL", "IS NOT NULL"):
-        exists = Exists(rows)
-        return ~Q(exists) if op == "IS NULL" else Q(exists)
+        return _presence(rows, op)
     if op in _LIKE_OPS:
         raise _fail(f"{op} does not apply to metrics (numbers)", cmp.pos)
     for literal in cmp.values:
         if not literal.is_number:
             raise _fail(f"metrics.{key} is a number: compare it with a number", literal.pos)
     rows = rows.exclude(value=math.nan)
-    values = [float(literal.value) for literal in cmp.values]
+    return Q(Exists(_compare(rows, "value", op, [float(literal.value) for literal in cmp.values])))
+
+
+def _compare(rows: QuerySet, field: str, op: str, values: list) -> QuerySet:
+    """``rows`` narrowed to those whose ``field`` satisfies ``op`` against ``values`` (one value unless IN)."""
     if op in ("IN", "NOT IN"):
-        rows = rows.filter(value__in=values) if op == "IN" else rows.exclude(value__in=values)
-    elif op == "!=":
-        rows = rows.exclude(value=values[0])
-    else:
-        rows = rows.filter(**{f"value__{_COMPARE_LOOKUPS[op]}": values[0]})
-    return Q(Exists(rows))
+        return rows.filter(**{f"{field}__in": values}) if op == "IN" else rows.exclude(**{f"{field}__in": values})
+    if op == "!=":
+        return rows.exclude(**{field: values[0]})
+    return rows.filter(**{f"{field}__{_COMPARE_LOOKUPS[op]}": values[0]})
 
 
 def _kv_q(cmp: Comparison, model) -> Q:
     key, op = cmp.entity.key, cmp.op
     rows = model.objects.filter(run=OuterRef("pk"), key=key)
     if op in ("IS NULL", "IS NOT NULL"):
-        exists = Exists(rows)
-        return ~Q(exists) if op == "IS NULL" else Q(exists)
+        return _presence(rows, op)
     if op in _LIKE_OPS:
         like = _like("value", op, str(cmp.values[0].value))
         return Q(Exists(rows.exclude(like) if op.startswith("NOT") else rows.filter(like)))
@@ -242,13 +247,7 @@ def _kv_q(cmp: Comparison, model) -> Q:
             rows = rows.filter(value_number__isnull=False)
     else:
         field, values = "value", [str(literal.value) for literal in cmp.values]
-    if op in ("IN", "NOT IN"):
-        rows = rows.filter(**{f"{field}__in": values}) if op == "IN" else rows.exclude(**{f"{field}__in": values})
-    elif op == "!=":
-        rows = rows.exclude(**{field: values[0]})
-    else:
-        rows = rows.filter(**{f"{field}__{_COMPARE_LOOKUPS[op]}": values[0]})
-    return Q(Exists(rows))
+    return Q(Exists(_compare(rows, field, op, values)))
 
 
 def compile_node(node: Node) -> Q:

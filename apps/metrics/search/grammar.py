@@ -290,18 +290,18 @@ class _Parser:
         return node
 
     def or_expr(self) -> Node:
-        children = [self.and_expr()]
-        while self.is_keyword("or"):
-            self.advance()
-            children.append(self.and_expr())
-        return children[0] if len(children) == 1 else BoolOp("OR", tuple(children))
+        return self._chain("or", self.and_expr)
 
     def and_expr(self) -> Node:
-        children = [self.not_expr()]
-        while self.is_keyword("and"):
+        return self._chain("and", self.not_expr)
+
+    def _chain(self, keyword: str, operand) -> Node:
+        """operand (keyword operand)* — one n-ary node, or the operand itself when there is one."""
+        children = [operand()]
+        while self.is_keyword(keyword):
             self.advance()
-            children.append(self.not_expr())
-        return children[0] if len(children) == 1 else BoolOp("AND", tuple(children))
+            children.append(operand())
+        return children[0] if len(children) == 1 else BoolOp(keyword.upper(), tuple(children))
 
     def not_expr(self) -> Node:
         token = self.current

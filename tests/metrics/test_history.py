@@ -129,3 +129,12 @@ def test_history_of_tenant_a_is_invisible_to_tenant_b(api_a, api_b, run_a, proje
     own = api_b.post("/api/v1/runs", {"project": project_b.pk}, format="json").json()
     body = api_b.get(f"/api/v1/metrics/history?runs={own['id']}&key=loss").json()
     assert body["series"][0]["total_points"] == 0
+
+
+def test_keys_with_slashes_spaces_and_dots_work_in_the_path(api_a, run_a):
+    key = "eval/top 5.acc"
+    log(api_a, run_a["id"], points(key, [0.5, 0.6]))
+    body = history(api_a, run_a["id"], "eval/top%205.acc")
+    assert body["key"] == key and body["values"] == [0.5, 0.6]
+    many = api_a.get(f"/api/v1/metrics/history?runs={run_a['id']}&key=eval/top%205.acc").json()
+    assert many["series"][0]["values"] == [0.5, 0.6]

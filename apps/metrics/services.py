@@ -17,6 +17,7 @@ import psycopg
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.utils import OperationalError
+from django.http import Http404
 from django.utils import timezone
 from psycopg import errors as pg_errors
 
@@ -101,8 +102,13 @@ def run_update(*, run: Run, **changes) -> Run:
 
 
 def run_delete(*, run: Run) -> None:
-    """Delete a run with its params, tags and metric history (one DELETE per table: no rows are loaded)."""
+    """Delete a run with its params, tags and metric history (one DELETE per table: no rows are loaded).
+
+    The run row is locked FOR UPDATE first: a batch being written holds it FOR KEY SHARE, so deletion waits for it
+    and then removes its points too, and later batches find the run gone (metric points have no database-level
+    foreign key; see MetricPoint)."""
     with transaction.atomic():
+        Run.objects.select_for_update().filter(pk=run.pk).exists()
         run.delete()
 
 
@@ -223,9 +229,16 @@ def latest_points(batch: LogBatch) -> list[tuple[str, float, int, int]]:
     return [(key, best[key][3], best[key][0], best[key][1]) for key in sorted(best)]
 
 
+_LOCK_RUN_SQL = "SELECT 1 FROM metrics_run WHERE id = %s AND lifecycle_stage = 'active' FOR KEY SHARE"
+
+
 def _write_batch(run_id: int, batch: LogBatch) -> BatchResult:
     params_written = tags_written = metrics_written = latest_updated = 0
     with connection.cursor() as cursor:
+        # Held until commit: the run cannot be deleted under this batch (run_delete locks it FOR UPDATE).
+        cursor.execute(_LOCK_RUN_SQL, [run_id])
+        if cursor.fetchone() is None:
+            raise Http404("No such run.")
         if batch.params:
             keys = sorted(batch.params)
             cursor.execute(_PARAMS_SQL, [run_id, keys, [batch.params[k][1] for k in keys]])

@@ -76,16 +76,59 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    """A running gunicorn. ``cpu_seconds()`` is the CPU its workers and their PostgreSQL backends have used so far
+    (backends are recognised by the application_name gunicorn's connections carry), which measures the cost of
+    the work independently of what else runs on the machine."""
+
+    port: int
+    pid: int
+    app_name: str
+
+    def cpu_ms_per_request(self, before: tuple[float, float], requests: int) -> float:
+        """Server CPU (workers + backends) per request since ``before`` (a cpu_seconds() reading)."""
+        after = self.cpu_seconds()
+        return (after[0] - before[0] + after[1] - before[1]) * 1000 / requests
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        from django.db import connection
+
+        workers = 0.0
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.pid:
+                    workers += _cpu_seconds(int(entry.name))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [self.app_name])
+            backends = sum(_cpu_seconds(pid) for (pid,) in cursor.fetchall())
+        return workers, backends
+
+
 @contextlib.contextmanager
 def gunicorn(workers: int):
     """gunicorn with production settings (minus the HTTPS redirect) on a free local port."""
     port = _free_port()
+    app_name = f"bench-{port}"
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "maestro.settings.production",
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
+        "PGAPPNAME": app_name,
     }
     command = [
         str(ROOT / ".venv/bin/gunicorn"), "maestro.wsgi", "--bind", f"127.0.0.1:{port}",
@@ -107,7 +150,7 @@ def gunicorn(workers: int):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not answer /healthz within 60 s; see {log.name}")
             time.sleep(0.2)
-        yield port
+        yield Server(port=port, pid=proc.pid, app_name=app_name)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

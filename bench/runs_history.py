@@ -68,7 +68,8 @@ def main() -> None:
     from django.db import connection
     from django_tenants.utils import schema_context
 
-    with throwaway_tenant() as tenant, gunicorn(args.workers) as port:
+    with throwaway_tenant() as tenant, gunicorn(args.workers) as server:
+        port = server.port
         http, run_ids = create_runs(tenant, port, "history", args.compare_runs)
         jobs = [(run_ids[0], f"other_{k}") for k in range(OTHER_KEYS)] + [(run_id, "loss") for run_id in run_ids]
         total = len(jobs) * args.points
@@ -85,6 +86,14 @@ def main() -> None:
             cursor.execute("VACUUM ANALYZE metrics_metricpoint")
             cursor.execute("SELECT count(*) FROM metrics_metricpoint")
             stored = cursor.fetchone()[0]
+            cursor.execute(
+                "EXPLAIN (ANALYZE) SELECT step, timestamp, value FROM metrics_metricpoint "
+                "WHERE run_id = %s AND key = 'loss' ORDER BY step, timestamp, value",
+                [run_ids[0]],
+            )
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            scan = "index-only scan" if "Index Only Scan" in plan else "not an index-only scan"
+            heap = next((line.strip() for line in plan.splitlines() if "Heap Fetches" in line), "")
 
         base = f"/api/v1/runs/{run_ids[0]}/metrics/loss/history"
         compare = f"/api/v1/metrics/history?runs={','.join(map(str, run_ids))}&key=loss&max_points=1000"
@@ -97,7 +106,9 @@ def main() -> None:
         rows = []
         for label, path, target in cases:
             progress(f"measuring: {label} × {args.requests}")
+            before = server.cpu_seconds()
             latencies, body = measure(http, path, args.requests)
+            cpu_ms = server.cpu_ms_per_request(before, args.requests + 10)
             series = body.get("series", [body])
             returned = sum(s["returned_points"] for s in series)
             rows.append(
@@ -108,14 +119,21 @@ def main() -> None:
                     f"{percentile(latencies, 50):.1f}",
                     f"{percentile(latencies, 95):.1f}",
                     f"{percentile(latencies, 99):.1f}",
+                    f"{cpu_ms:.1f}",
                     f"≤ {target:.0f} ms: {verdict(percentile(latencies, 95), target)}" if target else "-",
                 ]
             )
         print_table(
             "Metric history latency (sequential requests through gunicorn)",
-            ["case", "points returned", "requests", "p50 ms", "p95 ms", "p99 ms", "target (p95)"],
+            ["case", "points returned", "requests", "p50 ms", "p95 ms", "p99 ms", "server CPU ms/req", "target (p95)"],
             rows,
-            notes=[f"metric points in the table: {stored:,}; gunicorn workers: {args.workers}"],
+            notes=[
+                f"metric points in the table: {stored:,}; gunicorn workers: {args.workers}; history query: {scan}"
+                f" ({heap or 'no heap fetch count'}; heap fetches stay high when another session's open "
+                "transaction keeps VACUUM from marking pages all-visible)",
+                "server CPU ms/req = CPU of the gunicorn workers and their PostgreSQL backends per request: the "
+                "latency floor on an idle machine; latency above it is waiting for a CPU",
+            ],
         )
 
 

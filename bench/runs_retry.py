@@ -47,7 +47,8 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
-    with throwaway_tenant() as tenant, gunicorn(args.workers) as port:
+    with throwaway_tenant() as tenant, gunicorn(args.workers) as server:
+        port = server.port
         http, (run_id,) = create_runs(tenant, port, "retry", 1)
         path = f"/api/v1/runs/{run_id}/log-batch"
         logged = 0

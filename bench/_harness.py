@@ -94,15 +94,16 @@ class Server:
     pid: int
     app_name: str
 
-    def cpu_ms_per_request(self, before: tuple[float, float], requests: int) -> float:
-        """Server CPU (workers + backends) per request since ``before`` (a cpu_seconds() reading)."""
-        after = self.cpu_seconds()
-        return (after[0] - before[0] + after[1] - before[1]) * 1000 / requests
+    def cpu_ms_per_request(self, before: dict[int, float], requests: int) -> float:
+        """Server CPU (workers + backends) per request since ``before`` (a cpu_snapshot())."""
+        workers, backends = self.cpu_seconds(before)
+        return (workers + backends) * 1000 / requests
 
-    def cpu_seconds(self) -> tuple[float, float]:
+    def cpu_snapshot(self) -> dict[int, float]:
+        """CPU seconds so far of each gunicorn worker and each PostgreSQL backend serving them, by pid."""
         from django.db import connection
 
-        workers = 0.0
+        pids = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
@@ -110,10 +111,17 @@ class Server:
                 except OSError:
                     continue
                 if int(stat.rsplit(")", 1)[1].split()[1]) == self.pid:
-                    workers += _cpu_seconds(int(entry.name))
+                    pids.append(int(entry.name))
         with connection.cursor() as cursor:
             cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [self.app_name])
-            backends = sum(_cpu_seconds(pid) for (pid,) in cursor.fetchall())
+            backends = [-pid for (pid,) in cursor.fetchall()]  # negative: backends, positive: workers
+        return {key: _cpu_seconds(abs(key)) for key in pids + backends}
+
+    def cpu_seconds(self, before: dict[int, float]) -> tuple[float, float]:
+        """(workers, backends) CPU seconds used since ``before``."""
+        after = self.cpu_snapshot()
+        workers = sum(cpu - before.get(key, 0.0) for key, cpu in after.items() if key > 0)
+        backends = sum(cpu - before.get(key, 0.0) for key, cpu in after.items() if key < 0)
         return workers, backends
 
 
@@ -129,6 +137,8 @@ def gunicorn(workers: int):
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
         "PGAPPNAME": app_name,
+        # Keep each worker's database connection for the whole run, so per-backend CPU accounting stays complete.
+        "CONN_MAX_AGE": "3600",
     }
     command = [
         str(ROOT / ".venv/bin/gunicorn"), "maestro.wsgi", "--bind", f"127.0.0.1:{port}",

@@ -106,7 +106,7 @@ def main() -> None:
         rows = []
         for label, path, target in cases:
             progress(f"measuring: {label} × {args.requests}")
-            before = server.cpu_seconds()
+            before = server.cpu_snapshot()
             latencies, body = measure(http, path, args.requests)
             cpu_ms = server.cpu_ms_per_request(before, args.requests + 10)
             series = body.get("series", [body])

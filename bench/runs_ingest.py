@@ -93,7 +93,7 @@ def main() -> None:
         for t in threads:
             t.start()
         start_gate.wait()
-        cpu_before = server.cpu_seconds()
+        cpu_before = server.cpu_snapshot()
         started = time.perf_counter()
         while any(t.is_alive() for t in threads):
             threads[0].join(timeout=2)
@@ -103,9 +103,7 @@ def main() -> None:
         for t in threads:
             t.join()
         elapsed = max(finished_at) - started
-        workers_cpu, postgres_cpu = (
-            after - before for after, before in zip(server.cpu_seconds(), cpu_before, strict=True)
-        )
+        workers_cpu, postgres_cpu = server.cpu_seconds(cpu_before)
         per_cpu_second = total / (workers_cpu + postgres_cpu)
 
         stored = stored_points(tenant)

@@ -120,7 +120,7 @@ def main() -> None:
                     for _ in range(3):
                         http.request("POST", "/api/v1/runs/search", encoded)
                     latencies, returned = [], 0
-                    before = server.cpu_seconds()
+                    before = server.cpu_snapshot()
                     for _ in range(args.requests):
                         status, data, ms = http.request("POST", "/api/v1/runs/search", encoded)
                         if status != 200:

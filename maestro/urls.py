@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("apps.projects.api.urls")),
     path("", include("apps.artifacts.api.urls")),
     path("", include("apps.integrations.api.urls")),
+    path("", include("apps.metrics.api.urls")),
 ]
 
 urlpatterns = [

@@ -16,6 +16,10 @@ api_v1 = [
 urlpatterns = [
     path("", include("apps.dashboard.urls")),
     path("", include("apps.integrations.urls")),
+    path("", include("apps.projects.urls")),
+    path("", include("apps.artifacts.urls")),
+    path("", include("apps.metrics.urls")),
+    path("", include("apps.accounts.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),

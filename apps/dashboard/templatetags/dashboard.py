@@ -1,0 +1,86 @@
+"""Template helpers of the dashboard: sortable column headers, form fields with their errors, number formats."""
+
+from __future__ import annotations
+
+import math
+
+from django import template
+
+register = template.Library()
+
+
+@register.inclusion_tag("components/sort_th.html", takes_context=True)
+def sort_th(context, key: str, label: str, numeric: bool = False):
+    """A column header that sorts the list by ``key`` (``aria-sort`` on the current one); a second click reverses."""
+    sort = context.get("sort")
+    if isinstance(sort, str):  # a plain "?sort=" value: "-metrics.loss"
+        current_key, descending = sort.lstrip("-"), sort.startswith("-")
+    else:
+        current_key, descending = (sort.key, sort.descending) if sort is not None else (None, False)
+    current = current_key == key
+    first_click = f"-{key}" if numeric else key  # numbers start with the largest
+    target = (key if descending else f"-{key}") if current else first_click  # a second click reverses
+    return {
+        "request": context["request"],
+        "label": label,
+        "target": target,
+        "numeric": numeric,
+        "aria_sort": ("descending" if descending else "ascending") if current else "",
+    }
+
+
+@register.inclusion_tag("components/field.html")
+def field(bound_field, wide: bool = False):
+    """A labelled form field with its help text and errors wired up through aria attributes."""
+    return {"field": bound_field, "wide": wide}
+
+
+@register.filter
+def num(value, digits: int = 2):
+    """A number with ``digits`` decimals; "—" for missing, and NaN/±∞ spelled out."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "∞" if number > 0 else "−∞"
+    digits = int(digits)
+    if abs(number) >= 1e6:
+        return f"{number:.3g}"
+    if number != 0 and abs(number) < 10**-digits:
+        return f"{number:.2g}"
+    return f"{number:,.{digits}f}"
+
+
+@register.filter
+def signed(value, digits: int = 1):
+    """A difference with its sign: +3.2 / −1.0; "—" for missing."""
+    if value is None:
+        return "—"
+    number = float(value)
+    text = f"{abs(number):.{int(digits)}f}"
+    return f"+{text}" if number > 0 else (f"−{text}" if number < 0 else text)
+
+
+@register.filter
+def get_item(mapping, key):
+    """``mapping[key]`` in templates (None when absent)."""
+    if mapping is None:
+        return None
+    return mapping.get(key)
+
+
+@register.filter
+def filesize(value):
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"

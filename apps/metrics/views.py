@@ -1,0 +1,237 @@
+"""Dashboard pages for runs: the run table (params and latest metrics, search expression, sort by any metric or
+param, keyset pages), a run with zoomable metric charts, and a comparison of several runs."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from apps.dashboard.charts import axis, chart, finite, xy_points
+from apps.dashboard.forms import wants_partial
+from apps.metrics import selectors
+from apps.metrics.choices import RunStatus
+from apps.metrics.forms import RunFilterForm
+from apps.metrics.search.compiler import SearchError, search_runs
+from apps.projects.selectors import project_list
+
+PER_PAGE = 50
+CHART_POINTS = 1000
+COMPARE_POINTS = 500
+MAX_CHARTS = 6
+MAX_COMPARED = 10
+PARAM_COLUMNS = 4
+METRIC_COLUMNS = 5
+SORTABLE_ATTRIBUTES = {"start_time": "start_time", "name": "name", "status": "status"}
+
+
+def _quote(key: str) -> str:
+    """A metric/param key inside a search expression (keys never contain backticks)."""
+    return f"`{key}`"
+
+
+def _order_by(sort: str) -> tuple[str, list[str]]:
+    """``?sort=`` → (normalised sort parameter, search ``order_by``). ``metrics.<key>`` / ``params.<key>`` sort by
+    that column, attributes by themselves; ``-`` means descending. The default is newest first."""
+    descending = sort.startswith("-")
+    name = sort.lstrip("-")
+    direction = "DESC" if descending else "ASC"
+    for prefix in ("metrics.", "params."):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return sort, [f"{prefix}{_quote(name[len(prefix) :])} {direction}"]
+    if name in SORTABLE_ATTRIBUTES:
+        return sort, [f"{SORTABLE_ATTRIBUTES[name]} {direction}"]
+    return "-start_time", ["start_time DESC"]
+
+
+def _frequent(keys: Counter, limit: int, *, keep: str | None = None) -> list[str]:
+    """The ``limit`` most common keys (alphabetical among equals), always including ``keep`` when present."""
+    chosen = [key for key, _count in sorted(keys.items(), key=lambda item: (-item[1], item[0]))[:limit]]
+    if keep and keep in keys and keep not in chosen:
+        chosen = [*chosen[: limit - 1], keep]
+    return sorted(chosen)
+
+
+@login_required
+def run_list(request):
+    """Runs the user may see. Filters (project, status, name) narrow the selector's queryset; the optional search
+    expression and the column sort go through the run search compiler, which pages by keyset (``cursor``)."""
+    form = RunFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    queryset = selectors.run_list(user=request.user).select_related("project")
+    project = None
+    if data.get("project"):
+        project = project_list(user=request.user).filter(pk=data["project"]).only("id", "name").first()
+        queryset = queryset.filter(project_id=project.pk if project else 0)
+    if data.get("status"):
+        queryset = queryset.filter(status=data["status"])
+    if data.get("name"):
+        queryset = queryset.filter(name__icontains=data["name"])
+    sort, order_by = _order_by(request.GET.get("sort", ""))
+    search_error = None
+    try:
+        page = search_runs(
+            queryset,
+            filter_text=data.get("q") or None,
+            order_by=order_by,
+            max_results=PER_PAGE,
+            page_token=request.GET.get("cursor") or None,
+        )
+    except SearchError as exc:
+        search_error = exc
+        page = None
+    runs = page.runs if page else []
+    selectors.run_data_attach(runs)
+    sort_key = sort.lstrip("-")
+    params = Counter(key for run in runs for key in run.data.params)
+    metrics = Counter(key for run in runs for key in run.data.metrics)
+    next_query = None
+    if page and page.next_page_token:
+        query = request.GET.copy()
+        query["cursor"] = page.next_page_token
+        next_query = query.urlencode()
+    first_query = None
+    if request.GET.get("cursor"):
+        query = request.GET.copy()
+        query.pop("cursor")
+        first_query = query.urlencode()
+    context = {
+        "form": form,
+        "runs": runs,
+        "project": project,
+        "param_keys": _frequent(params, PARAM_COLUMNS, keep=sort_key.removeprefix("params.")),
+        "metric_keys": _frequent(metrics, METRIC_COLUMNS, keep=sort_key.removeprefix("metrics.")),
+        "sort": sort,
+        "search_error": search_error,
+        "next_query": next_query,
+        "first_query": first_query,
+        "filtered": bool(data.get("q") or data.get("status") or data.get("name") or project),
+        "statuses": RunStatus,
+    }
+    template = "metrics/_runs_results.html" if wants_partial(request) else "metrics/runs.html"
+    return render(request, template, context)
+
+
+def _series_chart(series_list, labels: list[str]) -> tuple[dict, dict]:
+    """A zoomable line chart of one metric for one or more runs, and facts for its caption."""
+    datasets = []
+    total = shown = non_finite = 0
+    for series, label in zip(series_list, labels, strict=True):
+        datasets.append({"label": label, "data": xy_points(series.steps, series.values), "spanGaps": False})
+        total += series.total_points
+        shown += len(series.steps)
+        non_finite += sum(1 for value in series.values.tolist() if not math.isfinite(value))
+    config = chart(
+        "line",
+        datasets=datasets,
+        options={
+            "parsing": False,
+            "normalized": True,
+            "interaction": {"mode": "nearest", "intersect": False},
+            "scales": {"x": {"type": "linear", **axis("step")}, "y": axis("value")},
+            "plugins": {"legend": {"display": len(datasets) > 1}},
+        },
+        zoom=True,
+    )
+    return config, {"total": total, "shown": shown, "non_finite": non_finite}
+
+
+def _chosen_keys(request, available: list[str]) -> list[str]:
+    """Metric keys to chart: the ones asked for (``?key=…``) that exist, else the first few."""
+    asked = [key for key in request.GET.getlist("key") if key in available]
+    return (asked or available)[:MAX_CHARTS]
+
+
+@login_required
+def run_detail(request, pk: int):
+    run = selectors.run_get(user=request.user, run_id=pk)
+    selectors.run_data_attach([run])
+    keys = sorted(run.data.metrics)
+    charts = []
+    for index, key in enumerate(_chosen_keys(request, keys)):
+        series = selectors.metric_history(user=request.user, run=run, key=key, max_points=CHART_POINTS)
+        config, facts = _series_chart([series], [key])
+        charts.append({"key": key, "id": f"metric-chart-{index}", "config": config, **facts})
+    context = {
+        "run": run,
+        "project": run.project,
+        "charts": charts,
+        "metric_keys": keys,
+        "charted": [item["key"] for item in charts],
+        "duration": (run.end_time - run.start_time) if run.end_time else None,
+    }
+    return render(request, "metrics/run_detail.html", context)
+
+
+def _metric_row(key: str, runs) -> dict:
+    """One metric's latest value per run, each with its bar length relative to the row's largest magnitude (rows
+    have their own scale: a loss and a step count never share an axis)."""
+    values = [run.data.metrics[key][0] if key in run.data.metrics else None for run in runs]
+    magnitudes = [abs(value) for value in values if finite(value) is not None]
+    largest = max(magnitudes, default=0.0)
+    cells = []
+    for value in values:
+        share = abs(value) / largest * 100 if largest and finite(value) is not None else 0.0
+        cells.append({"value": value, "bar": round(share, 1)})
+    return {"key": key, "cells": cells}
+
+
+def _compare_ids(request) -> list[int]:
+    ids = []
+    for raw in request.GET.getlist("ids"):
+        for part in raw.split(","):
+            if part.strip().isdigit():
+                ids.append(int(part))
+    return list(dict.fromkeys(ids))
+
+
+@login_required
+def run_compare(request):
+    """Several runs side by side: params (differences highlighted), latest metrics with bars scaled per metric, and one
+    overlaid history chart per shared metric."""
+    ids = _compare_ids(request)
+    problem = None
+    if len(ids) < 2:
+        problem = "Select at least two runs to compare."
+    elif len(ids) > MAX_COMPARED:
+        problem = f"Compare at most {MAX_COMPARED} runs at a time."
+    runs = []
+    if not problem:
+        visible = selectors.run_list(user=request.user).select_related("project").filter(pk__in=ids)
+        found = {run.pk: run for run in visible}
+        missing = [run_id for run_id in ids if run_id not in found]
+        if missing:
+            problem = f"No such run: {', '.join(map(str, missing))}."
+        else:
+            runs = [found[run_id] for run_id in ids]
+    if problem:
+        return render(request, "metrics/compare.html", {"problem": problem, "runs": []}, status=400)
+    selectors.run_data_attach(runs)
+    labels = [f"{run} (#{run.pk})" for run in runs]
+    param_keys = sorted({key for run in runs for key in run.data.params})
+    param_rows = []
+    for key in param_keys:
+        values = [run.data.params.get(key) for run in runs]
+        param_rows.append({"key": key, "values": values, "differs": len(set(values)) > 1})
+    metric_keys = sorted({key for run in runs for key in run.data.metrics})
+    metric_rows = [_metric_row(key, runs) for key in metric_keys]
+    shared = [key for key in metric_keys if all(key in run.data.metrics for run in runs)]
+    charts = []
+    for index, key in enumerate(_chosen_keys(request, shared)):
+        series = selectors.metric_history_many(user=request.user, run_ids=ids, key=key, max_points=COMPARE_POINTS)
+        config, facts = _series_chart(series, labels)
+        charts.append({"key": key, "id": f"compare-chart-{index}", "config": config, **facts})
+    context = {
+        "runs": runs,
+        "labels": labels,
+        "param_rows": param_rows,
+        "metric_rows": metric_rows,
+        "charts": charts,
+        "shared_keys": shared,
+        "charted": [item["key"] for item in charts],
+        "ids_query": urlencode([("ids", run_id) for run_id in ids]),
+    }
+    return render(request, "metrics/compare.html", context)

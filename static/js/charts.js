@@ -1,0 +1,112 @@
+/* Charts of the dashboard, drawn with the vendored Chart.js (global `Chart`) from configurations the server renders
+ * with json_script, so no chart code lives in templates:
+ *
+ *   <div class="chart"><canvas data-chart="config-id" role="img" aria-label="…"></canvas></div>
+ *   <script id="config-id" type="application/json">{"type": "line", "data": {…}, "options": {…}, "zoom": true}</script>
+ *
+ * `zoom: true` turns on chartjs-plugin-zoom on the x axis (drag a box or pinch to zoom, shift-drag or swipe to pan;
+ * Ctrl+wheel zooms) and buttons `[data-chart-action="zoom-in|zoom-out|reset"][data-chart-target="canvas-id"]`
+ * work from the keyboard. When a chart is drawn its canvas gets `data-chart-ready="1"`; `Chart.getChart(canvas)`
+ * returns it (the browser tests read the drawn data that way).
+ */
+(function () {
+  "use strict";
+
+  var PALETTE = ["#4f46e5", "#059669", "#d97706", "#dc2626", "#0891b2", "#7c3aed", "#db2777", "#65a30d", "#475569", "#ea580c"];
+
+  function zoomOptions() {
+    return {
+      limits: { x: { min: "original", max: "original" } },
+      zoom: {
+        mode: "x",
+        wheel: { enabled: true, modifierKey: "ctrl" },
+        pinch: { enabled: true },
+        drag: { enabled: true, backgroundColor: "rgba(79,70,229,0.15)", borderColor: "#4f46e5", borderWidth: 1 },
+      },
+      pan: { enabled: true, mode: "x", modifierKey: "shift" },
+    };
+  }
+
+  function colourise(config) {
+    var datasets = (config.data && config.data.datasets) || [];
+    var many = datasets.length === 1 && config.colourByPoint;
+    var round = config.type === "doughnut" || config.type === "pie";
+    datasets.forEach(function (dataset, index) {
+      var colour = dataset.color || PALETTE[index % PALETTE.length];
+      if (many) {
+        dataset.backgroundColor = dataset.data.map(function (value, i) {
+          return (dataset.colors && dataset.colors[i]) || PALETTE[i % PALETTE.length];
+        });
+      } else if (!dataset.backgroundColor) {
+        dataset.backgroundColor = config.type === "line" ? colour : colour + "cc";
+      }
+      if (!dataset.borderColor) {
+        dataset.borderColor = round ? "#ffffff" : colour;
+      }
+      if (config.type === "line") {
+        if (dataset.pointRadius === undefined) {
+          dataset.pointRadius = dataset.data.length > 60 ? 0 : 2;
+        }
+        if (dataset.borderWidth === undefined) {
+          dataset.borderWidth = 1.5;
+        }
+      }
+    });
+  }
+
+  function draw(canvas) {
+    if (canvas.dataset.chartReady === "1") {
+      return;
+    }
+    var source = document.getElementById(canvas.dataset.chart);
+    if (!source) {
+      return;
+    }
+    var config = JSON.parse(source.textContent);
+    var options = config.options || {};
+    options.responsive = true;
+    options.maintainAspectRatio = false;
+    options.animation = false;
+    options.plugins = options.plugins || {};
+    if (config.zoom) {
+      options.plugins.zoom = zoomOptions();
+    }
+    colourise(config);
+    new window.Chart(canvas, { type: config.type, data: config.data, options: options });
+    canvas.dataset.chartReady = "1";
+  }
+
+  function drawAll(root) {
+    if (typeof window.Chart === "undefined") {
+      return;
+    }
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(draw);
+  }
+
+  function onClick(event) {
+    var button = event.target.closest("[data-chart-action]");
+    if (!button || typeof window.Chart === "undefined") {
+      return;
+    }
+    var chart = window.Chart.getChart(document.getElementById(button.dataset.chartTarget));
+    if (!chart) {
+      return;
+    }
+    var action = button.dataset.chartAction;
+    if (action === "reset") {
+      chart.resetZoom();
+    } else if (action === "zoom-in") {
+      chart.zoom(1.5);
+    } else if (action === "zoom-out") {
+      chart.zoom(1 / 1.5);
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { drawAll(); });
+  } else {
+    drawAll();
+  }
+  document.addEventListener("click", onClick);
+  document.addEventListener("htmx:afterSettle", function (event) { drawAll(event.target); });
+})();

@@ -64,7 +64,7 @@ def run_list(request):
     queryset = selectors.run_list(user=request.user).select_related("project")
     project = None
     if data.get("project"):
-        project = project_list(user=request.user).filter(pk=data["project"]).only("id", "name").first()
+        project = project_list(user=request.user).filter(pk=data["project"]).first()
         queryset = queryset.filter(project_id=project.pk if project else 0)
     if data.get("status"):
         queryset = queryset.filter(status=data["status"])

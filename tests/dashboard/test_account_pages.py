@@ -1,0 +1,61 @@
+"""One's own API tokens in the dashboard (shown once, revocable) and the home page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from apps.accounts.models import ApiToken
+from tests.dashboard.helpers import json_script, signed_in, text
+from tests.metrics.factories import RunFactory
+from tests.projects.factories import ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_token_is_shown_once_works_and_stops_working_when_revoked(tenant_a):
+    person = signed_in(tenant_a, role="member", username="carol")
+    page = person.client.post("/account/tokens", {"name": "laptop", "scope": "read", "expires_on": ""})
+    html = page.content.decode()
+    assert page["Cache-Control"].startswith("max-age=0") and "no-store" in page["Cache-Control"]
+    plaintext = re.search(r'<code id="new-token-value">([^<]+)</code>', html).group(1)
+    assert plaintext.startswith(f"mae_{tenant_a.schema}_") and "Copy it now: it is shown only once." in html
+    with tenant_a.context():
+        token = ApiToken.objects.get(name="laptop")
+    assert plaintext not in token.key_hash and token.scope == "read" and token.user_id == person.user_id
+    assert plaintext not in person.client.get("/account/tokens").content.decode()  # never again
+    assert tenant_a.api(plaintext).get("/api/v1/me").json()["username"] == "carol"
+
+    revoked = person.client.post(f"/account/tokens/{token.pk}/revoke", follow=True).content.decode()
+    assert "Token “laptop”" in revoked and "revoked" in revoked
+    assert tenant_a.api(plaintext).get("/api/v1/me").status_code == 401
+
+
+def test_token_form_validates_and_others_tokens_are_not_listed_or_revocable(tenant_a):
+    carol = signed_in(tenant_a, role="member", username="carol")
+    dave = signed_in(tenant_a, role="member", username="dave")
+    past = carol.client.post("/account/tokens", {"name": "old", "scope": "write", "expires_on": "2001-01-01"})
+    assert "The expiry must be in the future." in past.content.decode()
+    dave.client.post("/account/tokens", {"name": "dave-ci", "scope": "write"})
+    with tenant_a.context():
+        daves = ApiToken.objects.get(name="dave-ci")
+    assert "dave-ci" not in carol.client.get("/account/tokens").content.decode()
+    assert carol.client.post(f"/account/tokens/{daves.pk}/revoke").status_code == 404
+    with tenant_a.context():
+        daves.refresh_from_db()
+    assert daves.revoked_at is None
+
+
+def test_home_shows_counts_active_projects_runs_and_artifacts(tenant_a, tenant_b):
+    with tenant_a.context():
+        active = ProjectFactory(name="Live churn", status="active")
+        ProjectFactory(name="Done thing", status="completed", success_score=50, success_score_source="explicit")
+        RunFactory(project=active, name="nightly-train")
+    with tenant_b.context():
+        ProjectFactory(name="Beta live", status="active")
+    html = signed_in(tenant_a).client.get("/").content.decode()
+    body = text(html)
+    assert "Live churn" in body and "nightly-train" in body and "Beta live" not in body
+    chart = json_script(html, "status-chart-config")
+    assert chart["type"] == "doughnut" and chart["data"]["datasets"][0]["data"] == [0, 1, 1, 0]

@@ -1,0 +1,96 @@
+"""Every dashboard page reads a bounded number of queries, however much data the tenant has: each page is
+measured with a small data set and again with several times more rows, and must stay under the same bound.
+
+django-tenants sets the search_path before every statement (TENANT_LIMIT_SET_CALLS stays off), so each statement
+counts twice. Common to every signed-in page: the domain lookup, the session and the user (3 statements)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.artifacts.models import ArtifactUsage
+from apps.metrics import services
+from apps.metrics.validation import parse_log_batch
+from tests.artifacts.factories import ArtifactFactory, ArtifactVersionFactory
+from tests.dashboard.helpers import signed_in
+from tests.metrics.factories import RunFactory, points
+from tests.projects.factories import ProjectFactory, TeamMemberFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# page → most queries it may run (statements and their search_path statements, as captured)
+BOUNDS = {
+    "home": 16,
+    "projects": 11,
+    "project": 17,
+    "project_edit": 9,
+    "runs": 10,
+    "run": 16,
+    "compare": 22,
+    "artifacts": 10,
+    "artifact": 12,
+    "tokens": 8,
+}
+
+
+def _seed(ctx, scale: int) -> dict:
+    with ctx.context():
+        admin = get_user_model().objects.get(username=ctx.admin_username)
+        versions = [ArtifactVersionFactory(artifact=ArtifactFactory()) for _ in range(2 * scale)]
+        project = None
+        for index in range(5 * scale):
+            project = ProjectFactory(owner=UserFactory())
+            TeamMemberFactory.create_batch(3, project=project, user=UserFactory())
+            for version in versions[:3]:
+                ArtifactUsage.objects.create(
+                    project=project, artifact_version=version, artifact=version.artifact, used_by=admin
+                )
+            for run_index in range(2):
+                run = RunFactory(project=project, name=f"run-{index}-{run_index}")
+                batch = points("loss", [1.0, 0.5, 0.25]) + points("acc", [0.1, 0.2, 0.3])
+                params = [{"key": f"p{k}", "value": str(k)} for k in range(6)]
+                services.run_log_batch(run=run, batch=parse_log_batch({"metrics": batch, "params": params}))
+        runs = list(project.runs.values_list("pk", flat=True))
+    return {
+        "home": "/",
+        "projects": "/projects/?sort=-complexity&status=active",
+        "project": f"/projects/{project.pk}/",
+        "project_edit": f"/projects/{project.pk}/edit",
+        "runs": "/runs/?sort=-metrics.loss",
+        "run": f"/runs/{runs[0]}/",
+        "compare": f"/runs/compare?ids={runs[0]}&ids={runs[1]}",
+        "artifacts": "/artifacts/?sort=usage",
+        "artifact": f"/artifacts/{versions[0].artifact_id}/",
+        "tokens": "/account/tokens",
+    }
+
+
+def _count(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return len(captured.captured_queries)
+
+
+def test_every_page_runs_a_bounded_number_of_queries(tenant_a, django_assert_max_num_queries):
+    client = signed_in(tenant_a).client
+    small = {page: _count(client, url) for page, url in _seed(tenant_a, 1).items()}
+    for page, url in _seed(tenant_a, 6).items():
+        with django_assert_max_num_queries(BOUNDS[page], info=page):
+            response = client.get(url)
+        assert response.status_code == 200
+        assert _count(client, url) == small[page], f"{page}: the query count grows with the data"
+
+
+def test_run_page_charts_at_most_six_metrics_one_query_each(tenant_a, django_assert_max_num_queries):
+    with tenant_a.context():
+        run = RunFactory(project=ProjectFactory())
+        batch = [point for index in range(10) for point in points(f"m{index}", [1.0, 2.0])]
+        services.run_log_batch(run=run, batch=parse_log_batch({"metrics": batch}))
+    client = signed_in(tenant_a).client
+    with django_assert_max_num_queries(BOUNDS["run"] + 2 * 4):  # 6 charts instead of the 2 above
+        html = client.get(f"/runs/{run.pk}/").content.decode()
+    assert html.count("data-metric-key=") == 6

@@ -28,7 +28,7 @@ class Grant:
 
     principal_type: str  # "user" | "group"
     principal_id: int
-    principal_name: str
+    principal: str
     level: str
 
 

@@ -49,13 +49,14 @@ def jsonable(value: Any) -> Any:
 
 
 def mask_extra(extra: dict | None) -> dict:
-    """Mask values whose key looks secret (password, token, secret, …), recursively."""
+    """Mask text values whose key looks secret (password, token, secret, …), recursively. Numbers (counts keyed by
+    model, e.g. ``accounts.ApiToken: 2``) and token prefixes are not secrets."""
     if not extra:
         return {}
     out = {}
     for key, value in extra.items():
-        if SECRET_NAME_RE.search(str(key)) and key not in ("token_prefix", "actor_token"):
-            out[key] = MASK if value not in (None, "") else value
+        if SECRET_NAME_RE.search(str(key)) and isinstance(value, str) and value and key != "token_prefix":
+            out[key] = MASK
         elif isinstance(value, dict):
             out[key] = mask_extra(value)
         else:

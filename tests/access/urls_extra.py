@@ -1,0 +1,40 @@
+"""The real URLconf plus test-only API views: an undeclared one, one that drops AccessPolicy, an ingest one."""
+
+from django.urls import include, path, re_path
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from maestro.urls import urlpatterns as real_patterns
+
+
+class UndeclaredView(APIView):
+    def get(self, request):
+        return Response({"secret": "should never be served"})
+
+
+class BypassView(APIView):
+    permission_classes = [IsAuthenticated]
+    access_resource = "me"
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+class IngestView(APIView):
+    """Stands in for the runs engineer's log-batch view: declares the ingest throttle scope."""
+
+    access_resource = "metrics"
+    throttle_scope = "ingest"
+
+    def post(self, request):
+        return Response({"ingested": True}, status=201)
+
+
+extra = [
+    re_path(r"^undeclared/?$", UndeclaredView.as_view(), name="test-undeclared"),
+    re_path(r"^bypass/?$", BypassView.as_view(), name="test-bypass"),
+    re_path(r"^ingest/?$", IngestView.as_view(), name="test-ingest"),
+]
+
+urlpatterns = [path("api/v1/test/", include(extra)), *real_patterns]

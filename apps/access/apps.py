@@ -7,6 +7,6 @@ class AccessConfig(AppConfig):
     verbose_name = "Access control"
 
     def ready(self):
-        from apps.access import checks, signals  # noqa: F401  (registers the system check and receivers)
+        from apps.access import checks, sessions, signals  # noqa: F401  (registers the system check and receivers)
 
         signals.connect()

@@ -3,8 +3,8 @@
 Order of checks for every request to a view using it:
 
 1. authentication (DRF, before this class): no valid credentials → 401;
-2. the rate limit of the request's scope (``throttling.enforce``) — before the decision, so refused requests are
-   counted too;
+2. the rate limit of the request's scope (``throttling.enforce``; anonymous requests per client address) — before
+   the decision, so refused requests are counted too;
 3. the view's declaration → (resource, action); none → 403 (fail closed: new routes must declare);
 4. the role's cell in the matrix → 403 when refused;
 5. the API token's scope (read < write < admin) → 403 when too weak;
@@ -47,9 +47,9 @@ class AccessPolicy(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         user = request.user
+        throttling.enforce(request, view)  # anonymous requests count per client address
         if not user or not user.is_authenticated:
             return False  # DRF answers 401 (credentials missing or invalid)
-        throttling.enforce(request, view)
         declared = declarations.resolve_for(view, request)
         if declared is declarations.UNROUTED:
             return True  # DRF answers 405

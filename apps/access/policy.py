@@ -197,7 +197,7 @@ ACTION_NOTES = {
     ("users", DELETE): "deactivate",
     ("tokens", UPDATE): "revoke",
     ("metrics", CREATE): "log metrics (ingest)",
-    ("runs", CREATE): "create runs, log params and tags",
+    ("runs", CREATE): "also log params and tags",
 }
 
 MATRIX: dict[tuple[str, str], Rule] = {(rule.resource, rule.action): rule for rule in RULES}
@@ -297,7 +297,7 @@ def markdown_table() -> str:
         action = rule.action
         note = ACTION_NOTES.get((rule.resource, rule.action))
         if note:
-            action = f"{action} ({note})"
+            action = f"{action}: {note}"
         cells = " | ".join(CELL_TEXT[rule.cell(p)] for p in PRINCIPALS)
         scope = rule.scope if any(rule.cell(p) for p in PRINCIPALS) else "—"
         lines.append(f"| {RESOURCES[rule.resource].label} | {action} | {cells} | {scope} |")

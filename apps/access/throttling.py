@@ -74,19 +74,16 @@ class _Limiter:
         self.down_until = 0.0
 
     def get(self) -> SlidingWindowCounterRateLimiter:
-        url = settings.MAESTRO_RATE_LIMIT_REDIS_URL
+        url, prefix = settings.MAESTRO_RATE_LIMIT_REDIS_URL, settings.MAESTRO_RATE_LIMIT_KEY_PREFIX
+        timeout = settings.MAESTRO_RATE_LIMIT_SOCKET_TIMEOUT
+        key = f"{url}|{prefix}|{timeout}"
         with self._lock:
-            if url not in self._instances:
-                timeout = settings.MAESTRO_RATE_LIMIT_SOCKET_TIMEOUT
+            if key not in self._instances:
                 storage = RedisStorage(
-                    url,
-                    key_prefix=settings.MAESTRO_RATE_LIMIT_KEY_PREFIX,
-                    wrap_exceptions=True,
-                    socket_timeout=timeout,
-                    socket_connect_timeout=timeout,
+                    url, key_prefix=prefix, wrap_exceptions=True, socket_timeout=timeout, socket_connect_timeout=timeout
                 )
-                self._instances[url] = SlidingWindowCounterRateLimiter(storage)
-            return self._instances[url]
+                self._instances[key] = SlidingWindowCounterRateLimiter(storage)
+            return self._instances[key]
 
     def reset(self) -> None:
         with self._lock:

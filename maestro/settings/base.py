@@ -77,7 +77,7 @@ MIDDLEWARE = [
     "maestro.middleware.RequestIdMiddleware",
     "maestro.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "apps.access.headers.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.tenants.middleware.TenantRoutingMiddleware",
@@ -319,6 +319,8 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+# Third-party pages that need inline styles (never inline scripts): Django's admin and Swagger UI.
+MAESTRO_CSP_INLINE_STYLE_PATHS = ["/admin/", "/api/docs/"]
 
 # Rate limits (apps.access.throttling): per user and per tenant, per scope, from the tenant's plan; Tenant.rate_limits
 # overrides single values. None means unlimited.

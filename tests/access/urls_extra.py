@@ -38,3 +38,35 @@ extra = [
 ]
 
 urlpatterns = [path("api/v1/test/", include(extra)), *real_patterns]
+
+
+class ProjectRunsView(APIView):
+    """A nested route: the parent project comes from the URL and is checked before the view runs."""
+
+    access_resource = "runs"
+    access_parent_kwarg = "project_pk"
+
+    def get(self, request, project_pk):
+        return Response({"project": int(project_pk)})
+
+    def post(self, request, project_pk):
+        return Response({"created_in": int(project_pk)}, status=201)
+
+
+class RunMetricsView(APIView):
+    """A nested route whose parent is not an anchor: a run, looked up by its uuid."""
+
+    access_resource = "metrics"
+    access_parent_kwarg = "run_uuid"
+    access_parent_model = "metrics.Run"
+    access_parent_field = "uuid"
+
+    def post(self, request, run_uuid):
+        return Response({"logged": True}, status=201)
+
+
+extra += [
+    re_path(r"^projects/(?P<project_pk>[^/]+)/runs/?$", ProjectRunsView.as_view(), name="test-project-runs"),
+    re_path(r"^runs/(?P<run_uuid>[^/]+)/metrics/?$", RunMetricsView.as_view(), name="test-run-metrics"),
+]
+urlpatterns = [path("api/v1/test/", include(extra)), *real_patterns]

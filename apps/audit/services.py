@@ -108,20 +108,10 @@ def record(
     )
 
 
-def audit_security_event(
-    action: str,
-    *,
-    obj: Model | None = None,
-    object_type: str = "",
-    object_id: Any = "",
-    object_repr: str = "",
-    changes: dict | None = None,
-    extra: dict | None = None,
-    user=None,
-    token=None,
-) -> AuditEvent | None:
-    """Record a security event (e.g. ``model.promoted``, ``auth.lockout``). ``user``/``token`` name the actor when
-    it is not the current request's (e.g. the user who just logged in).
+def audit_security_event(action: str, *, user=None, token=None, **fields) -> AuditEvent | None:
+    """Record a security event (e.g. ``model.promoted``, ``auth.lockout``). ``fields`` are those of ``record``
+    (``obj`` or ``object_type``/``object_id``/``object_repr``, ``changes``, ``extra``); ``user``/``token`` name the
+    actor when it is not the current request's (e.g. the user who just logged in).
 
     The event is written in its own savepoint: a failure to audit is logged and never turns a refused login or a
     denied request into a 500.
@@ -129,17 +119,7 @@ def audit_security_event(
     actor = actor_from(user, token, current_origin().source) if user is not None else None
     try:
         with transaction.atomic():
-            return record(
-                action,
-                category=Category.SECURITY,
-                obj=obj,
-                object_type=object_type,
-                object_id=object_id,
-                object_repr=object_repr,
-                changes=changes,
-                extra=extra,
-                actor=actor,
-            )
+            return record(action, category=Category.SECURITY, actor=actor, **fields)
     except DatabaseError:
         logger.exception("audit event could not be written", extra={"audit_action": action})
         return None

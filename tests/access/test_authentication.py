@@ -104,6 +104,8 @@ def test_idle_sessions_are_logged_out(tenant_a, settings):
     with tenant_a.context():
         event = AuditEvent.objects.filter(action="auth.logout").latest("id")
     assert event.extra["reason"] == "session_idle_timeout"
+    assert (event.actor_username, event.ip, event.source) == ("admin", "127.0.0.1", "dashboard")
+    assert event.request_id
 
 
 def test_absolute_timeout_ends_even_active_sessions(tenant_a, settings):

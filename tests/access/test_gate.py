@@ -227,3 +227,37 @@ def test_list_of_1000_objects_with_10000_permission_rows_is_one_query(tenant_a, 
         with CaptureQueriesContext(connection) as queries:
             assert len(list(scope(Project.objects.all(), user=people["admin"]))) == 1000
         assert len(_data_queries(queries)) == 1
+
+
+def test_single_object_level_agrees_with_the_list_filter(tenant_a, people):
+    """level_for (one loaded object) and level_q (SQL for lists) implement the same rules."""
+    from apps.access.selectors import level_q
+
+    lead, member = people["lead"], people["member"]
+    with tenant_a.context():
+        group = Group.objects.create(name="agree")
+        member.groups.add(group)
+        cases = [
+            make_project("A1", visibility="tenant"),
+            make_project("A2"),
+            make_project("A3", owner=member),
+            make_project("A4", team=[member]),
+            make_project("A5", visibility="tenant", team=[member]),
+            make_project("A6", owner=lead),
+            make_project("A7", owner=lead),
+            make_project("A8", owner=lead, visibility="tenant"),
+        ]
+        grant_set(actor=lead, obj=cases[5], level=policy.VIEW, user=member)
+        grant_set(actor=lead, obj=cases[6], level=policy.MANAGE, group=group)
+        grant_set(actor=lead, obj=cases[7], level=policy.CHANGE, user=member)
+        artifacts = [make_artifact("agree-1")[0], make_artifact("agree-2", owner=member)[0]]
+        for obj in [*cases, *artifacts]:
+            kind = "project" if isinstance(obj, Project) else "artifact"
+            by_sql = None
+            for level in policy.LEVELS:
+                if type(obj).objects.filter(level_q(kind, "", member, level), pk=obj.pk).exists():
+                    by_sql = level
+            assert level_for(member, obj) == by_sql, obj
+        assert [level_for(member, p) for p in cases] == [
+            "view", None, "manage", "change", "change", "view", "manage", "change"
+        ]  # fmt: skip

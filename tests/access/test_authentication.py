@@ -154,3 +154,14 @@ def test_an_admin_can_lift_a_lockout_with_the_documented_command(tenant_a):
     assert client.post("/accounts/login/", good).status_code == 429
     call_command("tenant_command", "axes_reset_username", "admin", schema="alpha")
     assert client.post("/accounts/login/", good).status_code == 302
+
+
+def test_lockout_uses_the_same_unspoofable_client_address(tenant_a, settings):
+    client = tenant_a.client()
+    client.post("/accounts/login/", {"username": "ghost", "password": "x"}, HTTP_X_FORWARDED_FOR="1.2.3.4")
+    settings.MAESTRO_TRUSTED_PROXY_COUNT = 1
+    client.post("/accounts/login/", {"username": "ghost2", "password": "x"}, HTTP_X_FORWARDED_FOR="5.6.7.8")
+    with tenant_a.context():
+        assert AccessAttempt.objects.get(username="ghost").ip_address == "127.0.0.1"
+        assert AccessAttempt.objects.get(username="ghost2").ip_address == "5.6.7.8"
+        assert AuditEvent.objects.filter(action="auth.login_failed").latest("id").ip == "5.6.7.8"

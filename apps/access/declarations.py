@@ -5,7 +5,8 @@ A view declares:
 * ``access_resource = "projects"`` — the matrix resource it serves (required; a view without it is refused);
 * ``access_actions = {"complete": "change"}`` — matrix action of each extra viewset action (``@action``) or, for a
   plain APIView, of an HTTP method whose default mapping is wrong (GET→read, POST→create, PUT/PATCH→change,
-  DELETE→delete; list/retrieve→read, create→create, update/partial_update→change, destroy→delete);
+  DELETE→delete; list/retrieve→read, create→create, update/partial_update→change, destroy→delete). An extra action
+  serving several methods maps each: ``{"params": {"get": "read", "post": "create"}}``;
 * optionally ``access_resources = {"members": "team_members"}`` — a different resource for some actions;
 * optionally ``access_parent_kwarg = "project_pk"`` — for nested routes: the URL kwarg naming the parent, checked
   before the view runs (404 when hidden, 403 when the level is insufficient). The parent is the resource's anchor
@@ -43,6 +44,8 @@ def resolve(view_cls, method: str, viewset_action: str | None) -> tuple[str, str
             return UNROUTED
         key = viewset_action
         action = explicit.get(key) or policy.VIEWSET_ACTIONS.get(key)
+        if isinstance(action, dict):
+            action = action.get(method.lower()) or (action.get("get") if method == "HEAD" else None)
     else:
         if method not in ("HEAD", "OPTIONS") and not hasattr(view_cls, method.lower()):
             return UNROUTED

@@ -46,3 +46,16 @@ def test_parent_found_by_another_model_and_field(tenant_a):
     with tenant_a.context():
         grant_set(actor=lead.user, obj=project, level=policy.CHANGE, user=service.user)
     assert api.post(f"/api/v1/test/runs/{run.uuid}/metrics").status_code == 201
+
+
+def test_extra_actions_map_each_method(tenant_a):
+    from apps.access.declarations import api_routes, route_problems
+
+    routes = [r for r in api_routes("tests.access.urls_extra") if "run-tools" in r.pattern]
+    assert len(routes) == 2 and route_problems(routes) == []
+    viewer = tenant_a.api(make_principal(tenant_a, "viewer").token)
+    assert viewer.get("/api/v1/test/run-tools/params").json() == {"method": "GET"}
+    assert viewer.post("/api/v1/test/run-tools/params").status_code == 403
+    assert viewer.post("/api/v1/test/run-tools/search").status_code == 200
+    member = tenant_a.api(make_principal(tenant_a, "member").token)
+    assert member.post("/api/v1/test/run-tools/params").json() == {"method": "POST"}

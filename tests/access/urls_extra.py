@@ -1,10 +1,13 @@
 """The real URLconf plus test-only API views: an undeclared one, one that drops AccessPolicy, an ingest one."""
 
 from django.urls import include, path, re_path
+from rest_framework import viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from maestro.api.routers import ApiRouter
 from maestro.urls import urlpatterns as real_patterns
 
 
@@ -69,4 +72,25 @@ extra += [
     re_path(r"^projects/(?P<project_pk>[^/]+)/runs/?$", ProjectRunsView.as_view(), name="test-project-runs"),
     re_path(r"^runs/(?P<run_uuid>[^/]+)/metrics/?$", RunMetricsView.as_view(), name="test-run-metrics"),
 ]
+urlpatterns = [path("api/v1/test/", include(extra)), *real_patterns]
+
+
+class RunToolsViewSet(viewsets.ViewSet):
+    """Extra actions serving several methods, and a POST that only reads (like a search)."""
+
+    access_resource = "runs"
+    access_actions = {"params": {"get": "read", "post": "create"}, "search": "read"}
+
+    @action(detail=False, methods=["get", "post"])
+    def params(self, request):
+        return Response({"method": request.method})
+
+    @action(detail=False, methods=["post"])
+    def search(self, request):
+        return Response({"results": []})
+
+
+router = ApiRouter()
+router.register("run-tools", RunToolsViewSet, basename="test-run-tools")
+extra += router.urls
 urlpatterns = [path("api/v1/test/", include(extra)), *real_patterns]

@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # This machine's pip config names index folders that may be absent; drop that noise, keep real warnings.
 PIP_FILTER := { grep -v '^WARNING: Location .* is ignored' || true; }
 
-.PHONY: help venv services migrate demo run test stop lint fmt lock browser bench
+.PHONY: help venv services migrate demo run test stop lint fmt lock browser bench vendor
 
 help:
 	@echo "make run    set up everything and start web + Celery worker + beat (http://demo.localhost:8000)"
@@ -50,7 +50,7 @@ demo: migrate
 
 run: demo
 	@echo "[run] starting web (http://demo.localhost:8000), Celery worker and beat — Ctrl-C stops them"
-	DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) $(VENV)/bin/honcho start -f Procfile web worker beat
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) $(VENV)/bin/honcho start -f Procfile web worker beat
 
 test: services browser
 	$(PY) -m pytest --ds=maestro.settings.test --cov --cov-report=term --cov-fail-under=85 $(PYTEST_ARGS)
@@ -70,3 +70,6 @@ fmt: venv
 
 lock: venv
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+
+vendor:
+	bash scripts/vendor_assets.sh

@@ -10,12 +10,16 @@ api_v1 = [
     path("", include("apps.access.api.urls")),
     path("", include("apps.audit.api.urls")),
     path("", include("apps.tenants.api.urls")),
+    path("", include("apps.integrations.api.urls")),
 ]
 
 urlpatterns = [
     path("", include("apps.dashboard.urls")),
+    path("", include("apps.integrations.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="maestro.urls"), name="schema"),

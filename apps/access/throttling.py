@@ -187,6 +187,13 @@ def enforce(request, view) -> None:
     schema = connection.schema_name
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
+        declared = scope_of(request, view)
+        if getattr(view, "throttle_scope", None) in TENANT_SCOPES and declared in TENANT_SCOPES:
+            # Machine-to-machine endpoints without a user (webhooks): the tenant's limit of the declared scope.
+            tenant_item = _parse(plan_limits(getattr(request, "tenant", None)).get(declared, {}).get("tenant"))
+            if tenant_item is not None:
+                _check([(tenant_item, (schema, declared, "tenant"), declared, "per organisation")])
+            return
         item = _parse(settings.MAESTRO_RATE_LIMIT_ANON)
         if item is not None:
             _check([(item, (schema, ANON, f"ip:{client_ip(request)}"), ANON, "per client address")])

@@ -97,6 +97,11 @@ AUDITED: dict[str, dict] = {
     "artifacts.ArtifactVersion": {"name": "artifact_version"},
     "artifacts.ArtifactUsage": {"name": "artifact_usage"},
     "metrics.Run": {"name": "run"},
+    "integrations.Integration": {
+        "name": "integration",
+        "secret_fields": {"secret_salt", "secret_hash"},
+        "ignore_fields": {"last_delivery_at"},
+    },
     # Recorded only when changed from inside the tenant (e.g. renamed through the API); platform-schema activity
     # (operators' admin) is outside every tenant's trail.
     "tenants.Tenant": {"name": "tenant_settings", "ignore_fields": {"schema_name", "created_at"}},
@@ -109,6 +114,12 @@ NOT_AUDITED: dict[str, str] = {
     "metrics.RunParam": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
     "metrics.RunTag": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
     "audit.AuditEvent": "the trail itself (append-only)",
+    "integrations.WebhookDelivery": "the append-only record of each webhook received (provider, delivery id, time,"
+    " signature check); an audit row per delivery would duplicate it",
+    "integrations.Commit": "derived from webhook deliveries by normalisation (re-buildable from them)",
+    "integrations.PullRequest": "derived from webhook deliveries by normalisation (re-buildable from them)",
+    "integrations.Review": "derived from webhook deliveries by normalisation (re-buildable from them)",
+    "integrations.CiRun": "derived from webhook deliveries by normalisation (re-buildable from them)",
     "sessions.Session": "session rows; logins, logouts and expiries are audited as auth.* security events",
     "admin.LogEntry": "Django admin's own change log; admin changes are audited through the models they change",
     "contenttypes.ContentType": "schema bookkeeping written by migrations",

@@ -59,6 +59,7 @@ TENANT_APPS = [
     "apps.artifacts",
     "apps.metrics",
     "apps.dashboard",
+    "apps.integrations",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -350,3 +351,11 @@ MAESTRO_RATE_LIMIT_PLANS = {
 }
 MAESTRO_RATE_LIMIT_ANON = env("MAESTRO_RATE_LIMIT_ANON", default="60/minute")
 MAESTRO_RATE_LIMIT_AUTH_FAILURES = env("MAESTRO_RATE_LIMIT_AUTH_FAILURES", default="30/minute")
+
+# ---------------------------------------------------------------------------------------------- integrations (Git/CI)
+# Largest webhook body accepted (bytes); larger deliveries get 413 and nothing is stored.
+INTEGRATIONS_WEBHOOK_MAX_BYTES = env.int("INTEGRATIONS_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+# Keys that derive GitHub webhook secrets (first = current; the rest still verify). Empty: SECRET_KEY.
+INTEGRATIONS_SECRET_KEYS = env.list("INTEGRATIONS_SECRET_KEYS", default=[])
+INTEGRATIONS_REWORK_WINDOW_DAYS = env.int("INTEGRATIONS_REWORK_WINDOW_DAYS", default=21)
+INTEGRATIONS_MIN_PERCENTILE_SAMPLES = env.int("INTEGRATIONS_MIN_PERCENTILE_SAMPLES", default=3)

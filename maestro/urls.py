@@ -7,6 +7,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.access.views import PasswordChangeView
+
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.access.api.urls")),
@@ -20,7 +22,7 @@ urlpatterns = [
     path("", include("apps.integrations.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
     # Pages without their own icon link (admin, API docs) make browsers ask for /favicon.ico.

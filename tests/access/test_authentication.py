@@ -165,3 +165,21 @@ def test_lockout_uses_the_same_unspoofable_client_address(tenant_a, settings):
         assert AccessAttempt.objects.get(username="ghost").ip_address == "127.0.0.1"
         assert AccessAttempt.objects.get(username="ghost2").ip_address == "5.6.7.8"
         assert AuditEvent.objects.filter(action="auth.login_failed").latest("id").ip == "5.6.7.8"
+
+
+def test_password_change_guesses_count_towards_the_lockout(tenant_a):
+    client = tenant_a.client()
+    assert client.post("/accounts/login/", {"username": "admin", "password": tenant_a.admin_password}).status_code == 302
+    new = "a-brand-new-password-42"
+    codes = [
+        client.post("/accounts/password/", {"old_password": f"guess-{i}", "new_password1": new, "new_password2": new}
+                    ).status_code
+        for i in range(LIMIT)
+    ]  # fmt: skip
+    assert codes[:-1] == [200] * (LIMIT - 1) and codes[-1] == 429
+    right = {"old_password": tenant_a.admin_password, "new_password1": new, "new_password2": new}
+    assert client.post("/accounts/password/", right).status_code == 429  # locked, even with the right password
+    with tenant_a.context():
+        failures = AuditEvent.objects.filter(action="auth.login_failed", extra__username="admin")
+        assert failures.count() == LIMIT + 1
+        assert AuditEvent.objects.filter(action="auth.lockout").count() == 1

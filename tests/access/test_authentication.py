@@ -168,8 +168,7 @@ def test_lockout_uses_the_same_unspoofable_client_address(tenant_a, settings):
 
 
 def test_password_change_guesses_count_towards_the_lockout(tenant_a):
-    client = tenant_a.client()
-    assert client.post("/accounts/login/", {"username": "admin", "password": tenant_a.admin_password}).status_code == 302
+    client = _logged_in(tenant_a)
     new = "a-brand-new-password-42"
     codes = [
         client.post("/accounts/password/", {"old_password": f"guess-{i}", "new_password1": new, "new_password2": new}

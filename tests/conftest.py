@@ -131,3 +131,9 @@ def page(browser, request):
     yield tab
     context.close()
     assert not problems, "browser problems:\n" + "\n".join(problems)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Browser tests run last: the session's Playwright browser keeps an event loop in the main thread, under which
+    Django refuses the synchronous ORM calls of committed-data tests that would otherwise run after it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

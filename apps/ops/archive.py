@@ -114,7 +114,8 @@ def tenant_models() -> list[type[models.Model]]:
 
 
 def model_columns(model: type[models.Model]) -> list[str]:
-    return [f.column for f in model._meta.concrete_fields]
+    """Stored columns of ``model``; generated columns are left out (PostgreSQL recomputes them on import)."""
+    return [f.column for f in model._meta.concrete_fields if not f.generated]
 
 
 def _qn(name: str) -> str:
@@ -266,13 +267,20 @@ def write_archive(tenant, out_path: Path, *, with_secrets: bool = False, progres
     return ExportResult(path=out_path, sha256=digest, size=out_path.stat().st_size, manifest=manifest)
 
 
+def primary_key_columns(model) -> list[str]:
+    """The primary key's column(s): one for ordinary models, several for a composite primary key."""
+    return [field.column for field in model._meta.pk_fields]
+
+
 def _export_table(model, workdir: Path, *, with_secrets: bool) -> dict:
     label = model._meta.label_lower
     columns = model_columns(model)
     redacted = {} if with_secrets else SECRET_COLUMNS.get(label, {})
     select = ", ".join(f"{redacted[c]} AS {_qn(c)}" if c in redacted else _qn(c) for c in columns)
     table = f"{_qn(connection.schema_name)}.{_qn(model._meta.db_table)}"
-    sql = f"COPY (SELECT {select} FROM {table} ORDER BY {_qn(model._meta.pk.column)}) TO STDOUT"  # noqa: S608
+    key_columns = primary_key_columns(model)
+    order = ", ".join(_qn(c) for c in key_columns)
+    sql = f"COPY (SELECT {select} FROM {table} ORDER BY {order}) TO STDOUT"  # noqa: S608
     member = f"data/{label}.copy"
     digest, rows, size = hashlib.sha256(), 0, 0
     with open(workdir / member, "wb") as out, connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
@@ -286,7 +294,7 @@ def _export_table(model, workdir: Path, *, with_secrets: bool) -> dict:
         "model": label,
         "table": model._meta.db_table,
         "columns": columns,
-        "primary_key": model._meta.pk.column,
+        "primary_key": key_columns if len(key_columns) > 1 else key_columns[0],
         "rows": rows,
         "member": member,
         "size": size,
@@ -440,6 +448,8 @@ def _verify_compatible(manifest: dict) -> dict[str, type[models.Model]]:
         if extra:
             raise ArchiveError(f"Table {entry['table']} has columns this Maestro lacks: {', '.join(extra)}.")
         for f in model._meta.concrete_fields:
+            if f.generated:
+                continue
             if f.column not in entry["columns"] and not (f.null or f.has_db_default()):
                 raise ArchiveError(
                     f"Table {entry['table']} lacks the required column {f.column}; import with the release that "

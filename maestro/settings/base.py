@@ -1,5 +1,6 @@
 """Settings shared by every environment. Values come from the environment (or .env, written by scripts/services.sh)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -40,6 +41,8 @@ SHARED_APPS = [
     "django_htmx",
     "django_prometheus",
     "apps.ops",
+    "axes",
+    "csp",
 ]
 # Identity lives in each tenant's schema: users, sessions, admin log, object permissions and API tokens.
 TENANT_APPS = [
@@ -50,6 +53,9 @@ TENANT_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "guardian",
+    "axes",
+    "apps.access",
+    "apps.audit",
     "apps.projects",
     "apps.artifacts",
     "apps.metrics",
@@ -73,6 +79,8 @@ MIDDLEWARE = [
     "maestro.middleware.RequestIdMiddleware",
     "maestro.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "apps.access.headers.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.tenants.middleware.TenantRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -80,10 +88,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "maestro.middleware.ActorMiddleware",
+    "apps.audit.context.AuditContextMiddleware",
+    "apps.access.sessions.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -144,6 +154,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -184,7 +195,8 @@ REST_FRAMEWORK = {
         "apps.accounts.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.access.permissions.AccessPolicy"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.access.throttling.RateLimitThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "maestro.api.pagination.StablePageNumberPagination",
     "PAGE_SIZE": 50,
@@ -286,6 +298,81 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# ---------------------------------------------------------------------------------------------- access control
+# See README "Access control". The permission matrix is apps/access/policy.py.
+# Client IPs: how many reverse proxies in front of the app append to X-Forwarded-For (0: ignore the header).
+MAESTRO_TRUSTED_PROXY_COUNT = env.int("MAESTRO_TRUSTED_PROXY_COUNT", default=0)
+
+# Login lockout (django-axes; tables in every schema, so lockouts are per tenant): after AXES_FAILURE_LIMIT failed
+# logins for one username, or from one client address, further attempts are refused for AXES_COOLOFF_TIME.
+AXES_FAILURE_LIMIT = min(env.int("AXES_FAILURE_LIMIT", default=5), 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "maestro.net.axes_client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_SENSITIVE_PARAMETERS = ["password", "token"]
+AXES_VERBOSE = True
+
+# Sessions: rotated at login (Django); ended after SESSION_IDLE_TIMEOUT without activity or SESSION_ABSOLUTE_TIMEOUT
+# after login, whichever comes first (apps.access.sessions.SessionTimeoutMiddleware).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 60 * 60)
+SESSION_ACTIVITY_RESOLUTION = 60
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+
+# Security headers on every response. The dashboard uses only self-hosted scripts and styles.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Third-party pages that need inline styles (never inline scripts): Django's admin and Swagger UI.
+MAESTRO_CSP_INLINE_STYLE_PATHS = ["/admin/", "/api/docs/"]
+
+# Rate limits (apps.access.throttling): per user and per tenant, per scope, from the tenant's plan; Tenant.rate_limits
+# overrides single values. None means unlimited.
+MAESTRO_RATE_LIMIT_ENABLED = env.bool("MAESTRO_RATE_LIMIT_ENABLED", default=True)
+MAESTRO_RATE_LIMIT_REDIS_URL = env("MAESTRO_RATE_LIMIT_REDIS_URL", default=REDIS_URL)
+MAESTRO_RATE_LIMIT_KEY_PREFIX = env("MAESTRO_RATE_LIMIT_KEY_PREFIX", default="maestro-rl")
+MAESTRO_RATE_LIMIT_FAIL_OPEN = env.bool("MAESTRO_RATE_LIMIT_FAIL_OPEN", default=True)
+MAESTRO_RATE_LIMIT_RETRY_SECONDS = 5
+MAESTRO_RATE_LIMIT_SOCKET_TIMEOUT = 0.5
+MAESTRO_RATE_LIMIT_DEFAULT_PLAN = "team"
+MAESTRO_RATE_LIMIT_PLANS = {
+    "free": {
+        "read": {"user": "120/minute", "tenant": "600/minute"},
+        "write": {"user": "60/minute", "tenant": "300/minute"},
+        "ingest": {"user": "120/minute", "tenant": "600/minute"},
+    },
+    "team": {
+        "read": {"user": "600/minute", "tenant": "6000/minute"},
+        "write": {"user": "300/minute", "tenant": "3000/minute"},
+        "ingest": {"user": "1200/minute", "tenant": "12000/minute"},
+    },
+    "enterprise": {
+        "read": {"user": "3000/minute", "tenant": "60000/minute"},
+        "write": {"user": "1200/minute", "tenant": "20000/minute"},
+        "ingest": {"user": "6000/minute", "tenant": "120000/minute"},
+    },
+}
+MAESTRO_RATE_LIMIT_ANON = env("MAESTRO_RATE_LIMIT_ANON", default="60/minute")
+MAESTRO_RATE_LIMIT_AUTH_FAILURES = env("MAESTRO_RATE_LIMIT_AUTH_FAILURES", default="30/minute")
 
 # ---------------------------------------------------------------------------------------------- integrations (Git/CI)
 # Largest webhook body accepted (bytes); larger deliveries get 413 and nothing is stored.

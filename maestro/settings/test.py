@@ -35,3 +35,13 @@ if SUITE_LOG_FILE:
         "delay": True,
     }
     LOGGING["root"]["handlers"] = [*LOGGING["root"]["handlers"], "suite_file"]  # noqa: F405
+
+# Rate limits no test trips by accident (tests of the limits lower them on their tenant), counted under this
+# checkout's own key prefix.
+MAESTRO_RATE_LIMIT_KEY_PREFIX = f"test-{CHECKOUT_TAG}-rl"
+MAESTRO_RATE_LIMIT_PLANS = {
+    plan: {scope: {"user": "1000000/minute", "tenant": "1000000/minute"} for scope in ("read", "write", "ingest")}
+    for plan in ("free", "team", "enterprise")
+}
+MAESTRO_RATE_LIMIT_ANON = "1000000/minute"
+MAESTRO_RATE_LIMIT_AUTH_FAILURES = "1000000/minute"

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from apps.ops.archive import MANIFEST_NAME, tenant_models
+from apps.ops.archive import MANIFEST_NAME, primary_key_columns, tenant_models
 
 
 def rows_of(schema: str) -> dict[str, list[str]]:
@@ -21,7 +21,8 @@ def rows_of(schema: str) -> dict[str, list[str]]:
     with connection.cursor() as cursor:
         for model in tenant_models():
             table = f"{qn(schema)}.{qn(model._meta.db_table)}"
-            cursor.execute(f"SELECT t::text FROM {table} t ORDER BY t.{qn(model._meta.pk.column)}")
+            order = ", ".join(f"t.{qn(column)}" for column in primary_key_columns(model))
+            cursor.execute(f"SELECT t::text FROM {table} t ORDER BY {order}")
             out[model._meta.label_lower] = [row[0] for row in cursor.fetchall()]
     return out
 

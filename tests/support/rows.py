@@ -115,7 +115,7 @@ def make_row(model, index: int):
     obj = model()
     files = []
     for f in model._meta.concrete_fields:
-        if f.name in values or (f.primary_key and isinstance(f, models.AutoField)):
+        if f.name in values or f.generated or (f.primary_key and isinstance(f, models.AutoField)):
             continue
         if f.is_relation:
             targets = list(f.related_model._base_manager.order_by("pk")[: index + 1])

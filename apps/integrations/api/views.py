@@ -68,6 +68,9 @@ def _project(request, pk, *, manage: bool = False) -> Project:
 class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Git/CI integrations of a project. The secret appears only in the responses that create or rotate it."""
 
+    access_resource = "integrations"
+    access_parent_kwarg = "project_pk"
+    access_actions = {"rotate_secret": "change", "reprocess": "change", "deliveries": "read"}
     serializer_class = IntegrationSerializer
     queryset = Integration.objects.none()
     filter_backends = []
@@ -135,6 +138,9 @@ class DeliveryMetricsView(APIView):
     """Delivery metrics of a project for a period (commit frequency, contributors, PR lead time, review
     turnaround, CI pass rate and duration, rework rate, bus factor)."""
 
+    access_resource = "integrations"
+    access_parent_kwarg = "project_pk"
+
     @extend_schema(
         parameters=[
             PROJECT_PK,
@@ -166,6 +172,7 @@ class WebhookView(APIView):
 
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
+    throttle_scope = "ingest"
     parser_classes = []
 
     @extend_schema(

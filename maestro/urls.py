@@ -27,6 +27,8 @@ urlpatterns = [
     path("", include("apps.artifacts.urls")),
     path("", include("apps.metrics.urls")),
     path("", include("apps.accounts.urls")),
+    path("", include("apps.access.urls")),
+    path("", include("apps.audit.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),

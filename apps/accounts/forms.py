@@ -7,7 +7,7 @@ from datetime import datetime, time
 from django import forms
 from django.utils import timezone
 
-from apps.accounts.choices import TokenScope
+from apps.accounts.choices import Role, TokenScope
 from apps.dashboard.forms import DateInput
 
 
@@ -27,3 +27,65 @@ class TokenForm(forms.Form):
         if day is None:
             return None
         return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def role_choices(actor) -> list[tuple[str, str]]:
+    """Roles ``actor`` may hand out: only owners make owners."""
+    return [(value, label) for value, label in Role.choices if value != Role.OWNER or actor.role == Role.OWNER]
+
+
+class UserCreateForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+    is_service_account = forms.BooleanField(
+        required=False, label="Service account", help_text="A non-human account for API tokens; it cannot log in."
+    )
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label="Initial password",
+        help_text="People only. Without one they cannot sign in until an administrator sets it (Django admin).",
+    )
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = role_choices(actor)
+
+
+class UserEditForm(forms.Form):
+    email = forms.EmailField(required=False)
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    role = forms.ChoiceField(choices=Role.choices)
+    is_active = forms.BooleanField(required=False, label="Active", help_text="Deactivated users cannot sign in.")
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        if actor.role != Role.OWNER and self.initial.get("role") != Role.OWNER:
+            self.fields["role"].choices = role_choices(actor)
+
+
+class GroupForm(forms.Form):
+    name = forms.CharField(max_length=150, label="New group")
+
+
+class GroupMemberForm(forms.Form):
+    user = forms.ModelChoiceField(queryset=None, label="Add a member")
+
+    def __init__(self, *args, users, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = users
+
+
+class ServiceTokenForm(TokenForm):
+    user = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Myself", label="For", help_text="Yourself or a service account."
+    )
+
+    def __init__(self, *args, service_accounts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = service_accounts
+        self.order_fields(["user", "name", "scope", "expires_on"])

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password as run_password_validators
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.access.selectors import require
 from apps.accounts.choices import Role, TokenScope
 from apps.accounts.models import ApiToken, User
 from apps.accounts.tokens import new_token
@@ -203,3 +205,39 @@ def token_create_for(
     if scope in TokenScope.values and not policy.scope_allows(actor_scope, scope):
         raise ValidationError({"scope": f"A '{actor_scope}' token cannot create a token with scope '{scope}'."})
     return token_create(user=target, name=name, scope=scope, expires_at=expires_at)
+
+
+# ---------------------------------------------------------------------------------------------- groups
+def group_create(*, actor: User, name: str) -> Group:
+    """Create a group (a set of users that object grants can name). Owners and admins only."""
+    require(actor, "users", "create")
+    name = (name or "").strip()
+    if not name or len(name) > 150:
+        raise ValidationError({"name": "A name of 1–150 characters is required."})
+    if Group.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"A group called '{name}' exists already."})
+    with transaction.atomic():
+        return Group.objects.create(name=name)
+
+
+def group_delete(*, actor: User, group: Group) -> None:
+    """Delete a group; its memberships and object grants go with it (cascade; users keep their own grants)."""
+    require(actor, "users", "delete")
+    with transaction.atomic():
+        group.delete()
+
+
+def group_member_add(*, actor: User, group: Group, user: User) -> bool:
+    """Put ``user`` in ``group`` (idempotent; True); the change is audited on the user (``groups`` field)."""
+    require(actor, "users", "change", user)
+    if user.is_service_account:
+        raise ValidationError({"user": "Service accounts cannot join groups; grant them access directly."})
+    with transaction.atomic():
+        user.groups.add(group)
+    return True
+
+
+def group_member_remove(*, actor: User, group: Group, user: User) -> None:
+    require(actor, "users", "change", user)
+    with transaction.atomic():
+        user.groups.remove(group)

@@ -99,6 +99,7 @@ def _detail_context(request, artifact: Artifact, version_form: ArtifactVersionFo
         "usage_total": artifact.usage_count,
         "version_form": (version_form or ArtifactVersionForm()) if can_upload else None,
         "can_edit": can(request.user, "artifacts", "change", artifact),
+        "can_grant": can(request.user, "grants", "read", artifact),
         "max_upload_bytes": max_upload_bytes(),
     }
 

@@ -7,7 +7,9 @@ from django.db.models import Count, F
 from django.shortcuts import render
 
 from apps.artifacts.selectors import artifact_list
+from apps.audit.selectors import audit_event_list
 from apps.dashboard.charts import chart
+from apps.dashboard.permissions import can
 from apps.metrics.selectors import run_data_attach, run_list
 from apps.projects.choices import ProjectStatus
 from apps.projects.selectors import project_list
@@ -50,5 +52,6 @@ def home(request):
         "active_projects": active,
         "recent_runs": runs,
         "top_artifacts": artifacts,
+        "audit_events": list(audit_event_list(user=user)[:SHOWN]) if can(user, "audit_log", "read") else None,
     }
     return render(request, "dashboard/home.html", context)

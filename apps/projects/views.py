@@ -133,6 +133,7 @@ def project_detail(request, pk: int):
         "run_metric_keys": metric_keys,
         "can_edit": can(request.user, "projects", "change", project),
         "can_delete": can(request.user, "projects", "delete", project),
+        "can_grant": can(request.user, "grants", "read", project),
     }
     return render(request, "projects/detail.html", context)
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.access.services import grant_set
+from apps.accounts.services import token_create
 from apps.artifacts.models import ArtifactUsage
 from apps.metrics import services
 from apps.metrics.validation import parse_log_batch
@@ -23,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 # page → most queries it may run (statements and their search_path statements, as captured)
 BOUNDS = {
-    "home": 16,
+    "home": 18,
     "projects": 11,
     "project": 17,
     "project_edit": 9,
@@ -33,6 +36,13 @@ BOUNDS = {
     "artifacts": 10,
     "artifact": 12,
     "tokens": 8,
+    "manage_users": 10,
+    "manage_user": 12,
+    "manage_groups": 8,
+    "manage_group": 11,
+    "manage_tokens": 13,
+    "grants": 18,
+    "audit": 10,
 }
 
 
@@ -54,6 +64,12 @@ def _seed(ctx, scale: int) -> dict:
                 params = [{"key": f"p{k}", "value": str(k)} for k in range(6)]
                 services.run_log_batch(run=run, batch=parse_log_batch({"metrics": batch, "params": params}))
         runs = list(project.runs.values_list("pk", flat=True))
+        group = Group.objects.create(name=f"group-{scale}")
+        for index in range(3 * scale):
+            person = get_user_model().objects.create(username=f"person-{scale}-{index}", role="member")
+            person.groups.add(group)
+            token_create(user=person, name=f"token-{index}")
+            grant_set(actor=admin, obj=project, level="view", user=person)
     return {
         "home": "/",
         "projects": "/projects/?sort=-complexity&status=active",
@@ -65,6 +81,13 @@ def _seed(ctx, scale: int) -> dict:
         "artifacts": "/artifacts/?sort=usage",
         "artifact": f"/artifacts/{versions[0].artifact_id}/",
         "tokens": "/account/tokens",
+        "manage_users": "/manage/users",
+        "manage_user": f"/manage/users/{person.pk}",
+        "manage_groups": "/manage/groups",
+        "manage_group": f"/manage/groups/{group.pk}",
+        "manage_tokens": "/manage/tokens",
+        "grants": f"/manage/grants?object_type=project&object_id={project.pk}",
+        "audit": "/manage/audit?category=data",
     }
 
 

@@ -84,3 +84,11 @@ def filesize(value):
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"
+
+
+@register.simple_tag(takes_context=True)
+def can(context, resource: str, action: str, obj=None) -> bool:
+    """``{% can "users" "create" as may_manage %}``: the permission gate's answer for the signed-in user."""
+    from apps.dashboard.permissions import can as gate
+
+    return gate(context["request"].user, resource, action, obj)

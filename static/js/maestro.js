@@ -2,7 +2,7 @@
  * pages declare behaviour with data attributes and this file wires it up, for the initial page and for content
  * swapped in by htmx.
  *
- *   <form data-confirm="Delete it?">           asks before submitting (htmx elements use hx-confirm instead)
+ *   <form data-confirm="Delete it?">           asks before submitting (forms htmx submits ask through hx-confirm)
  *   <form data-autosubmit>                      submits when a select or checkbox changes (no-JS fallback: a button)
  *   <button data-copy="element-id">             copies that element's text to the clipboard
  *   <form data-compare min="2">                 enables [data-compare-submit] once enough checkboxes are ticked
@@ -14,7 +14,10 @@
 
   function onSubmitConfirm(event) {
     var form = event.target.closest("form[data-confirm]");
-    if (form && !window.confirm(form.dataset.confirm)) {
+    if (!form || form.hasAttribute("hx-confirm")) {
+      return; // htmx asks itself (hx-confirm) for forms it submits
+    }
+    if (!window.confirm(form.dataset.confirm)) {
       event.preventDefault();
       event.stopImmediatePropagation();
     }

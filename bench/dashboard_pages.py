@@ -88,9 +88,11 @@ def seed(slug: str, *, projects: int, runs_per_project: int, rng: random.Random)
         for project in project_rows:
             for _ in range(rng.randint(2, 6)):
                 person = rng.choice(people)
-                members.append(TeamMember(project=project, user=person, display_name=person.username,
-                                          role=rng.choice(ROLES), experience_level=rng.choice(LEVELS),
-                                          years_experience=rng.randint(0, 20), contribution_hours=rng.randint(10, 500)))  # fmt: skip
+                members.append(TeamMember(
+                    project=project, user=person, display_name=person.username, role=rng.choice(ROLES),
+                    experience_level=rng.choice(LEVELS), years_experience=rng.randint(0, 20),
+                    contribution_hours=rng.randint(10, 500),
+                ))  # fmt: skip
             for version in rng.sample(versions, 3):
                 usages.append(ArtifactUsage(project=project, artifact_version=version, artifact_id=version.artifact_id,
                                             used_by=admin))  # fmt: skip

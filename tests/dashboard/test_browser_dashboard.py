@@ -86,9 +86,13 @@ def _login(page, live, ctx, username, password):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(live.url(ctx.host, "/"))
+    page.wait_for_load_state("networkidle")
 
 
 def _shot(page, name: str) -> None:
+    # Idle first: the screenshot shows the settled page, and no request (the favicon comes after "load") is still in
+    # flight when the test navigates on — an aborted request would fail the test.
+    page.wait_for_load_state("networkidle")
     page.screenshot(path=str(screenshot_dir() / f"{name}.png"), full_page=True)
 
 

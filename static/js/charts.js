@@ -80,7 +80,11 @@
     if (typeof window.Chart === "undefined") {
       return;
     }
-    (root || document).querySelectorAll("canvas[data-chart]").forEach(draw);
+    var scope = root || document;
+    if (scope.matches && scope.matches("canvas[data-chart]")) {
+      draw(scope);
+    }
+    scope.querySelectorAll("canvas[data-chart]").forEach(draw);
   }
 
   function onClick(event) {

@@ -55,7 +55,12 @@
       }
       return;
     }
-    (root || document).querySelectorAll("[data-delivery-panel]").forEach(draw);
+    var scope = root || document;
+    // an outerHTML swap settles the panel itself: look at the root as well as inside it
+    if (scope.matches && scope.matches("[data-delivery-panel]")) {
+      draw(scope);
+    }
+    scope.querySelectorAll("[data-delivery-panel]").forEach(draw);
   }
 
   if (document.readyState === "loading") {

@@ -280,3 +280,35 @@ def test_admin_area_pages(_session_tenants, world, live_server_url, page):
     page.get_by_role("button", name="Filter").click()
     assert "auth.login" in page.locator('[data-testid="audit-table"]').inner_text()
     _shot(page, "admin-audit-log")
+
+
+def test_project_page_embeds_the_delivery_panel_with_its_charts(_session_tenants, world, live_server_url, page):
+    from tests.integrations.factories import make_integration
+    from tests.integrations.payloads import deliver_github
+    from tests.integrations.test_metrics import at, github_history
+
+    alpha = _session_tenants[0]
+
+    def create():
+        with alpha.context():
+            project = Project.objects.create(name="Browser delivery", slug="browser-delivery", status="active")
+            integration, secret = make_integration(project, created_at=at(1, 5))
+        for event, payload in github_history():
+            assert deliver_github(alpha.host, integration, secret, event, payload).status_code == 200
+        return project
+
+    project = outside_event_loop(create)
+    _login(page, live_server_url, alpha, alpha.admin_username, alpha.admin_password)
+    page.goto(live_server_url.url(alpha.host, f"/projects/{project.pk}/"))
+    page.wait_for_selector("[data-delivery-panel]")  # htmx replaced the placeholder with the panel (last 90 days)
+    # ... and choosing the period of the recorded history redraws it in place
+    page.get_by_label("From").fill("2026-03-02")
+    page.get_by_label("To").fill("2026-03-29")
+    with page.expect_response("**/delivery-panel?from=2026-03-02&to=2026-03-29"):
+        page.get_by_role("button", name="Show").click()
+    canvas = f"delivery-activity-{project.pk}"
+    page.wait_for_function(f"() => document.getElementById('{canvas}') && window.Chart.getChart('{canvas}')")
+    activity = page.evaluate(f"() => window.Chart.getChart('{canvas}').data.datasets.map(d => d.data)")
+    assert activity == [[3, 2, 1, 1], [2, 1, 1, 0]]
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Browser delivery")  # still the project page
+    _shot(page, "project-delivery")

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
+    path("", include("apps.recommendations.api.urls")),
 ]
 
 urlpatterns = [

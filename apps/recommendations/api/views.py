@@ -208,6 +208,7 @@ class SuccessModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def retrain(self, request):
         data = _validated(s.RetrainRequestSerializer, request.data)
         run = services.training_request(user=request.user, force=data["force"])
+        run.refresh_from_db()  # sending may already have happened (or failed) after commit
         return Response(s.TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=s.ModelActionRequestSerializer, responses=s.SuccessModelSerializer)

@@ -7,8 +7,8 @@ because specs are lists of short requirements where line and bullet structure ma
 punctuation. Fragments shorter than three words are dropped (headings like "Requirements:").
 
 Matching: every sentence of A and of B is embedded; a one-to-one assignment maximising the total cosine
-similarity is found with the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``), and pairs below
-``min_similarity`` are discarded. The overlap score is
+similarity over the pairs at or above ``min_similarity`` is found with the Hungarian algorithm
+(``scipy.optimize.linear_sum_assignment``); pairs below the threshold are not matches. The overlap score is
 
     overlap = Σ_{matched pairs} sim / ((|A| + |B|) / 2)
 
@@ -52,7 +52,8 @@ def match(emb_a: np.ndarray, emb_b: np.ndarray, min_similarity: float) -> list[M
     if len(emb_a) == 0 or len(emb_b) == 0:
         return []
     sims = emb_a @ emb_b.T
-    rows, cols = linear_sum_assignment(sims, maximize=True)
+    # Pairs below the threshold count as 0, so a forced bad pairing never displaces good ones.
+    rows, cols = linear_sum_assignment(np.where(sims >= min_similarity, sims, 0.0), maximize=True)
     pairs = [Match(int(r), int(c), float(sims[r, c])) for r, c in zip(rows, cols, strict=True)]
     return sorted((p for p in pairs if p.similarity >= min_similarity), key=lambda p: -p.similarity)
 

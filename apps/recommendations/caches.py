@@ -8,6 +8,10 @@ the version under the state row's lock in their own transaction, so versions bec
 row is skipped. Rows of deleted projects disappear with the project (cascade) without a version bump; searches
 drop such ids when the project lookup misses them (``selectors.similar_projects``) and remove them here.
 
+Text vectors. The embedding of a free text (a proposed spec) is kept in a small per-process LRU keyed by (tenant
+schema, SHA-256 of the text), so re-asking for recommendations while editing the team or constraints of the same
+spec does not run the model again.
+
 Models. A ``Predictor`` is cached per (tenant schema, model id, version), a small LRU: loading parses the boosters
 and reads the neighbour pool's embeddings once; a promotion or rollback changes the active id, so the next request
 loads the other model, and nothing is ever served across tenants.
@@ -91,11 +95,33 @@ def forget_projects(ids) -> None:
             entry.index.remove(ids)
 
 
+_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+MAX_VECTORS = 512
+
+
+def text_vector(text: str) -> np.ndarray:
+    """The embedding of ``text`` (computed once per process while it stays among the recently used)."""
+    key = (connection.schema_name, emb.text_sha256(text))
+    with _lock:
+        found = _vectors.get(key)
+        if found is not None:
+            _vectors.move_to_end(key)
+            return found
+    vector = emb.encode([text])[0]
+    vector.setflags(write=False)
+    with _lock:
+        _vectors[key] = vector
+        while len(_vectors) > MAX_VECTORS:
+            _vectors.popitem(last=False)
+    return vector
+
+
 def clear() -> None:
-    """Drop every cached index and model of this process (tests, after a tenant is reset)."""
+    """Drop every cached index, text vector and model of this process (tests, after a tenant is reset)."""
     with _lock:
         _indexes.clear()
         _predictors.clear()
+        _vectors.clear()
 
 
 _predictors: OrderedDict[tuple[str, int, int], object] = OrderedDict()

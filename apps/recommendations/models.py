@@ -2,6 +2,7 @@
 artifact impact."""
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
@@ -153,8 +154,8 @@ class Prediction(models.Model):
     model = models.ForeignKey(SuccessModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     model_version = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=PredictionStatus.choices)
-    request = models.JSONField()
-    response = models.JSONField()
+    request = models.JSONField(encoder=DjangoJSONEncoder)
+    response = models.JSONField(encoder=DjangoJSONEncoder)
     predicted_success = models.FloatField(null=True, blank=True)
     lower = models.FloatField(null=True, blank=True)
     upper = models.FloatField(null=True, blank=True)

@@ -102,15 +102,15 @@ def similar_projects(
     while True:
         hits = [h for h in index.search(vector, fetch, exclude=exclude) if h.similarity >= min_similarity]
         ids = [h.id for h in hits]
-        rows = {r["id"]: r for r in Project.objects.filter(pk__in=ids).values(*PROJECT_FIELDS)}
-        missing = [i for i in ids if i not in rows]
-        if missing:
-            caches.forget_projects(missing)
-        allowed = set(visible_projects(user).filter(pk__in=list(rows)).values_list("pk", flat=True))
+        rows = {r["id"]: r for r in visible_projects(user).filter(pk__in=ids).values(*PROJECT_FIELDS)}
+        unseen = [i for i in ids if i not in rows]
+        if unseen:  # hidden from this user, or deleted since the index was loaded
+            present = set(Project.objects.filter(pk__in=unseen).values_list("pk", flat=True))
+            caches.forget_projects([i for i in unseen if i not in present])
         out = [
             _project_payload(rows[h.id], h.similarity)
             for h in hits
-            if h.id in allowed and (not completed_only or rows[h.id]["status"] == ProjectStatus.COMPLETED)
+            if h.id in rows and (not completed_only or rows[h.id]["status"] == ProjectStatus.COMPLETED)
         ]
         exhausted = fetch >= len(index) + len(exclude) or len(hits) < fetch
         if len(out) >= k or exhausted:
@@ -130,7 +130,7 @@ def project_vector(project: Project) -> np.ndarray | None:
     )
     if stored is not None and stored[1] == emb.text_sha256(project.spec):
         return emb.from_bytes(stored[0])
-    return emb.encode([project.spec])[0]
+    return caches.text_vector(project.spec)
 
 
 def projects_overlap(*, a: Project, b: Project, min_similarity: float) -> dict:
@@ -167,7 +167,7 @@ def baseline() -> dict:
 def active_model() -> SuccessModel | None:
     return (
         SuccessModel.objects.filter(status=ModelStatus.ACTIVE)
-        .only("id", "version", "trained_at", "cv_mae", "n_samples", "status")
+        .only("id", "version", "trained_at", "cv_mae", "n_samples", "status", "params")
         .first()
     )
 

@@ -256,9 +256,11 @@ RECOMMENDATIONS_MIN_COMPLETED_PROJECTS = env.int("RECOMMENDATIONS_MIN_COMPLETED_
 RECOMMENDATIONS_RETRAIN_AFTER_NEW_OUTCOMES = env.int("RECOMMENDATIONS_RETRAIN_AFTER_NEW_OUTCOMES", default=10)
 # An artifact used by fewer training projects gets "insufficient_usage" instead of an impact score.
 RECOMMENDATIONS_IMPACT_MIN_USAGE = env.int("RECOMMENDATIONS_IMPACT_MIN_USAGE", default=5)
-# Threads for LightGBM training and for torch when embedding (0 = one per core). One is faster on a busy machine.
+# Threads for LightGBM training, torch encoding and NumPy's BLAS (0 = library default: one per core). One is
+# faster for processes that serve one request at a time, and on a busy machine.
 RECOMMENDATIONS_TRAIN_THREADS = env.int("RECOMMENDATIONS_TRAIN_THREADS", default=1)
 RECOMMENDATIONS_TORCH_THREADS = env.int("RECOMMENDATIONS_TORCH_THREADS", default=1)
+RECOMMENDATIONS_BLAS_THREADS = env.int("RECOMMENDATIONS_BLAS_THREADS", default=1)
 # A queued run not started this long after it was sent is sent again by reconciliation (duplicates are no-ops).
 RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS = env.int("RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS", default=600)
 # A run "running" for longer than this is considered lost (worker died) and marked failed by reconciliation.

@@ -114,6 +114,32 @@ def celery_broker(url: str):
         reset()
 
 
+def assert_documented(serializer, data, path: str = "$") -> None:
+    """``data`` (a parsed JSON response) has exactly the fields the documenting serializer declares — no undocumented
+    key, no missing required one — recursively, and every value validates against its field."""
+    from rest_framework import serializers as drf
+
+    if isinstance(serializer, type):
+        serializer = serializer()
+    fields = serializer.fields
+    assert isinstance(data, dict), f"{path}: expected an object"
+    undocumented = set(data) - set(fields)
+    assert not undocumented, f"{path}: undocumented fields {sorted(undocumented)}"
+    missing = {name for name, field in fields.items() if field.required and name not in data}
+    assert not missing, f"{path}: missing fields {sorted(missing)}"
+    for name, value in data.items():
+        field = fields[name]
+        if value is None:
+            assert field.allow_null, f"{path}.{name}: null is not documented"
+        elif isinstance(field, drf.ListSerializer):
+            for i, item in enumerate(value):
+                assert_documented(field.child, item, f"{path}.{name}[{i}]")
+        elif isinstance(field, drf.Serializer):
+            assert_documented(field, value, f"{path}.{name}")
+        else:
+            field.run_validation(value)
+
+
 def user_with_token(ctx, username: str, role: str, scope: str = "write") -> tuple[User, str]:
     with ctx.context():
         user = user_create(username=username, role=role, email=f"{username}@example.test")

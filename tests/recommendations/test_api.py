@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from apps.artifacts.models import Artifact
 from apps.projects.models import Project, TeamMember
 from apps.recommendations import caches, selectors, services
+from apps.recommendations.api.serializers import RecommendationInsufficientSerializer, RecommendationOkSerializer
 from apps.recommendations.choices import RunKind
 from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.models import (
@@ -23,7 +24,7 @@ from apps.recommendations.models import (
     SuccessModel,
     TrainingRun,
 )
-from tests.recommendations.support import admin_token, seeded, user_with_token
+from tests.recommendations.support import admin_token, assert_documented, seeded, user_with_token
 
 PROPOSAL = {
     "spec": "Classify card transactions by the risk of loan defaults using core banking ledgers. "
@@ -72,6 +73,7 @@ def test_recommendation_response_is_complete_consistent_and_stored(api_a, tenant
     response = api_a.post("/api/v1/recommendations", PROPOSAL | {"artifact_ids": [harmful.pk]}, format="json")
     data = response.json()
     assert response.status_code == 200 and data["status"] == "ok"
+    assert_documented(RecommendationOkSerializer, data)
     success = data["success"]
     assert success["lower"] <= success["predicted"] <= success["upper"]
     assert 0 <= success["confidence"] <= 1
@@ -170,6 +172,7 @@ def test_no_model_yet_queues_a_training_and_says_so(api_a, tenant_a):
         SuccessModel.objects.update(status="retired")
     data = api_a.post("/api/v1/recommendations", PROPOSAL, format="json").json()
     assert data["status"] == "no_model" and data["needed"] == 30 and data["have"] >= 30
+    assert_documented(RecommendationInsufficientSerializer, data)
     with tenant_a.context():
         run = TrainingRun.objects.get(pk=data["training_run_id"])
     assert run.kind == "train" and run.status == "queued"

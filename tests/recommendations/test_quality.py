@@ -12,11 +12,12 @@ from sklearn.metrics import mean_absolute_error, r2_score
 from apps.artifacts.models import Artifact
 from apps.projects.models import Project
 from apps.recommendations import caches, selectors
+from apps.recommendations.api.serializers import RecommendationInsufficientSerializer
 from apps.recommendations.demo.generate import CATALOG, generate
 from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.ml.features import Member, ProjectInput
 from apps.recommendations.models import ArtifactImpact, Prediction, SuccessModel
-from tests.recommendations.support import HANDWRITTEN, admin_token, seeded
+from tests.recommendations.support import HANDWRITTEN, admin_token, assert_documented, seeded
 
 SEEDED_PROJECTS = 360
 
@@ -132,6 +133,7 @@ def test_insufficient_data_returns_the_explicit_status_with_a_baseline(tenant_b,
     data = response.json()
     assert response.status_code == 200
     assert data["status"] == "insufficient_data" and data["have"] == 3 and data["needed"] == 30
+    assert_documented(RecommendationInsufficientSerializer, data)
     assert data["baseline"] == {"historical_mean": 70.0, "n_completed": 3}
     assert "success" not in data and "suggested_team" not in data
     # only tenant B's own projects appear, none of tenant A's seeded ones

@@ -190,9 +190,13 @@ class OverlapResponseSerializer(serializers.Serializer):
 
 class BaselineSerializer(serializers.Serializer):
     historical_mean = serializers.FloatField(
-        allow_null=True, help_text="Mean success_score of the tenant's completed projects (null if none)."
+        allow_null=True,
+        help_text="Mean success_score of the tenant's completed projects (null if none); in a model's answer, of the "
+        "projects it was trained on.",
     )
-    n_completed = serializers.IntegerField(help_text="Completed projects with a success score.")
+    n_completed = serializers.IntegerField(
+        help_text="Completed projects with a success score (in a model's answer: its training projects)."
+    )
 
 
 class ModelRefSerializer(serializers.Serializer):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from apps.recommendations import caches
 from apps.recommendations.choices import RunKind, RunReason
 from apps.recommendations.demo import generate, write
+from apps.recommendations.models import SuccessModel
 from apps.recommendations.services.embeddings import embeddings_compute
 from apps.recommendations.services.runs import run_execute, run_request
 
@@ -32,8 +33,8 @@ def seed_tenant(
     train: bool = True,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> SeedResult:
-    """Idempotent: without ``reset``, an already seeded tenant gets no new projects (only missing embeddings and a
-    first model). With ``reset``, seeded data and every model/prediction are deleted first."""
+    """Idempotent: without ``reset``, an already seeded tenant gets no new projects (only missing embeddings, and a
+    model if it has none). With ``reset``, seeded data and every model/prediction are deleted first."""
     result = SeedResult()
     if reset:
         result.reset = write.reset()
@@ -51,7 +52,7 @@ def seed_tenant(
         result.created = len(ids)
     progress("embedding specs (all-MiniLM-L6-v2)")
     result.embeddings = embeddings_compute(progress=lambda done, total: progress(f"  embedded {done}/{total}"))
-    if train:
+    if train and (result.created or not SuccessModel.objects.exists()):
         progress("training the success model (K-fold CV, point + quantile boosters)")
         run = run_request(kind=RunKind.TRAIN, reason=RunReason.SEED, dispatch=False)
         result.training = run_execute(run_id=run.pk, inline_follow_up=True)

@@ -48,21 +48,41 @@ class ImpactResult:
     has_indicator: bool = False
 
 
+@dataclass
+class Usage:
+    """Who used what, computed once for all artifacts: rows per artifact, per-row counts per type, strata."""
+
+    rows_of: dict[int, np.ndarray]
+    type_count: dict[str, np.ndarray]
+    strata: np.ndarray
+
+    @classmethod
+    def of(cls, inputs: list[ProjectInput]) -> Usage:
+        rows_of: dict[int, list[int]] = {}
+        type_count: dict[str, np.ndarray] = {}
+        for r, p in enumerate(inputs):
+            for aid, atype in dict(p.artifacts).items():
+                rows_of.setdefault(aid, []).append(r)
+                type_count.setdefault(atype, np.zeros(len(inputs)))[r] += 1
+        return cls(
+            rows_of={a: np.asarray(rows, dtype=np.int64) for a, rows in rows_of.items()},
+            type_count=type_count,
+            strata=np.array([p.problem_class for p in inputs]),
+        )
+
+
 def contributions_for(
-    space: FeatureSpace, inputs: list[ProjectInput], contribs: np.ndarray, artifact_id: int, artifact_type: str
+    space: FeatureSpace, usage: Usage, contribs: np.ndarray, artifact_id: int, artifact_type: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """(rows of projects using the artifact, c_a(p) for each of them)."""
-    users = np.array([any(aid == artifact_id for aid, _ in p.artifacts) for p in inputs], dtype=bool)
-    rows = np.flatnonzero(users)
+    rows = usage.rows_of.get(artifact_id, np.zeros(0, dtype=np.int64))
     values = np.zeros(len(rows))
     ind = space.indicator_col(artifact_id)
     tcol = space.type_col(artifact_type)
-    for k, r in enumerate(rows):
-        if ind is not None:
-            values[k] += contribs[r, ind]
-        if tcol is not None:
-            n_type = sum(1 for _aid, t in dict(inputs[r].artifacts).items() if t == artifact_type)
-            values[k] += contribs[r, tcol] / max(n_type, 1)
+    if ind is not None:
+        values += contribs[rows, ind]
+    if tcol is not None and len(rows):
+        values += contribs[rows, tcol] / np.maximum(usage.type_count[artifact_type][rows], 1)
     return rows, values
 
 
@@ -122,8 +142,10 @@ def artifact_impact(
     artifact_id: int,
     artifact_type: str,
     min_usage: int,
+    usage: Usage | None = None,
 ) -> ImpactResult:
-    rows, values = contributions_for(space, inputs, contribs, artifact_id, artifact_type)
+    usage = usage or Usage.of(inputs)
+    rows, values = contributions_for(space, usage, contribs, artifact_id, artifact_type)
     result = ImpactResult(
         artifact_id=artifact_id, status="insufficient_usage", n_projects=len(rows),
         has_indicator=space.indicator_col(artifact_id) is not None,
@@ -132,7 +154,7 @@ def artifact_impact(
         return result
     used = np.zeros(len(inputs), dtype=bool)
     used[rows] = True
-    strata = np.array([p.problem_class for p in inputs])
+    strata = usage.strata
     result.status = "ok"
     result.impact = float(values.mean())
     result.ci_low, result.ci_high = bootstrap_ci(values, seed=artifact_id)

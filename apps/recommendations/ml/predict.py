@@ -75,6 +75,9 @@ class Predictor:
         self.pool_embeddings = np.ascontiguousarray(pool_embeddings[keep], dtype=np.float32)
         self.pool_embedded_success = success[keep]
         self._pool_pos = {int(pid): i for i, pid in enumerate(self.pool_embedding_ids)}
+        self.pool_artifacts = {
+            int(pid): frozenset(arts) for pid, arts in zip(self.pool_ids, data.get("pool_artifacts", []), strict=False)
+        }
 
     @property
     def k(self) -> int:

@@ -114,6 +114,7 @@ class TrainedBundle:
     metadata: dict
     pool_ids: np.ndarray
     pool_success: np.ndarray
+    pool_artifacts: list[list[int]] = field(default_factory=list)
     skipped_targets: dict[str, dict] = field(default_factory=dict)
     training_seconds: float = 0.0
 
@@ -132,6 +133,7 @@ class TrainedBundle:
             "metadata": self.metadata,
             "pool_ids": [int(i) for i in self.pool_ids],
             "pool_success": [float(v) for v in self.pool_success],
+            "pool_artifacts": self.pool_artifacts,
         }  # fmt: skip
 
 
@@ -280,7 +282,8 @@ def train(ts: TrainingSet, cfg: TrainingConfig | None = None) -> TrainedBundle:
     metadata = _metadata(ts, cfg)
     return TrainedBundle(
         space=space, targets=targets, importances=importances, metadata=metadata, pool_ids=ts.project_ids.copy(),
-        pool_success=ts.success.copy(), skipped_targets=skipped, training_seconds=time.perf_counter() - started,
+        pool_success=ts.success.copy(), pool_artifacts=[sorted({a for a, _ in p.artifacts}) for p in ts.inputs],
+        skipped_targets=skipped, training_seconds=time.perf_counter() - started,
     )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from apps.artifacts.models import Artifact
 from apps.recommendations import caches, dataset
 from apps.recommendations.choices import ModelStatus, RunStatus
 from apps.recommendations.ml import neighbors as nb
-from apps.recommendations.ml.impact import artifact_impact
+from apps.recommendations.ml.impact import Usage, artifact_impact
 from apps.recommendations.models import ArtifactImpact, SuccessModel, TrainingRun
 from apps.recommendations.services.runs import RunOutcome
 
@@ -41,10 +41,11 @@ def impact_recompute(run: TrainingRun | None = None) -> RunOutcome:
     artifacts = list(Artifact.objects.order_by("pk").values_list("pk", "type"))
     rows, scores = [], []
     counts = {"ok": 0, "insufficient_usage": 0}
+    usage = Usage.of(ts.inputs)
     for artifact_id, artifact_type in artifacts:
         result = artifact_impact(
             space=predictor.space, inputs=ts.inputs, contribs=contribs, success=ts.success,
-            artifact_id=artifact_id, artifact_type=artifact_type, min_usage=min_usage,
+            artifact_id=artifact_id, artifact_type=artifact_type, min_usage=min_usage, usage=usage,
         )  # fmt: skip
         counts[result.status] += 1
         rows.append(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from apps.artifacts.models import Artifact, ArtifactUsage
+from apps.artifacts.models import Artifact
 from apps.projects.choices import ProjectStatus
 from apps.projects.models import Project
 from apps.recommendations import caches, selectors
@@ -59,17 +57,14 @@ def _target(predictor: Predictor, X: np.ndarray, target: str) -> dict:
 
 
 def _suggest_artifacts(predictor: Predictor, proposal: Proposal, inp: ProjectInput, neighbor_value: float,
-                       base: float, neighbor_ids: list[int], neighbor_success: list[float]) -> list[dict]:  # fmt: skip
+                       base: float, neighbor_ids: list[int], neighbor_success: list[float],
+                       library: list[tuple[int, str, str, bool]]) -> list[dict]:  # fmt: skip
     """Library artifacts not yet in the proposal, ranked by uplift = prediction with the artifact − without.
 
     Artifacts without an indicator feature differ only through their type count, so one row per type serves all
     of them; ties are broken by how many similar successful projects used the artifact."""
     used = set(proposal.artifact_ids)
-    candidates = [
-        (aid, name, atype)
-        for aid, name, atype in Artifact.objects.filter(is_active=True).order_by("pk").values_list("pk", "name", "type")
-        if aid not in used
-    ]
+    candidates = [(aid, name, atype) for aid, name, atype, active in library if active and aid not in used]
     if not candidates:
         return []
     keys, rows = {}, []
@@ -81,9 +76,10 @@ def _suggest_artifacts(predictor: Predictor, proposal: Proposal, inp: ProjectInp
     uplift = predictor.predict_success(predictor.rows(rows, neighbor_value)) - base
     threshold = float(predictor.metadata.get("success_mean", 0.0))
     successful = [pid for pid, s in zip(neighbor_ids, neighbor_success, strict=True) if s >= threshold]
-    users: dict[int, set[int]] = {}
-    for pid, aid in ArtifactUsage.objects.filter(project_id__in=successful).values_list("project_id", "artifact_id"):
-        users.setdefault(aid, set()).add(pid)
+    users: dict[int, set[int]] = {}  # artifacts the similar successful training projects used (kept with the model)
+    for pid in successful:
+        for aid in predictor.pool_artifacts.get(pid, ()):
+            users.setdefault(aid, set()).add(pid)
     out = []
     for aid, name, atype in candidates:
         key = ("a", aid) if predictor.space.indicator_col(aid) is not None else ("t", atype)
@@ -162,8 +158,8 @@ def _save(*, user, proposal: Proposal, request_data: dict, response: dict, statu
         model=model,
         model_version=getattr(model, "version", None),
         status=status,
-        request=json.loads(json.dumps(request_data, cls=DjangoJSONEncoder)),
-        response=json.loads(json.dumps(response, cls=DjangoJSONEncoder)),
+        request=request_data,
+        response=response,
         predicted_success=success.get("predicted"),
         lower=success.get("lower"),
         upper=success.get("upper"),
@@ -178,12 +174,43 @@ def _save(*, user, proposal: Proposal, request_data: dict, response: dict, statu
     return prediction
 
 
-def recommendation_create(*, user, proposal: Proposal, request_data: dict) -> dict:
-    """Predict success (interval, confidence), duration and cost for ``proposal``; suggest artifacts and a team; list
-    similar past projects and per-feature contributions. Stored as a Prediction; returns the response body."""
+def _vector(proposal: Proposal) -> np.ndarray | None:
+    if emb.is_blank(proposal.spec):
+        return None
+    if proposal.project is not None and proposal.spec == proposal.project.spec:
+        return selectors.project_vector(proposal.project)  # the stored embedding when it is current
+    return caches.text_vector(proposal.spec)
+
+
+def _without_model(*, user, proposal: Proposal, request_data: dict, similar: list[dict]) -> dict:
+    """The explicit answer when no model can predict: too few completed projects, or none trained yet."""
     needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
     baseline = selectors.baseline()
-    vector = emb.encode([proposal.spec])[0] if not emb.is_blank(proposal.spec) else None
+    have = baseline["n_completed"]
+    body: dict = {"have": have, "needed": needed, "baseline": baseline, "similar_projects": similar}
+    if have < needed:
+        body["status"] = PredictionStatus.INSUFFICIENT_DATA
+        body["detail"] = (
+            f"{have} completed projects with a success score; the model needs {needed}. "
+            "The tenant's historical mean is given as a baseline."
+        )
+    else:
+        run = TrainingRun.objects.filter(kind=RunKind.TRAIN, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
+        run = run or run_request(kind=RunKind.TRAIN, reason=RunReason.RECONCILE, user=user)
+        body["status"] = PredictionStatus.NO_MODEL
+        body["detail"] = f"No model is trained yet; training run {run.pk} is {run.status}."
+        body["training_run_id"] = run.pk
+    prediction = _save(user=user, proposal=proposal, request_data=request_data, response=body, status=body["status"])
+    return {"prediction_id": prediction.pk} | body
+
+
+def recommendation_create(*, user, proposal: Proposal, request_data: dict) -> dict:
+    """Predict success (interval, confidence), duration and cost for ``proposal``; suggest artifacts and a team; list
+    similar past projects and per-feature contributions. Stored as a Prediction; returns the response body.
+
+    Without an active model the answer is ``insufficient_data`` (fewer completed projects than
+    RECOMMENDATIONS_MIN_COMPLETED_PROJECTS) or ``no_model`` (a training is queued), with the historical mean."""
+    vector = _vector(proposal)
     exclude = [proposal.project.pk] if proposal.project else []
     similar = (
         selectors.similar_projects(
@@ -192,40 +219,20 @@ def recommendation_create(*, user, proposal: Proposal, request_data: dict) -> di
         if vector is not None
         else []
     )
-    body: dict = {"baseline": {"historical_mean": baseline["historical_mean"], "n_completed": baseline["n_completed"]}}
     model = selectors.active_model()
-    if baseline["n_completed"] < needed:
-        body = {"status": PredictionStatus.INSUFFICIENT_DATA, "have": baseline["n_completed"], "needed": needed} | body
-        body["detail"] = (
-            f"{baseline['n_completed']} completed projects with a success score; the model needs {needed}. "
-            "The tenant's historical mean is given as a baseline."
-        )
-        body["similar_projects"] = similar
-        prediction = _save(
-            user=user, proposal=proposal, request_data=request_data, response=body, status=body["status"]
-        )
-        return {"prediction_id": prediction.pk} | body
     if model is None:
-        run = TrainingRun.objects.filter(kind=RunKind.TRAIN, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
-        run = run or run_request(kind=RunKind.TRAIN, reason=RunReason.RECONCILE, user=user)
-        body = {"status": PredictionStatus.NO_MODEL, "have": baseline["n_completed"], "needed": needed} | body
-        body["detail"] = f"No model is trained yet; training run {run.pk} is {run.status}."
-        body["training_run_id"] = run.pk
-        body["similar_projects"] = similar
-        prediction = _save(
-            user=user, proposal=proposal, request_data=request_data, response=body, status=body["status"]
-        )
-        return {"prediction_id": prediction.pk} | body
+        return _without_model(user=user, proposal=proposal, request_data=request_data, similar=similar)
 
     predictor = caches.predictor_for(model.pk, model.version)
     found = predictor.neighbors(vector, exclude_project_id=proposal.project.pk if proposal.project else None)
-    artifact_types = dict(Artifact.objects.filter(pk__in=proposal.artifact_ids).values_list("pk", "type"))
+    library = list(Artifact.objects.order_by("pk").values_list("pk", "name", "type", "is_active"))
+    types = {aid: atype for aid, _name, atype, _active in library}
     inp = ProjectInput(
         problem_class=proposal.problem_class,
         complexity=float(proposal.complexity),
         planned_duration_days=proposal.planned_duration_days,
         members=tuple(proposal.members),
-        artifacts=tuple((aid, artifact_types[aid]) for aid in proposal.artifact_ids if aid in artifact_types),
+        artifacts=tuple((aid, types[aid]) for aid in proposal.artifact_ids if aid in types),
     )
     X = predictor.rows([inp], found.value)
     success = _target(predictor, X, "success")
@@ -257,12 +264,14 @@ def recommendation_create(*, user, proposal: Proposal, request_data: dict) -> di
             ],
         },
         "suggested_artifacts": _suggest_artifacts(
-            predictor, proposal, inp, found.value, success["predicted"], neighbor_ids, neighbor_success
+            predictor, proposal, inp, found.value, success["predicted"], neighbor_ids, neighbor_success, library
         ),
         "suggested_team": _suggest_team(predictor, proposal, X, success["predicted"]),
         "similar_projects": similar,
         "feature_contributions": _contributions(predictor, X),
-    } | body
+        # The mean of the training projects' success: what the model was fitted on (no extra query per request).
+        "baseline": {"historical_mean": _round(model.params.get("success_mean"), 3), "n_completed": model.n_samples},
+    }
     prediction = _save(
         user=user, proposal=proposal, request_data=request_data, response=body, status=PredictionStatus.OK, model=model
     )

@@ -11,7 +11,8 @@ RUN pip install --no-cache-dir -c constraints.txt .
 COPY . .
 RUN DJANGO_SETTINGS_MODULE=maestro.settings.local SECRET_KEY=collectstatic-only DATABASE_URL=postgres://x:x@localhost/x \
     python manage.py collectstatic --noinput -v 0
-RUN useradd --system --home /app maestro && mkdir -p /app/media /app/.local && chown -R maestro /app/media /app/.local
+RUN useradd --system --home /app maestro && mkdir -p /app/media /app/.local/prometheus-multiproc \
+    && chown -R maestro /app/media /app/.local
 USER maestro
 EXPOSE 8000
-CMD ["gunicorn", "maestro.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "maestro.wsgi", "--bind", "0.0.0.0:8000"]

@@ -11,11 +11,13 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 TORCH_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX) --extra-index-url https://pypi.org/simple,)
 RUN_SETTINGS ?= maestro.settings.local
+# prometheus_client multiprocess directory shared by the gunicorn and Celery worker processes of `make run`.
+METRICS_DIR ?= $(CURDIR)/.local/prometheus-multiproc
 PYTEST_ARGS ?=
 # This machine's pip config names index folders that may be absent; drop that noise, keep real warnings.
 PIP_FILTER := { grep -v '^WARNING: Location .* is ignored' || true; }
 
-.PHONY: help venv services migrate demo run test stop lint fmt lock browser bench
+.PHONY: help venv services migrate demo run test stop lint fmt lock browser tools bench vendor
 
 help:
 	@echo "make run    set up everything and start web + Celery worker + beat (http://demo.localhost:8000)"
@@ -41,6 +43,9 @@ services: venv
 browser:
 	@bash scripts/services.sh browser
 
+tools:
+	@bash scripts/services.sh tools
+
 migrate: services
 	DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) $(PY) manage.py migrate_schemas --noinput -v 1
 
@@ -51,9 +56,11 @@ demo: migrate
 
 run: demo
 	@echo "[run] starting web (http://demo.localhost:8000), Celery worker and beat — Ctrl-C stops them"
-	DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) $(VENV)/bin/honcho start -f Procfile web worker beat
+	rm -rf "$(METRICS_DIR)" && mkdir -p "$(METRICS_DIR)"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PROMETHEUS_MULTIPROC_DIR="$(METRICS_DIR)" DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) \
+	  $(VENV)/bin/honcho start -f Procfile web worker beat
 
-test: services browser
+test: services browser tools
 	$(PY) -m pytest --ds=maestro.settings.test --cov --cov-report=term --cov-fail-under=85 $(PYTEST_ARGS)
 
 stop:
@@ -71,3 +78,6 @@ fmt: venv
 
 lock: venv
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+
+vendor:
+	bash scripts/vendor_assets.sh

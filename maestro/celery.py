@@ -39,6 +39,7 @@ class TenantTask(Task):
         tenant = Tenant.objects.filter(schema_name=schema_name).only("schema_name", "is_active").first()
         if tenant is None or not tenant.is_active:
             logger.warning("task_skipped_inactive_tenant", extra={"task": self.name, "schema": schema_name})
+            self.request.maestro_skipped = True  # counted as outcome "skipped" by the task metrics
             return None
         token = tenant_var.set(schema_name)
         try:
@@ -50,15 +51,27 @@ class TenantTask(Task):
 
 @signals.before_task_publish.connect
 def _attach_request_id(headers=None, **_kwargs):
-    from maestro.context import request_id_var
+    from maestro.context import actor_var, request_id_var
 
     if headers is not None and "request_id" not in headers:
         headers["request_id"] = request_id_var.get()
+    if headers is not None and "actor" not in headers:
+        headers["actor"] = actor_var.get()
 
 
 @signals.task_prerun.connect
 def _restore_request_id(task=None, **_kwargs):
-    from maestro.context import request_id_var
+    from maestro.context import actor_var, request_id_var
 
     request_id = getattr(task.request, "request_id", None) if task is not None else None
     request_id_var.set(request_id or (task.request.id if task is not None else "-"))
+    actor_var.set((getattr(task.request, "actor", None) if task is not None else None) or "-")
+
+
+@signals.task_postrun.connect
+def _clear_context(**_kwargs):
+    """Solo/threads pools reuse the process: the next task's "received" line must not show this task's ids."""
+    from maestro.context import actor_var, request_id_var
+
+    request_id_var.set("-")
+    actor_var.set("-")

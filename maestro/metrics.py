@@ -7,9 +7,10 @@ import ipaddress
 
 from django.conf import settings
 from django.http import HttpResponse
-from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from apps.accounts.tokens import token_from_authorization
+from maestro.observability.exposition import render_metrics
 
 
 def _address_allowed(remote_addr: str) -> bool:
@@ -32,4 +33,4 @@ def metrics_view(request):
         response = HttpResponse("metrics require a metrics token or an allow-listed address\n", status=403)
         response["Content-Type"] = "text/plain"
         return response
-    return ExportToDjangoView(request)
+    return HttpResponse(render_metrics(), content_type=CONTENT_TYPE_LATEST)

@@ -32,6 +32,8 @@ class RequestIdMiddleware:
             response[REQUEST_ID_HEADER] = request_id
             duration_ms = (time.perf_counter() - started) * 1000
             match = getattr(request, "resolver_match", None)
+            if actor_var.get() == "-":
+                actor_var.set(actor_label(getattr(request, "user", None)) or "-")
             logger.info(
                 "request",
                 extra={
@@ -47,6 +49,30 @@ class RequestIdMiddleware:
             request_id_var.reset(tokens[0])
             tenant_var.reset(tokens[1])
             actor_var.reset(tokens[2])
+
+
+def actor_label(user) -> str | None:
+    """How logs name an authenticated user: ``user:<id>`` (never the username or e-mail)."""
+    if user is not None and getattr(user, "is_authenticated", False):
+        return f"user:{user.pk}"
+    return None
+
+
+class ActorMiddleware:
+    """Put the session user into the logging context (token requests are labelled by the token authentication).
+
+    Runs after ``AuthenticationMiddleware``. A user who logs in during this request is picked up when the request
+    line is logged (``RequestIdMiddleware``).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        label = actor_label(getattr(request, "user", None))
+        if label:
+            actor_var.set(label)
+        return self.get_response(request)
 
 
 class HealthCheckMiddleware:

@@ -1,21 +1,38 @@
 """URLs served on a tenant's host (and for API requests routed by token)."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from apps.access.views import PasswordChangeView
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
+    # before the projects routes: /projects/overlap and /projects/<id>/similar are served here
     path("", include("apps.recommendations.api.urls")),
+    path("", include("apps.projects.api.urls")),
+    path("", include("apps.artifacts.api.urls")),
+    path("", include("apps.access.api.urls")),
+    path("", include("apps.audit.api.urls")),
+    path("", include("apps.tenants.api.urls")),
+    path("", include("apps.integrations.api.urls")),
+    path("", include("apps.metrics.api.urls")),
 ]
 
 urlpatterns = [
     path("", include("apps.dashboard.urls")),
+    path("", include("apps.integrations.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
+    # Pages without their own icon link (admin, API docs) make browsers ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True)),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="maestro.urls"), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]

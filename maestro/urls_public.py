@@ -2,7 +2,7 @@
 
 from django.urls import path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.tenants.admin import platform_admin_site
 
@@ -10,5 +10,5 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="platform/index.html"), name="platform-index"),
     path("admin/", platform_admin_site.urls),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="maestro.urls"), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]

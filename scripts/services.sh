@@ -5,6 +5,9 @@
 #   scripts/services.sh down   stop the services that `up` started (and only those)
 #   scripts/services.sh status print what answers
 #   scripts/services.sh browser make sure Chromium is installed for the browser tests (apt-get as root)
+#   scripts/services.sh tools  optional test tools: promtool (Debian package prometheus) validates the alert rules;
+#                              installed with apt-get as root, skipped with a note otherwise (tests then fall back
+#                              to a structural check)
 #
 # Order of preference:
 #   1. DATABASE_URL / REDIS_URL from the environment or .env, when they answer.
@@ -240,6 +243,22 @@ ensure_browser() {
   fi
 }
 
+ensure_promtool() {
+  if command -v promtool >/dev/null 2>&1; then say "promtool: $(command -v promtool)"; return 0; fi
+  if is_root && command -v apt-get >/dev/null 2>&1; then
+    # Optional: a failed install only costs the promtool checks, never the test run.
+    if (apt_install prometheus) && command -v promtool >/dev/null 2>&1; then
+      # The package starts a Prometheus server where init scripts may run; the tests only need promtool.
+      if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+        systemctl stop prometheus >/dev/null 2>&1 || true
+      fi
+      say "promtool: installed $(command -v promtool)"
+      return 0
+    fi
+  fi
+  say "NOTE: promtool not available (Debian/Ubuntu: sudo apt-get install prometheus); alert rules get a structural check only."
+}
+
 down() {
   [ -f "$STARTED" ] || { say "nothing was started by this project"; return 0; }
   local kind a b
@@ -260,6 +279,7 @@ case "${1:-up}" in
     ensure_redis
     ;;
   browser) ensure_browser ;;
+  tools) ensure_promtool ;;
   down) down ;;
   status)
     url="${DATABASE_URL:-$(env_get DATABASE_URL)}"
@@ -267,5 +287,5 @@ case "${1:-up}" in
     url="${REDIS_URL:-$(env_get REDIS_URL)}"
     if redis_answers "${url:-redis://127.0.0.1:6379/0}"; then say "Redis: up"; else say "Redis: down"; fi
     ;;
-  *) die "usage: $0 up|down|status" ;;
+  *) die "usage: $0 up|down|status|browser|tools" ;;
 esac

@@ -8,6 +8,22 @@ from django.db import connection
 
 from tests.support.tenants import TenantCtx, make_tenant
 
+# Suite-wide check that no password or token reaches any log line (see the module).
+pytest_plugins = ["tests.support.log_secrets"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment, django_db_blocker):
+    """Always create the test database, even when only tests without a django_db marker are selected (pytest-django
+    would otherwise skip it and let committed-data fixtures reach the development database)."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=0)
+
 
 def _always_set_up_the_test_database():
     """pytest-django creates the test database only when a collected test has the django_db mark or the db fixture.
@@ -30,6 +46,7 @@ _always_set_up_the_test_database()
 @pytest.fixture(scope="session")
 def _session_tenants(django_db_setup, django_db_blocker) -> tuple[TenantCtx, TenantCtx]:
     with django_db_blocker.unblock():
+        assert connection.settings_dict["NAME"].startswith("test_"), "refusing to create test tenants outside a test DB"
         alpha = make_tenant("alpha", "Alpha Analytics")
         beta = make_tenant("beta", "Beta Vision")
         connection.set_schema_to_public()
@@ -70,3 +87,71 @@ def committed(_session_tenants, django_db_blocker):
     Tests using it clean up what they write."""
     with django_db_blocker.unblock():
         yield _session_tenants
+
+
+@pytest.fixture(scope="session")
+def live_server_url(_session_tenants, tmp_path_factory):
+    """Base URL template of a real gunicorn serving the test database: ``url(ctx, path)`` builds tenant URLs."""
+    from tests.support.live_server import free_port, start_server, stop_server
+
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
+    proc = start_server(log_path, port)
+    yield LiveServer(port=port, log_path=log_path)
+    stop_server(proc)
+
+
+class LiveServer:
+    def __init__(self, port: int, log_path):
+        self.port = port
+        self.log_path = log_path
+
+    def url(self, host: str, path: str = "/") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+
+# Module scope: while Playwright's sync API runs, its asyncio loop counts as running in the main thread, and Django
+# refuses ORM calls from committed-data tests that follow (SynchronousOnlyOperation); leaving the module stops it.
+@pytest.fixture(scope="module")
+def browser():
+    """Headless system Chromium driven by Playwright."""
+    from tests.support.live_server import CHROMIUM_ARGS, CHROMIUM_PATH, chromium_available
+
+    if not chromium_available():
+        pytest.skip("Chromium is not installed (make test installs it as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser page that fails the test on any console error or failed request."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    tab.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}"))
+    tab.on(
+        "response",
+        lambda resp: (
+            problems.append(f"HTTP {resp.status}: {resp.url}")
+            if resp.status >= 400
+            and resp.request.resource_type in ("script", "stylesheet", "image", "font", "fetch", "xhr")
+            and not getattr(tab, "_expect_http_errors", False)
+            else None
+        ),
+    )
+    yield tab
+    context.close()
+    assert not problems, "browser problems:\n" + "\n".join(problems)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Browser tests run last: the session's Playwright browser keeps an event loop in the main thread, under which
+    Django refuses the synchronous ORM calls of committed-data tests that would otherwise run after it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

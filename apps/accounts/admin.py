@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.core.exceptions import ValidationError
 
 from apps.accounts.models import ApiToken, User
 
@@ -17,8 +19,28 @@ class ApiTokenInline(admin.TabularInline):
         return False
 
 
+class UserCreationForm(AdminUserCreationForm):
+    """Django's admin creation form for Maestro's user model, refusing a user beyond the plan's limit."""
+
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+
+    def clean(self):
+        from apps.tenants.quotas import quota_usage
+
+        cleaned = super().clean()
+        usage = quota_usage("users")
+        if usage is not None and not usage.allows(1):
+            self.add_error(
+                None,
+                ValidationError(f"Plan limit reached: {usage.describe()}. A platform operator can raise max_users."),
+            )
+        return cleaned
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    add_form = UserCreationForm
     list_display = ["username", "email", "role", "is_service_account", "is_active", "is_staff", "last_login"]
     list_filter = ["role", "is_service_account", "is_active", "is_staff"]
     fieldsets = [*BaseUserAdmin.fieldsets, ("Maestro", {"fields": ["role", "is_service_account"]})]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,13 +13,17 @@ from rest_framework import authentication, exceptions
 from apps.accounts.models import ApiToken
 from apps.accounts.tokens import parse_token, secret_matches, token_from_authorization
 from maestro.context import actor_var
+from maestro.net import client_ip
+
+logger = logging.getLogger("maestro.auth")
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """Verify a token against the hash stored in the current tenant's schema.
 
     A token naming another tenant than the one this request is routed to, an unknown prefix, a wrong secret, a
-    revoked or expired token, or an inactive user all answer the same plain 401.
+    revoked or expired token, or an inactive user all answer the same plain 401. Failures are counted per client
+    address; past ``MAESTRO_RATE_LIMIT_AUTH_FAILURES`` they answer 429 instead.
     """
 
     keyword = "Bearer"
@@ -29,15 +34,24 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         parsed = parse_token(raw)
         if parsed is None or parsed.schema != connection.schema_name:
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            self._fail(request, None, "malformed or other tenant")
         token = ApiToken.objects.select_related("user").filter(prefix=parsed.prefix).first()
         if token is None or not secret_matches(parsed.secret, token.key_hash):
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            self._fail(request, parsed.prefix, "unknown prefix or wrong secret")
         if not token.is_active or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            self._fail(request, parsed.prefix, "revoked, expired or user inactive")
         self._touch(token)
         actor_var.set(f"token:{token.prefix}")
         return token.user, token
+
+    @staticmethod
+    def _fail(request, prefix: str | None, reason: str):
+        from apps.access.throttling import note_auth_failure
+
+        logger.info("token authentication failed", extra={"token_prefix": prefix, "reason": reason,
+                                                          "ip": client_ip(request)})  # fmt: skip
+        note_auth_failure(request)
+        raise exceptions.AuthenticationFailed("Invalid token.")
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'

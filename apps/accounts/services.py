@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.password_validation import validate_password as run_password_validators
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.accounts.choices import Role, TokenScope
 from apps.accounts.models import ApiToken, User
 from apps.accounts.tokens import new_token
+from apps.tenants.quotas import quota_check
 
 
 def user_create(
@@ -22,12 +23,17 @@ def user_create(
     email: str = "",
     password: str | None = None,
     role: str = Role.MEMBER,
+    first_name: str = "",
+    last_name: str = "",
     is_staff: bool = False,
     is_superuser: bool = False,
     is_service_account: bool = False,
     validate_password: bool = True,
 ) -> User:
-    """Create a user in the current tenant schema. Service accounts get no usable password."""
+    """Create a user in the current tenant schema. Service accounts get no usable password.
+
+    Raises ``QuotaExceeded`` (403) when the tenant's plan has no room for another active user.
+    """
     errors = {}
     if not username or len(username) > 150:
         errors["username"] = "A username of 1–150 characters is required."
@@ -45,6 +51,8 @@ def user_create(
     user = User(
         username=username,
         email=email,
+        first_name=first_name,
+        last_name=last_name,
         role=role,
         is_staff=is_staff,
         is_superuser=is_superuser,
@@ -57,6 +65,7 @@ def user_create(
     else:
         user.set_unusable_password()
     with transaction.atomic():
+        quota_check("users")
         user.save()
     return user
 
@@ -93,3 +102,104 @@ def token_revoke(*, token: ApiToken) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
     return token
+
+
+def _require_owner_for(actor: User, target: User | None, new_role: str | None) -> None:
+    """Only owners may make someone an owner or change an owner; nobody changes their own role or deactivates
+    themselves (so a tenant cannot lose its last owner by accident)."""
+    actor_is_owner = actor.role == Role.OWNER and not actor.is_service_account
+    touches_owner = new_role == Role.OWNER or (target is not None and target.role == Role.OWNER)
+    if touches_owner and not actor_is_owner:
+        from apps.access.selectors import record_denial
+
+        record_denial(actor, "users", "change" if target else "create", target, reason="owner_only")
+        raise PermissionDenied("Only an owner may grant the owner role or change an owner.")
+
+
+def user_create_by(*, actor: User, data: dict) -> User:
+    """Create a user or service account on behalf of ``actor`` (an owner or admin: the API checks the role)."""
+    _require_owner_for(actor, None, data.get("role", Role.MEMBER))
+    password = data.get("password") or None
+    if password and not data.get("is_service_account"):
+        try:
+            run_password_validators(password, User(username=data.get("username", ""), email=data.get("email", "")))
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+    return user_create(
+        username=data.get("username", ""),
+        email=data.get("email", ""),
+        password=data.get("password") or None,
+        role=data.get("role", Role.MEMBER),
+        first_name=data.get("first_name", ""),
+        last_name=data.get("last_name", ""),
+        is_service_account=bool(data.get("is_service_account", False)),
+    )
+
+
+USER_EDITABLE_FIELDS = ("email", "first_name", "last_name", "role", "is_active")
+
+
+def user_update(*, actor: User, user: User, data: dict) -> User:
+    """Change a user's profile, role or active flag. Role changes are audited as ``user.role_changed``."""
+    unknown = set(data) - set(USER_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    errors = {}
+    if "role" in data and data["role"] not in Role.values:
+        errors["role"] = f"Unknown role '{data['role']}'."
+    if data.get("email"):
+        try:
+            validate_email(data["email"])
+        except ValidationError:
+            errors["email"] = f"'{data['email']}' is not a valid e-mail address."
+    if user.pk == actor.pk and ("role" in data and data["role"] != user.role):
+        errors["role"] = "You cannot change your own role."
+    if user.pk == actor.pk and data.get("is_active") is False:
+        errors["is_active"] = "You cannot deactivate yourself."
+    if errors:
+        raise ValidationError(errors)
+    _require_owner_for(actor, user, data.get("role"))
+    changed = [name for name in USER_EDITABLE_FIELDS if name in data and getattr(user, name) != data[name]]
+    if changed:
+        for name in changed:
+            setattr(user, name, data[name])
+        with transaction.atomic():
+            user.save(update_fields=changed)
+    return user
+
+
+def user_deactivate(*, actor: User, user: User) -> User:
+    """Deactivate (never delete) a user: sessions and tokens stop working at once; history keeps their name."""
+    return user_update(actor=actor, user=user, data={"is_active": False})
+
+
+def token_create_for(
+    *,
+    actor: User,
+    actor_scope: str | None,
+    name: str,
+    user: User | None = None,
+    scope: str = TokenScope.WRITE,
+    expires_at: datetime | None = None,
+) -> CreatedToken:
+    """Create a token for ``actor`` or, for owners and admins, for a service account.
+
+    A token never gets more than the credential creating it: a ``write`` token cannot mint an ``admin`` token
+    (``actor_scope`` None means a dashboard session, which is not limited).
+    """
+    from apps.access import policy
+
+    target = user or actor
+    if target.pk != actor.pk:
+        if not policy.is_admin(actor):
+            from apps.access.selectors import record_denial
+
+            record_denial(actor, "tokens", "create", target, reason="other_account")
+            raise PermissionDenied("Only owners and admins may create tokens for other accounts.")
+        if not target.is_service_account:
+            raise ValidationError({"user": "Tokens can be created for yourself or for a service account only."})
+        if not target.is_active:
+            raise ValidationError({"user": f"Service account '{target.username}' is deactivated."})
+    if scope in TokenScope.values and not policy.scope_allows(actor_scope, scope):
+        raise ValidationError({"scope": f"A '{actor_scope}' token cannot create a token with scope '{scope}'."})
+    return token_create(user=target, name=name, scope=scope, expires_at=expires_at)

@@ -3,10 +3,12 @@
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from apps.projects import scoring
 from apps.projects.choices import (
     ExperienceLevel,
     MemberRole,
@@ -61,8 +63,13 @@ class Project(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="project_created_idx"),
-            models.Index(fields=["status", "-created_at"], name="project_status_idx"),
-            models.Index(fields=["problem_class"], name="project_class_idx"),
+            # Filter + order combinations of the project list (the ordering filter appends the id tie-breaker); an
+            # index per combination keeps first and deep pages index-backed (bench/projects_list.py).
+            models.Index(fields=["status", "-created_at", "-id"], name="project_status_created_idx"),
+            models.Index(fields=["status", "-complexity_score", "-id"], name="project_status_complex_idx"),
+            models.Index(fields=["status", "-success_score", "-id"], name="project_status_success_idx"),
+            models.Index(fields=["problem_class", "-created_at", "-id"], name="project_class_created_idx"),
+            models.Index(fields=["name", "id"], name="project_name_idx"),
             models.Index(fields=["owner"], name="project_owner_idx"),
             GinIndex(fields=["tags"], name="project_tags_gin"),
         ]
@@ -90,6 +97,29 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def team(self) -> list["TeamMember"]:
+        """The team in its display order (id), users joined."""
+        return list(self.team_members.select_related("user").order_by("id"))
+
+    @property
+    def usages(self) -> list:
+        """The artifact usages in their display order (newest first), versions, artifacts and users joined."""
+        return list(
+            self.artifact_usages.select_related("artifact_version__artifact", "used_by").order_by("-used_at", "-id")
+        )
+
+    def clean(self) -> None:
+        errors = {}
+        if self.start_date and self.target_end_date and self.target_end_date < self.start_date:
+            errors["target_end_date"] = "The target end date cannot be before the start date."
+        if self.start_date and self.completion_date and self.completion_date < self.start_date:
+            errors["completion_date"] = "The completion date cannot be before the start date."
+        if self.success_score is not None and self.status != ProjectStatus.COMPLETED:
+            errors["success_score"] = "A success score can only be set on a completed project."
+        if errors:
+            raise ValidationError(errors)
 
 
 class TeamMember(models.Model):
@@ -127,12 +157,15 @@ class TeamMember(models.Model):
 
 
 class ScoringSettings(models.Model):
-    """The tenant's weights for the success_score composite (one row per tenant schema).
+    """The tenant's weights for the success_score composite (one row per tenant schema, pk 1).
 
     success_score = 100 × (w_perf·model_performance + w_impact·business_impact/100 + w_cost·cost_efficiency)
                         / (w_perf + w_impact + w_cost)
     with cost_efficiency = 1 / (1 + compute_cost / cost_reference). A component whose outcome field is missing is
-    left out (its weight too); at least ``min_components`` components are needed to compute the score.
+    left out (its weight too), as is a component of weight 0; at least ``min_components`` weighted components are
+    needed to compute the score. Example with the defaults (0.4/0.4/0.2, reference 10,000): performance 0.9, impact
+    60, cost 10,000 → 100 × (0.4·0.9 + 0.4·0.6 + 0.2·0.5) / 1.0 = 70. The computation is
+    :func:`apps.projects.scoring.success_score`.
     """
 
     w_model_performance = models.FloatField(default=0.4, validators=[MinValueValidator(0)])
@@ -149,6 +182,28 @@ class ScoringSettings(models.Model):
     class Meta:
         verbose_name = "scoring settings"
         verbose_name_plural = "scoring settings"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="scoring_settings_singleton")]
 
     def __str__(self) -> str:
         return "Scoring settings"
+
+    def as_weights(self) -> scoring.ScoringWeights:
+        return scoring.ScoringWeights(
+            w_model_performance=self.w_model_performance,
+            w_business_impact=self.w_business_impact,
+            w_cost_efficiency=self.w_cost_efficiency,
+            cost_reference=self.cost_reference,
+            min_components=self.min_components,
+        )
+
+    def clean(self) -> None:
+        weighted = self.as_weights().weighted_fields
+        if not weighted:
+            raise ValidationError({"w_model_performance": "At least one weight must be greater than 0."})
+        if self.min_components > len(weighted):
+            raise ValidationError(
+                {
+                    "min_components": f"Only {len(weighted)} component(s) have a weight above 0; "
+                    f"min_components cannot exceed that."
+                }
+            )

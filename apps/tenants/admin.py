@@ -60,9 +60,17 @@ class TenantAdmin(admin.ModelAdmin):
     list_display = ["schema_name", "name", "is_active", "primary_domain", "created_at", "max_users", "max_projects"]
     list_filter = ["is_active"]
     search_fields = ["schema_name", "name", "domains__domain"]
-    readonly_fields = ["schema_name", "created_at"]
+    readonly_fields = ["schema_name", "created_at", "plan_usage"]
     inlines = [DomainInline]
-    actions = ["suspend", "reactivate"]
+    actions = ["suspend", "reactivate", "export", "delete_after_export"]
+
+    @admin.display(description="Usage of the plan limits")
+    def plan_usage(self, obj):
+        from apps.tenants.quotas import quota_usage_all
+
+        if obj is None or obj.pk is None:
+            return "—"
+        return "; ".join(usage.describe() for usage in quota_usage_all(tenant=obj))
 
     @admin.display(description="Primary domain")
     def primary_domain(self, obj):
@@ -104,7 +112,7 @@ class TenantAdmin(admin.ModelAdmin):
         )
 
     def delete_model(self, request, obj):
-        messages.error(request, "Tenants are deleted with `manage.py delete_tenant` after an export.")
+        messages.error(request, "Tenants are deleted with `manage.py drop_tenant` after an export.")
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -120,6 +128,27 @@ class TenantAdmin(admin.ModelAdmin):
         for tenant in queryset:
             tenant_set_active(tenant=tenant, active=True)
         self.message_user(request, f"Reactivated {queryset.count()} tenant(s).")
+
+    @admin.action(description="Export selected tenants (background task; see Tenant exports)")
+    def export(self, request, queryset):
+        from apps.ops.tasks import export_tenant
+
+        schemas = [tenant.schema_name for tenant in queryset]
+        for schema in schemas:
+            export_tenant.delay(schema_name=schema, created_by=f"admin:{request.user.pk}")
+        self.message_user(request, f"Export queued for {', '.join(schemas)}; archives go to TENANT_EXPORT_DIR.")
+
+    @admin.action(description="Delete selected tenants (requires an export from the last day)")
+    def delete_after_export(self, request, queryset):
+        from apps.ops.services import tenant_delete
+
+        for tenant in list(queryset):
+            try:
+                result = tenant_delete(tenant=tenant, force=False)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+            else:
+                self.message_user(request, f"Deleted tenant '{result.schema_name}' (export {result.export.path}).")
 
 
 platform_admin_site.register(User, UserAdmin)

@@ -1,7 +1,16 @@
 """Tenants (organisations) and the host names that route to them. Lives in the public schema."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Plan(models.TextChoices):
+    """Commercial plan: selects the rate limits in settings.MAESTRO_RATE_LIMIT_PLANS."""
+
+    FREE = "free", "Free"
+    TEAM = "team", "Team"
+    ENTERPRISE = "enterprise", "Enterprise"
 
 
 class Tenant(TenantMixin):
@@ -15,6 +24,12 @@ class Tenant(TenantMixin):
     max_projects = models.PositiveIntegerField(default=100_000)
     max_artifacts = models.PositiveIntegerField(default=10_000)
     max_storage_mb = models.PositiveIntegerField(default=10_240)
+    plan = models.CharField(max_length=12, choices=Plan.choices, default=Plan.TEAM)
+    rate_limits = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Overrides of the plan\'s rate limits, e.g. {"ingest": {"user": "1200/minute", "tenant": null}}.',
+    )
 
     # Schemas are created by provisioning; they are dropped only by the explicit tenant deletion service.
     auto_create_schema = True
@@ -25,6 +40,14 @@ class Tenant(TenantMixin):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.schema_name})"
+
+    def clean(self):
+        from apps.access.throttling import validate_rate_limits
+
+        super().clean()
+        problems = validate_rate_limits(self.rate_limits)
+        if problems:
+            raise ValidationError({"rate_limits": problems})
 
     @property
     def slug(self) -> str:

@@ -112,3 +112,14 @@ def tenant_set_active(*, tenant: Tenant, active: bool, reason: str = "") -> Tena
     tenant.suspended_reason = "" if active else reason
     tenant.save(update_fields=["is_active", "suspended_reason"])
     return tenant
+
+
+def tenant_rename(*, tenant: Tenant, name: str) -> Tenant:
+    """Change a tenant's display name (from within its own schema or the platform's)."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationError({"name": "A name of 1–200 characters is required."})
+    if name != tenant.name:
+        tenant.name = name
+        tenant.save(update_fields=["name"])
+    return tenant

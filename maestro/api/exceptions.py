@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -59,13 +61,26 @@ def django_validation_to_drf(exc: DjangoValidationError) -> exceptions.Validatio
     return exceptions.ValidationError({"non_field_errors": exc.messages})
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
 def exception_handler(exc, context):
+    # Django's own body limits (DATA_UPLOAD_MAX_MEMORY_SIZE, …) surface while DRF parses request.data.
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge(
+            f"The request body exceeds the server's limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        )
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = exceptions.ParseError(str(exc))
     if isinstance(exc, DjangoValidationError):
         exc = django_validation_to_drf(exc)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
+        exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -89,4 +104,4 @@ def error_response(status_code: int, detail: str, *, code: str = "error", errors
     return Response({"status": status_code, "code": code, "detail": detail, "errors": errors or []}, status=status_code)
 
 
-__all__ = ["error_response", "exception_handler", "flatten_errors", "status"]
+__all__ = ["PayloadTooLarge", "error_response", "exception_handler", "flatten_errors", "status"]

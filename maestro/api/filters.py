@@ -1,5 +1,7 @@
-"""Filter backends shared by the API."""
+"""Filter backends and filters shared by the API."""
 
+import django_filters
+from django import forms
 from rest_framework.filters import OrderingFilter
 
 
@@ -15,3 +17,48 @@ class StableOrderingFilter(OrderingFilter):
             descending = ordering[-1].startswith("-")
             ordering.append("-pk" if descending else "pk")
         return ordering
+
+
+class ListWidget(forms.TextInput):
+    """A query parameter holding a list: ``?tags=a,b`` or ``?tags=a&tags=b`` (or both); empty items are dropped."""
+
+    def value_from_datadict(self, data, files, name):
+        raw = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+        values = [item.strip() for chunk in raw if chunk for item in str(chunk).split(",")]
+        return [value for value in values if value]
+
+
+class ListField(forms.Field):
+    widget = ListWidget
+
+    def to_python(self, value):
+        if value in (None, "", []):
+            return []
+        return [value] if isinstance(value, str) else list(value)
+
+
+class ArrayFieldFilter(django_filters.Filter):
+    """Filter on a PostgreSQL array of strings (GIN-indexed): ``match="any"`` keeps rows holding at least one of the
+    given values (``&&``), ``match="all"`` rows holding all of them (``@>``). Values are compared lower-cased."""
+
+    field_class = ListField
+
+    def __init__(self, *args, match: str = "any", **kwargs):
+        kwargs["lookup_expr"] = {"any": "overlap", "all": "contains"}[match]
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        values = sorted({item.lower() for item in value})
+        return qs.filter(**{f"{self.field_name}__{self.lookup_expr}": values})
+
+
+class MultipleChoiceListFilter(django_filters.MultipleChoiceFilter):
+    """A choice filter taking several values as ``?status=a,b`` or ``?status=a&status=b``. No DISTINCT (django-filter's
+    default for multiple choices): it filters a column of the row itself, and DISTINCT defeats index-backed ordering."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", ListWidget)
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)

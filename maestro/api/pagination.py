@@ -1,6 +1,11 @@
 """Pagination that is stable: it refuses unordered querysets, and the ordering filter adds a unique tie-breaker."""
 
+import json
+
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.db import connections
 from django.db.models import QuerySet
+from django.utils.functional import cached_property
 from rest_framework.pagination import PageNumberPagination
 
 
@@ -13,3 +18,120 @@ class StablePageNumberPagination(PageNumberPagination):
         if isinstance(queryset, QuerySet) and not queryset.ordered:
             raise AssertionError(f"{view.__class__.__name__} paginates an unordered queryset; order it.")
         return super().paginate_queryset(queryset, request, view)
+
+
+class CappedCountPaginator(Paginator):
+    """A paginator for large tables: exact counts up to ``cap``, a planner estimate beyond, late row lookups.
+
+    * ``count`` runs ``SELECT count(*) FROM (… LIMIT cap + 1)``: exact while the result has at most ``cap`` rows,
+      and bounded in cost (an unbounded ``COUNT(*)`` over 100,000 rows costs more than the whole rest of a page).
+      Beyond the cap, ``count`` is PostgreSQL's row estimate for the filtered query (``EXPLAIN``) and
+      ``count_is_estimate`` is true. Pages are then not validated against the count: a page exists when it has
+      rows, and ``has_next`` is known by fetching one row more than the page.
+    * Pages past ``late_lookup_offset`` are read as a late row lookup: the ids of the page are found first
+      (``SELECT id … ORDER BY … LIMIT … OFFSET …``, an index-only scan when an index covers the filter and the
+      ordering), then only those rows are loaded — instead of fetching every skipped row from the table.
+    """
+
+    def __init__(self, *args, cap: int = 10_000, exact: bool = False, late_lookup_offset: int = 1_000, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cap, self.exact, self.late_lookup_offset = cap, exact, late_lookup_offset
+        self.count_is_estimate = False
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if isinstance(queryset, QuerySet):
+            queryset = queryset.order_by().values("pk")  # no ordering, no annotations: count rows only
+        if self.exact:
+            return queryset.count()
+        capped = queryset[: self.cap + 1].count()
+        if capped <= self.cap:
+            return capped
+        self.count_is_estimate = True
+        return max(self.cap + 1, _planner_rows(queryset))
+
+    def validate_number(self, number):
+        if self.count <= self.cap or self.exact:
+            return super().validate_number(number)
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger("That page number is not an integer") from None
+        if number < 1:
+            raise EmptyPage("That page number is less than 1")
+        return number
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        extra = 1 if self.count_is_estimate else 0
+        rows = self._rows(bottom, bottom + self.per_page + extra)
+        if self.count_is_estimate:
+            if not rows and number > 1:
+                raise EmptyPage("That page contains no results")
+            return _EstimatedPage(rows[: self.per_page], number, self, has_more=len(rows) > self.per_page)
+        return self._get_page(rows, number, self)
+
+    def _rows(self, start: int, stop: int) -> list:
+        queryset = self.object_list
+        if start < self.late_lookup_offset or not isinstance(queryset, QuerySet):
+            return list(queryset[start:stop])
+        ids = list(queryset.values_list("pk", flat=True)[start:stop])
+        by_id = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
+        return [by_id[pk] for pk in ids if pk in by_id]
+
+
+class _EstimatedPage(Page):
+    def __init__(self, object_list, number, paginator, *, has_more: bool):
+        super().__init__(object_list, number, paginator)
+        self._has_more = has_more
+
+    def has_next(self) -> bool:
+        return self._has_more
+
+    def end_index(self) -> int:
+        return (self.number - 1) * self.paginator.per_page + len(self.object_list)
+
+
+def _planner_rows(queryset: QuerySet) -> int:
+    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+class CappedCountPageNumberPagination(StablePageNumberPagination):
+    """Page-number pagination for large tables (see :class:`CappedCountPaginator`). The response adds
+    ``count_is_estimate``; ``?exact_count=true`` asks for an exact count whatever it costs."""
+
+    count_cap = 10_000
+    late_lookup_offset = 1_000
+
+    def django_paginator_class(self, object_list, per_page, **kwargs):
+        exact = str(self.request.query_params.get("exact_count", "")).lower() in ("1", "true", "yes")
+        return CappedCountPaginator(
+            object_list, per_page, cap=self.count_cap, exact=exact, late_lookup_offset=self.late_lookup_offset, **kwargs
+        )
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["count_is_estimate"] = self.page.paginator.count_is_estimate
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        schema = super().get_paginated_response_schema(schema)
+        schema["properties"]["count_is_estimate"] = {
+            "type": "boolean",
+            "description": f"true when more than {self.count_cap} rows match and count is PostgreSQL's estimate "
+            "(ask for ?exact_count=true to count exactly).",
+        }
+        schema["required"] = [*schema.get("required", []), "count_is_estimate"]
+        return schema

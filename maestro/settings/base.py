@@ -1,5 +1,6 @@
 """Settings shared by every environment. Values come from the environment (or .env, written by scripts/services.sh)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -39,6 +40,9 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_prometheus",
+    "apps.ops",
+    "axes",
+    "csp",
 ]
 # Identity lives in each tenant's schema: users, sessions, admin log, object permissions and API tokens.
 TENANT_APPS = [
@@ -49,10 +53,14 @@ TENANT_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "guardian",
+    "axes",
+    "apps.access",
+    "apps.audit",
     "apps.projects",
     "apps.artifacts",
     "apps.metrics",
     "apps.dashboard",
+    "apps.integrations",
     "apps.recommendations",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -72,16 +80,21 @@ MIDDLEWARE = [
     "maestro.middleware.RequestIdMiddleware",
     "maestro.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "apps.access.headers.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.tenants.middleware.TenantRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "maestro.middleware.ActorMiddleware",
+    "apps.audit.context.AuditContextMiddleware",
+    "apps.access.sessions.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -116,7 +129,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
+        # django_redis' RedisCache with django-prometheus hit/miss/failure counters.
+        "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
         "LOCATION": env("CACHE_URL", default=REDIS_URL),
         # Every key is prefixed with the tenant's schema, so one tenant can never read another's cache entries.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
@@ -141,6 +155,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -181,7 +196,8 @@ REST_FRAMEWORK = {
         "apps.accounts.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.access.permissions.AccessPolicy"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.access.throttling.RateLimitThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "maestro.api.pagination.StablePageNumberPagination",
     "PAGE_SIZE": 50,
@@ -270,6 +286,19 @@ RECOMMENDATIONS_RUN_TIMEOUT_SECONDS = env.int("RECOMMENDATIONS_RUN_TIMEOUT_SECON
 # /metrics answers only a `Authorization: Bearer <METRICS_TOKEN>` request or a client in these networks.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+# Celery queues whose length /metrics reports, and the timeout of each scrape-time read (Redis, seconds).
+METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["default", "ml"])
+METRICS_COLLECTOR_TIMEOUT = env.float("METRICS_COLLECTOR_TIMEOUT", default=0.5)
+# The Celery worker keeps Django's logging (JSON, context, redaction) instead of installing its own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# ---------------------------------------------------------------------------------------------- tenant operations
+# Where export_tenant (admin action / task) writes archives by default, and how recent an export must be for
+# drop_tenant to accept it without --force.
+TENANT_EXPORT_DIR = env.path("TENANT_EXPORT_DIR", default=BASE_DIR / ".local" / "exports")
+TENANT_DELETE_EXPORT_MAX_AGE_HOURS = env.int("TENANT_DELETE_EXPORT_MAX_AGE_HOURS", default=24)
+# Key for pseudonyms of erased users and audit actors (HMAC); rotating it changes every pseudonym.
+PRIVACY_PSEUDONYM_KEY = env("PRIVACY_PSEUDONYM_KEY", default=SECRET_KEY)
 
 # ---------------------------------------------------------------------------------------------- logging
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
@@ -277,17 +306,23 @@ LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "maestro.logging.ContextFilter"}},
+    "filters": {
+        "context": {"()": "maestro.logging.ContextFilter"},
+        "redact": {"()": "maestro.logging.RedactingFilter"},
+    },
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
+            "()": "maestro.logging.RedactingJsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger", "process": "pid"},
         },
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s] %(message)s"},
+        "plain": {
+            "()": "maestro.logging.RedactingFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s %(actor)s] %(message)s",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -295,3 +330,90 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# ---------------------------------------------------------------------------------------------- access control
+# See README "Access control". The permission matrix is apps/access/policy.py.
+# Client IPs: how many reverse proxies in front of the app append to X-Forwarded-For (0: ignore the header).
+MAESTRO_TRUSTED_PROXY_COUNT = env.int("MAESTRO_TRUSTED_PROXY_COUNT", default=0)
+
+# Login lockout (django-axes; tables in every schema, so lockouts are per tenant): after AXES_FAILURE_LIMIT failed
+# logins for one username, or from one client address, further attempts are refused for AXES_COOLOFF_TIME.
+AXES_FAILURE_LIMIT = min(env.int("AXES_FAILURE_LIMIT", default=5), 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "maestro.net.axes_client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_SENSITIVE_PARAMETERS = ["password", "token"]
+AXES_VERBOSE = True
+
+# Sessions: rotated at login (Django); ended after SESSION_IDLE_TIMEOUT without activity or SESSION_ABSOLUTE_TIMEOUT
+# after login, whichever comes first (apps.access.sessions.SessionTimeoutMiddleware).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 60 * 60)
+SESSION_ACTIVITY_RESOLUTION = 60
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+
+# Security headers on every response. The dashboard uses only self-hosted scripts and styles.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Third-party pages that need inline styles (never inline scripts): Django's admin and Swagger UI.
+MAESTRO_CSP_INLINE_STYLE_PATHS = ["/admin/", "/api/docs/"]
+
+# Rate limits (apps.access.throttling): per user and per tenant, per scope, from the tenant's plan; Tenant.rate_limits
+# overrides single values. None means unlimited.
+MAESTRO_RATE_LIMIT_ENABLED = env.bool("MAESTRO_RATE_LIMIT_ENABLED", default=True)
+MAESTRO_RATE_LIMIT_REDIS_URL = env("MAESTRO_RATE_LIMIT_REDIS_URL", default=REDIS_URL)
+MAESTRO_RATE_LIMIT_KEY_PREFIX = env("MAESTRO_RATE_LIMIT_KEY_PREFIX", default="maestro-rl")
+MAESTRO_RATE_LIMIT_FAIL_OPEN = env.bool("MAESTRO_RATE_LIMIT_FAIL_OPEN", default=True)
+MAESTRO_RATE_LIMIT_RETRY_SECONDS = 5
+MAESTRO_RATE_LIMIT_SOCKET_TIMEOUT = 0.5
+MAESTRO_RATE_LIMIT_DEFAULT_PLAN = "team"
+MAESTRO_RATE_LIMIT_PLANS = {
+    "free": {
+        "read": {"user": "120/minute", "tenant": "600/minute"},
+        "write": {"user": "60/minute", "tenant": "300/minute"},
+        "ingest": {"user": "120/minute", "tenant": "600/minute"},
+    },
+    "team": {
+        "read": {"user": "600/minute", "tenant": "6000/minute"},
+        "write": {"user": "300/minute", "tenant": "3000/minute"},
+        "ingest": {"user": "1200/minute", "tenant": "12000/minute"},
+    },
+    "enterprise": {
+        "read": {"user": "3000/minute", "tenant": "60000/minute"},
+        "write": {"user": "1200/minute", "tenant": "20000/minute"},
+        "ingest": {"user": "6000/minute", "tenant": "120000/minute"},
+    },
+}
+MAESTRO_RATE_LIMIT_ANON = env("MAESTRO_RATE_LIMIT_ANON", default="60/minute")
+MAESTRO_RATE_LIMIT_AUTH_FAILURES = env("MAESTRO_RATE_LIMIT_AUTH_FAILURES", default="30/minute")
+
+# ---------------------------------------------------------------------------------------------- integrations (Git/CI)
+# Largest webhook body accepted (bytes); larger deliveries get 413 and nothing is stored.
+INTEGRATIONS_WEBHOOK_MAX_BYTES = env.int("INTEGRATIONS_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+# Keys that derive GitHub webhook secrets (first = current; the rest still verify). Empty: SECRET_KEY.
+INTEGRATIONS_SECRET_KEYS = env.list("INTEGRATIONS_SECRET_KEYS", default=[])
+INTEGRATIONS_REWORK_WINDOW_DAYS = env.int("INTEGRATIONS_REWORK_WINDOW_DAYS", default=21)
+INTEGRATIONS_MIN_PERCENTILE_SAMPLES = env.int("INTEGRATIONS_MIN_PERCENTILE_SAMPLES", default=3)
+
+# ---------------------------------------------------------------------------------------------- artifact library
+# Largest file accepted by POST /api/v1/artifacts/{id}/versions (bytes); beyond it the API answers 413.
+ARTIFACT_MAX_UPLOAD_BYTES = env.int("ARTIFACT_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)

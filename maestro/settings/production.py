@@ -23,3 +23,6 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and Path=/.
+SESSION_COOKIE_NAME = "__Host-sessionid"
+SESSION_COOKIE_HTTPONLY = True

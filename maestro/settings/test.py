@@ -21,3 +21,27 @@ CHECKOUT_TAG = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]
 DATABASES["default"]["TEST"] = {"NAME": f"test_maestro_{CHECKOUT_TAG}"}
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/15")
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": f"test-{CHECKOUT_TAG}:"}
+TENANT_EXPORT_DIR = env.path("TENANT_EXPORT_DIR", default=tempfile.mkdtemp(prefix="maestro-exports-"))
+
+# The suite-wide secret check (tests/support/log_secrets.py) sets this for the pytest process and every process the
+# tests start (Celery workers, gunicorn): all of them append their formatted log lines to one file.
+SUITE_LOG_FILE = env("MAESTRO_TEST_LOG_FILE", default="")
+if SUITE_LOG_FILE:
+    LOGGING["handlers"]["suite_file"] = {  # noqa: F405
+        "class": "logging.FileHandler",
+        "filename": SUITE_LOG_FILE,
+        "formatter": "json",
+        "filters": ["context", "redact"],
+        "delay": True,
+    }
+    LOGGING["root"]["handlers"] = [*LOGGING["root"]["handlers"], "suite_file"]  # noqa: F405
+
+# Rate limits no test trips by accident (tests of the limits lower them on their tenant), counted under this
+# checkout's own key prefix.
+MAESTRO_RATE_LIMIT_KEY_PREFIX = f"test-{CHECKOUT_TAG}-rl"
+MAESTRO_RATE_LIMIT_PLANS = {
+    plan: {scope: {"user": "1000000/minute", "tenant": "1000000/minute"} for scope in ("read", "write", "ingest")}
+    for plan in ("free", "team", "enterprise")
+}
+MAESTRO_RATE_LIMIT_ANON = "1000000/minute"
+MAESTRO_RATE_LIMIT_AUTH_FAILURES = "1000000/minute"

@@ -148,10 +148,24 @@ def test_users_cannot_see_or_revoke_other_users_tokens(tenant_a):
     with tenant_a.context():
         other = user_create(username="other", email="o@alpha.test", password="a-long-password-1")
         other_token = token_create(user=other, name="theirs")
-    api = tenant_a.api(_admin_token(tenant_a).plaintext)
+        member = user_create(username="member1", email="m@alpha.test", password="a-long-password-2")
+        member_token = token_create(user=member, name="mine")
+    api = tenant_a.api(member_token.plaintext)
     assert api.get(f"/api/v1/tokens/{other_token.token.pk}").status_code == 404
     assert api.post(f"/api/v1/tokens/{other_token.token.pk}/revoke").status_code == 404
+    assert [t["name"] for t in api.get("/api/v1/tokens").json()["results"]] == ["mine"]
     assert tenant_a.api(other_token.plaintext).get("/api/v1/me").json()["username"] == "other"
+
+
+def test_admins_see_and_revoke_every_token_of_their_tenant(tenant_a):
+    with tenant_a.context():
+        other = user_create(username="other", email="o@alpha.test", password="a-long-password-1")
+        other_token = token_create(user=other, name="theirs")
+    api = tenant_a.api(_admin_token(tenant_a).plaintext)
+    listed = api.get(f"/api/v1/tokens/{other_token.token.pk}").json()
+    assert (listed["username"], listed["name"]) == ("other", "theirs")
+    assert api.post(f"/api/v1/tokens/{other_token.token.pk}/revoke").json()["revoked_at"] is not None
+    assert tenant_a.api(other_token.plaintext).get("/api/v1/me").status_code == 401
 
 
 def test_create_token_command(tenant_a, capsys):

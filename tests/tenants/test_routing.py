@@ -87,3 +87,31 @@ def test_platform_host_serves_public_landing_and_admin(client):
     admin = client.get("/admin/", HTTP_HOST="localhost")
     assert admin.status_code == 302
     assert "/admin/login/" in admin["Location"]
+
+
+def test_password_change_with_validation(tenant_a):
+    from django.contrib.auth import get_user_model
+
+    with tenant_a.context():
+        from apps.accounts.services import user_create
+
+        user_create(username="changer", email="c@alpha.test", password="first-password-42")
+    client = tenant_a.client()
+    client.post("/accounts/login/", {"username": "changer", "password": "first-password-42"})
+    weak = client.post(
+        "/accounts/password/",
+        {"old_password": "first-password-42", "new_password1": "short", "new_password2": "short"},
+    )
+    assert weak.status_code == 200
+    assert "too short" in weak.content.decode()
+    ok = client.post(
+        "/accounts/password/",
+        {
+            "old_password": "first-password-42",
+            "new_password1": "second-password-43",
+            "new_password2": "second-password-43",
+        },
+    )
+    assert ok.status_code == 302 and ok["Location"] == "/accounts/password/done/"
+    with tenant_a.context():
+        assert get_user_model().objects.get(username="changer").check_password("second-password-43")

@@ -1,7 +1,7 @@
 from django.db import connection
 from rest_framework import serializers
 
-from apps.accounts.choices import TokenScope
+from apps.accounts.choices import Role, TokenScope
 from apps.accounts.models import ApiToken, User
 
 
@@ -17,8 +17,40 @@ class MeSerializer(serializers.ModelSerializer):
         return connection.schema_name
 
 
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = [
+            "id", "username", "email", "first_name", "last_name", "role", "is_service_account", "is_active",
+            "date_joined", "last_login",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class UserCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+    is_service_account = serializers.BooleanField(default=False)
+    password = serializers.CharField(
+        required=False, write_only=True, allow_blank=True, style={"input_type": "password"},
+        help_text="Initial password (people only; service accounts never have one).",
+    )  # fmt: skip
+
+
+class UserUpdateSerializer(serializers.Serializer):
+    email = serializers.EmailField(required=False, allow_blank=True)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
 class ApiTokenSerializer(serializers.ModelSerializer):
     is_active = serializers.BooleanField(read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
         model = ApiToken
@@ -27,19 +59,25 @@ class ApiTokenSerializer(serializers.ModelSerializer):
             "name",
             "prefix",
             "scope",
+            "user",
+            "username",
             "created_at",
             "expires_at",
             "revoked_at",
             "last_used_at",
             "is_active",
         ]
-        read_only_fields = ["id", "prefix", "created_at", "revoked_at", "last_used_at", "is_active"]
+        read_only_fields = ["id", "prefix", "user", "created_at", "revoked_at", "last_used_at", "is_active"]
 
 
 class ApiTokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     scope = serializers.ChoiceField(choices=TokenScope.choices, default=TokenScope.WRITE)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, allow_null=True,
+        help_text="Owners and admins: a service account to create the token for (default: yourself).",
+    )  # fmt: skip
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):

@@ -1,0 +1,332 @@
+"""The permission matrix: who may read, create, change and delete what. This module is the single source of truth;
+the API permission class, the scoping selectors, the system check, the tests and the README table all read it.
+
+Principals are the tenant roles plus ``service`` (service accounts, whatever their ``role`` field says).
+
+A cell says on which objects a principal may perform an action on a resource:
+
+* ``ALL``    — every object of the tenant (for create: may create anywhere);
+* ``VIEW``   — objects the principal can see (read only: private projects need team membership or a grant);
+* ``CHANGE`` — objects on which the principal holds at least *change* (its own, a team it is on, or a grant);
+  for create: inside a parent (project, artifact) on which it holds *change*;
+* ``MANAGE`` — objects on which the principal holds *manage* (creators get manage; leads hand it out);
+* ``OWN``    — only its own objects (tokens);
+* ``None``   — refused (403).
+
+The token scope column says what an API token must carry for the action (``read`` < ``write`` < ``admin``);
+dashboard sessions are not limited by scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from apps.accounts.choices import Role, TokenScope
+
+# ---------------------------------------------------------------------------------------------- vocabulary
+ALL: Final = "all"
+VIEW: Final = "view"
+CHANGE: Final = "change"
+MANAGE: Final = "manage"
+OWN: Final = "own"
+CELL_VALUES = (ALL, VIEW, CHANGE, MANAGE, OWN, None)
+
+READ: Final = "read"
+CREATE: Final = "create"
+UPDATE: Final = "change"
+DELETE: Final = "delete"
+ACTIONS = (READ, CREATE, UPDATE, DELETE)
+
+SERVICE: Final = "service"
+PRINCIPALS = (Role.OWNER.value, Role.ADMIN.value, Role.LEAD.value, Role.MEMBER.value, Role.VIEWER.value, SERVICE)
+
+# Object access levels, weakest first. A user's level on a project or artifact decides CHANGE/MANAGE cells.
+LEVELS = (VIEW, CHANGE, MANAGE)
+SCOPES = (TokenScope.READ.value, TokenScope.WRITE.value, TokenScope.ADMIN.value)
+
+# HTTP method → action, for views that do not map their actions explicitly.
+METHOD_ACTIONS = {
+    "GET": READ,
+    "HEAD": READ,
+    "OPTIONS": READ,
+    "POST": CREATE,
+    "PUT": UPDATE,
+    "PATCH": UPDATE,
+    "DELETE": DELETE,
+}
+# DRF viewset action → action; extra actions (``@action``) must be mapped by the view (``access_actions``).
+VIEWSET_ACTIONS = {
+    "list": READ,
+    "retrieve": READ,
+    "metadata": READ,
+    "create": CREATE,
+    "update": UPDATE,
+    "partial_update": UPDATE,
+    "destroy": DELETE,
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What a resource is and how its objects reach the object that carries permissions (the *anchor*).
+
+    ``model`` is the main model; ``anchor`` is ``"project"`` or ``"artifact"`` for resources whose objects are
+    guarded by project/artifact permissions, and ``anchor_paths`` maps each model of the resource to the lookup
+    path from it to the anchor (``""`` for the anchor itself). ``owner_path`` is the lookup to the owning user for
+    ``OWN`` cells.
+    """
+
+    label: str
+    anchor: str | None = None
+    anchor_paths: tuple[tuple[str, str], ...] = ()
+    owner_path: str | None = None
+
+
+RESOURCES: dict[str, Resource] = {
+    "projects": Resource("Projects", "project", (("projects.Project", ""),)),
+    "team_members": Resource("Team members", "project", (("projects.TeamMember", "project"),)),
+    "runs": Resource("Runs (with params and tags)", "project", (("metrics.Run", "project"),)),
+    "metrics": Resource(
+        "Metrics",
+        "project",
+        (("metrics.MetricPoint", "run__project"), ("metrics.LatestMetric", "run__project")),
+    ),
+    "artifacts": Resource("Artifacts", "artifact", (("artifacts.Artifact", ""),)),
+    "artifact_versions": Resource("Artifact versions", "artifact", (("artifacts.ArtifactVersion", "artifact"),)),
+    "usages": Resource("Artifact usages", "project", (("artifacts.ArtifactUsage", "project"),)),
+    "integrations": Resource(
+        "Git/CI integrations, delivery metrics",
+        "project",
+        (
+            ("integrations.Integration", "project"),
+            ("integrations.WebhookDelivery", "integration__project"),
+            ("integrations.Commit", "project"),
+            ("integrations.PullRequest", "project"),
+            ("integrations.Review", "pull_request__project"),
+            ("integrations.CiRun", "project"),
+        ),
+    ),
+    "models": Resource("Models, retraining, promotion"),
+    "grants": Resource("Object permission grants"),
+    "users": Resource("Users and service accounts"),
+    "tokens": Resource("API tokens", owner_path="user"),
+    "audit_log": Resource("Audit log"),
+    "tenant_settings": Resource("Tenant settings"),
+    "me": Resource("Own profile (/me)"),
+}
+
+# The model each anchor kind is, and the permissions that express each level on it (guardian codenames).
+ANCHOR_MODELS = {"project": "projects.Project", "artifact": "artifacts.Artifact"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    resource: str
+    action: str
+    owner: str | None
+    admin: str | None
+    lead: str | None
+    member: str | None
+    viewer: str | None
+    service: str | None
+    scope: str | None
+
+    def cell(self, principal: str) -> str | None:
+        return getattr(self, principal)
+
+
+_ = None
+R, W, A = TokenScope.READ.value, TokenScope.WRITE.value, TokenScope.ADMIN.value
+
+# fmt: off
+RULES: tuple[Rule, ...] = (
+    #     resource            action  owner admin lead    member  viewer service token scope
+    Rule("projects",          READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("projects",          CREATE, ALL,  ALL,  ALL,    ALL,    _,     _,      W),
+    Rule("projects",          UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
+    Rule("projects",          DELETE, ALL,  ALL,  MANAGE, MANAGE, _,     _,      W),
+    Rule("team_members",      READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("team_members",      CREATE, ALL,  ALL,  MANAGE, _,      _,     _,      W),
+    Rule("team_members",      UPDATE, ALL,  ALL,  MANAGE, _,      _,     _,      W),
+    Rule("team_members",      DELETE, ALL,  ALL,  MANAGE, _,      _,     _,      W),
+    Rule("runs",              READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("runs",              CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
+    Rule("runs",              UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
+    Rule("runs",              DELETE, ALL,  ALL,  MANAGE, MANAGE, _,     _,      W),
+    Rule("metrics",           READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("metrics",           CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
+    Rule("metrics",           UPDATE, _,    _,    _,      _,      _,     _,      _),
+    Rule("metrics",           DELETE, _,    _,    _,      _,      _,     _,      _),
+    Rule("artifacts",         READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("artifacts",         CREATE, ALL,  ALL,  ALL,    ALL,    _,     _,      W),
+    Rule("artifacts",         UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
+    Rule("artifacts",         DELETE, ALL,  ALL,  MANAGE, MANAGE, _,     _,      W),
+    Rule("artifact_versions", READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("artifact_versions", CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
+    Rule("artifact_versions", UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
+    Rule("artifact_versions", DELETE, ALL,  ALL,  MANAGE, MANAGE, _,     _,      W),
+    Rule("usages",            READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("usages",            CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
+    Rule("usages",            UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
+    Rule("usages",            DELETE, ALL,  ALL,  MANAGE, MANAGE, _,     _,      W),
+    Rule("integrations",      READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("integrations",      CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
+    Rule("integrations",      UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
+    Rule("integrations",      DELETE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
+    Rule("models",            READ,   ALL,  ALL,  ALL,    ALL,    ALL,   ALL,    R),
+    Rule("models",            CREATE, ALL,  ALL,  ALL,    _,      _,     _,      W),
+    Rule("models",            UPDATE, ALL,  ALL,  _,      _,      _,     _,      A),
+    Rule("models",            DELETE, ALL,  ALL,  _,      _,      _,     _,      A),
+    Rule("grants",            READ,   ALL,  ALL,  MANAGE, _,      _,     _,      R),
+    Rule("grants",            CREATE, ALL,  ALL,  MANAGE, _,      _,     _,      A),
+    Rule("grants",            UPDATE, ALL,  ALL,  MANAGE, _,      _,     _,      A),
+    Rule("grants",            DELETE, ALL,  ALL,  MANAGE, _,      _,     _,      A),
+    Rule("users",             READ,   ALL,  ALL,  ALL,    ALL,    ALL,   _,      R),
+    Rule("users",             CREATE, ALL,  ALL,  _,      _,      _,     _,      A),
+    Rule("users",             UPDATE, ALL,  ALL,  _,      _,      _,     _,      A),
+    Rule("users",             DELETE, ALL,  ALL,  _,      _,      _,     _,      A),
+    Rule("tokens",            READ,   ALL,  ALL,  OWN,    OWN,    OWN,   OWN,    R),
+    Rule("tokens",            CREATE, ALL,  ALL,  OWN,    OWN,    OWN,   _,      W),
+    Rule("tokens",            UPDATE, ALL,  ALL,  OWN,    OWN,    OWN,   OWN,    W),
+    Rule("tokens",            DELETE, _,    _,    _,      _,      _,     _,      _),
+    Rule("audit_log",         READ,   ALL,  ALL,  _,      _,      _,     _,      A),
+    Rule("audit_log",         CREATE, _,    _,    _,      _,      _,     _,      _),
+    Rule("audit_log",         UPDATE, _,    _,    _,      _,      _,     _,      _),
+    Rule("audit_log",         DELETE, _,    _,    _,      _,      _,     _,      _),
+    Rule("tenant_settings",   READ,   ALL,  ALL,  ALL,    ALL,    ALL,   ALL,    R),
+    Rule("tenant_settings",   CREATE, _,    _,    _,      _,      _,     _,      _),
+    Rule("tenant_settings",   UPDATE, ALL,  ALL,  _,      _,      _,     _,      A),
+    Rule("tenant_settings",   DELETE, _,    _,    _,      _,      _,     _,      _),
+    Rule("me",                READ,   ALL,  ALL,  ALL,    ALL,    ALL,   ALL,    R),
+    Rule("me",                CREATE, _,    _,    _,      _,      _,     _,      _),
+    Rule("me",                UPDATE, _,    _,    _,      _,      _,     _,      _),
+    Rule("me",                DELETE, _,    _,    _,      _,      _,     _,      _),
+)
+# fmt: on
+
+# What each resource's actions mean where the plain verb is not obvious (shown in the README).
+ACTION_NOTES = {
+    ("models", CREATE): "train / retrain",
+    ("models", UPDATE): "promote / roll back",
+    ("grants", CREATE): "grant view/change/manage on a project or artifact",
+    ("users", DELETE): "deactivate",
+    ("integrations", UPDATE): "also rotate secret, re-process",
+    ("tokens", UPDATE): "revoke",
+    ("metrics", CREATE): "log metrics (ingest)",
+    ("runs", CREATE): "also log params and tags",
+}
+
+MATRIX: dict[tuple[str, str], Rule] = {(rule.resource, rule.action): rule for rule in RULES}
+
+
+class PolicyError(LookupError):
+    """A view or caller named a resource or action the matrix does not know."""
+
+
+def rule_for(resource: str, action: str) -> Rule:
+    try:
+        return MATRIX[(resource, action)]
+    except KeyError:
+        raise PolicyError(f"No rule for action '{action}' on resource '{resource}'.") from None
+
+
+def principal_of(user) -> str | None:
+    """The matrix column for ``user``: its role, or ``service`` for service accounts; None for anonymous users."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    if getattr(user, "is_service_account", False):
+        return SERVICE
+    role = getattr(user, "role", None)
+    return role if role in PRINCIPALS else None
+
+
+def cell(user, resource: str, action: str) -> str | None:
+    principal = principal_of(user)
+    if principal is None:
+        return None
+    return rule_for(resource, action).cell(principal)
+
+
+def is_admin(user) -> bool:
+    """Owners and admins see and may act on every object of their tenant."""
+    return principal_of(user) in (Role.OWNER.value, Role.ADMIN.value)
+
+
+def scope_allows(token_scope: str | None, required: str | None) -> bool:
+    """Whether a token of ``token_scope`` (None: a session, unlimited) may perform an action needing ``required``."""
+    if token_scope is None or required is None:
+        return True
+    return SCOPES.index(token_scope) >= SCOPES.index(required)
+
+
+def level_at_least(level: str | None, required: str) -> bool:
+    return level is not None and LEVELS.index(level) >= LEVELS.index(required)
+
+
+def resource_for_model(label: str) -> tuple[str, Resource, str]:
+    """(resource name, resource, path to its anchor) for a model label such as ``metrics.Run``."""
+    for name, resource in RESOURCES.items():
+        for model_label, path in resource.anchor_paths:
+            if model_label.lower() == label.lower():
+                return name, resource, path
+    raise PolicyError(f"Model '{label}' belongs to no resource of the permission matrix.")
+
+
+def validate() -> list[str]:
+    """Problems in the matrix itself (checked at start-up and by the tests): every resource has exactly the four
+    actions, every cell is a known value, and allowed actions name a token scope."""
+    problems = []
+    for name in RESOURCES:
+        for action in ACTIONS:
+            if (name, action) not in MATRIX:
+                problems.append(f"{name}.{action}: missing rule")
+    for rule in RULES:
+        if rule.resource not in RESOURCES:
+            problems.append(f"{rule.resource}: unknown resource")
+        if rule.action not in ACTIONS:
+            problems.append(f"{rule.resource}.{rule.action}: unknown action")
+        cells = [rule.cell(p) for p in PRINCIPALS]
+        if any(c not in CELL_VALUES for c in cells):
+            problems.append(f"{rule.resource}.{rule.action}: unknown cell value")
+        if any(cells) and rule.scope not in SCOPES:
+            problems.append(f"{rule.resource}.{rule.action}: allowed for someone but names no token scope")
+        if rule.action == READ and CHANGE in cells:
+            problems.append(f"{rule.resource}.read: use VIEW, not CHANGE, for reads")
+        if OWN in cells and RESOURCES.get(rule.resource, Resource("")).owner_path is None:
+            problems.append(f"{rule.resource}.{rule.action}: OWN cell but the resource has no owner_path")
+        object_level = any(c in (VIEW, CHANGE, MANAGE) for c in cells)
+        # grants are checked on the object they are about, so they need no anchor of their own
+        if object_level and not RESOURCES[rule.resource].anchor and rule.resource != "grants":
+            problems.append(f"{rule.resource}.{rule.action}: object-level cell but the resource has no anchor")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------- README table
+CELL_TEXT = {ALL: "all", VIEW: "visible", CHANGE: "change", MANAGE: "manage", OWN: "own", None: "—"}
+
+
+def markdown_table() -> str:
+    """The matrix as the Markdown table in the README (a test keeps the two identical)."""
+    header = "| resource | action | " + " | ".join(PRINCIPALS) + " | token scope |"
+    lines = [header, "|" + "---|" * (len(PRINCIPALS) + 3)]
+    for rule in RULES:
+        action = rule.action
+        note = ACTION_NOTES.get((rule.resource, rule.action))
+        if note:
+            action = f"{action}: {note}"
+        cells = " | ".join(CELL_TEXT[rule.cell(p)] for p in PRINCIPALS)
+        scope = rule.scope if any(rule.cell(p) for p in PRINCIPALS) else "—"
+        lines.append(f"| {RESOURCES[rule.resource].label} | {action} | {cells} | {scope} |")
+    return "\n".join(lines)
+
+
+# API views served without the matrix, and why. Everything else under /api/ must use AccessPolicy and declare.
+PUBLIC_VIEWS: dict[str, str] = {
+    "drf_spectacular.views.SpectacularAPIView": "the OpenAPI schema describes the API and holds no tenant data",
+    "drf_spectacular.views.SpectacularSwaggerView": "Swagger UI page for the schema (no tenant data)",
+    "drf_spectacular.views.SpectacularSwaggerSplitView": "Swagger UI page for the schema (no tenant data)",
+    "drf_spectacular.views.SpectacularRedocView": "ReDoc page for the schema (no tenant data)",
+    "apps.integrations.api.views.WebhookView": "GitHub/GitLab deliveries, authenticated by the provider's "
+    "signature or token instead of a user; rate-limited per tenant in the ingest scope",
+}

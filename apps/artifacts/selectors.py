@@ -1,0 +1,34 @@
+"""Reads on the artifact library. Each selector takes the acting ``user`` — the single place a permission gate will
+narrow results; today a user sees all of the tenant's rows (the schema confines them to the tenant). Ordered."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from apps.accounts.models import User
+from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
+
+# An artifact usage as nested in the project representation: output key → ORM path (see projects.selectors).
+ARTIFACT_USAGE_ROW = {
+    "id": "id", "project": "project_id", "artifact": "artifact_id", "artifact_name": "artifact_version__artifact__name",
+    "artifact_version": "artifact_version_id", "version": "artifact_version__version", "used_at": "used_at",
+    "used_by": "used_by_id", "used_by_username": "used_by__username", "context": "context",
+}  # fmt: skip
+
+
+def artifact_list(*, user: User) -> QuerySet[Artifact]:
+    return Artifact.objects.select_related("owner").order_by("name", "id")
+
+
+def artifact_version_list(*, user: User, artifact: Artifact | None = None) -> QuerySet[ArtifactVersion]:
+    """Versions, highest semantic version first (a release before its pre-releases)."""
+    qs = ArtifactVersion.objects.select_related("artifact", "blob", "created_by")
+    if artifact is not None:
+        qs = qs.filter(artifact=artifact)
+    return qs.order_by("artifact_id", "-major", "-minor", "-patch", "prerelease", "-id")
+
+
+def artifact_usage_list(*, user: User) -> QuerySet[ArtifactUsage]:
+    return ArtifactUsage.objects.select_related("project", "artifact_version__artifact", "used_by").order_by(
+        "-used_at", "-id"
+    )

@@ -1,0 +1,191 @@
+"""Which models are audited, and how. One declaration per model covers the API, dashboard, admin and services.
+
+Why model signals and not explicit calls in services: the admin, the dashboard and every service write through
+``Model.save()`` / ``Model.delete()``; signals see all of them, including code written later by someone who never
+heard of the audit trail, while explicit calls are silently forgotten (and the admin has no service layer). The
+signal handlers only record — they change no data — and read who and where from context variables set per
+request (``apps.audit.context``). Writes that bypass signals (``QuerySet.update``, ``bulk_create``, raw SQL) must use
+the helpers in ``apps.audit.services`` (``audited_update``, ``audited_bulk_create``, ``audited_delete``,
+``audit_bulk``), and high-volume ingest records one event per batch (``audit_ingest``).
+
+Every model of a tenant app must appear either in ``AUDITED`` / ``audit_register(...)`` or in ``NOT_AUDITED`` with
+a reason; ``tests/audit/test_registry.py`` fails for a model in neither.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.db.models import Model
+
+from apps.audit.models import Category
+
+SECRET_NAME_RE = re.compile(r"(password|secret|token|key_hash|api_key|private_key|credential)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Classified:
+    action: str
+    category: str = Category.DATA
+
+
+# (spec, verb: "created"|"updated"|"deleted", changes) → Classified
+Classifier = Callable[["AuditSpec", str, dict], Classified]
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    model: type[Model]
+    name: str
+    secret_fields: frozenset[str] = frozenset()
+    ignore_fields: frozenset[str] = frozenset()
+    m2m_fields: tuple[str, ...] = ()
+    category: str = Category.DATA
+    classify: Classifier | None = field(default=None, compare=False)
+
+    @property
+    def object_type(self) -> str:
+        return self.model._meta.label_lower
+
+    def is_secret(self, name: str) -> bool:
+        return name in self.secret_fields or bool(SECRET_NAME_RE.search(name))
+
+    def action(self, verb: str, changes: dict) -> Classified:
+        if self.classify is not None:
+            return self.classify(self, verb, changes)
+        return Classified(f"{self.name}.{verb}", self.category)
+
+
+_REGISTRY: dict[type[Model], AuditSpec] = {}
+
+
+def _classify_user(spec: AuditSpec, verb: str, changes: dict) -> Classified:
+    if verb == "updated":
+        if "role" in changes:
+            return Classified("user.role_changed", Category.SECURITY)
+        if "password" in changes:
+            return Classified("user.password_changed", Category.SECURITY)
+    return Classified(f"user.{verb}", Category.SECURITY)
+
+
+def _classify_token(spec: AuditSpec, verb: str, changes: dict) -> Classified:
+    revoked = changes.get("revoked_at")
+    if verb == "updated" and revoked and revoked.get("before") is None and revoked.get("after") is not None:
+        return Classified("token.revoked", Category.SECURITY)
+    return Classified(f"token.{verb}", Category.SECURITY)
+
+
+# label → options. Add one line here (or call audit_register in the app's ready()) for every new tenant model.
+AUDITED: dict[str, dict] = {
+    "accounts.User": {
+        "name": "user",
+        "secret_fields": {"password"},
+        "ignore_fields": {"last_login"},
+        "m2m_fields": ("groups", "user_permissions"),
+        "classify": _classify_user,
+    },
+    "accounts.ApiToken": {"name": "token", "secret_fields": {"key_hash"}, "classify": _classify_token},
+    "auth.Group": {"name": "group", "m2m_fields": ("permissions",), "category": Category.SECURITY},
+    "projects.Project": {"name": "project"},
+    "projects.TeamMember": {"name": "team_member"},
+    "projects.ScoringSettings": {"name": "scoring_settings"},
+    "artifacts.Artifact": {"name": "artifact", "ignore_fields": {"usage_count"}},
+    "artifacts.ArtifactBlob": {"name": "artifact_blob"},
+    "artifacts.ArtifactVersion": {"name": "artifact_version"},
+    "artifacts.ArtifactUsage": {"name": "artifact_usage"},
+    "metrics.Run": {"name": "run"},
+    "integrations.Integration": {
+        "name": "integration",
+        "secret_fields": {"secret_salt", "secret_hash"},
+        "ignore_fields": {"last_delivery_at"},
+    },
+    # Recorded only when changed from inside the tenant (e.g. renamed through the API); platform-schema activity
+    # (operators' admin) is outside every tenant's trail.
+    "tenants.Tenant": {"name": "tenant_settings", "ignore_fields": {"schema_name", "created_at"}},
+}
+
+# label (or "app_label.*") → why it is not audited per row.
+NOT_AUDITED: dict[str, str] = {
+    "metrics.MetricPoint": "high-volume ingest: one 'metrics.ingested' event per batch (audit_ingest)",
+    "metrics.LatestMetric": "derived from metric points by ingest; covered by the batch event",
+    "metrics.RunParam": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
+    "metrics.RunTag": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
+    "audit.AuditEvent": "the trail itself (append-only)",
+    "integrations.WebhookDelivery": "the append-only record of each webhook received (provider, delivery id, time,"
+    " signature check); an audit row per delivery would duplicate it",
+    "integrations.Commit": "derived from webhook deliveries by normalisation (re-buildable from them)",
+    "integrations.PullRequest": "derived from webhook deliveries by normalisation (re-buildable from them)",
+    "integrations.Review": "derived from webhook deliveries by normalisation (re-buildable from them)",
+    "integrations.CiRun": "derived from webhook deliveries by normalisation (re-buildable from them)",
+    "sessions.Session": "session rows; logins, logouts and expiries are audited as auth.* security events",
+    "admin.LogEntry": "Django admin's own change log; admin changes are audited through the models they change",
+    "contenttypes.ContentType": "schema bookkeeping written by migrations",
+    "auth.Permission": "schema bookkeeping written by migrations",
+    "guardian.UserObjectPermission": "written only by apps.access.services, which records one grant.changed event",
+    "guardian.GroupObjectPermission": "written only by apps.access.services, which records one grant.changed event",
+    "axes.*": "login attempt bookkeeping; failures and lockouts are audited as auth.* security events",
+}
+
+
+def audit_register(
+    model: type[Model] | str,
+    *,
+    name: str | None = None,
+    secret_fields=(),
+    ignore_fields=(),
+    m2m_fields=(),
+    category: str = Category.DATA,
+    classify: Classifier | None = None,
+) -> AuditSpec:
+    """Audit every create, update and delete of ``model`` (one event each). Call once, e.g. in AppConfig.ready().
+
+    ``secret_fields`` are recorded as changed but masked (fields named like password/secret/token/key are masked
+    anyway); ``ignore_fields`` (plus ``auto_now`` fields) are left out, and an update touching only them records
+    nothing; ``m2m_fields`` also record additions and removals.
+    """
+    from apps.audit import signals
+
+    if isinstance(model, str):
+        model = apps.get_model(model)
+    auto_now = {f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False)}
+    spec = AuditSpec(
+        model=model,
+        name=name or model._meta.model_name,
+        secret_fields=frozenset(secret_fields),
+        ignore_fields=frozenset(ignore_fields) | auto_now,
+        m2m_fields=tuple(m2m_fields),
+        category=category,
+        classify=classify,
+    )
+    if model in _REGISTRY:
+        if _REGISTRY[model] == spec:
+            return spec
+        raise ValueError(f"{model._meta.label} is already registered for auditing.")
+    _REGISTRY[model] = spec
+    signals.connect_model(spec)
+    return spec
+
+
+def spec_for(model: type[Model]) -> AuditSpec | None:
+    return _REGISTRY.get(model)
+
+
+def registered() -> dict[type[Model], AuditSpec]:
+    return dict(_REGISTRY)
+
+
+def register_defaults() -> None:
+    for label, options in AUDITED.items():
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue
+        audit_register(model, **options)
+
+
+def exemption_for(model: type[Model]) -> str | None:
+    label = model._meta.label
+    return NOT_AUDITED.get(label) or NOT_AUDITED.get(f"{model._meta.app_label}.*")

@@ -1,0 +1,174 @@
+"""Reads on integrations and delivery data, scoped to what the acting user may see.
+
+Permission gate (until the tenant-wide access policy lands, this mirrors its project rules):
+
+* **see** a project's integrations, deliveries and delivery metrics: owners and admins see every project; everyone
+  else sees projects with ``visibility = tenant``, and private projects they own or are on the team of;
+* **manage** integrations (create, change, rotate the secret, delete, re-process): owners and admins on every
+  project; leads and members on projects they own or are on the team of; never viewers or service accounts.
+
+Hidden projects answer 404 (``Project.DoesNotExist``), visible but unmanageable ones 403.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+
+from apps.accounts.choices import Role
+from apps.accounts.models import User
+from apps.integrations.models import CiRun, Commit, Integration, PullRequest, WebhookDelivery
+from apps.projects.choices import Visibility
+from apps.projects.models import Project
+
+ALL_PROJECTS_ROLES = (Role.OWNER, Role.ADMIN)
+MANAGER_ROLES = (Role.LEAD, Role.MEMBER)
+
+
+def _sees_everything(user: User) -> bool:
+    return user.is_superuser or user.role in ALL_PROJECTS_ROLES
+
+
+def _own_or_team(user: User) -> Q:
+    return Q(owner=user) | Q(team_members__user=user)
+
+
+def project_visible_list(*, user: User) -> QuerySet[Project]:
+    """Projects whose delivery data ``user`` may see."""
+    if not user.is_authenticated or not user.is_active:
+        return Project.objects.none()
+    if _sees_everything(user):
+        return Project.objects.order_by("-created_at", "-id")
+    ids = Project.objects.filter(Q(visibility=Visibility.TENANT) | _own_or_team(user)).values("id")
+    return Project.objects.filter(id__in=ids).order_by("-created_at", "-id")
+
+
+def project_get(*, user: User, pk: int, manage: bool = False) -> Project:
+    """A project ``user`` may see (``Project.DoesNotExist`` otherwise); with ``manage``, one whose integrations
+    ``user`` may manage (``PermissionDenied`` when visible but not manageable)."""
+    project = project_visible_list(user=user).get(pk=pk)
+    if manage and not can_manage(user=user, project=project):
+        raise PermissionDenied("You may not manage this project's integrations.")
+    return project
+
+
+def can_manage(*, user: User, project: Project) -> bool:
+    if user.is_service_account:
+        return False
+    if _sees_everything(user):
+        return True
+    if user.role not in MANAGER_ROLES:
+        return False
+    return Project.objects.filter(pk=project.pk).filter(_own_or_team(user)).exists()
+
+
+def integration_list(*, user: User, project: Project) -> QuerySet[Integration]:
+    """Integrations of ``project`` (which the caller obtained through :func:`project_get`)."""
+    return Integration.objects.filter(project=project).select_related("created_by").order_by("id")
+
+
+def integration_for_webhook(*, webhook_id: UUID) -> Integration | None:
+    """The active integration a webhook URL names, in the current tenant's schema only (another tenant's UUID is
+    simply not there). Deliveries are authenticated by signature, not by a user."""
+    return Integration.objects.filter(webhook_id=webhook_id, is_active=True).select_related("project").first()
+
+
+def delivery_list(*, user: User, integration: Integration) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(integration=integration).order_by("-received_at", "-id")
+
+
+def delivery_rows(*, project_ids: list[int], start: datetime, end: datetime, lookback_start: datetime):
+    """Plain rows for the metric computations of ``project_ids`` (no permission check: callers have one, or are
+    system code such as the recommendations engine). ``lookback_start`` ≤ ``start`` extends the commits window for
+    the rework rate. Four queries, however many projects."""
+    commits = (
+        Commit.objects.filter(project_id__in=project_ids, authored_at__gte=lookback_start, authored_at__lt=end)
+        .order_by("authored_at", "id")
+        .values_list(
+            "project_id",
+            "sha",
+            "author_key",
+            "author_name",
+            "authored_at",
+            "files_added",
+            "files_modified",
+            "files_removed",
+            "is_merge",
+            "is_revert",
+            "is_fixup",
+        )
+    )
+    pull_requests = (
+        PullRequest.objects.filter(project_id__in=project_ids)
+        .filter(
+            Q(merged_at__gte=start, merged_at__lt=end)
+            | Q(first_review_at__gte=start, first_review_at__lt=end)
+            | Q(opened_at__gte=start, opened_at__lt=end)
+        )
+        .order_by("opened_at", "id")
+        .values_list("project_id", "opened_at", "merged_at", "first_review_at", "state")
+    )
+    ci_runs = (
+        CiRun.objects.filter(project_id__in=project_ids, finished_at__gte=start, finished_at__lt=end)
+        .order_by("finished_at", "id")
+        .values_list("project_id", "outcome", "finished_at", "duration_seconds")
+    )
+    integrations = (
+        Integration.objects.filter(project_id__in=project_ids)
+        .order_by("project_id", "id")
+        .values_list("project_id", "created_at")
+    )
+    return list(integrations), list(commits), list(pull_requests), list(ci_runs)
+
+
+def earliest_commit_at(*, project_ids: list[int]) -> dict[int, datetime]:
+    """The earliest commit timestamp recorded per project (start of what the integrations have observed)."""
+    from django.db.models import Min
+
+    rows = Commit.objects.filter(project_id__in=project_ids).values("project_id").annotate(first=Min("authored_at"))
+    return {row["project_id"]: row["first"] for row in rows.order_by("project_id")}
+
+
+def metric_config():
+    from django.conf import settings
+
+    from apps.integrations.metrics import MetricConfig
+
+    return MetricConfig(
+        rework_window_days=settings.INTEGRATIONS_REWORK_WINDOW_DAYS,
+        min_percentile_samples=settings.INTEGRATIONS_MIN_PERCENTILE_SAMPLES,
+    )
+
+
+def metrics_for_projects(*, project_ids: list[int], start: datetime, end: datetime, now: datetime) -> dict[int, dict]:
+    """Delivery metrics for [start, end) of every project in ``project_ids`` that has an integration (system-level:
+    no permission check). Five queries in all."""
+    from datetime import timedelta
+
+    from apps.integrations import metrics
+
+    config = metric_config()
+    lookback_start = start - timedelta(days=config.rework_window_days)
+    rows = delivery_rows(project_ids=project_ids, start=start, end=end, lookback_start=lookback_start)
+    data = metrics.group_rows(*rows, earliest_commit_at(project_ids=project_ids))
+    return {
+        project_id: metrics.compute(project_data, start=start, end=end, now=now, config=config)
+        for project_id, project_data in data.items()
+    }
+
+
+def delivery_metrics_get(*, user: User, project: Project, start: datetime, end: datetime) -> dict:
+    """Delivery metrics of ``project`` (obtained through :func:`project_get` for ``user``) for [start, end)."""
+    from django.utils import timezone
+
+    from apps.integrations import metrics
+
+    computed = metrics_for_projects(project_ids=[project.pk], start=start, end=end, now=timezone.now())
+    if project.pk in computed:
+        return computed[project.pk]
+    return metrics.compute(
+        metrics.ProjectData(observed_since=None), start=start, end=end, now=end, config=metric_config()
+    )

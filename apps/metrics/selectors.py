@@ -1,0 +1,191 @@
+"""Reads on runs and metrics. Every entry point takes the acting ``user``: ``run_list`` is the one place that decides
+which runs a user may see (today: every active run of the tenant the request is routed to — the schema is the
+tenant boundary), and every other read goes through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection
+from django.db.models import QuerySet
+from django.http import Http404
+
+from apps.accounts.models import User
+from apps.metrics.choices import LifecycleStage
+from apps.metrics.downsample import minmax_indices
+from apps.metrics.models import Run
+from apps.metrics.search.compiler import SearchPage, search_runs
+from apps.metrics.validation import INT64_MAX
+from apps.projects.models import Project
+
+
+def run_list(*, user: User) -> QuerySet[Run]:
+    """The runs ``user`` may see, newest first."""
+    return Run.objects.filter(lifecycle_stage=LifecycleStage.ACTIVE).order_by("-start_time", "-id")
+
+
+def run_get(*, user: User, run_id: int | str) -> Run:
+    """One visible run, or Http404 (also for ids that are not int64: they cannot exist)."""
+    try:
+        run_id = int(run_id)
+    except (TypeError, ValueError):
+        raise Http404("No such run.") from None
+    if not 0 < run_id <= INT64_MAX:
+        raise Http404("No such run.")
+    run = run_list(user=user).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
+def project_for_runs(*, user: User, project_id: int) -> Project | None:
+    """The project ``user`` may create runs in, or None."""
+    if not 0 < project_id <= INT64_MAX:
+        return None
+    return Project.objects.filter(pk=project_id).first()
+
+
+@dataclass
+class RunData:
+    """Params, tags and latest metrics of a run, as plain dicts (key → value, key → (value, step, timestamp)), and
+    the creator's username."""
+
+    created_by: str | None
+    params: dict[str, str]
+    tags: dict[str, str]
+    metrics: dict[str, tuple[float, int, int]]
+
+
+# One round trip for the params, tags and latest metrics of a page of runs: PostgreSQL aggregates each run's rows
+# into JSON objects (in C), Python decodes 3 small documents per run. Three values_list queries building 3,000+
+# tuples for a page of 100 runs cost 3–5x more. json_object_agg writes non-finite floats as "NaN"/"Infinity"
+# strings, which float() reads back.
+_RUN_DATA_SQL = """
+SELECT r.id,
+    (SELECT u.username FROM metrics_run run JOIN accounts_user u ON u.id = run.created_by_id WHERE run.id = r.id),
+    (SELECT json_object_agg(p.key, p.value ORDER BY p.key) FROM metrics_runparam p WHERE p.run_id = r.id),
+    (SELECT json_object_agg(t.key, t.value ORDER BY t.key) FROM metrics_runtag t WHERE t.run_id = r.id),
+    (SELECT json_object_agg(m.key, json_build_array(m.value, m.step, m.timestamp) ORDER BY m.key)
+        FROM metrics_latestmetric m WHERE m.run_id = r.id)
+FROM unnest(%s::bigint[]) AS r(id)
+"""
+
+
+def run_data_attach(runs: Sequence[Run]) -> Sequence[Run]:
+    """Load the creator's username, params, tags and latest metrics of ``runs`` (one query, no model instances)
+    and attach them as ``run.data``. Used by every run listing, detail and search response."""
+    found: dict[int, RunData] = {}
+    if runs:
+        with connection.cursor() as cursor:
+            cursor.execute(_RUN_DATA_SQL, [[run.pk for run in runs]])
+            for run_id, created_by, params, tags, metrics in cursor.fetchall():
+                # psycopg decodes json columns itself.
+                found[run_id] = RunData(
+                    created_by=created_by,
+                    params=params or {},
+                    tags=tags or {},
+                    metrics={
+                        key: (float(value), step, timestamp)
+                        for key, (value, step, timestamp) in (metrics or {}).items()
+                    },
+                )
+    for run in runs:
+        run.data = found[run.pk]
+    return runs
+
+
+# ---------------------------------------------------------------------------------------------- metric history
+
+_POINT = np.dtype([("step", ">i8"), ("timestamp", ">i8"), ("value", ">f8")])
+# The whole series comes back as one bytea of 24-byte big-endian records (int8send/float8send), which numpy reads
+# without creating a Python object per point: ~10 ms for 25,000 points instead of ~50 ms through row tuples. The
+# rows come from an index-only scan of the primary key (run_id, key, step, timestamp, value), already in order.
+_HISTORY_SQL = """
+SELECT count(*), string_agg(int8send(step) || int8send(timestamp) || float8send(value), '')
+FROM (
+    SELECT step, timestamp, value FROM metrics_metricpoint
+    WHERE run_id = %s AND key = %s ORDER BY step, timestamp, value
+) AS points
+"""
+
+
+@dataclass
+class MetricSeries:
+    """One run's series for one key, in step order (then timestamp), possibly downsampled."""
+
+    run_id: int
+    key: str
+    total_points: int
+    steps: np.ndarray
+    timestamps: np.ndarray
+    values: np.ndarray
+
+    @property
+    def downsampled(self) -> bool:
+        return len(self.steps) < self.total_points
+
+
+def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
+    with connection.cursor() as cursor:
+        cursor.execute(_HISTORY_SQL, [run_id, key])
+        total, blob = cursor.fetchone()
+    points = np.frombuffer(blob or b"", dtype=_POINT)
+    steps = points["step"].astype(np.int64)
+    timestamps = points["timestamp"].astype(np.int64)
+    values = points["value"].astype(np.float64)
+    # string_agg keeps the subquery's order in PostgreSQL's serial plans; a parallel plan could not, so verify
+    # (one vectorised pass) and sort here if it ever happens.
+    if len(steps) > 1:
+        ordered = (steps[1:] > steps[:-1]) | ((steps[1:] == steps[:-1]) & (timestamps[1:] >= timestamps[:-1]))
+        if not ordered.all():
+            order = np.lexsort((values, timestamps, steps))
+            steps, timestamps, values = steps[order], timestamps[order], values[order]
+    if max_points is not None and len(values) > max_points:
+        keep = minmax_indices(values, max_points)
+        steps, timestamps, values = steps[keep], timestamps[keep], values[keep]
+    return MetricSeries(run_id, key, total, steps, timestamps, values)
+
+
+def metric_history(*, user: User, run: Run, key: str, max_points: int | None = None) -> MetricSeries:
+    """The history of ``key`` in a visible ``run`` (an empty series when the run never logged it)."""
+    return _load_series(run.pk, key, max_points)
+
+
+def metric_history_many(
+    *, user: User, run_ids: Iterable[int], key: str, max_points: int | None = None
+) -> list[MetricSeries]:
+    """Histories of ``key`` for several runs (a comparison chart), in the order asked. Raises Http404 naming the
+    ids that are not visible runs."""
+    run_ids = list(dict.fromkeys(run_ids))
+    found = set(run_list(user=user).filter(pk__in=run_ids).values_list("pk", flat=True))
+    missing = [run_id for run_id in run_ids if run_id not in found]
+    if missing:
+        raise Http404(f"No such run: {', '.join(map(str, missing))}.")
+    return [_load_series(run_id, key, max_points) for run_id in run_ids]
+
+
+# ---------------------------------------------------------------------------------------------- search
+
+
+def run_search(
+    *,
+    user: User,
+    filter_text: str | None,
+    order_by: list[str] | None = None,
+    max_results: int = 100,
+    page_token: str | None = None,
+) -> SearchPage:
+    """Visible runs matching a filter expression, ordered, one keyset page at a time (see ``apps.metrics.search``).
+    Raises SearchError (field, message, position) for requests that do not parse or are too complex."""
+    page = search_runs(
+        run_list(user=user),
+        filter_text=filter_text,
+        order_by=order_by,
+        max_results=max_results,
+        page_token=page_token,
+    )
+    run_data_attach(page.runs)
+    return page

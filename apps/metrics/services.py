@@ -1,0 +1,309 @@
+"""Writes on runs: create/update/delete, params (immutable), tags (last write wins) and batch logging.
+
+Batch logging is the ingest hot path. It validates everything first (``apps.metrics.validation``), then writes in
+one transaction with set-based SQL: each column travels as one array parameter and ``unnest`` turns them into rows,
+so a 1000-point batch is one statement whatever its size. Retries are no-ops by construction: metric points
+``ON CONFLICT DO NOTHING`` on their identity (the primary key), params ``DO NOTHING`` then a conflict check, tags and
+latest values ``DO UPDATE … WHERE`` something actually changes. Nothing is written for a failing batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.utils import OperationalError
+from django.http import Http404
+from django.utils import timezone
+from psycopg import errors as pg_errors
+
+from apps.accounts.models import User
+from apps.metrics.choices import RunStatus
+from apps.metrics.models import Run, RunParam, RunTag
+from apps.metrics.validation import LogBatch, validate_param, validate_tag
+from apps.projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+TERMINAL_STATUSES = frozenset({RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED})
+# Concurrent batches that touch the same rows in different orders can deadlock; PostgreSQL aborts one of them.
+# Rows are written in a fixed order to make that rare, and the aborted transaction is simply run again.
+DEADLOCK_RETRIES = 3
+
+
+def _check_times(start_time: datetime | None, end_time: datetime | None) -> None:
+    if start_time and end_time and end_time < start_time:
+        raise ValidationError({"end_time": "Must not be before start_time."})
+
+
+def run_create(
+    *,
+    user: User | None,
+    project: Project,
+    name: str = "",
+    status: str = RunStatus.RUNNING,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    params: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+) -> Run:
+    """Create a run in ``project`` with optional initial params and tags (validated like batch items)."""
+    errors: dict[str, str] = {}
+    for prefix, items, validate in (("params", params or {}, validate_param), ("tags", tags or {}, validate_tag)):
+        for key, value in items.items():
+            problems = validate(key, value)
+            if "key" in problems:
+                errors[prefix] = f"Key {str(key)[:260]!r}: {problems['key']}"
+            elif "value" in problems:
+                errors[f"{prefix}.{key}"] = problems["value"]
+    if status not in RunStatus.values:
+        errors["status"] = f"Unknown status '{status}'."
+    if errors:
+        raise ValidationError(errors)
+    start_time = start_time or timezone.now()
+    if status in TERMINAL_STATUSES and end_time is None:
+        end_time = timezone.now()
+    _check_times(start_time, end_time)
+    with transaction.atomic():
+        run = Run.objects.create(
+            project=project,
+            name=name,
+            status=status,
+            start_time=start_time,
+            end_time=end_time,
+            created_by=user if user and user.is_authenticated else None,
+        )
+        RunParam.objects.bulk_create([RunParam(run=run, key=k, value=v) for k, v in sorted((params or {}).items())])
+        RunTag.objects.bulk_create([RunTag(run=run, key=k, value=v) for k, v in sorted((tags or {}).items())])
+    return run
+
+
+def run_update(*, run: Run, **changes) -> Run:
+    """Change a run's name, status or end time. Moving to a terminal status sets end_time when it is missing."""
+    allowed = {"name", "status", "end_time"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    if "status" in changes and changes["status"] not in RunStatus.values:
+        raise ValidationError({"status": f"Unknown status '{changes['status']}'."})
+    for name, value in changes.items():
+        setattr(run, name, value)
+    if run.status in TERMINAL_STATUSES and run.end_time is None:
+        run.end_time = timezone.now()
+    _check_times(run.start_time, run.end_time)
+    fields = sorted({*changes, "end_time"})
+    with transaction.atomic():
+        run.save(update_fields=fields)
+    return run
+
+
+def run_delete(*, run: Run) -> None:
+    """Delete a run with its params, tags and metric history (one DELETE per table: no rows are loaded).
+
+    The run row is locked FOR UPDATE first: a batch being written holds it FOR KEY SHARE, so deletion waits for it
+    and then removes its points too, and later batches find the run gone (metric points have no database-level
+    foreign key; see MetricPoint)."""
+    with transaction.atomic():
+        Run.objects.select_for_update().filter(pk=run.pk).exists()
+        run.delete()
+
+
+@dataclass(frozen=True)
+class KeyValueResult:
+    """A param or tag as stored after a write, and whether the key is new."""
+
+    key: str
+    value: str
+    created: bool
+
+
+def run_param_set(*, run: Run, key: str, value: str) -> KeyValueResult:
+    """Set a param. Params are immutable: the same value again is a no-op, a different value is a ValidationError
+    naming the key."""
+    problems = validate_param(key, value)
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        param, created = RunParam.objects.get_or_create(run=run, key=key, defaults={"value": value})
+    if not created and param.value != value:
+        raise ValidationError(
+            {"value": f"Param '{key}' is already set to a different value; params cannot be changed once logged."}
+        )
+    return KeyValueResult(key=param.key, value=param.value, created=created)
+
+
+def run_tag_set(*, run: Run, key: str, value: str) -> KeyValueResult:
+    """Set a tag; the last write wins."""
+    problems = validate_tag(key, value)
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        tag, created = RunTag.objects.update_or_create(run=run, key=key, defaults={"value": value})
+    return KeyValueResult(key=tag.key, value=tag.value, created=created)
+
+
+def run_tag_delete(*, run: Run, key: str) -> bool:
+    """Delete a tag; False when the run has no such tag."""
+    with transaction.atomic():
+        deleted, _ = RunTag.objects.filter(run=run, key=key).delete()
+    return bool(deleted)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    metrics_received: int
+    metrics_written: int
+    params_written: int
+    tags_written: int
+    latest_updated: int
+
+
+_PARAMS_SQL = """
+INSERT INTO metrics_runparam (run_id, key, value)
+SELECT %s, t.key, t.value FROM unnest(%s::varchar[], %s::text[]) AS t(key, value) ORDER BY t.key
+ON CONFLICT (run_id, key) DO NOTHING
+"""
+_PARAMS_CHECK_SQL = "SELECT key, value FROM metrics_runparam WHERE run_id = %s AND key = ANY(%s::varchar[])"
+_TAGS_SQL = """
+INSERT INTO metrics_runtag AS tag (run_id, key, value)
+SELECT %s, t.key, t.value FROM unnest(%s::varchar[], %s::text[]) AS t(key, value) ORDER BY t.key
+ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value WHERE tag.value IS DISTINCT FROM EXCLUDED.value
+"""
+# One statement for the points and the latest values. Each column arrives as one comma-separated string that
+# PostgreSQL splits and casts in C (string_to_array(...)::float8[]): psycopg adapts Python lists element by element
+# in Python, which cost ~3 ms per 1000-element column — more than the insert. Commas cannot occur in validated keys
+# (``[\w.\-/ ]``), floats are written with repr (shortest round-trip form; "nan", "inf", "-inf" are accepted by
+# float8in), so the round trip is exact. The latest value per key (computed in Python: a handful of rows) is only
+# rewritten when the batch holds a later point, so a retried batch writes nothing at all.
+_METRICS_SQL = """
+WITH points AS (
+    INSERT INTO metrics_metricpoint (run_id, key, value, step, timestamp)
+    SELECT %(run)s, t.* FROM unnest(
+        string_to_array(%(keys)s, ','),
+        string_to_array(%(values)s, ',')::float8[],
+        string_to_array(%(steps)s, ',')::bigint[],
+        string_to_array(%(timestamps)s, ',')::bigint[]
+    ) AS t
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), latest AS (
+    INSERT INTO metrics_latestmetric AS latest (run_id, key, value, step, timestamp)
+    SELECT %(run)s, t.* FROM unnest(
+        string_to_array(%(latest_keys)s, ','),
+        string_to_array(%(latest_values)s, ',')::float8[],
+        string_to_array(%(latest_steps)s, ',')::bigint[],
+        string_to_array(%(latest_timestamps)s, ',')::bigint[]
+    ) AS t
+    ON CONFLICT (run_id, key) DO UPDATE
+        SET value = EXCLUDED.value, step = EXCLUDED.step, timestamp = EXCLUDED.timestamp
+        WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (latest.step, latest.timestamp, latest.value)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM points), (SELECT count(*) FROM latest)
+"""
+
+
+def _float_order(value: float) -> tuple[bool, float]:
+    """PostgreSQL's float8 order in Python: NaN above every number (Python's own comparisons are false for NaN)."""
+    return (True, 0.0) if value != value else (False, value)
+
+
+def latest_points(batch: LogBatch) -> list[tuple[str, float, int, int]]:
+    """The latest point per key of a batch — highest (step, timestamp, value) in PostgreSQL's order — sorted by
+    key, so concurrent writers lock the latest-value rows in the same order."""
+    best: dict[str, tuple[int, int, tuple[bool, float], float]] = {}
+    for key, value, step, timestamp in zip(
+        batch.metric_keys, batch.metric_values, batch.metric_steps, batch.metric_timestamps, strict=True
+    ):
+        current = best.get(key)
+        if (
+            current is None
+            or (step, timestamp) > current[:2]
+            or ((step, timestamp) == current[:2] and _float_order(value) > current[2])
+        ):
+            best[key] = (step, timestamp, _float_order(value), value)
+    return [(key, best[key][3], best[key][0], best[key][1]) for key in sorted(best)]
+
+
+_LOCK_RUN_SQL = "SELECT 1 FROM metrics_run WHERE id = %s AND lifecycle_stage = 'active' FOR KEY SHARE"
+
+
+def _write_batch(run_id: int, batch: LogBatch) -> BatchResult:
+    params_written = tags_written = metrics_written = latest_updated = 0
+    with connection.cursor() as cursor:
+        # Held until commit: the run cannot be deleted under this batch (run_delete locks it FOR UPDATE).
+        cursor.execute(_LOCK_RUN_SQL, [run_id])
+        if cursor.fetchone() is None:
+            raise Http404("No such run.")
+        if batch.params:
+            keys = sorted(batch.params)
+            cursor.execute(_PARAMS_SQL, [run_id, keys, [batch.params[k][1] for k in keys]])
+            params_written = cursor.rowcount
+            cursor.execute(_PARAMS_CHECK_SQL, [run_id, keys])
+            errors = {
+                f"params[{batch.params[key][0]}].value": (
+                    f"Param '{key}' is already set to a different value; params cannot be changed once logged."
+                )
+                for key, stored in cursor.fetchall()
+                if stored != batch.params[key][1]
+            }
+            if errors:
+                raise ValidationError(errors)
+        if batch.tags:
+            keys = sorted(batch.tags)
+            cursor.execute(_TAGS_SQL, [run_id, keys, [batch.tags[k] for k in keys]])
+            tags_written = cursor.rowcount
+        if batch.metric_keys:
+            latest = latest_points(batch)
+            # Server-side parameter binding (a plain psycopg cursor on the connection Django just set the tenant's
+            # search_path on): the ~30 KB of column strings travel as parameters instead of being escaped into
+            # the SQL text, which Django's client-side-binding cursor would do. Never prepared, so nothing is
+            # cached across tenants.
+            raw = psycopg.Cursor(connection.connection)
+            with connection.wrap_database_errors:
+                raw.execute(
+                    _METRICS_SQL,
+                    {
+                        "run": run_id,
+                        "keys": ",".join(batch.metric_keys),
+                        "values": ",".join(map(repr, batch.metric_values)),
+                        "steps": ",".join(map(str, batch.metric_steps)),
+                        "timestamps": ",".join(map(str, batch.metric_timestamps)),
+                        "latest_keys": ",".join(point[0] for point in latest),
+                        "latest_values": ",".join(repr(point[1]) for point in latest),
+                        "latest_steps": ",".join(str(point[2]) for point in latest),
+                        "latest_timestamps": ",".join(str(point[3]) for point in latest),
+                    },
+                    prepare=False,
+                )
+                metrics_written, latest_updated = raw.fetchone()
+    return BatchResult(
+        metrics_received=len(batch.metric_keys),
+        metrics_written=metrics_written,
+        params_written=params_written,
+        tags_written=tags_written,
+        latest_updated=latest_updated,
+    )
+
+
+def run_log_batch(*, run: Run, batch: LogBatch) -> BatchResult:
+    """Write a validated batch to ``run``, all or nothing.
+
+    A param that is already stored with a different value raises ValidationError naming its batch index, and the
+    whole transaction (tags and metrics included) is rolled back.
+    """
+    if batch.is_empty:
+        return BatchResult(0, 0, 0, 0, 0)
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                return _write_batch(run.pk, batch)
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, pg_errors.DeadlockDetected) or attempt == DEADLOCK_RETRIES:
+                raise
+            logger.warning("log_batch deadlock, retrying", extra={"run_id": run.pk, "attempt": attempt})
+    raise AssertionError("unreachable")

@@ -1,0 +1,65 @@
+"""Reads on projects, teams and scoring settings.
+
+Every selector takes the acting ``user``: it is the one place a permission gate will narrow what a user may see
+(object permissions come with the access-control work). Today every user of a tenant sees all of the tenant's rows —
+the schema already confines them to the tenant. Every queryset is ordered.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef, QuerySet
+from django.db.models.functions import JSONObject
+
+from apps.accounts.models import User
+from apps.artifacts.models import ArtifactUsage
+from apps.artifacts.selectors import ARTIFACT_USAGE_ROW
+from apps.projects.models import Project, ScoringSettings, TeamMember
+
+# A team member row of the project representation: output key → ORM path. The list reads such rows as JSON arrays
+# built by PostgreSQL in the page query itself; single objects resolve the same paths on model instances
+# (maestro.api.representation.resolve_row). ARTIFACT_USAGE_ROW is its artifact-usage counterpart.
+TEAM_MEMBER_ROW = {
+    "id": "id", "project": "project_id", "user": "user_id", "username": "user__username",
+    "display_name": "display_name", "role": "role", "experience_level": "experience_level",
+    "years_experience": "years_experience", "contribution_hours": "contribution_hours",
+    "performance_score": "performance_score",
+}  # fmt: skip
+
+
+@functools.cache
+def _nested_json() -> dict[str, ArraySubquery]:
+    """The JSON-array annotations, built once per process (building them costs more than compiling the page query);
+    ``annotate()`` resolves copies, so the cached expressions are never mutated and carry no schema."""
+    team = TeamMember.objects.filter(project_id=OuterRef("pk")).order_by("id")
+    usages = ArtifactUsage.objects.filter(project_id=OuterRef("pk")).order_by("-used_at", "-id")
+    return {
+        "team_json": ArraySubquery(team.values(row=JSONObject(**TEAM_MEMBER_ROW))),
+        "usages_json": ArraySubquery(usages.values(row=JSONObject(**ARTIFACT_USAGE_ROW))),
+    }
+
+
+def project_list(*, user: User) -> QuerySet[Project]:
+    """Projects visible to ``user``, newest first, with the owner joined and the team and artifact usages as JSON
+    arrays (``team_json``, ``usages_json``) built by PostgreSQL inside the same query.
+
+    One statement instead of a page query plus two prefetches: with django-tenants every statement is two round trips
+    (``SET search_path`` first), and prefetching cost more CPU than the rest of the list (bench/projects_list.py).
+    Counting must not carry the annotations: count ``.values("pk")`` (the project list's paginator does)."""
+    return Project.objects.select_related("owner").annotate(**_nested_json()).order_by("-created_at", "-id")
+
+
+def project_get(*, user: User, pk: int) -> Project:
+    """One project visible to ``user`` (Project.DoesNotExist otherwise)."""
+    return project_list(user=user).get(pk=pk)
+
+
+def team_member_list(*, user: User, project: Project) -> QuerySet[TeamMember]:
+    return TeamMember.objects.filter(project=project).select_related("user").order_by("id")
+
+
+def scoring_settings_get(*, user: User) -> ScoringSettings:
+    """The tenant's scoring settings; the defaults (unsaved) until an admin changes them."""
+    return ScoringSettings.objects.filter(pk=1).first() or ScoringSettings(pk=1)

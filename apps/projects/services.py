@@ -1,0 +1,302 @@
+"""Writes on projects, their teams and the tenant's scoring settings.
+
+Completion rule (the only cross-field logic here): when a project is, or becomes, ``completed``, its success_score is
+computed from the outcome fields with the tenant's :class:`ScoringSettings` — unless the client gives success_score
+explicitly (source ``explicit``). A computed score follows later edits of the outcome fields; an explicit one stays
+until the client clears it (``success_score: null`` recomputes). Leaving ``completed`` clears success_score and
+completion_date (the outcome fields are kept). Completing without enough outcome data is a ValidationError naming
+the missing fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.text import slugify
+
+from apps.accounts.models import User
+from apps.projects import scoring
+from apps.projects.choices import ProjectStatus, SuccessScoreSource
+from apps.projects.models import Project, ScoringSettings, TeamMember
+from apps.tenants.quotas import quota_check
+
+PROJECT_FIELDS = frozenset(
+    {
+        "name", "slug", "spec", "problem_class", "complexity_score", "status", "start_date", "target_end_date",
+        "completion_date", "tags", "owner", "visibility", "model_performance", "business_impact", "compute_cost",
+        "success_score",
+    }
+)  # fmt: skip
+OUTCOME_FIELDS = ("model_performance", "business_impact", "compute_cost")
+TEAM_MEMBER_FIELDS = frozenset(
+    {"user", "display_name", "role", "experience_level", "years_experience", "contribution_hours", "performance_score"}
+)
+SCORING_FIELDS = frozenset(
+    {"w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference", "min_components"}
+)
+SLUG_MAX = Project._meta.get_field("slug").max_length
+TAG_MAX = 50
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def normalize_tags(tags: Any, *, field: str = "tags") -> list[str]:
+    """Tags are trimmed, lower-cased, de-duplicated (first occurrence wins) strings of 1–50 characters."""
+    if tags is None:
+        return []
+    if isinstance(tags, str) or not isinstance(tags, (list, tuple)):
+        raise ValidationError({field: "Tags must be a list of strings."})
+    out: list[str] = []
+    for index, tag in enumerate(tags):
+        if not isinstance(tag, str) or not tag.strip():
+            raise ValidationError({field: f"Tag {index} must be a non-empty string."})
+        tag = tag.strip().lower()
+        if len(tag) > TAG_MAX:
+            raise ValidationError({field: f"Tag {index} is longer than {TAG_MAX} characters."})
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
+def reject_unknown_fields(data: dict[str, Any], allowed: frozenset[str]) -> None:
+    """Services take model fields as a dict; a key outside ``allowed`` is a ValidationError naming it."""
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationError({name: "This field cannot be written." for name in unknown})
+
+
+def current_tenant():
+    """The tenant whose schema the connection uses (plan limits live on it); None for the public schema."""
+    from apps.tenants.models import Tenant
+
+    return Tenant.objects.filter(schema_name=connection.schema_name).first()
+
+
+def unique_project_slug(name: str, *, exclude_pk: int | None = None) -> str:
+    """A free slug derived from ``name``: ``base``, else ``base-2``, ``base-3``, …
+
+    Hand-rolled (a dozen lines) instead of django-autoslug: the service owns the retry on a concurrent insert, which
+    a model field cannot do, and nothing else needs the dependency.
+    """
+    base = slugify(name)[: SLUG_MAX - 8].strip("-") or "project"
+    taken = Project.objects.filter(slug__regex=rf"^{re.escape(base)}(-[0-9]+)?$")
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    taken_slugs = set(taken.values_list("slug", flat=True))
+    if base not in taken_slugs:
+        return base
+    suffixes = [int(slug.rsplit("-", 1)[1]) for slug in taken_slugs if slug != base and slug[len(base) + 1 :].isdigit()]
+    return f"{base}-{max([1, *suffixes]) + 1}"
+
+
+def scoring_weights() -> scoring.ScoringWeights:
+    row = ScoringSettings.objects.filter(pk=1).first()
+    return row.as_weights() if row else scoring.ScoringWeights()
+
+
+def _insufficient_error(exc: scoring.InsufficientOutcome) -> ValidationError:
+    message = (
+        f"Required to compute success_score when completing the project ({exc.needed} of the weighted outcome "
+        f"fields are needed, {exc.given} given). Provide it, or set success_score explicitly."
+    )
+    return ValidationError({field: message for field in exc.missing} or {"success_score": message})
+
+
+def _apply_completion(project: Project, data: dict[str, Any], previous_status: str | None) -> None:
+    completed = project.status == ProjectStatus.COMPLETED
+    if not completed:
+        if previous_status == ProjectStatus.COMPLETED:
+            project.success_score = None
+            project.success_score_source = ""
+            if "completion_date" not in data:
+                project.completion_date = None
+        return
+    completing = previous_status != ProjectStatus.COMPLETED
+    if completing and project.completion_date is None:
+        project.completion_date = timezone.localdate()
+    if data.get("success_score") is not None:
+        project.success_score_source = SuccessScoreSource.EXPLICIT
+        return
+    explicit_kept = project.success_score_source == SuccessScoreSource.EXPLICIT and "success_score" not in data
+    outcome_changed = any(field in data for field in OUTCOME_FIELDS)
+    if explicit_kept or not (completing or outcome_changed or "success_score" in data):
+        return
+    try:
+        project.success_score = scoring.success_score(
+            model_performance=project.model_performance,
+            business_impact=project.business_impact,
+            compute_cost=project.compute_cost,
+            weights=scoring_weights(),
+        )
+    except scoring.InsufficientOutcome as exc:
+        raise _insufficient_error(exc) from None
+    project.success_score_source = SuccessScoreSource.COMPUTED
+
+
+def _save_project(project: Project, *, slug_generated: bool) -> Project:
+    """Save a prepared project; a generated slug taken concurrently between check and insert is regenerated."""
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                project.save()
+            return project
+        except IntegrityError:
+            if not Project.objects.filter(slug=project.slug).exclude(pk=project.pk).exists():
+                raise
+            if not slug_generated:
+                raise ValidationError({"slug": f"The slug '{project.slug}' is taken."}) from None
+            project.slug = unique_project_slug(project.name, exclude_pk=project.pk)
+    raise ValidationError({"slug": "Could not find a free slug; give one explicitly."})
+
+
+def _set_fields(project: Project, data: dict[str, Any]) -> bool:
+    """Copy ``data`` onto ``project``; return whether the slug must be generated from the name."""
+    for field, value in data.items():
+        if field == "tags":
+            value = normalize_tags(value)
+        elif field == "compute_cost" and value is not None and not isinstance(value, Decimal):
+            value = Decimal(str(value))
+        elif field in ("spec", "slug") and value is None:
+            value = ""
+        setattr(project, field, value)
+    if data.get("slug"):
+        project.slug = data["slug"]
+        return False
+    return not project.slug or ("slug" in data and not data["slug"])
+
+
+# ---------------------------------------------------------------------------------------------- projects
+def project_prepare(*, project: Project | None, data: dict[str, Any]) -> tuple[Project, bool]:
+    """Apply ``data`` to ``project`` (a new one when None) in memory, with the slug and completion rules, and validate
+    it. Returns the unsaved project and whether its slug was generated. Shared by the API and the admin form."""
+    reject_unknown_fields(data, PROJECT_FIELDS)
+    previous_status = project.status if project is not None and project.pk else None
+    project = project if project is not None else Project()
+    creating = project.pk is None
+    slug_generated = _set_fields(project, data)
+    if not creating:
+        slug_generated = slug_generated and "slug" in data
+    if slug_generated:
+        project.slug = unique_project_slug(project.name or "", exclude_pk=project.pk)
+    _apply_completion(project, data, previous_status=previous_status)
+    project.full_clean(validate_unique=not slug_generated)
+    return project, slug_generated
+
+
+@transaction.atomic
+def project_create(*, user: User | None, data: dict[str, Any]) -> Project:
+    """Create a project. ``data`` holds model fields; the owner defaults to ``user``, the slug to one made from the
+    name (collision-safe); creating it as ``completed`` applies the completion rule."""
+    reject_unknown_fields(data, PROJECT_FIELDS)
+    quota_check("projects")
+    project, slug_generated = project_prepare(project=None, data={"owner": user, **data})
+    return _save_project(project, slug_generated=slug_generated)
+
+
+@transaction.atomic
+def project_update(*, project: Project, user: User | None, data: dict[str, Any]) -> Project:
+    """Change some fields of a project (``data`` holds only the changed ones). Setting ``status`` to ``completed``
+    completes it exactly like :func:`project_complete`; an empty ``slug`` regenerates it from the name."""
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    project, slug_generated = project_prepare(project=locked, data=data)
+    return _save_project(project, slug_generated=slug_generated)
+
+
+@transaction.atomic
+def project_complete(
+    *,
+    project: Project,
+    user: User | None,
+    model_performance: float | None = None,
+    business_impact: float | None = None,
+    compute_cost: Decimal | float | None = None,
+    success_score: float | None = None,
+    completion_date: date | None = None,
+) -> Project:
+    """Mark a planned or active project completed with its outcome. Outcome fields given here override the stored
+    ones; success_score is computed from them (tenant weights) unless given."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if project.status not in (ProjectStatus.PLANNED, ProjectStatus.ACTIVE):
+        raise ValidationError(
+            {"status": f"Only planned or active projects can be completed; this one is {project.status}."}
+        )
+    data: dict[str, Any] = {"status": ProjectStatus.COMPLETED}
+    given = {
+        "model_performance": model_performance,
+        "business_impact": business_impact,
+        "compute_cost": compute_cost,
+        "success_score": success_score,
+        "completion_date": completion_date,
+    }
+    data.update({field: value for field, value in given.items() if value is not None})
+    return project_update(project=project, user=user, data=data)
+
+
+@transaction.atomic
+def project_delete(*, project: Project, user: User | None) -> None:
+    """Delete a project with its team and usages, keeping every used artifact's usage_count exact."""
+    from apps.artifacts.models import Artifact, ArtifactUsage
+
+    per_artifact = Counter(
+        ArtifactUsage.objects.filter(project=project).values_list("artifact_id", flat=True).iterator()
+    )
+    for artifact_id, count in sorted(per_artifact.items()):  # a fixed lock order
+        Artifact.objects.filter(pk=artifact_id).update(usage_count=F("usage_count") - count)
+    ArtifactUsage.objects.filter(project=project).delete()
+    project.delete()
+
+
+# ---------------------------------------------------------------------------------------------- team members
+def _default_display_name(member: TeamMember) -> None:
+    if not (member.display_name or "").strip():
+        if member.user is None:
+            raise ValidationError({"display_name": "A display name is required when no user is linked."})
+        member.display_name = member.user.get_full_name() or member.user.username
+
+
+@transaction.atomic
+def team_member_create(*, project: Project, data: dict[str, Any]) -> TeamMember:
+    """Add a person to a project's team; every range (years 0–60, hours ≥ 0, performance 0–100) is validated."""
+    reject_unknown_fields(data, TEAM_MEMBER_FIELDS)
+    member = TeamMember(project=project, **data)
+    _default_display_name(member)
+    member.full_clean()
+    member.save()
+    return member
+
+
+@transaction.atomic
+def team_member_update(*, member: TeamMember, data: dict[str, Any]) -> TeamMember:
+    reject_unknown_fields(data, TEAM_MEMBER_FIELDS)
+    for field, value in data.items():
+        setattr(member, field, value)
+    _default_display_name(member)
+    member.full_clean()
+    member.save()
+    return member
+
+
+@transaction.atomic
+def team_member_delete(*, member: TeamMember) -> None:
+    member.delete()
+
+
+# ---------------------------------------------------------------------------------------------- scoring settings
+@transaction.atomic
+def scoring_settings_update(*, user: User | None, data: dict[str, Any]) -> ScoringSettings:
+    """Change the tenant's success_score weights. Scores already stored are not recomputed: they record what the
+    weights were at completion."""
+    reject_unknown_fields(data, SCORING_FIELDS)
+    row, _created = ScoringSettings.objects.select_for_update().get_or_create(pk=1)
+    for field, value in data.items():
+        setattr(row, field, value)
+    row.full_clean()
+    row.save()
+    return row

@@ -1,0 +1,154 @@
+"""deploy/: the Prometheus config loads the alert rules (promtool-checked and unit-tested), the Grafana dashboard
+parses and references only metrics /metrics really exports, and compose shares the metrics directory."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, connection
+
+from maestro.observability import metrics as m
+from tests.ops.scrape import names, scrape
+
+DEPLOY = Path(settings.BASE_DIR) / "deploy"
+PROMETHEUS = DEPLOY / "prometheus"
+DASHBOARD = DEPLOY / "grafana" / "dashboards" / "maestro.json"
+METRIC_RE = re.compile(r"\b((?:django|maestro)_[a-z0-9_]+)\b")
+SUFFIXES = ("_bucket", "_sum", "_count", "_total", "_created")
+REQUIRED_ALERTS = {
+    "MaestroHigh5xxRatio",
+    "MaestroCeleryTaskFailures",
+    "MaestroStaleModel",
+    "MaestroDependencyNotReady",
+    "MaestroDown",
+}
+promtool = shutil.which("promtool")
+pytestmark = pytest.mark.django_db
+
+
+def _alert_rules() -> list[dict]:
+    config = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+    return [rule for group in config["groups"] for rule in group["rules"]]
+
+
+def _dashboard_exprs() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+    exprs += [variable["definition"] for variable in dashboard["templating"]["list"] if "definition" in variable]
+    return exprs
+
+
+@pytest.fixture(scope="module")
+def exported(django_db_setup, django_db_blocker, _session_tenants) -> set[str]:
+    """Every sample name /metrics exports once each kind of event has happened at least once."""
+    from django.test import Client
+
+    with django_db_blocker.unblock():
+        Client().get("/accounts/login/", HTTP_HOST="alpha.localhost")
+        Client().get("/", HTTP_HOST="localhost")
+        with _session_tenants[0].context():
+            cache.set("deploy-config-probe", 1, 5)
+            cache.get("deploy-config-probe")
+        with pytest.raises(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table_for_the_error_counter")
+        m.record_points_ingested(1, tenant="alpha")
+        m.record_batch_rejected("validation")
+        m.record_recommendation_served(0.01, tenant="alpha")
+        m.record_prediction_insufficient_data(tenant="alpha")
+        m.record_model_training(duration_seconds=1.0, succeeded=True, cv_mae=0.1, tenant="alpha")
+        m.set_embedding_backlog(1, tenant="alpha")
+        m.record_task("deploy.probe", "failure", 0.1)
+        m.record_quota_refusal("users")
+        return names(scrape())
+
+
+def _missing(referenced: set[str], exported: set[str]) -> set[str]:
+    def known(name: str) -> bool:
+        return name in exported or any(name + suffix in exported for suffix in SUFFIXES)
+
+    return {name for name in referenced if not known(name)}
+
+
+def test_prometheus_config_scrapes_metrics_and_loads_the_alert_rules():
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    assert config["rule_files"] == ["alerts.yml"]
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics" and job["static_configs"][0]["targets"] == ["web:8000"]
+
+
+def test_alert_rules_are_complete_and_well_formed():
+    rules = _alert_rules()
+    assert {rule["alert"] for rule in rules} >= REQUIRED_ALERTS
+    for rule in rules:
+        assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}, rule["alert"]
+        assert rule["labels"]["severity"] in {"page", "warning"}
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+        assert re.fullmatch(r"\d+[smh]", rule["for"])
+
+
+def test_alerts_and_dashboard_reference_only_exported_metrics(exported):
+    from_alerts = {name for rule in _alert_rules() for name in METRIC_RE.findall(rule["expr"])}
+    from_dashboard = {name for expr in _dashboard_exprs() for name in METRIC_RE.findall(expr)}
+    assert from_alerts and from_dashboard
+    assert _missing(from_alerts, exported) == set()
+    assert _missing(from_dashboard, exported) == set()
+
+
+def test_dashboard_covers_every_maestro_metric():
+    defined = set(re.findall(r"``(maestro_[a-z0-9_]+)", m.__doc__))
+    assert len(defined) == 16
+    referenced = {name for expr in _dashboard_exprs() for name in METRIC_RE.findall(expr)}
+    covered = {name for name in defined if any(ref == name or ref.startswith(name + "_") for ref in referenced)}
+    assert defined - covered == set()
+
+
+def test_dashboard_is_a_provisionable_grafana_dashboard():
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["uid"] == "maestro-overview" and dashboard["title"] == "Maestro"
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        assert {"h", "w", "x", "y"} <= set(panel["gridPos"])
+        if panel["type"] != "row":
+            assert panel["datasource"] == {"type": "prometheus", "uid": "${DS}"}
+            assert panel["targets"] and all(t["expr"] and t["refId"] for t in panel["targets"])
+    provider = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "dashboards" / "maestro.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def test_compose_shares_the_metrics_directory_between_web_and_worker():
+    compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())
+    web, worker = compose["services"]["web"], compose["services"]["worker"]
+    for service in (web, worker):
+        assert "metrics:/app/.local/prometheus-multiproc" in service["volumes"]
+        assert service["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/app/.local/prometheus-multiproc"
+    assert worker["pid"] == "service:web"
+    assert "deploy/gunicorn.conf.py" in web["command"]
+    assert "PROMETHEUS_MULTIPROC_DIR" not in compose["services"]["release"]["environment"]
+
+
+@pytest.mark.skipif(promtool is None, reason="promtool not installed (scripts/services.sh tools installs it)")
+def test_promtool_accepts_the_config_and_the_rules_and_their_unit_tests():
+    for args in (
+        ["check", "config", "prometheus.yml"],
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts.test.yml"],
+    ):
+        result = subprocess.run([promtool, *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.skipif(promtool is None, reason="promtool not installed (scripts/services.sh tools installs it)")
+def test_promtool_rejects_a_broken_rule(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text("groups:\n  - name: x\n    rules:\n      - alert: Broken\n        expr: sum(rate(\n")
+    result = subprocess.run([promtool, "check", "rules", str(broken)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0

@@ -1,0 +1,1 @@
+from tests.projects.helpers import admin  # noqa: F401  (shared fixture)

@@ -1,0 +1,63 @@
+"""The project list's pagination: exact counts up to a cap, estimates beyond, late row lookups on deep pages."""
+
+import pytest
+
+from maestro.api.pagination import CappedCountPageNumberPagination
+from tests.projects.factories import ProjectFactory
+from tests.projects.helpers import admin_actor
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(tenant_a):
+    with tenant_a.context():
+        for i in range(23):
+            ProjectFactory(name=f"P{i:02d}", complexity_score=i % 5 + 1, status="active" if i % 2 else "planned")
+    return admin_actor(tenant_a)
+
+
+def _walk(admin, url):
+    names, pages = [], 0
+    while url:
+        body = admin.api.get(url).json()
+        names += [item["name"] for item in body["results"]]
+        url, pages = body["next"], pages + 1
+    return names, pages, body
+
+
+def test_counts_are_exact_under_the_cap(admin):
+    body = admin.api.get("/api/v1/projects?page_size=5").json()
+    assert (body["count"], body["count_is_estimate"]) == (23, False)
+
+
+def test_over_the_cap_the_count_is_an_estimate_and_every_page_is_still_reachable(admin, monkeypatch):
+    monkeypatch.setattr(CappedCountPageNumberPagination, "count_cap", 10)
+    first = admin.api.get("/api/v1/projects?page_size=5&ordering=name").json()
+    assert first["count_is_estimate"] is True and first["count"] >= 11
+    names, pages, last = _walk(admin, "/api/v1/projects?page_size=5&ordering=name")
+    assert names == [f"P{i:02d}" for i in range(23)] and pages == 5
+    assert last["next"] is None and len(last["results"]) == 3
+    assert admin.api.get("/api/v1/projects?page_size=5&page=6").status_code == 404
+    exact = admin.api.get("/api/v1/projects?page_size=5&exact_count=true").json()
+    assert (exact["count"], exact["count_is_estimate"]) == (23, False)
+    filtered = admin.api.get("/api/v1/projects?page_size=5&status=active").json()
+    assert (filtered["count"], filtered["count_is_estimate"]) == (11, True)
+
+
+def test_deep_pages_by_late_row_lookup_match_plain_offsets(admin, monkeypatch):
+    expected = [
+        item["name"] for item in admin.api.get("/api/v1/projects?page_size=100&ordering=-complexity_score").json()[
+            "results"]
+    ]  # fmt: skip
+    monkeypatch.setattr(CappedCountPageNumberPagination, "late_lookup_offset", 4)
+    names, _, _ = _walk(admin, "/api/v1/projects?page_size=4&ordering=-complexity_score")
+    assert names == expected
+    page = admin.api.get("/api/v1/projects?page_size=4&page=3&ordering=-complexity_score").json()
+    assert all("team_members" in item for item in page["results"])
+
+
+def test_bad_page_numbers_are_404(admin, monkeypatch):
+    monkeypatch.setattr(CappedCountPageNumberPagination, "count_cap", 10)
+    assert admin.api.get("/api/v1/projects?page=abc").status_code == 404
+    assert admin.api.get("/api/v1/projects?page=0").status_code == 404

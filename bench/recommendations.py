@@ -1,15 +1,16 @@
 """Benchmark: the recommendation engine's speed targets (issue 5), printed as one table with the command line.
 
     .venv/bin/python bench/recommendations.py [--projects 12500] [--requests 200] [--similarity-rows 100000]
-                                              [--workers 1] [--keep]
+                                              [--embedding-texts 2000] [--workers 1] [--keep]
 
 1. Seeds a throwaway tenant (schema ``benchrecs``) in the database of DATABASE_URL with ``seed_demo``'s generator
    (``--projects``; 80 % complete, so 12,500 gives ~10,000 training projects) and embeds every spec with the real
    model (progress printed; the slow part on a first run).
 2. Retraining: one forced training run on the tenant's completed projects (load data, 5-fold CV, final boosters,
    registry write) — target ≤ 30 s for 10,000 projects.
-3. Embedding throughput on 2,000 generated specs: raw ``model.encode`` vs ``ml.embeddings.encode`` vs the service
-   ``embeddings_compute`` (read specs, encode, write rows, bump the index version) — target ≥ 0.8× raw.
+3. Embedding throughput on ``--embedding-texts`` (2,000) generated specs: raw ``model.encode`` vs
+   ``ml.embeddings.encode`` vs the service ``embeddings_compute`` (read specs, encode, write rows, bump the index
+   version) — target ≥ 0.8× raw.
 4. Recommendations end-to-end: ``POST /api/v1/recommendations`` through HTTP against gunicorn (production
    settings), sequential, every request a distinct proposal (so no cached spec embedding is reused) — target
    p95 ≤ 100 ms with 10,000 projects in the tenant.
@@ -25,42 +26,19 @@ Numbers on a busy 2-core machine are indicative; compare the ratios, and re-meas
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import json
 import os
-import shlex
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import Http, gunicorn, percentile, print_table, progress, setup_django, verdict
+
 SLUG = "benchrecs"
 FILLER_PREFIX = "filler-"
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings.local")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-
-
-def percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def ensure_tenant() -> str:
@@ -130,7 +108,7 @@ def bench_embeddings(n: int = 2000) -> dict:
     raw_2 = raw()
     Project.objects.filter(pk__in=ids).delete()
     raw_rate = (raw_1 + raw_2) / 2
-    return {"raw": raw_rate, "ours": ours_1, "service": service}
+    return {"raw": raw_rate, "ours": ours_1, "service": service, "n": n}
 
 
 def proposals(count: int) -> list[dict]:
@@ -166,83 +144,21 @@ def token() -> str:
     return token_create(user=get_user_model().objects.get(username="admin"), name="bench").plaintext
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def call(port: int, host: str, method: str, path: str, auth: str, body: dict | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    payload = None if body is None else json.dumps(body)
-    headers = {"Host": host, "Authorization": f"Bearer {auth}", "Content-Type": "application/json"}
-    started = time.perf_counter()
-    try:
-        conn.request(method, path, body=payload, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
-    finally:
-        conn.close()
-    return response.status, data, (time.perf_counter() - started) * 1000
-
-
-@contextlib.contextmanager
-def gunicorn(workers: int):
-    port = _free_port()
-    log = tempfile.NamedTemporaryFile(prefix="bench-recs-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "maestro.settings.production", "SECURE_SSL_REDIRECT": "false"}
-    command = [str(ROOT / ".venv/bin/gunicorn"), "maestro.wsgi", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--worker-class", "sync", "--timeout", "300"]  # fmt: skip
-    progress(f"starting gunicorn ({workers} sync worker(s), production settings) on port {port}; log {log.name}")
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {log.name}")
-            with contextlib.suppress(OSError):
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz", headers={"Host": "localhost"})
-                if conn.getresponse().status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not answer /healthz within 60 s; see {log.name}")
-            time.sleep(0.2)
-        yield port, proc.pid
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def worker_cpu_seconds(master_pid: int) -> float:
-    """User + system CPU time of gunicorn's worker processes (children of the master), from /proc."""
-    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
-    for pid in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split():
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
 def timed_requests(server, host, auth, requests: list[tuple[str, str, dict | None]], warmup: int):
-    """(wall-clock ms per request, server CPU ms per request averaged over the timed requests)."""
-    port, pid = server
+    """(wall-clock ms per request, server CPU ms per request — gunicorn worker plus its PostgreSQL backend)."""
+    http = Http(server.port, host, auth)
+
+    def send(method, path, body):
+        status, data, ms = http.request(method, path, None if body is None else json.dumps(body).encode())
+        if status != 200:
+            raise RuntimeError(f"{method} {path} → {status}: {data[:300]!r}")
+        return ms
+
     for method, path, body in requests[:warmup]:
-        status, data, _ = call(port, host, method, path, auth, body)
-        if status != 200:
-            raise RuntimeError(f"{method} {path} → {status}: {data[:300]!r}")
-    timings = []
-    cpu_before = worker_cpu_seconds(pid)
-    for method, path, body in requests[warmup:]:
-        status, data, ms = call(port, host, method, path, auth, body)
-        if status != 200:
-            raise RuntimeError(f"{method} {path} → {status}: {data[:300]!r}")
-        timings.append(ms)
-    cpu_ms = (worker_cpu_seconds(pid) - cpu_before) * 1000 / max(len(timings), 1)
-    return timings, cpu_ms
+        send(method, path, body)
+    before = server.cpu_snapshot()
+    timings = [send(method, path, body) for method, path, body in requests[warmup:]]
+    return timings, server.cpu_ms_per_request(before, len(timings))
 
 
 def add_filler(total: int, batch: int = 10_000) -> None:
@@ -318,14 +234,8 @@ def drop_tenant() -> None:
     Tenant.objects.get(schema_name=SLUG).delete(force_drop=True)
 
 
-def row(name: str, n, values: list[float] | None, unit: str, target: str, ok: bool | None, single: float | None = None):
-    if values:
-        p50, p95, p99 = percentile(values, 50), percentile(values, 95), percentile(values, 99)
-        cells = f"{p50:>9.1f} {p95:>9.1f} {p99:>9.1f}"
-    else:
-        cells = f"{'':>9} {single:>9.1f} {'':>9}"
-    verdict = "" if ok is None else ("ok" if ok else "MISSED")
-    print(f"| {name:<62} | {n!s:>7} | {cells} | {unit:<7} | {target:<12} | {verdict:<6} |")
+def dist(values: list[float]) -> list[str]:
+    return [f"{percentile(values, q):.1f}" for q in (50, 95, 99)]
 
 
 def main() -> int:
@@ -335,9 +245,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--similarity-rows", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--embedding-texts", type=int, default=2000)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    command = shlex.join([".venv/bin/python", "bench/recommendations.py", *sys.argv[1:]])
     setup_django()
     from django.db import connection
     from django_tenants.utils import schema_context
@@ -352,7 +262,7 @@ def main() -> int:
             seed(args.projects)
             n_projects = Project.objects.count()
             training = bench_training()
-            embedding = bench_embeddings()
+            embedding = bench_embeddings(args.embedding_texts)
             bodies = proposals(args.warmup + args.requests)
             auth = token()
         connection.close()
@@ -376,38 +286,41 @@ def main() -> int:
     finally:
         if not args.keep:
             drop_tenant()
-    load_after = os.getloadavg()[0]
 
-    print()
-    print(f"command: {command}")
-    print(f"machine: {os.cpu_count()} cores, load average {load_before:.2f} before / {load_after:.2f} after")
-    header = (
-        f"| {'measurement':<62} | {'n':>7} | {'p50':>9} {'p95':>9} {'p99':>9} | {'unit':<7} | {'target':<12} | result |"
-    )
-    print(header)
-    print("|" + "-" * (len(header) - 2) + "|")
-    p95 = percentile(recommend, 95)
-    row(f"POST /recommendations, HTTP, {n_projects} projects", len(recommend), recommend, "ms", "p95 ≤ 100", p95 <= 100)
-    row("  server CPU per request (mean; load-independent)", len(recommend), None, "ms", "", None, recommend_cpu)
     ours95, raw95 = percentile(memory["ours"], 95), percentile(memory["raw"], 95)
-    row(f"top-10 SimilarityIndex.search, {memory['rows']} × 384", len(memory["ours"]), memory["ours"], "ms",
-        "p95 ≤ 20", ours95 <= 20)  # fmt: skip
-    row("top-10 raw numpy matmul + argpartition, same matrix", len(memory["raw"]), memory["raw"], "ms", "", None)
-    row("  ratio SimilarityIndex / raw (p95)", "", None, "×", "≤ 1.5", ours95 / raw95 <= 1.5, ours95 / raw95)
-    row(f"GET /projects/{{id}}/similar?k=10, HTTP, {memory['rows']} embeddings", len(similar), similar, "ms", "", None)
-    row("  server CPU per request (mean)", len(similar), None, "ms", "", None, similar_cpu)
-    row(f"retrain on {training['n']} completed projects (run duration)", 1, None, "s", "≤ 30",
-        training["train_s"] <= 30, training["train_s"])  # fmt: skip
-    row("  of which boosters + CV (ml.training.train)", 1, None, "s", "", None, training["fit_s"])
-    row("  impact recomputation after training", 1, None, "s", "", None, training["impact_s"])
-    row("embedding throughput, raw model.encode (2,000 specs)", 2000, None, "texts/s", "", None, embedding["raw"])
-    row("embedding throughput, ml.embeddings.encode", 2000, None, "texts/s", "", None, embedding["ours"])
-    row("  ratio ml.embeddings.encode / raw", "", None, "×", "≥ 0.8", embedding["ours"] / embedding["raw"] >= 0.8,
-        embedding["ours"] / embedding["raw"])  # fmt: skip
-    row("embedding throughput, embeddings_compute (read+encode+write)", 2000, None, "texts/s", "", None,
-        embedding["service"])  # fmt: skip
-    row("  ratio embeddings_compute / raw", "", None, "×", "≥ 0.8", embedding["service"] / embedding["raw"] >= 0.8,
-        embedding["service"] / embedding["raw"])  # fmt: skip
+    ratio_encode, ratio_service = embedding["ours"] / embedding["raw"], embedding["service"] / embedding["raw"]
+    rows_out = [
+        [f"POST /recommendations, HTTP, {n_projects} projects", len(recommend), *dist(recommend),
+         f"{recommend_cpu:.1f}", "p95 ≤ 100 ms", verdict(percentile(recommend, 95), 100)],
+        [f"top-10 SimilarityIndex.search, {memory['rows']} × 384 (in process)", len(memory["ours"]),
+         *dist(memory["ours"]), "", "p95 ≤ 20 ms", verdict(ours95, 20)],
+        ["top-10 raw NumPy matmul + argpartition, same matrix", len(memory["raw"]), *dist(memory["raw"]), "", "", ""],
+        ["  ratio SimilarityIndex / raw (p95)", "", "", f"{ours95 / raw95:.2f}", "", "", "≤ 1.5×",
+         verdict(ours95 / raw95, 1.5)],
+        [f"GET /projects/{{id}}/similar?k=10, HTTP, {memory['rows']} embeddings", len(similar), *dist(similar),
+         f"{similar_cpu:.1f}", "", ""],
+        [f"retrain on {training['n']} completed projects (run, s)", 1, "", f"{training['train_s']:.1f}", "", "",
+         "≤ 30 s", verdict(training["train_s"], 30)],
+        ["  of which boosters + CV (ml.training.train, s)", 1, "", f"{training['fit_s']:.1f}", "", "", "", ""],
+        ["  impact recomputation after training (s)", 1, "", f"{training['impact_s']:.1f}", "", "", "", ""],
+        ["embedding, raw model.encode (texts/s)", embedding["n"], "", f"{embedding['raw']:.1f}", "", "", "", ""],
+        ["embedding, ml.embeddings.encode (texts/s)", embedding["n"], "", f"{embedding['ours']:.1f}", "", "", "", ""],
+        ["  ratio ml.embeddings.encode / raw", "", "", f"{ratio_encode:.2f}", "", "", "≥ 0.8×",
+         verdict(ratio_encode, 0.8, lower_is_better=False)],
+        ["embedding, embeddings_compute: read + encode + write (texts/s)", embedding["n"], "",
+         f"{embedding['service']:.1f}", "", "", "", ""],
+        ["  ratio embeddings_compute / raw", "", "", f"{ratio_service:.2f}", "", "", "≥ 0.8×",
+         verdict(ratio_service, 0.8, lower_is_better=False)],
+    ]  # fmt: skip
+    print_table(
+        "Recommendations engine",
+        ["measurement", "n", "p50 ms", "p95 ms (or value)", "p99 ms", "server CPU ms/req", "target", "result"],
+        rows_out,
+        notes=[
+            f"load average before the run: {load_before:.2f}",
+            "server CPU = gunicorn worker + its PostgreSQL backend, per request (independent of other load)",
+        ],
+    )
     return 0
 
 

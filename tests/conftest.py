@@ -25,24 +25,6 @@ def django_db_setup(django_test_environment, django_db_blocker):
         teardown_databases(config, verbosity=0)
 
 
-def _always_set_up_the_test_database():
-    """pytest-django creates the test database only when a collected test has the django_db mark or the db fixture.
-    Tests that use only ``committed`` / ``celery_worker`` (e.g. running tests/core/test_celery.py alone) would
-    otherwise run against the *development* database named in DATABASE_URL. Always include the default alias."""
-    import pytest_django.fixtures
-
-    original = pytest_django.fixtures._get_databases_for_setup
-
-    def with_default(items):
-        aliases, serialized = original(items)
-        return {*aliases, "default"}, serialized
-
-    pytest_django.fixtures._get_databases_for_setup = with_default
-
-
-_always_set_up_the_test_database()
-
-
 @pytest.fixture(scope="session")
 def _session_tenants(django_db_setup, django_db_blocker) -> tuple[TenantCtx, TenantCtx]:
     with django_db_blocker.unblock():

@@ -9,11 +9,8 @@ from django.db.models import (
     Avg,
     Case,
     Count,
-    Exists,
     F,
     FloatField,
-    OuterRef,
-    Q,
     QuerySet,
     Value,
     When,
@@ -21,10 +18,10 @@ from django.db.models import (
 from django.db.models.functions import Abs, Trunc
 from django.http import Http404
 
-from apps.accounts.choices import Role
+from apps.access.selectors import scope as access_scope
 from apps.artifacts.models import Artifact
-from apps.projects.choices import ProjectStatus, Visibility
-from apps.projects.models import Project, TeamMember
+from apps.projects.choices import ProjectStatus
+from apps.projects.models import Project
 from apps.recommendations import caches, dataset
 from apps.recommendations.choices import ModelStatus, PredictionStatus
 from apps.recommendations.ml import embeddings as emb
@@ -38,7 +35,6 @@ from apps.recommendations.models import (
     TrainingRun,
 )
 
-SEES_ALL_ROLES = {Role.OWNER, Role.ADMIN}
 PROJECT_FIELDS = (
     "id", "name", "slug", "status", "problem_class", "complexity_score", "visibility", "owner_id", "start_date",
     "completion_date", "success_score", "model_performance", "business_impact", "compute_cost",
@@ -46,13 +42,8 @@ PROJECT_FIELDS = (
 
 
 def visible_projects(user) -> QuerySet[Project]:
-    """Projects ``user`` may see: tenant-visible ones, and private ones they own or are a team member of; owners and
-    admins see all. (The access-control selector replaces this rule when it lands; keep them identical.)"""
-    qs = Project.objects.all()
-    if getattr(user, "is_superuser", False) or getattr(user, "role", None) in SEES_ALL_ROLES:
-        return qs
-    member = TeamMember.objects.filter(project=OuterRef("pk"), user=user)
-    return qs.filter(Q(visibility=Visibility.TENANT) | Q(owner=user) | Exists(member))
+    """Projects ``user`` may see (the one permission gate, ``apps.access.selectors.scope``)."""
+    return access_scope(Project.objects.all(), user=user)
 
 
 def project_get_visible(*, user, pk: int) -> Project:
@@ -230,13 +221,19 @@ def prediction_accuracy(*, bucket: str = "month") -> dict:
     }
 
 
-def artifact_impact_get(*, artifact_id: int) -> dict:
-    artifact = Artifact.objects.filter(pk=artifact_id).values("id", "name", "type", "usage_count").first()
+def artifact_impact_get(*, user, artifact_id: int) -> dict:
+    artifact = (
+        access_scope(Artifact.objects.all(), user=user)
+        .filter(pk=artifact_id)
+        .values("id", "name", "type", "usage_count")
+        .first()
+    )
     if artifact is None:
         raise Http404("No such artifact.")
     impact = ArtifactImpact.objects.filter(artifact_id=artifact_id).first()
     return {"artifact": artifact, "impact": impact}
 
 
-def artifact_impact_list() -> QuerySet[ArtifactImpact]:
-    return ArtifactImpact.objects.select_related("artifact").order_by("artifact_id")
+def artifact_impact_list(*, user) -> QuerySet[ArtifactImpact]:
+    visible = access_scope(Artifact.objects.all(), user=user)
+    return ArtifactImpact.objects.filter(artifact__in=visible).select_related("artifact").order_by("artifact_id")

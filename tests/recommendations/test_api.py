@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.artifacts.models import Artifact
+from apps.audit.models import AuditEvent
 from apps.projects.models import Project, TeamMember
 from apps.recommendations import caches, selectors, services
 from apps.recommendations.api.serializers import RecommendationInsufficientSerializer, RecommendationOkSerializer
@@ -299,8 +300,8 @@ def test_retrain_requires_a_lead_and_a_writing_token(tenant_a, seeded_alpha):
 
 
 def test_promotion_rules_manual_promote_and_rollback_are_audited(tenant_a, seeded_alpha):
-    lead, lead_token = user_with_token(tenant_a, "recs-lead2", "lead")
-    api = tenant_a.api(lead_token)
+    admin, admin_scope_token = user_with_token(tenant_a, "recs-admin", "admin", scope="admin")
+    api = tenant_a.api(admin_scope_token)
     with tenant_a.context():
         v1 = SuccessModel.objects.get(status="active")
         unchanged = services.run_execute(run_id=services.run_request(kind=RunKind.TRAIN, dispatch=False).pk)
@@ -311,6 +312,11 @@ def test_promotion_rules_manual_promote_and_rollback_are_audited(tenant_a, seede
         assert v2.version == v1.version + 1 and v2.cv_mae == pytest.approx(v1.cv_mae)
         assert v2.status == "candidate"  # not strictly better → not promoted
         assert ModelEvent.objects.get(model=v2).action == "kept"
+    # promotion and rollback change the registry: owners and admins, with an admin-scope token
+    lead_api = tenant_a.api(user_with_token(tenant_a, "recs-lead2", "lead", scope="admin")[1])
+    assert lead_api.post(f"/api/v1/models/{v2.pk}/promote", {}, format="json").status_code == 403
+    write_scope_api = tenant_a.api(user_with_token(tenant_a, "recs-admin-w", "admin", scope="write")[1])
+    assert write_scope_api.post(f"/api/v1/models/{v2.pk}/promote", {}, format="json").status_code == 403
     promoted = api.post(f"/api/v1/models/{v2.pk}/promote", {"reason": "try it"}, format="json")
     assert promoted.status_code == 200 and promoted.json()["status"] == "active"
     assert api.post(f"/api/v1/models/{v2.pk}/promote", {}, format="json").status_code == 400
@@ -318,16 +324,19 @@ def test_promotion_rules_manual_promote_and_rollback_are_audited(tenant_a, seede
     with tenant_a.context():
         assert SuccessModel.objects.get(pk=v1.pk).status == "retired"
         event = ModelEvent.objects.filter(model=v2, action="promoted").get()
-        assert event.actor == lead and event.previous_active_id == v1.pk and event.reason == "try it"
+        assert event.actor == admin and event.previous_active_id == v1.pk and event.reason == "try it"
+        trail = AuditEvent.objects.get(action="model.promoted", object_id=str(v2.pk))
+        assert trail.category == "security" and trail.actor_username == "recs-admin"
+        assert trail.extra["from_version"] == v1.version and trail.extra["to_version"] == v2.version
+        assert trail.extra["automatic"] is False
     rolled = api.post(f"/api/v1/models/{v2.pk}/rollback", {"reason": "worse"}, format="json")
     assert rolled.status_code == 200 and rolled.json()["id"] == v1.pk and rolled.json()["status"] == "active"
     with tenant_a.context():
         assert SuccessModel.objects.get(pk=v2.pk).status == "retired"
-        assert ModelEvent.objects.filter(model=v1, action="rolled_back", actor=lead, previous_active=v2).exists()
+        assert ModelEvent.objects.filter(model=v1, action="rolled_back", actor=admin, previous_active=v2).exists()
+        assert AuditEvent.objects.filter(action="model.rolled_back", object_id=str(v1.pk)).count() == 1
     nothing_before = api.post(f"/api/v1/models/{v1.pk}/rollback", {}, format="json")
     assert nothing_before.status_code == 400 and "no previously active" in nothing_before.json()["detail"]
-    member_api = tenant_a.api(user_with_token(tenant_a, "recs-member3", "member")[1])
-    assert member_api.post(f"/api/v1/models/{v1.pk}/promote", {}, format="json").status_code == 403
 
 
 def test_predictions_use_the_promoted_version(api_a, tenant_a):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from django.db.models import F, Prefetch
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.choices import Role, TokenScope
 from apps.projects.models import Project
 from apps.recommendations import caches, selectors, services
 from apps.recommendations.api import serializers as s
@@ -19,22 +18,6 @@ from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.ml.features import LEVELS, ROLES, Member
 from apps.recommendations.ml.team import TeamConstraints
 from apps.recommendations.models import ArtifactImpact, ModelEvent, Prediction, SuccessModel, TrainingRun
-
-MODEL_MANAGERS = {Role.OWNER, Role.ADMIN, Role.LEAD}
-
-
-class CanManageModels(permissions.BasePermission):
-    """Retraining, promotion and rollback: owners, admins and leads, with a token that is not read-only."""
-
-    message = "Only owners, admins and leads may retrain, promote or roll back models."
-
-    def has_permission(self, request, view):
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if getattr(request.auth, "scope", None) == TokenScope.READ:
-            return False
-        return bool(user.is_superuser or getattr(user, "role", None) in MODEL_MANAGERS)
 
 
 class Conflict(APIException):
@@ -48,8 +31,24 @@ def _validated(serializer_class, data):
     return serializer.validated_data
 
 
+# Access (apps.access.policy): similarity and overlap read projects (results are scoped to what the user may see);
+# recommendations, predictions, the registry and training runs are the "models" resource (asking for a prediction
+# reads the model; retraining creates a version; promotion and rollback change the registry); impact reads artifacts.
+
+
+def _similar_response(request, vector, query: dict, project_id: int | None) -> Response:
+    results = selectors.similar_projects(
+        user=request.user, vector=vector, k=query["k"], min_similarity=query["min_similarity"],
+        exclude_ids=[project_id] if project_id else [], completed_only=query["completed_only"],
+    )  # fmt: skip
+    body = {"query_project_id": project_id, "model_name": emb.MODEL_NAME, "results": results}
+    return Response(s.SimilarProjectsResponseSerializer(body).data)
+
+
 class ProjectSimilarView(APIView):
     """Projects whose specs are most similar to this project's (exact cosine top-k), with their outcomes."""
+
+    access_resource = "projects"
 
     @extend_schema(parameters=[s.SimilarQuerySerializer], responses=s.SimilarProjectsResponseSerializer)
     def get(self, request, pk: int):
@@ -58,33 +57,28 @@ class ProjectSimilarView(APIView):
         vector = selectors.project_vector(project)
         if vector is None:
             raise Conflict(f"Project {project.pk} has an empty spec; there is nothing to compare.")
-        results = selectors.similar_projects(
-            user=request.user, vector=vector, k=query["k"], min_similarity=query["min_similarity"],
-            exclude_ids=[project.pk], completed_only=query["completed_only"],
-        )  # fmt: skip
-        body = {"query_project_id": project.pk, "model_name": emb.MODEL_NAME, "results": results}
-        return Response(s.SimilarProjectsResponseSerializer(body).data)
+        return _similar_response(request, vector, query, project.pk)
 
 
 class SimilarProjectsView(APIView):
     """Projects most similar to a free-text spec."""
+
+    access_resource = "projects"
+    access_actions = {"post": "read"}
 
     @extend_schema(request=s.SimilarTextSerializer, responses=s.SimilarProjectsResponseSerializer)
     def post(self, request):
         data = _validated(s.SimilarTextSerializer, request.data)
         if emb.is_blank(data["text"]):
             raise ValidationError({"text": "The text must not be blank."})
-        vector = caches.text_vector(data["text"])
-        results = selectors.similar_projects(
-            user=request.user, vector=vector, k=data["k"], min_similarity=data["min_similarity"],
-            completed_only=data["completed_only"],
-        )  # fmt: skip
-        body = {"query_project_id": None, "model_name": emb.MODEL_NAME, "results": results}
-        return Response(s.SimilarProjectsResponseSerializer(body).data)
+        return _similar_response(request, caches.text_vector(data["text"]), data, None)
 
 
 class ProjectOverlapView(APIView):
     """Requirement-level overlap of two projects' specs: matched sentence pairs and an overlap score."""
+
+    access_resource = "projects"
+    access_actions = {"post": "read"}
 
     @extend_schema(request=s.OverlapRequestSerializer, responses=s.OverlapResponseSerializer)
     def post(self, request):
@@ -162,6 +156,9 @@ class RecommendationView(APIView):
     """Predict success (with interval and confidence), duration and cost of a proposed project, and suggest
     artifacts and a team. Every call is stored as a Prediction."""
 
+    access_resource = "models"
+    access_actions = {"post": "read"}
+
     @extend_schema(request=s.RecommendationRequestSerializer, responses=RECOMMENDATION_RESPONSE)
     def post(self, request):
         data = _validated(s.RecommendationRequestSerializer, request.data)
@@ -177,6 +174,7 @@ class RecommendationView(APIView):
 class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Stored predictions (every recommendations call) with their actual outcome once known."""
 
+    access_resource = "models"
     queryset = Prediction.objects.none()
     filter_backends = []
 
@@ -194,15 +192,12 @@ class SuccessModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     serializer_class = s.SuccessModelSerializer
     queryset = SuccessModel.objects.none()
     filter_backends = []
+    access_resource = "models"
+    access_actions = {"retrain": "create", "promote": "change", "rollback": "change", "accuracy": "read"}
 
     def get_queryset(self):
         events = ModelEvent.objects.select_related("actor", "previous_active").order_by("-created_at", "-id")
         return selectors.model_list().prefetch_related(Prefetch("events", queryset=events))
-
-    def get_permissions(self):
-        if self.action in ("retrain", "promote", "rollback"):
-            return [permissions.IsAuthenticated(), CanManageModels()]
-        return super().get_permissions()
 
     @extend_schema(request=s.RetrainRequestSerializer, responses={202: s.TrainingRunSerializer})
     @action(detail=False, methods=["post"])
@@ -244,6 +239,7 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     serializer_class = s.TrainingRunSerializer
     queryset = TrainingRun.objects.none()
     filter_backends = []
+    access_resource = "models"
 
     def get_queryset(self):
         return selectors.training_run_list()
@@ -262,9 +258,11 @@ def _impact_body(artifact: dict, impact: ArtifactImpact | None) -> dict:
 class ArtifactImpactView(APIView):
     """An artifact's impact on predicted success, or an explicit insufficient_usage."""
 
+    access_resource = "artifacts"
+
     @extend_schema(responses=s.ArtifactImpactSerializer)
     def get(self, request, pk: int):
-        found = selectors.artifact_impact_get(artifact_id=pk)
+        found = selectors.artifact_impact_get(user=request.user, artifact_id=pk)
         return Response(s.ArtifactImpactSerializer(_impact_body(found["artifact"], found["impact"])).data)
 
 
@@ -287,6 +285,7 @@ class ArtifactImpactViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ArtifactImpactSerializer
     queryset = ArtifactImpact.objects.none()
     filter_backends = []
+    access_resource = "artifacts"
 
     def get_queryset(self):
         ordering = self.request.query_params.get("ordering", "artifact")
@@ -295,7 +294,7 @@ class ArtifactImpactViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             raise ValidationError({"ordering": f"Use one of {', '.join(IMPACT_ORDERINGS)}, optionally with '-'."})
         expr = F(f"{field}_id" if field == "artifact" else field)
         expr = expr.desc(nulls_last=True) if ordering.startswith("-") else expr.asc(nulls_last=True)
-        return selectors.artifact_impact_list().order_by(expr, "artifact_id")
+        return selectors.artifact_impact_list(user=self.request.user).order_by(expr, "artifact_id")
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)

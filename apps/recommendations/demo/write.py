@@ -3,9 +3,10 @@
 Seeding deliberately bypasses the projects / artifacts / metrics services: those validate and audit one object at a
 time, which would make seeding thousands of projects with their teams, usages, runs and metric points take
 minutes. The rows written are the same the services would write (including the denormalised
-``ArtifactUsage.artifact`` and ``Artifact.usage_count``, and ``LatestMetric``). Seeded objects are recognisable:
-project slugs start with ``seed-`` and seeded artifacts carry the ``seed-demo`` tag, which is what ``--reset``
-deletes.
+``ArtifactUsage.artifact`` and ``Artifact.usage_count``, and ``LatestMetric``), and the audit trail gets one event per
+bulk write (``apps.audit.services.audited_bulk_create`` / ``audited_delete``) instead of one per row. Seeded objects
+are recognisable: project slugs start with ``seed-`` and seeded artifacts carry the ``seed-demo`` tag, which is what
+``--reset`` deletes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.db.models import Count
 from django.utils.text import slugify
 
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
+from apps.audit.services import audited_bulk_create, audited_delete
 from apps.metrics.models import LatestMetric, MetricPoint, Run, RunParam, RunTag
 from apps.projects.models import Project, TeamMember
 from apps.recommendations.demo.generate import (
@@ -48,15 +50,15 @@ def reset() -> dict:
         counts = {
             "predictions": Prediction.objects.all().delete()[0],
             "training_runs": TrainingRun.objects.all().delete()[0],
-            "models": SuccessModel.objects.all().delete()[0],
+            "models": audited_delete(SuccessModel.objects.all())[0],
             "impacts": ArtifactImpact.objects.all().delete()[0],
         }
         seeded = seeded_projects()
-        ArtifactUsage.objects.filter(project__in=seeded).delete()
-        counts["projects"] = seeded.delete()[0]
+        audited_delete(ArtifactUsage.objects.filter(project__in=seeded))
+        counts["projects"] = audited_delete(seeded)[0]
         artifacts = Artifact.objects.filter(tags__contains=[SEED_TAG])
-        ArtifactUsage.objects.filter(artifact__in=artifacts).delete()
-        counts["artifacts"] = artifacts.delete()[0]
+        audited_delete(ArtifactUsage.objects.filter(artifact__in=artifacts))
+        counts["artifacts"] = audited_delete(artifacts)[0]
         _refresh_usage_counts()
     return counts
 
@@ -122,7 +124,7 @@ def write(
                 )
                 for p in chunk
             ]  # fmt: skip
-            created = Project.objects.bulk_create(objs, batch_size=BATCH)
+            created = audited_bulk_create(Project, objs, batch_size=BATCH)
             members, usages = [], []
             for p, obj in zip(chunk, created, strict=True):
                 members += [
@@ -141,8 +143,8 @@ def write(
                             used_by=owner, context="seed_demo",
                         )
                     )  # fmt: skip
-            TeamMember.objects.bulk_create(members, batch_size=5000)
-            ArtifactUsage.objects.bulk_create(usages, batch_size=5000)
+            audited_bulk_create(TeamMember, members, batch_size=5000)
+            audited_bulk_create(ArtifactUsage, usages, batch_size=5000)
             _write_runs(rng, chunk, created, owner, runs_per_project, metric_steps)
         ids += [o.pk for o in created]
         progress(f"  projects {start + len(chunk)}/{len(projects)}")
@@ -173,7 +175,7 @@ def _write_runs(rng, chunk, created, owner, runs_per_project: int, steps: int) -
             quality = final_perf * float(rng.uniform(0.9, 1.0))
             final = (1.2 - quality) if metric in LOWER_IS_BETTER else quality
             plans.append((metric, final, started))
-    Run.objects.bulk_create(runs, batch_size=2000)
+    audited_bulk_create(Run, runs, batch_size=2000)
     points, latest, params, tags = [], [], [], []
     for run, (metric, final, started) in zip(runs, plans, strict=True):
         base_ms = int(started.timestamp() * 1000)

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.artifacts.models import Artifact
+from apps.audit.services import audit_bulk
 from apps.recommendations import caches, dataset
 from apps.recommendations.choices import ModelStatus, RunStatus
 from apps.recommendations.ml import neighbors as nb
@@ -73,6 +74,11 @@ def impact_recompute(run: TrainingRun | None = None) -> RunOutcome:
             ],
         )  # fmt: skip
         Artifact.objects.bulk_update(scores, ["impact_score", "impact_updated_at"], batch_size=500)
+        audit_bulk(
+            model=Artifact, verb="updated", ids=[a.pk for a in scores],
+            changes={"impact_score": {"before": "previous computation", "after": f"model v{model.version}"}},
+            extra={"model_version": model.version, "projects": n},
+        )  # fmt: skip
     return RunOutcome(
         RunStatus.SUCCEEDED,
         detail=f"Impact of {len(artifacts)} artifacts with model v{model.version} over {n} projects.",

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.audit.services import audit_security_event
 from apps.recommendations import dataset
 from apps.recommendations.choices import ModelAction, ModelStatus, RunKind, RunReason, RunStatus
 from apps.recommendations.ml.predict import serialize
@@ -103,25 +104,38 @@ def _active_for_update() -> SuccessModel | None:
     return SuccessModel.objects.select_for_update().filter(status=ModelStatus.ACTIVE).first()
 
 
-def _activate(model: SuccessModel, previous: SuccessModel | None) -> None:
+def _activate(model: SuccessModel, previous: SuccessModel | None, *, event: str, automatic: bool, reason: str) -> None:
+    """Make ``model`` the active version (retiring ``previous``) and record the security event (its actor is the
+    current request's user or token, or the system in a task)."""
     if previous is not None:
         previous.status = ModelStatus.RETIRED
         previous.save(update_fields=["status"])
     model.status = ModelStatus.ACTIVE
     model.promoted_at = timezone.now()
     model.save(update_fields=["status", "promoted_at"])
+    audit_security_event(
+        event,
+        obj=model,
+        object_type="recommendations.model",
+        extra={
+            "from_version": previous.version if previous is not None else None,
+            "to_version": model.version,
+            "automatic": automatic,
+            "reason": reason,
+        },
+    )
 
 
 def _auto_promote(model: SuccessModel) -> bool:
     """Promote a new version only if its CV MAE beats the active one's (or nothing is active)."""
     active = _active_for_update()
     if active is None or model.cv_mae < active.cv_mae:
-        _activate(model, active)
         reason = (
             "No active model."
             if active is None
             else f"CV MAE {model.cv_mae:.3f} < {active.cv_mae:.3f} of active v{active.version}."
         )
+        _activate(model, active, event="model.promoted", automatic=True, reason=reason)
         ModelEvent.objects.create(model=model, action=ModelAction.AUTO_PROMOTED, previous_active=active, reason=reason)
         return True
     ModelEvent.objects.create(
@@ -139,7 +153,7 @@ def model_promote(*, model: SuccessModel, user, reason: str = "") -> SuccessMode
     active = _active_for_update()
     if active is not None and active.pk == model.pk:
         raise ValidationError({"model": f"Model v{model.version} is already active."})
-    _activate(model, active)
+    _activate(model, active, event="model.promoted", automatic=False, reason=reason)
     ModelEvent.objects.create(
         model=model, action=ModelAction.PROMOTED, previous_active=active, actor=user, reason=reason
     )
@@ -166,7 +180,7 @@ def model_rollback(*, model: SuccessModel, user, reason: str = "") -> SuccessMod
     if promotion is None:
         raise ValidationError({"model": f"Model v{model.version} has no previously active version to roll back to."})
     previous = SuccessModel.objects.select_for_update().get(pk=promotion.previous_active_id)
-    _activate(previous, model)
+    _activate(previous, model, event="model.rolled_back", automatic=False, reason=reason)
     ModelEvent.objects.create(
         model=previous, action=ModelAction.ROLLED_BACK, previous_active=model, actor=user, reason=reason
     )

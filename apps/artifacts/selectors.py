@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from apps.access.selectors import scope
 from apps.accounts.models import User
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
 
@@ -17,18 +18,20 @@ ARTIFACT_USAGE_ROW = {
 
 
 def artifact_list(*, user: User) -> QuerySet[Artifact]:
-    return Artifact.objects.select_related("owner").order_by("name", "id")
+    return scope(Artifact.objects.all(), user=user).select_related("owner").order_by("name", "id")
 
 
 def artifact_version_list(*, user: User, artifact: Artifact | None = None) -> QuerySet[ArtifactVersion]:
     """Versions, highest semantic version first (a release before its pre-releases)."""
-    qs = ArtifactVersion.objects.select_related("artifact", "blob", "created_by")
+    qs = scope(ArtifactVersion.objects.all(), user=user).select_related("artifact", "blob", "created_by")
     if artifact is not None:
         qs = qs.filter(artifact=artifact)
     return qs.order_by("artifact_id", "-major", "-minor", "-patch", "prerelease", "-id")
 
 
 def artifact_usage_list(*, user: User) -> QuerySet[ArtifactUsage]:
-    return ArtifactUsage.objects.select_related("project", "artifact_version__artifact", "used_by").order_by(
-        "-used_at", "-id"
+    return (
+        scope(ArtifactUsage.objects.all(), user=user)
+        .select_related("project", "artifact_version__artifact", "used_by")
+        .order_by("-used_at", "-id")
     )

@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.access.services import grant_creator
 from apps.accounts.models import User
 from apps.artifacts.models import Artifact, ArtifactBlob, ArtifactUsage, ArtifactVersion, blob_upload_to
 from apps.artifacts.uploads import UploadTooLarge, hash_stream, max_upload_bytes, safe_content_type, safe_filename
@@ -45,7 +46,9 @@ def _apply_artifact(artifact: Artifact, data: dict[str, Any]) -> Artifact:
 def artifact_create(*, user: User | None, data: dict[str, Any]) -> Artifact:
     """Add an artifact to the library (owner defaults to ``user``). usage_count starts at 0, impact_score empty."""
     quota_check("artifacts")
-    return _apply_artifact(Artifact(), {"owner": user, **data})
+    artifact = _apply_artifact(Artifact(), {"owner": user, **data})
+    grant_creator(user=user, obj=artifact)
+    return artifact
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 
+from apps.access.selectors import scope
 from apps.accounts.models import User
 from apps.metrics.choices import LifecycleStage
 from apps.metrics.downsample import minmax_indices
@@ -24,7 +25,7 @@ from apps.projects.models import Project
 
 def run_list(*, user: User) -> QuerySet[Run]:
     """The runs ``user`` may see, newest first."""
-    return Run.objects.filter(lifecycle_stage=LifecycleStage.ACTIVE).order_by("-start_time", "-id")
+    return scope(Run.objects.filter(lifecycle_stage=LifecycleStage.ACTIVE), user=user).order_by("-start_time", "-id")
 
 
 def run_get(*, user: User, run_id: int | str) -> Run:
@@ -42,10 +43,11 @@ def run_get(*, user: User, run_id: int | str) -> Run:
 
 
 def project_for_runs(*, user: User, project_id: int) -> Project | None:
-    """The project ``user`` may create runs in, or None."""
+    """The visible project ``user`` names for a new run, or None (hidden and unknown look alike). Whether the user
+    may create runs in it is the caller's ``require(user, "runs", "create", project)``."""
     if not 0 < project_id <= INT64_MAX:
         return None
-    return Project.objects.filter(pk=project_id).first()
+    return scope(Project.objects.filter(pk=project_id), user=user).first()
 
 
 @dataclass

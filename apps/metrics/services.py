@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import psycopg
 from django.core.exceptions import ValidationError
@@ -22,10 +23,12 @@ from django.utils import timezone
 from psycopg import errors as pg_errors
 
 from apps.accounts.models import User
+from apps.audit.services import audit_ingest
 from apps.metrics.choices import RunStatus
 from apps.metrics.models import Run, RunParam, RunTag
 from apps.metrics.validation import LogBatch, validate_param, validate_tag
 from apps.projects.models import Project
+from maestro.observability.metrics import record_points_ingested
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +132,8 @@ def run_param_set(*, run: Run, key: str, value: str) -> KeyValueResult:
         raise ValidationError(problems)
     with transaction.atomic():
         param, created = RunParam.objects.get_or_create(run=run, key=key, defaults={"value": value})
+        if created:
+            audit_ingest(run=run, metrics=0, params=1, extra={"param": key})
     if not created and param.value != value:
         raise ValidationError(
             {"value": f"Param '{key}' is already set to a different value; params cannot be changed once logged."}
@@ -143,6 +148,7 @@ def run_tag_set(*, run: Run, key: str, value: str) -> KeyValueResult:
         raise ValidationError(problems)
     with transaction.atomic():
         tag, created = RunTag.objects.update_or_create(run=run, key=key, defaults={"value": value})
+        audit_ingest(run=run, metrics=0, tags=1, extra={"tag": key})
     return KeyValueResult(key=tag.key, value=tag.value, created=created)
 
 
@@ -150,6 +156,8 @@ def run_tag_delete(*, run: Run, key: str) -> bool:
     """Delete a tag; False when the run has no such tag."""
     with transaction.atomic():
         deleted, _ = RunTag.objects.filter(run=run, key=key).delete()
+        if deleted:
+            audit_ingest(run=run, metrics=0, tags=1, extra={"tag": key, "deleted": True})
     return bool(deleted)
 
 
@@ -301,7 +309,16 @@ def run_log_batch(*, run: Run, batch: LogBatch) -> BatchResult:
     for attempt in range(1, DEADLOCK_RETRIES + 1):
         try:
             with transaction.atomic():
-                return _write_batch(run.pk, batch)
+                result = _write_batch(run.pk, batch)
+                audit_ingest(
+                    run=run,
+                    metrics=result.metrics_written,
+                    params=result.params_written,
+                    tags=result.tags_written,
+                    extra={"metrics_received": result.metrics_received},
+                )
+                transaction.on_commit(partial(record_points_ingested, result.metrics_written))
+                return result
         except OperationalError as exc:
             if not isinstance(exc.__cause__, pg_errors.DeadlockDetected) or attempt == DEADLOCK_RETRIES:
                 raise

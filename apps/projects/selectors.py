@@ -13,6 +13,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, QuerySet
 from django.db.models.functions import JSONObject
 
+from apps.access.selectors import scope
 from apps.accounts.models import User
 from apps.artifacts.models import ArtifactUsage
 from apps.artifacts.selectors import ARTIFACT_USAGE_ROW
@@ -48,7 +49,8 @@ def project_list(*, user: User) -> QuerySet[Project]:
     One statement instead of a page query plus two prefetches: with django-tenants every statement is two round trips
     (``SET search_path`` first), and prefetching cost more CPU than the rest of the list (bench/projects_list.py).
     Counting must not carry the annotations: count ``.values("pk")`` (the project list's paginator does)."""
-    return Project.objects.select_related("owner").annotate(**_nested_json()).order_by("-created_at", "-id")
+    visible = scope(Project.objects.all(), user=user)
+    return visible.select_related("owner").annotate(**_nested_json()).order_by("-created_at", "-id")
 
 
 def project_get(*, user: User, pk: int) -> Project:
@@ -57,7 +59,7 @@ def project_get(*, user: User, pk: int) -> Project:
 
 
 def team_member_list(*, user: User, project: Project) -> QuerySet[TeamMember]:
-    return TeamMember.objects.filter(project=project).select_related("user").order_by("id")
+    return scope(TeamMember.objects.filter(project=project), user=user).select_related("user").order_by("id")
 
 
 def scoring_settings_get(*, user: User) -> ScoringSettings:

@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
+from apps.access.services import grant_creator
 from apps.accounts.models import User
 from apps.projects import scoring
 from apps.projects.choices import ProjectStatus, SuccessScoreSource
@@ -197,7 +198,9 @@ def project_create(*, user: User | None, data: dict[str, Any]) -> Project:
     reject_unknown_fields(data, PROJECT_FIELDS)
     quota_check("projects")
     project, slug_generated = project_prepare(project=None, data={"owner": user, **data})
-    return _save_project(project, slug_generated=slug_generated)
+    project = _save_project(project, slug_generated=slug_generated)
+    grant_creator(user=user, obj=project)
+    return project
 
 
 @transaction.atomic

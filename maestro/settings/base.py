@@ -226,6 +226,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "role" or "status" field with different choices: name each set explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "UserRoleEnum": "apps.accounts.choices.Role",
+        "MemberRoleEnum": "apps.projects.choices.MemberRole",
+        "ProjectStatusEnum": "apps.projects.choices.ProjectStatus",
+        "RunStatusEnum": "apps.metrics.choices.RunStatus",
+        "DeliveryStatusEnum": "apps.integrations.choices.DeliveryStatus",
+    },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
 }
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
@@ -328,6 +336,9 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "django.db.backends": {"level": "WARNING"},
+        # axes logs every attempt and reset at INFO with username and address; lockouts stay (WARNING), and Maestro
+        # records them itself in the audit trail.
+        "axes": {"level": "WARNING"},
     },
 }
 
@@ -346,7 +357,8 @@ AXES_CLIENT_IP_CALLABLE = "maestro.net.axes_client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_SENSITIVE_PARAMETERS = ["password", "token"]
-AXES_VERBOSE = True
+# Axes' own INFO lines name the username and address of every attempt; Maestro logs lockouts itself (pseudonymously).
+AXES_VERBOSE = False
 
 # Sessions: rotated at login (Django); ended after SESSION_IDLE_TIMEOUT without activity or SESSION_ABSOLUTE_TIMEOUT
 # after login, whichever comes first (apps.access.sessions.SessionTimeoutMiddleware).

@@ -116,6 +116,9 @@ def test_read_token_cannot_write_anything(tenant_a):
     api = tenant_a.api(who.token)
     for route in ROUTES:
         for method in ("POST", "PUT", "PATCH", "DELETE"):
+            declared = route.declaration(method)
+            if declared not in (None, UNROUTED) and declared[1] == "read":
+                continue  # a read served through POST (e.g. runs/search): allowed for read tokens by design
             response = call(api, method, url_for(route))
             assert response.status_code in (403, 405), f"{method} {route.pattern}: {response.status_code}"
 

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from apps.metrics import services
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def admin_client(tenant_a):
     client = tenant_a.client()
     with tenant_a.context():  # sessions and users live in the tenant's schema
-        assert client.login(username=tenant_a.admin_username, password=tenant_a.admin_password)
+        client.force_login(get_user_model().objects.get(username=tenant_a.admin_username))
     return client
 
 
@@ -121,7 +122,7 @@ def test_bulk_delete_action(admin_client, logged_run, tenant_a):
 def test_tenant_b_admin_does_not_list_tenant_a_runs(logged_run, tenant_b):
     client = tenant_b.client()
     with tenant_b.context():
-        assert client.login(username=tenant_b.admin_username, password=tenant_b.admin_password)
+        client.force_login(get_user_model().objects.get(username=tenant_b.admin_username))
     html = client.get("/admin/metrics/run/").content.decode()
     assert "xgb-tuned" not in html
     assert client.get(f"/admin/metrics/run/{logged_run.pk}/change/").status_code in (302, 404)

@@ -19,10 +19,10 @@ class Actor:
 
 
 def admin_actor(ctx) -> Actor:
-    """The tenant's first admin (role owner) with a fresh token."""
+    """The tenant's first admin (role owner) with a fresh admin-scope token."""
     with ctx.context():
         user = get_user_model().objects.get(username=ctx.admin_username)
-        token = token_create(user=user, name="test").plaintext
+        token = token_create(user=user, name="test", scope="admin").plaintext
     return Actor(api=ctx.api(token), user_id=user.pk, username=user.username)
 
 

@@ -33,7 +33,9 @@ def test_readme_examples_run_as_written(committed, live_server_url, tmp_path):
 
     def prepare():
         with alpha.context():
-            created = token_create(user=get_user_model().objects.get(username="admin"), name="readme-projects")
+            created = token_create(
+                user=get_user_model().objects.get(username="admin"), name="readme-projects", scope="admin"
+            )
             high_water = {model: (model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0)
                           for model in MODELS}  # fmt: skip
             return created, high_water, ScoringSettings.objects.exists()
@@ -48,7 +50,7 @@ def test_readme_examples_run_as_written(committed, live_server_url, tmp_path):
 
     token, high_water, had_settings = outside_event_loop(prepare)
     script = _bash_examples()
-    assert "create_token --tenant demo" in script and "http://localhost:8000" in script
+    assert "create_token --tenant demo" in script and "--scope admin" in script and "http://localhost:8000" in script
     script = re.sub(r"^TOKEN=\$\(.*\)$", f"TOKEN={token.plaintext}", script, flags=re.M)
     script = script.replace("http://localhost:8000", f"http://localhost:{live_server_url.port}")
     try:

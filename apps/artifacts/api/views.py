@@ -42,6 +42,7 @@ class ArtifactViewSet(viewsets.ModelViewSet):
     """The reusable artifact library. ``usage_count`` and ``impact_score`` are read-only: values sent for them are
     ignored."""
 
+    access_resource = "artifacts"
     serializer_class = ArtifactSerializer
     queryset = Artifact.objects.none()
     filterset_class = ArtifactFilterSet
@@ -74,6 +75,9 @@ class ArtifactVersionViewSet(
     """Versions of one artifact. Create with a multipart form (``version``, ``changelog``, optional ``file``);
     identical files are stored once; download streams the file."""
 
+    access_resource = "artifact_versions"
+    access_parent_kwarg = "artifact_pk"
+    access_actions = {"download": "read"}
     serializer_class = ArtifactVersionSerializer
     queryset = ArtifactVersion.objects.none()
     filterset_class = ArtifactVersionFilterSet
@@ -198,6 +202,8 @@ class ProjectArtifactUsageViewSet(
     """The artifact versions one project uses (once per version). Creating or deleting a usage keeps the
     artifact's usage_count exact."""
 
+    access_resource = "usages"
+    access_parent_kwarg = "project_pk"
     serializer_class = ArtifactUsageSerializer
     queryset = ArtifactUsage.objects.none()
     filterset_class = ArtifactUsageFilterSet
@@ -238,6 +244,7 @@ class ProjectArtifactUsageViewSet(
 class ArtifactUsageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Every usage of the library across projects (read-only; write through a project's artifact-usages)."""
 
+    access_resource = "usages"
     serializer_class = ArtifactUsageSerializer
     queryset = ArtifactUsage.objects.none()
     filterset_class = ArtifactUsageFilterSet

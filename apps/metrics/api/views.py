@@ -12,6 +12,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.access.selectors import require
 from apps.metrics import selectors, services
 from apps.metrics.api.rendering import BatchJSONParser, json_response, series_payload
 from apps.metrics.api.serializers import (
@@ -32,6 +33,7 @@ from apps.metrics.models import Run
 from apps.metrics.search.compiler import SearchError
 from apps.metrics.validation import INT64_MAX, key_problem, parse_log_batch
 from maestro.api.exceptions import error_response
+from maestro.observability.metrics import record_batch_rejected
 
 MAX_POINTS_LIMIT = 100_000
 MAX_COMPARED_RUNS = 50
@@ -59,6 +61,30 @@ def _with_data(run: Run) -> Run:
     return run
 
 
+def batch_rejection_reason(exc: Exception) -> str:
+    """The bounded ``reason`` label of a refused batch (see maestro.observability.metrics.BATCH_REJECT_REASONS)."""
+    from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+    from django.core.exceptions import RequestDataTooBig
+    from django.core.exceptions import ValidationError as DjangoValidationError
+    from django.http import Http404
+    from rest_framework import exceptions as drf
+
+    from apps.tenants.quotas import QuotaExceeded
+    from maestro.api.exceptions import PayloadTooLarge
+
+    if isinstance(exc, (PayloadTooLarge, RequestDataTooBig)):
+        return "too_large"
+    if isinstance(exc, (Http404, drf.NotFound)):
+        return "unknown_run"
+    if isinstance(exc, QuotaExceeded):
+        return "quota"
+    if isinstance(exc, (DjangoPermissionDenied, drf.PermissionDenied)):
+        return "permission"
+    if isinstance(exc, (DjangoValidationError, drf.ValidationError, drf.ParseError)):
+        return "validation"
+    return "other"
+
+
 @extend_schema_view(
     list=extend_schema(summary="List runs", responses=RunSerializer(many=True)),
     retrieve=extend_schema(summary="A run with its params, tags and latest metrics", responses=RunSerializer),
@@ -67,6 +93,17 @@ def _with_data(run: Run) -> Run:
 class RunViewSet(viewsets.GenericViewSet):
     """Experiment runs of the tenant's projects."""
 
+    access_resource = "runs"
+    access_resources = {"log_batch": "metrics", "metric_history": "metrics"}
+    access_actions = {
+        "params": {"get": "read", "post": "create"},
+        "tags": {"get": "read", "post": "create"},
+        "delete_tag": "change",
+        "log_batch": "create",
+        "metric_history": "read",
+        "search": "read",
+    }
+    throttle_scopes = {"log_batch": "ingest"}
     serializer_class = RunSerializer
     queryset = Run.objects.none()
     filterset_class = RunFilterSet
@@ -78,7 +115,9 @@ class RunViewSet(viewsets.GenericViewSet):
         return selectors.run_list(user=self.request.user)
 
     def get_object(self) -> Run:
-        return selectors.run_get(user=self.request.user, run_id=self.kwargs["pk"])
+        run = selectors.run_get(user=self.request.user, run_id=self.kwargs["pk"])
+        self.check_object_permissions(self.request, run)
+        return run
 
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -96,6 +135,7 @@ class RunViewSet(viewsets.GenericViewSet):
         project = selectors.project_for_runs(user=request.user, project_id=data.pop("project"))
         if project is None:
             raise ValidationError({"project": ["No such project."]})
+        require(request.user, "runs", "create", project)
         run = services.run_create(user=request.user, project=project, **data)
         return Response(RunSerializer(_with_data(run)).data, status=status.HTTP_201_CREATED)
 
@@ -184,9 +224,13 @@ class RunViewSet(viewsets.GenericViewSet):
         filter_backends=[],
     )
     def log_batch(self, request, pk=None):
-        run = self.get_object()
-        batch = parse_log_batch(request.data)
-        result = services.run_log_batch(run=run, batch=batch)
+        try:
+            run = self.get_object()
+            batch = parse_log_batch(request.data)
+            result = services.run_log_batch(run=run, batch=batch)
+        except Exception as exc:
+            record_batch_rejected(batch_rejection_reason(exc))
+            raise
         return Response(
             {
                 "metrics_received": result.metrics_received,
@@ -249,6 +293,8 @@ class RunViewSet(viewsets.GenericViewSet):
 
 class MetricHistoryManyView(APIView):
     """Histories of one metric for several runs, for comparison charts."""
+
+    access_resource = "metrics"
 
     @extend_schema(
         summary="History of one metric for several runs",

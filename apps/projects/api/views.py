@@ -7,7 +7,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.projects import selectors, services
-from apps.projects.api.permissions import IsTenantAdminOrReadOnly
 from apps.projects.api.serializers import (
     ProjectCompleteSerializer,
     ProjectSerializer,
@@ -25,6 +24,8 @@ class ProjectViewSet(viewsets.ModelViewSet):
     """Projects with their team and the artifact versions they use. Completing a project (``status: completed``
     or ``POST …/complete``) computes its success_score from the outcome fields unless given."""
 
+    access_resource = "projects"
+    access_actions = {"complete": "change"}
     serializer_class = ProjectSerializer
     queryset = Project.objects.none()
     pagination_class = CappedCountPageNumberPagination
@@ -83,6 +84,8 @@ class ProjectChildMixin:
 class TeamMemberViewSet(ProjectChildMixin, viewsets.ModelViewSet):
     """The team of one project."""
 
+    access_resource = "team_members"
+    access_parent_kwarg = "project_pk"
     serializer_class = TeamMemberSerializer
     queryset = TeamMember.objects.none()
     filterset_class = TeamMemberFilterSet
@@ -112,7 +115,7 @@ class ScoringSettingsView(APIView):
     """The tenant's success_score weights (see ScoringSettings). Everyone reads them; owners and admins change
     them. Scores already stored are not recomputed."""
 
-    permission_classes = [*APIView.permission_classes, IsTenantAdminOrReadOnly]
+    access_resource = "tenant_settings"
 
     @extend_schema(responses=ScoringSettingsSerializer)
     def get(self, request):

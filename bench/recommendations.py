@@ -77,6 +77,7 @@ def bench_training() -> dict:
 
 
 def bench_embeddings(n: int = 2000) -> dict:
+    from apps.audit.services import audited_bulk_create, audited_delete
     from apps.projects.models import Project
     from apps.recommendations.demo.generate import generate
     from apps.recommendations.ml import embeddings as emb
@@ -98,15 +99,15 @@ def bench_embeddings(n: int = 2000) -> dict:
 
     progress(f"embedding throughput on {n} specs: raw model.encode, ml.embeddings.encode, embeddings_compute")
     raw_1, ours_1 = raw(), ours()
-    created = Project.objects.bulk_create(
-        [Project(name=f"emb {i}", slug=f"{FILLER_PREFIX}emb-{i}", spec=t) for i, t in enumerate(texts)]
+    created = audited_bulk_create(
+        Project, [Project(name=f"emb {i}", slug=f"{FILLER_PREFIX}emb-{i}", spec=t) for i, t in enumerate(texts)]
     )
     ids = [p.pk for p in created]
     started = time.perf_counter()
     embeddings_compute(project_ids=ids)
     service = n / (time.perf_counter() - started)
     raw_2 = raw()
-    Project.objects.filter(pk__in=ids).delete()
+    audited_delete(Project.objects.filter(pk__in=ids))
     raw_rate = (raw_1 + raw_2) / 2
     return {"raw": raw_rate, "ours": ours_1, "service": service, "n": n}
 
@@ -164,6 +165,9 @@ def timed_requests(server, host, auth, requests: list[tuple[str, str, dict | Non
 def add_filler(total: int, batch: int = 10_000) -> None:
     """Top the tenant up to ``total`` embeddings with filler projects whose vectors are perturbed copies of real
     spec embeddings (renormalised)."""
+    from django.db import transaction
+
+    from apps.audit.services import audited_bulk_create
     from apps.projects.models import Project
     from apps.recommendations.ml import embeddings as emb
     from apps.recommendations.models import ProjectEmbedding
@@ -175,14 +179,13 @@ def add_filler(total: int, batch: int = 10_000) -> None:
     existing = ProjectEmbedding.objects.filter(dim=384).count()
     rng = np.random.default_rng(0)
     progress(f"adding {max(0, total - existing)} filler projects with perturbed copies of {len(real)} embeddings")
-    from django.db import transaction
-
     for start in range(existing, total, batch):
         size = min(batch, total - start)
         vectors = real[rng.integers(len(real), size=size)] + rng.normal(0, 0.02, (size, real.shape[1]))
         vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
         with transaction.atomic():
-            projects = Project.objects.bulk_create(
+            projects = audited_bulk_create(
+                Project,
                 [Project(name=f"filler {start + i}", slug=f"{FILLER_PREFIX}{start + i}", spec=f"filler {start + i}")
                  for i in range(size)], batch_size=5000,
             )  # fmt: skip
@@ -252,13 +255,14 @@ def main() -> int:
     from django.db import connection
     from django_tenants.utils import schema_context
 
+    from apps.audit.services import audited_delete
     from apps.projects.models import Project
 
     load_before = os.getloadavg()[0]
     host = ensure_tenant()
     try:
         with schema_context(SLUG):
-            Project.objects.filter(slug__startswith=FILLER_PREFIX).delete()
+            audited_delete(Project.objects.filter(slug__startswith=FILLER_PREFIX))  # one audit event, not 90,000
             seed(args.projects)
             n_projects = Project.objects.count()
             training = bench_training()

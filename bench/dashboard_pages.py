@@ -2,8 +2,9 @@
 
 Target (issue 6): every page p95 ≤ 150 ms with the seeded demo tenant (600 projects, their runs and metrics).
 
-The script creates a throwaway tenant in the dev database, seeds it (600 projects with teams, artifact usages, runs
-with params and metric curves, artifacts with versions, users, groups, grants, audit events), starts gunicorn with
+The script creates a throwaway tenant in the dev database, seeds it with ``seed_demo`` (600 projects with teams,
+artifact usage, runs with params and metric curves, outcomes, spec embeddings, a trained model and artifact impact)
+plus people, a group, tokens and grants for the admin pages, starts gunicorn with
 production settings (minus the HTTPS redirect), signs in through the real login form, then requests each page
 ``--requests`` times in sequence and prints p50/p95 latency and the server CPU (gunicorn workers + their PostgreSQL
 backends) per request. The tenant is dropped at the end, also on error or Ctrl-C.
@@ -15,39 +16,36 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import math
 import random
 import re
 import time
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from _harness import gunicorn, percentile, print_table, progress, setup_django, throwaway_tenant, verdict
 
 TARGET_P95_MS = 150.0
-METRIC_STEPS = 40
-ROLES = ["data_scientist", "ml_engineer", "data_engineer", "mlops", "analyst"]
-LEVELS = ["junior", "mid", "senior", "staff"]
-CLASSES = ["classification", "regression", "forecasting", "nlp", "vision", "recommendation"]
-TAGS = ["retail", "tabular", "nlp", "vision", "prod", "poc", "eu", "llm"]
 
 
 def seed(slug: str, *, projects: int, runs_per_project: int, rng: random.Random) -> dict:
-    """Bulk-insert a demo-sized tenant; returns ids the page URLs need."""
+    """The demo tenant: ``seed_demo``'s projects (teams, artifact usage, runs with metric curves, outcomes), spec
+    embeddings and a trained model with artifact impact; plus people, a group, tokens and grants for the admin
+    pages. Returns ids the page URLs need."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from django.utils import timezone
     from django_tenants.utils import schema_context
 
     from apps.access.services import grant_set
     from apps.accounts.services import token_create
-    from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
-    from apps.metrics.models import LatestMetric, MetricPoint, Run, RunParam, RunTag
-    from apps.projects.models import Project, TeamMember
+    from apps.artifacts.models import Artifact
+    from apps.metrics.models import Run
+    from apps.projects.models import Project
+    from apps.recommendations.demo.seed import seed_tenant
 
     User = get_user_model()
-    now = timezone.now()
     with schema_context(slug):
+        result = seed_tenant(projects=projects, seed=rng.randint(1, 10_000), runs_per_project=runs_per_project,
+                             progress=progress)  # fmt: skip
+        progress(f"seed_demo: {result.created} projects, training {getattr(result.training, 'status', None)}")
         admin = User.objects.get(username="admin")
         people = User.objects.bulk_create(
             [User(username=f"person{i}", email=f"person{i}@bench.test", role=rng.choice(["lead", "member", "viewer"]))
@@ -57,77 +55,15 @@ def seed(slug: str, *, projects: int, runs_per_project: int, rng: random.Random)
         group.user_set.add(*people[:10])
         for person in people[:10]:
             token_create(user=person, name="bench")
-        progress("seeding artifacts")
-        artifacts = Artifact.objects.bulk_create(
-            [Artifact(name=f"artifact-{i}", type=rng.choice(["prompt", "dataset", "feature_pipeline", "model"]),
-                      description=f"Reusable artifact number {i}.", tags=rng.sample(TAGS, 2), owner=admin)
-             for i in range(60)]
-        )  # fmt: skip
-        versions = ArtifactVersion.objects.bulk_create(
-            [ArtifactVersion(artifact=a, version=f"1.{m}.0", major=1, minor=m, changelog="Release.", created_by=admin)
-             for a in artifacts for m in range(3)]
-        )  # fmt: skip
-        progress(f"seeding {projects} projects with teams and usages")
-        rows = []
-        for i in range(projects):
-            status = rng.choice(["planned", "active", "active", "completed", "completed", "cancelled"])
-            start = (now - timedelta(days=rng.randint(30, 700))).date()
-            done = status == "completed"
-            rows.append(Project(
-                name=f"Project {i} {rng.choice(['churn', 'forecast', 'search', 'ranking', 'vision', 'fraud'])}",
-                slug=f"project-{i}", spec=f"Build a model for use case {i}. " * 6, status=status,
-                problem_class=rng.choice(CLASSES), complexity_score=rng.randint(1, 100), tags=rng.sample(TAGS, 2),
-                owner=rng.choice(people), visibility=rng.choice(["tenant", "tenant", "private"]), start_date=start,
-                target_end_date=start + timedelta(days=rng.randint(30, 200)),
-                completion_date=start + timedelta(days=rng.randint(30, 300)) if done else None,
-                model_performance=rng.random() if done else None, business_impact=rng.random() * 100 if done else None,
-                success_score=rng.random() * 100 if done else None, success_score_source="computed" if done else "",
-            ))  # fmt: skip
-        project_rows = Project.objects.bulk_create(rows)
-        members, usages = [], []
-        for project in project_rows:
-            for _ in range(rng.randint(2, 6)):
-                person = rng.choice(people)
-                members.append(TeamMember(
-                    project=project, user=person, display_name=person.username, role=rng.choice(ROLES),
-                    experience_level=rng.choice(LEVELS), years_experience=rng.randint(0, 20),
-                    contribution_hours=rng.randint(10, 500),
-                ))  # fmt: skip
-            for version in rng.sample(versions, 3):
-                usages.append(ArtifactUsage(project=project, artifact_version=version, artifact_id=version.artifact_id,
-                                            used_by=admin))  # fmt: skip
-        TeamMember.objects.bulk_create(members)
-        ArtifactUsage.objects.bulk_create(usages, ignore_conflicts=True)
-        for artifact in artifacts:
-            artifact.usage_count = ArtifactUsage.objects.filter(artifact=artifact).count()
-        Artifact.objects.bulk_update(artifacts, ["usage_count"])
-        progress(f"seeding {projects * runs_per_project} runs with params and {METRIC_STEPS}-step metric curves")
-        run_rows = [Run(project=project, name=f"run-{project.pk}-{r}", status=rng.choice(["finished", "running"]),
-                        start_time=now - timedelta(hours=rng.randint(1, 5000)), created_by=admin)
-                    for project in project_rows for r in range(runs_per_project)]  # fmt: skip
-        runs = Run.objects.bulk_create(run_rows)
-        params, tags, points, latest = [], [], [], []
-        for run in runs:
-            lr, depth = rng.choice(["0.1", "0.01", "0.001"]), str(rng.randint(2, 12))
-            params += [RunParam(run=run, key="lr", value=lr), RunParam(run=run, key="depth", value=depth),
-                       RunParam(run=run, key="optimizer", value=rng.choice(["adam", "sgd"]))]  # fmt: skip
-            tags.append(RunTag(run=run, key="stage", value="train"))
-            for key, curve in (("loss", lambda s: math.exp(-s / 10) + rng.random() * 0.05),
-                               ("val/accuracy", lambda s: 1 - 0.5 * math.exp(-s / 12)),
-                               ("val/f1", lambda s: 0.9 - 0.4 * math.exp(-s / 15))):  # fmt: skip
-                values = [curve(step) for step in range(METRIC_STEPS)]
-                points += [MetricPoint(run=run, key=key, value=v, step=s, timestamp=1_767_225_600_000 + s)
-                           for s, v in enumerate(values)]  # fmt: skip
-                latest.append(LatestMetric(run=run, key=key, value=values[-1], step=METRIC_STEPS - 1,
-                                           timestamp=1_767_225_600_000 + METRIC_STEPS - 1))  # fmt: skip
-        RunParam.objects.bulk_create(params)
-        RunTag.objects.bulk_create(tags)
-        MetricPoint.objects.bulk_create(points, batch_size=10_000)
-        LatestMetric.objects.bulk_create(latest)
+        project = Project.objects.filter(status="completed").order_by("id").first()
         for person in people[:20]:
-            grant_set(actor=admin, obj=project_rows[0], level="view", user=person)
-        return {"project": project_rows[0].pk, "runs": [runs[0].pk, runs[1].pk], "artifact": artifacts[0].pk,
-                "user": people[0].pk, "group": group.pk}  # fmt: skip
+            grant_set(actor=admin, obj=project, level="view", user=person)
+        runs = list(Run.objects.filter(project=project).order_by("id").values_list("pk", flat=True))
+        if len(runs) < 2:
+            runs = list(Run.objects.order_by("id").values_list("pk", flat=True)[:2])
+        artifact = Artifact.objects.order_by("-usage_count", "id").first()
+        return {"project": project.pk, "runs": runs[:2], "artifact": artifact.pk, "user": people[0].pk,
+                "group": group.pk}  # fmt: skip
 
 
 class Browser:
@@ -172,6 +108,16 @@ class Browser:
             raise RuntimeError(f"GET {path} answered {status}: {data[:300]!r}")
         return status, ms
 
+    def post(self, path: str, form: list[tuple[str, str]]) -> tuple[int, float]:
+        """An htmx-style form POST (CSRF token in the header, as the page sends it)."""
+        token = next(value for name, value in self.cookies.items() if name.endswith("csrftoken"))
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-CSRFToken": token, "HX-Request": "true",
+                   "Referer": f"http://{self.host}/what-if"}  # fmt: skip
+        status, data, ms = self._request("POST", path, urlencode(form), headers)
+        if status != 200:
+            raise RuntimeError(f"POST {path} answered {status}: {data[:300]!r}")
+        return status, ms
+
 
 def pages(ids: dict) -> list[tuple[str, str]]:
     project, (run_a, run_b), artifact = ids["project"], ids["runs"], ids["artifact"]
@@ -199,7 +145,29 @@ def pages(ids: dict) -> list[tuple[str, str]]:
         ("admin: grants", f"/manage/grants?object_type=project&object_id={project}"),
         ("admin: tokens", "/manage/tokens"),
         ("admin: audit log", "/manage/audit"),
+        ("what-if (empty)", "/what-if"),
+        ("what-if (from a project)", f"/what-if?project={project}"),
+        ("similar projects (htmx)", f"/projects/{project}/similar"),
+        ("models", "/models"),
+        ("what-if prediction (htmx POST)", WHAT_IF),
     ]
+
+
+# A proposal as the what-if page posts it (a prediction with suggestions; every call is stored, like the API's).
+WHAT_IF = [
+    ("spec", "Forecast weekly demand per store and product family from point-of-sale history and promotions."),
+    ("problem_class", "forecasting"),
+    ("complexity_score", "55"),
+    ("planned_duration_days", "120"),
+    ("member_role", "data_scientist"),
+    ("member_level", "senior"),
+    ("member_years", "6"),
+    ("member_hours", "400"),
+    ("member_role", "data_engineer"),
+    ("member_level", "mid"),
+    ("member_years", "3"),
+    ("member_hours", "300"),
+]
 
 
 def main() -> None:
@@ -233,10 +201,15 @@ def main() -> None:
             browser.login("admin", password)
             rows = []
             for label, path in pages(ids):
+                fetch = (
+                    (lambda p=path: browser.post("/what-if/predict", p))
+                    if isinstance(path, list)
+                    else (lambda p=path: browser.get(p))
+                )
                 for _ in range(5):
-                    browser.get(path)
+                    fetch()
                 before = server.cpu_snapshot()
-                latencies = [browser.get(path)[1] for _ in range(args.requests)]
+                latencies = [fetch()[1] for _ in range(args.requests)]
                 cpu = server.cpu_ms_per_request(before, args.requests)
                 p95 = percentile(latencies, 95)
                 rows.append([label, f"{percentile(latencies, 50):.1f}", f"{p95:.1f}", f"{cpu:.1f}",

@@ -3,6 +3,7 @@ the projects that use it and its measured impact."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import F, Q
@@ -19,6 +20,7 @@ from apps.artifacts.uploads import HashingUploadHandler, UploadTooLarge, max_upl
 from apps.dashboard.forms import call_service, wants_partial
 from apps.dashboard.listing import page_of
 from apps.dashboard.permissions import can, require
+from apps.recommendations.selectors import artifact_impact_get
 
 PER_PAGE = 25
 ORDERINGS = {
@@ -27,7 +29,7 @@ ORDERINGS = {
     "name": ("name", "id"),
     "created": (F("created_at").desc(), F("id").desc()),
 }
-USAGES_SHOWN = 50
+USAGES_SHOWN = 15
 
 
 def _artifact_or_404(user, pk: int) -> Artifact:
@@ -100,6 +102,8 @@ def _detail_context(request, artifact: Artifact, version_form: ArtifactVersionFo
         "version_form": (version_form or ArtifactVersionForm()) if can_upload else None,
         "can_edit": can(request.user, "artifacts", "change", artifact),
         "can_grant": can(request.user, "grants", "read", artifact),
+        "impact": artifact_impact_get(user=request.user, artifact_id=artifact.pk)["impact"],
+        "impact_min_usage": settings.RECOMMENDATIONS_IMPACT_MIN_USAGE,
         "max_upload_bytes": max_upload_bytes(),
     }
 

@@ -13,6 +13,7 @@ from apps.dashboard.permissions import can
 from apps.metrics.selectors import run_data_attach, run_list
 from apps.projects.choices import ProjectStatus
 from apps.projects.selectors import project_list
+from apps.recommendations.views import latest_model_summary
 
 SHOWN = 8
 STATUS_COLOURS = {"planned": "#d97706", "active": "#4f46e5", "completed": "#059669", "cancelled": "#9ca3af"}
@@ -53,5 +54,6 @@ def home(request):
         "recent_runs": runs,
         "top_artifacts": artifacts,
         "audit_events": list(audit_event_list(user=user)[:SHOWN]) if can(user, "audit_log", "read") else None,
+        "latest_model": latest_model_summary() if can(user, "models", "read") else None,
     }
     return render(request, "dashboard/home.html", context)

@@ -17,6 +17,7 @@ from apps.projects import selectors, services
 from apps.projects.filtersets import ProjectFilterSet
 from apps.projects.forms import ProjectFilterForm, ProjectForm, TeamMemberForm
 from apps.projects.models import Project
+from apps.recommendations.views import prediction_for
 from maestro.api.pagination import CappedCountPaginator
 
 PER_PAGE = 25
@@ -134,6 +135,8 @@ def project_detail(request, pk: int):
         "can_edit": can(request.user, "projects", "change", project),
         "can_delete": can(request.user, "projects", "delete", project),
         "can_grant": can(request.user, "grants", "read", project),
+        "prediction": prediction_for(request.user, project),
+        "can_predict": can(request.user, "models", "read"),
     }
     return render(request, "projects/detail.html", context)
 

@@ -8,6 +8,10 @@
  *   <form data-compare min="2">                 enables [data-compare-submit] once enough checkboxes are ticked
  *   <input type="checkbox" data-select-all="name">  ticks every checkbox called name in its form
  *   [data-autofocus] inside swapped content     receives focus after an htmx swap
+ *   <button data-remove-row>                    removes its [data-row] and tells the form it changed
+ *   <button data-add-artifact="7">              ticks artifact 7 in the form (what-if suggestions)
+ *   <input data-filter-list="element-id">       hides the labels in that element that do not contain the text
+ *   [data-change-after-swap] (htmx trigger)     the form it is in is told it changed once the swap settled
  */
 (function () {
   "use strict";
@@ -76,6 +80,51 @@
     }
   }
 
+  function changed(form) {
+    if (form) {
+      form.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }
+
+  function onClickRows(event) {
+    var remove = event.target.closest("[data-remove-row]");
+    if (remove) {
+      var row = remove.closest("[data-row]");
+      var form = remove.form;
+      if (row) {
+        row.remove();
+        changed(form);
+      }
+      return;
+    }
+    var add = event.target.closest("[data-add-artifact]");
+    if (add) {
+      var box = document.querySelector("input[name=artifact_ids][value='" + add.dataset.addArtifact + "']");
+      if (box && !box.checked) {
+        box.checked = true;
+        box.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+      add.disabled = true;
+      add.textContent = "Added";
+    }
+  }
+
+  function onInputFilter(event) {
+    var input = event.target;
+    if (!input.matches("input[data-filter-list]")) {
+      return;
+    }
+    var list = document.getElementById(input.dataset.filterList);
+    var needle = input.value.trim().toLowerCase();
+    if (!list) {
+      return;
+    }
+    list.querySelectorAll("label").forEach(function (label) {
+      var item = label.parentElement === list ? label : label.parentElement;
+      item.hidden = needle !== "" && label.textContent.toLowerCase().indexOf(needle) === -1;
+    });
+  }
+
   function init(root) {
     (root || document).querySelectorAll("form[data-compare]").forEach(updateCompare);
   }
@@ -84,6 +133,8 @@
   document.addEventListener("change", onChangeAutosubmit);
   document.addEventListener("change", onChangeCheckbox);
   document.addEventListener("click", onClickCopy);
+  document.addEventListener("click", onClickRows);
+  document.addEventListener("input", onInputFilter);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { init(); });
   } else {
@@ -91,6 +142,10 @@
   }
   document.addEventListener("htmx:afterSettle", function (event) {
     init(event.target);
+    var trigger = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (trigger && trigger.hasAttribute && trigger.hasAttribute("data-change-after-swap")) {
+      changed(trigger.closest("form"));
+    }
     var target = event.target.querySelector("[data-autofocus]");
     if (target) {
       target.focus();

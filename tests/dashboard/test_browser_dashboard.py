@@ -228,7 +228,8 @@ def test_upload_an_artifact_version_and_download_it_identical(_session_tenants, 
 def test_create_and_revoke_a_token(_session_tenants, world, live_server_url, page):
     alpha = _session_tenants[0]
     _login(page, live_server_url, alpha, alpha.admin_username, alpha.admin_password)
-    page.get_by_role("link", name="API tokens").first.click()
+    page.locator("details.usermenu summary").click()
+    page.get_by_role("link", name="API tokens").click()
     page.get_by_label("Name").fill("browser-laptop")
     page.get_by_label("Scope").select_option("read")
     page.get_by_role("button", name="Create token").click()
@@ -307,8 +308,8 @@ def test_project_page_embeds_the_delivery_panel_with_its_charts(_session_tenants
     with page.expect_response("**/delivery-panel?from=2026-03-02&to=2026-03-29"):
         page.get_by_role("button", name="Show").click()
     canvas = f"delivery-activity-{project.pk}"
-    page.wait_for_function(f"() => document.getElementById('{canvas}') && window.Chart.getChart('{canvas}')")
-    activity = page.evaluate(f"() => window.Chart.getChart('{canvas}').data.datasets.map(d => d.data)")
+    drawn = f"() => {{ const c = window.Chart.getChart('{canvas}'); return c && c.data.datasets.map(d => d.data); }}"
+    activity = page.wait_for_function(drawn).json_value()
     assert activity == [[3, 2, 1, 1], [2, 1, 1, 0]]
     assert page.get_by_role("heading", level=1).inner_text().startswith("Browser delivery")  # still the project page
     _shot(page, "project-delivery")

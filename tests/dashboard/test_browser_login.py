@@ -17,6 +17,7 @@ def test_login_home_and_logout_in_a_browser(committed, live_server_url, page):
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(live_server_url.url(alpha.host, "/"))
     assert "Alpha Analytics" in page.content()
+    page.locator("details.usermenu summary").click()  # the account menu opens
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/accounts/login/")
 

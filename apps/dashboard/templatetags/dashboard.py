@@ -67,6 +67,14 @@ def signed(value, digits: int = 1):
 
 
 @register.filter
+def percent(value, digits: int = 0):
+    """A share (0–1) as a percentage: 0.8 → "80 %"; "—" for missing."""
+    if value is None:
+        return "—"
+    return f"{float(value) * 100:.{int(digits)}f} %"
+
+
+@register.filter
 def get_item(mapping, key):
     """``mapping[key]`` in templates (None when absent)."""
     if mapping is None:

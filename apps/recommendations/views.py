@@ -1,0 +1,422 @@
+"""Dashboard pages of the recommender: the what-if page (live prediction while a proposal is composed), the model
+registry (versions, CV metrics vs baseline, importances, training runs, retrain / promote / roll back) and the
+project pieces (similar projects, prediction vs actual)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.artifacts.choices import ArtifactType
+from apps.artifacts.selectors import artifact_list
+from apps.dashboard.charts import axis, chart
+from apps.dashboard.permissions import can, require
+from apps.projects.choices import ExperienceLevel, MemberRole
+from apps.projects.models import Project
+from apps.projects.selectors import project_get as project_selector_get
+from apps.projects.selectors import team_member_list
+from apps.recommendations import selectors, services
+from apps.recommendations.api.serializers import RecommendationRequestSerializer
+
+# The API view's own translation of a validated request into a Proposal: the what-if page uses it so that the same
+# input gives the same prediction here and from POST /api/v1/recommendations.
+from apps.recommendations.api.views import _proposal as proposal_from_request
+from apps.recommendations.choices import ModelStatus
+from apps.recommendations.forms import MAX_MEMBERS, MemberRow, ModelActionForm, RetrainForm, WhatIfForm, member_rows
+from apps.recommendations.forms import request_body as what_if_request_body
+from apps.recommendations.ml import embeddings as emb
+
+TOP_CONTRIBUTIONS = 12
+TOP_IMPORTANCES = 15
+SIMILAR_SHOWN = 5
+RUNS_SHOWN = 20
+POSITIVE, NEGATIVE = "#059669", "#dc2626"
+
+
+# ---------------------------------------------------------------------------------------------- labels
+FEATURE_LABELS = {
+    "team_size": "team size",
+    "years_mean": "mean years of experience",
+    "years_max": "most years of experience",
+    "hours_total": "total hours",
+    "complexity": "complexity",
+    "problem_class": "problem class",
+    "planned_duration_days": "planned duration",
+    "neighbor_success": "success of similar projects",
+}
+
+
+def feature_labels(names, artifact_names: dict[int, str], values=None) -> list[str]:
+    """Readable names of model features (``role_mlops`` → "MLOps people", ``artifact_7`` → "uses <name>"); with
+    ``values`` (a prediction's feature values) each name shows its value, and indicators say whether it is used."""
+    roles, levels = dict(MemberRole.choices), dict(ExperienceLevel.choices)
+    types = dict(ArtifactType.choices)
+    labels = []
+    for name in names:
+        prefix, _, rest = name.partition("_")
+        if name in FEATURE_LABELS:
+            labels.append(FEATURE_LABELS[name])
+        elif prefix == "role" and rest in roles:
+            labels.append(f"{roles[rest]} people")
+        elif prefix == "level" and rest in levels:
+            labels.append(f"{levels[rest].lower()} people")
+        elif prefix == "artifacts" and rest in types:
+            labels.append(f"{types[rest].lower()} artifacts used")
+        elif prefix == "artifact" and rest.isdigit():
+            labels.append(f"uses {artifact_names.get(int(rest), 'artifact ' + rest)}")
+        else:
+            labels.append(name.replace("_", " "))
+    if values is None:
+        return labels
+    shown = []
+    for name, label, value in zip(names, labels, values, strict=True):
+        if name.startswith("artifact_") and name[9:].isdigit():
+            shown.append(label if value else f"does not {label}")
+        elif name == "problem_class":
+            shown.append(label)  # a category code, meaningless to read
+        elif value is None:
+            shown.append(f"{label}: unknown")
+        else:
+            shown.append(f"{label}: {value:g}")
+    return shown
+
+
+def _artifact_names(user) -> dict[int, str]:
+    return dict(artifact_list(user=user).values_list("pk", "name"))
+
+
+# ---------------------------------------------------------------------------------------------- what-if
+def _library(user):
+    return list(artifact_list(user=user).filter(is_active=True).order_by("name", "id"))
+
+
+def _project_initial(user, project_id: str) -> tuple[dict, list[MemberRow]]:
+    """A visible project's inputs as the starting point of a what-if (its spec, class, team and artifacts)."""
+    if not project_id.isdigit():
+        return {}, []
+    try:
+        project = project_selector_get(user=user, pk=int(project_id))
+    except Project.DoesNotExist:
+        raise Http404("No such project.") from None
+    initial = {
+        "project_id": project.pk,
+        "spec": project.spec,
+        "problem_class": project.problem_class,
+        "complexity_score": project.complexity_score,
+        "artifact_ids": sorted({str(usage["artifact"]) for usage in project.usages_json}),
+    }
+    if project.start_date and project.target_end_date:
+        initial["planned_duration_days"] = (project.target_end_date - project.start_date).days
+    rows = [
+        MemberRow(member.role, member.experience_level, f"{member.years_experience:g}",
+                  f"{member.contribution_hours:g}")
+        for member in team_member_list(user=user, project=project)
+    ]  # fmt: skip
+    initial["project"] = project
+    return initial, rows
+
+
+@login_required
+def what_if(request):
+    """Compose a team, pick artifacts, paste a spec: the prediction below updates as you type (htmx)."""
+    require(request.user, "models", "read")
+    initial, rows = _project_initial(request.user, request.GET.get("project", ""))
+    project = initial.pop("project", None)
+    form = WhatIfForm(initial=initial, artifacts=_library(request.user))
+    context = {
+        "form": form,
+        "rows": rows or [MemberRow()],
+        "member_roles": _choices(),
+        "project": project,
+        "autorun": bool(initial.get("spec")),
+    }
+    return render(request, "recommendations/what_if.html", context)
+
+
+def _choices() -> dict:
+    return {"roles": MemberRole.choices, "levels": ExperienceLevel.choices}
+
+
+@login_required
+def what_if_member_row(request):
+    """One more (empty) team row for the what-if form."""
+    require(request.user, "models", "read")
+    return render(request, "recommendations/_member_row.html", {"row": MemberRow(), "member_roles": _choices()})
+
+
+def _serializer_errors(errors: dict, form: WhatIfForm, rows: list[MemberRow]) -> list[str]:
+    """The API serializer's errors on the page: next to the form's fields, on the team rows, or at the top."""
+    general = []
+    for name, problem in errors.items():
+        if name == "team_members" and isinstance(problem, (list, dict)):
+            # DRF reports a list field's item errors as a list (one entry per item) or as {index: errors}
+            by_index = problem if isinstance(problem, dict) else dict(enumerate(problem))
+            for index, row_errors in by_index.items():
+                if isinstance(row_errors, dict) and row_errors and int(index) < len(rows):
+                    rows[int(index)].error = "; ".join(
+                        f"{field.replace('_', ' ')}: {' '.join(map(str, field_errors))}"
+                        for field, field_errors in row_errors.items()
+                    )
+                elif row_errors and not isinstance(row_errors, dict):
+                    general.append(f"team members: {' '.join(map(str, row_errors))}")
+            continue
+        text = " ".join(map(str, problem)) if isinstance(problem, list) else str(problem)
+        if name in form.fields:
+            form.add_error(name, text)
+        else:
+            general.append(f"{name.replace('_', ' ')}: {text}")
+    return general
+
+
+@login_required
+@require_POST
+def what_if_predict(request):
+    """The prediction for the posted proposal (htmx partial): the same validation, Proposal and service as the API,
+    so the answer is the API's answer; stored as a Prediction like every recommendations call."""
+    require(request.user, "models", "read")
+    form = WhatIfForm(request.POST, artifacts=_library(request.user))
+    rows = member_rows(request.POST)
+    context = {"form": form, "rows": rows, "result": None, "errors": []}
+    if len(rows) > MAX_MEMBERS:
+        context["errors"].append(f"At most {MAX_MEMBERS} team members.")
+    elif form.is_valid():
+        body = what_if_request_body(form, rows)
+        serializer = RecommendationRequestSerializer(data=body)
+        if serializer.is_valid():
+            proposal = proposal_from_request(request.user, serializer.validated_data)
+            if emb.is_blank(proposal.spec):
+                form.add_error("spec", "The spec must not be blank.")
+            else:
+                context["result"] = services.recommendation_create(
+                    user=request.user, proposal=proposal, request_data=body
+                )
+                context["request_body"] = body
+        else:
+            context["errors"] = _serializer_errors(serializer.errors, form, rows)
+    if context["result"] is not None:
+        context.update(_result_charts(context["result"], _artifact_names(request.user)))
+    else:
+        context["problems"] = _problems(form, rows, context["errors"])
+    return render(request, "recommendations/_what_if_result.html", context)
+
+
+def _problems(form: WhatIfForm, rows: list[MemberRow], errors: list[str]) -> list[str]:
+    """Everything that stopped a prediction, each naming its field or team row."""
+    problems = [
+        f"{form.fields[name].label if name in form.fields else 'Proposal'}: {message}"
+        for name, messages in form.errors.items()
+        for message in messages
+    ]
+    problems += errors
+    problems += [f"Team member {index}: {row.error}" for index, row in enumerate(rows, 1) if row.error]
+    return problems
+
+
+def _result_charts(result: dict, artifact_names: dict[int, str]) -> dict:
+    """The contribution chart (largest effects first) and the display facts of a recommendation."""
+    if result.get("status") != "ok":
+        return {}
+    contributions = result["feature_contributions"]
+    features = contributions["features"][:TOP_CONTRIBUTIONS]
+    values = [item["contribution"] for item in features]
+    roles, levels = dict(MemberRole.choices), dict(ExperienceLevel.choices)
+    team = [
+        {**member, "role_label": roles.get(member["role"], member["role"]),
+         "level_label": levels.get(member["level"], member["level"])}
+        for member in result["suggested_team"]["members"]
+    ]  # fmt: skip
+    contribution_chart = chart(
+        "bar",
+        labels=feature_labels(
+            [item["feature"] for item in features], artifact_names, [item["value"] for item in features]
+        ),
+        datasets=[
+            {
+                "label": "Contribution to predicted success",
+                "data": values,
+                "colors": [POSITIVE if value >= 0 else NEGATIVE for value in values],
+            }
+        ],
+        options={
+            "indexAxis": "y",
+            "plugins": {"legend": {"display": False}},
+            "scales": {"x": axis("points of success score")},
+        },
+        colour_by_point=True,
+    )
+    success = result["success"]
+    return {"contribution_chart": contribution_chart, "interval": _interval(success), "suggested_team": team}
+
+
+def _interval(prediction: dict, actual: float | None = None) -> dict | None:
+    """Positions (0–100 %) of an interval, its point and an optional actual on the 0–100 success scale."""
+    if prediction.get("predicted") is None:
+        return None
+
+    def clamp(value):
+        return None if value is None else max(0.0, min(100.0, float(value)))
+
+    low, high = clamp(prediction.get("lower")), clamp(prediction.get("upper"))
+    return {
+        "low": low,
+        "width": (high - low) if low is not None and high is not None else 0,
+        "point": clamp(prediction["predicted"]),
+        "actual": clamp(actual),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- models
+@login_required
+def model_registry(request):
+    require(request.user, "models", "read")
+    versions = list(selectors.model_list())
+    chosen = request.GET.get("version", "")
+    selected = next((m for m in versions if str(m.version) == chosen), None)
+    selected = selected or next((m for m in versions if m.status == ModelStatus.ACTIVE), None)
+    selected = selected or (versions[0] if versions else None)
+    rows = []
+    for model in versions:
+        success = (model.cv_metrics or {}).get("success", {})
+        rows.append({"model": model, "success": success})
+    ordered = sorted(rows, key=lambda row: row["model"].version)
+    cv_chart = None
+    if ordered:
+        cv_chart = chart(
+            "bar",
+            labels=[f"v{row['model'].version}" for row in ordered],
+            datasets=[
+                {
+                    "label": "CV MAE of the model",
+                    "data": [row["success"].get("mae") for row in ordered],
+                    "color": "#4f46e5",
+                },
+                {
+                    "label": "MAE of the mean baseline",
+                    "data": [row["success"].get("baseline_mae") for row in ordered],
+                    "color": "#9ca3af",
+                },
+            ],
+            options={"scales": {"y": {**axis("success score points (lower is better)"), "beginAtZero": True}}},
+        )
+    importance_chart = None
+    if selected is not None and selected.feature_importances:
+        top = sorted(selected.feature_importances.items(), key=lambda item: -item[1])[:TOP_IMPORTANCES]
+        importance_chart = chart(
+            "bar",
+            labels=feature_labels([name for name, _share in top], _artifact_names(request.user)),
+            datasets=[{"label": "Share of split gain", "data": [round(share * 100, 2) for _name, share in top]}],
+            options={
+                "indexAxis": "y",
+                "plugins": {"legend": {"display": False}},
+                "scales": {"x": axis("% of total gain")},
+            },
+        )
+    context = {
+        "rows": rows,
+        "selected": selected,
+        "selected_metrics": (selected.cv_metrics if selected else {}) or {},
+        "events": list(selectors.model_events(selected)[:RUNS_SHOWN]) if selected else [],
+        "cv_chart": cv_chart,
+        "importance_chart": importance_chart,
+        "training_runs": list(selectors.training_run_list()[:RUNS_SHOWN]),
+        "accuracy": selectors.prediction_accuracy()["overall"],
+        "baseline": selectors.baseline(),
+        "can_retrain": can(request.user, "models", "create"),
+        "can_promote": can(request.user, "models", "change"),
+        "retrain_form": RetrainForm(),
+        "action_form": ModelActionForm(),
+    }
+    return render(request, "recommendations/models.html", context)
+
+
+@login_required
+@require_POST
+def model_retrain(request):
+    require(request.user, "models", "create")
+    form = RetrainForm(request.POST)
+    force = form.is_valid() and form.cleaned_data["force"]
+    run = services.training_request(user=request.user, force=force)
+    messages.success(request, f"Training run #{run.pk} {run.get_status_display().lower()}; it appears below.")
+    return redirect("recommendations:models")
+
+
+def _model_action(request, pk: int, service, verb: str):
+    require(request.user, "models", "change")
+    model = selectors.model_list().filter(pk=pk).first()
+    if model is None:
+        raise Http404("No such model version.")
+    form = ModelActionForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        active = service(model=model, user=request.user, reason=reason)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Model v{model.version} {verb}; v{active.version} now serves predictions.")
+    return redirect("recommendations:models")
+
+
+@login_required
+@require_POST
+def model_promote(request, pk: int):
+    return _model_action(request, pk, services.model_promote, "promoted")
+
+
+@login_required
+@require_POST
+def model_rollback(request, pk: int):
+    return _model_action(request, pk, services.model_rollback, "rolled back")
+
+
+# ---------------------------------------------------------------------------------------------- project pieces
+@login_required
+def project_similar(request, pk: int):
+    """The project's most similar projects (htmx partial, loaded after the page: embedding a changed spec takes a
+    moment)."""
+    project = selectors.project_get_visible(user=request.user, pk=pk)
+    vector = selectors.project_vector(project)
+    similar = []
+    if vector is not None:
+        similar = selectors.similar_projects(
+            user=request.user, vector=vector, k=SIMILAR_SHOWN, exclude_ids=[project.pk]
+        )
+    return render(request, "recommendations/_similar.html", {"project": project, "similar": similar,
+                                                              "blank_spec": vector is None})  # fmt: skip
+
+
+def prediction_for(user, project: Project) -> dict | None:
+    """The latest prediction made for ``project`` before it completed, with the actual outcome when known."""
+    if not can(user, "models", "read"):
+        return None
+    prediction = (
+        selectors.prediction_list()
+        .filter(project=project, status="ok", project_completed_before=False)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if prediction is None:
+        return None
+    interval = _interval(
+        {"predicted": prediction.predicted_success, "lower": prediction.lower, "upper": prediction.upper},
+        prediction.actual_success,
+    )
+    inside = error = None
+    if prediction.actual_success is not None:
+        error = prediction.actual_success - prediction.predicted_success
+        if prediction.lower is not None and prediction.upper is not None:
+            inside = prediction.lower <= prediction.actual_success <= prediction.upper
+    return {"prediction": prediction, "interval": interval, "inside": inside, "error": error}
+
+
+def latest_model_summary() -> dict | None:
+    """The newest model version and its success CV error against the mean baseline (for the home page)."""
+    model = selectors.model_list().first()
+    if model is None:
+        return None
+    success = (model.cv_metrics or {}).get("success", {})
+    return {"model": model, "mae": success.get("mae"), "baseline_mae": success.get("baseline_mae"),
+            "r2": success.get("r2")}  # fmt: skip

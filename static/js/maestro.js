@@ -129,6 +129,14 @@
     (root || document).querySelectorAll("form[data-compare]").forEach(updateCompare);
   }
 
+  function focusFirstProblem() {
+    // a page that comes back with errors (or a one-time secret) starts where the reader must look
+    var target = document.querySelector("main .errorsummary[data-autofocus], main h2[data-autofocus]");
+    if (target) {
+      target.focus();
+    }
+  }
+
   document.addEventListener("submit", onSubmitConfirm, true);
   document.addEventListener("change", onChangeAutosubmit);
   document.addEventListener("change", onChangeCheckbox);
@@ -136,9 +144,10 @@
   document.addEventListener("click", onClickRows);
   document.addEventListener("input", onInputFilter);
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { init(); });
+    document.addEventListener("DOMContentLoaded", function () { init(); focusFirstProblem(); });
   } else {
     init();
+    focusFirstProblem();
   }
   document.addEventListener("htmx:afterSettle", function (event) {
     init(event.target);

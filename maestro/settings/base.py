@@ -61,6 +61,7 @@ TENANT_APPS = [
     "apps.metrics",
     "apps.dashboard",
     "apps.integrations",
+    "apps.mlflow_api",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

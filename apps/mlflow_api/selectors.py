@@ -83,7 +83,7 @@ def parse_experiment_id(raw: str) -> int:
 
 def experiment_get(*, user: User, experiment_id: str, stages: Sequence[str] = (ACTIVE, DELETED)) -> Project:
     """One visible experiment by id ("0" is the Default experiment), or RESOURCE_DOES_NOT_EXIST."""
-    if experiment_id in ("", DEFAULT_EXPERIMENT_ID):
+    if experiment_id == DEFAULT_EXPERIMENT_ID:
         project = default_project(user=user)
         if project is None or lifecycle_of(project) not in stages:
             raise not_found(f"No Experiment with id={DEFAULT_EXPERIMENT_ID} exists")

@@ -203,8 +203,10 @@ class RunCreateView(MlflowView):
 
     def post(self, request):
         fields = Fields(self.body())
-        raw_id = fields.string("experiment_id")
-        if raw_id in ("", selectors.DEFAULT_EXPERIMENT_ID):
+        # MLflow's client always names the experiment ("0" when none was set); an empty id is refused rather than
+        # read as "0", so a request that names nothing never lands in a shared experiment.
+        raw_id = fields.string("experiment_id", required=True)
+        if raw_id == selectors.DEFAULT_EXPERIMENT_ID:
             services.default_experiment_ensure(user=request.user)
         project = selectors.experiment_get(user=request.user, experiment_id=raw_id)
         run = services.run_create(

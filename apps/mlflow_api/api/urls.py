@@ -4,6 +4,8 @@
 from django.urls import re_path
 
 from apps.mlflow_api.api import views
+from apps.mlflow_api.api.handling import json_response
+from apps.mlflow_api.protocol import ENDPOINT_NOT_FOUND, error_body
 
 ENDPOINTS = [
     ("experiments/create", views.ExperimentCreateView, "experiments-create"),
@@ -31,8 +33,16 @@ ENDPOINTS = [
 ]
 
 
+def endpoint_not_found(request, rest: str = ""):
+    """Every other path under the prefix (artifacts, model registry, traces, …): MLflow's 404 for an endpoint it
+    does not serve. A plain view: it reads nothing and writes nothing, so it needs no access declaration."""
+    return json_response(error_body(ENDPOINT_NOT_FOUND, f"Maestro does not serve the MLflow endpoint '{rest}'."),
+                         status=404)  # fmt: skip
+
+
 def patterns(name_prefix: str) -> list:
-    return [re_path(rf"^{path}/?$", view.as_view(), name=f"{name_prefix}{name}") for path, view, name in ENDPOINTS]
+    served = [re_path(rf"^{path}/?$", view.as_view(), name=f"{name_prefix}{name}") for path, view, name in ENDPOINTS]
+    return [*served, re_path(r"^(?P<rest>.*)$", endpoint_not_found)]
 
 
 api_urlpatterns = patterns("mlflow-")

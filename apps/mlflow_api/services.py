@@ -348,8 +348,6 @@ def _native_metric(index: int, item) -> dict:
     for name in ("key", "value", "timestamp"):
         if item.get(name) in (None, ""):
             raise MlflowError(f"Missing value for required parameter 'metrics[{index}].{name}'.")
-    if type(item["value"]) is float and type(item["timestamp"]) is int and item.keys() <= _METRIC_FIELDS:
-        return item  # the shape MLflow's client sends: Maestro's parser takes it as it is
     native = {name: item[name] for name in _METRIC_FIELDS if name in item}
     for name in ("value", "timestamp", "step"):
         raw = native.get(name)
@@ -407,13 +405,12 @@ def log_batch(*, user: User, run: Run, batch: BatchRequest) -> run_services.Batc
     most 1000 entities in total, then unique param keys), written by Maestro's ingest service all or nothing.
     A param already stored with another value fails the whole batch with MLflow's message."""
     require(user, "metrics", "create", run)
-    metrics = [_native_metric(i, item) for i, item in enumerate(batch.metrics)]
     params = _key_values("params", batch.params, PARAM_VALUE_MAX_LENGTH)
     tags = _key_values("tags", batch.tags, TAG_VALUE_MAX_LENGTH)
-    _batch_limit("metrics", MAX_METRICS_PER_BATCH, len(metrics))
+    _batch_limit("metrics", MAX_METRICS_PER_BATCH, len(batch.metrics))
     _batch_limit("params", MAX_PARAMS_PER_BATCH, len(params))
     _batch_limit("tags", MAX_TAGS_PER_BATCH, len(tags))
-    _batch_limit("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, len(metrics) + len(params) + len(tags))
+    _batch_limit("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, len(batch.metrics) + len(params) + len(tags))
     keys = [param["key"] for param in params]
     if len(set(keys)) != len(keys):
         duplicates = sorted({key for key in keys if keys.count(key) > 1})
@@ -421,16 +418,25 @@ def log_batch(*, user: User, run: Run, batch: BatchRequest) -> run_services.Batc
             f"Duplicate parameter keys have been submitted: {duplicates}. Please ensure the request contains "
             "only one param value per param key."
         )
-    items = {"metrics": metrics, "params": params, "tags": tags}
     try:
-        parsed = parse_log_batch(items)
-    except ValidationError as exc:
-        raise _to_mlflow_error(exc, items) from None
-    for index, timestamp in enumerate(parsed.metric_timestamps):
-        if timestamp < 0:
-            raise MlflowError(
-                invalid_value(f"metrics[{index}].timestamp", timestamp, "Timestamp must be a nonnegative long.")
+        # The metrics as MLflow's client sends them are already in the shape Maestro's parser takes.
+        parsed = parse_log_batch({"metrics": batch.metrics, "params": params, "tags": tags})
+    except ValidationError:
+        # Anything else (MLflow's extra fields, numbers as strings, missing fields): normalise, then report
+        # the problems of what is left in MLflow's words.
+        items = {"metrics": [_native_metric(i, item) for i, item in enumerate(batch.metrics)], "params": params,
+                 "tags": tags}  # fmt: skip
+        try:
+            parsed = parse_log_batch(items)
+        except ValidationError as exc:
+            raise _to_mlflow_error(exc, items) from None
+    if parsed.metric_timestamps and min(parsed.metric_timestamps) < 0:
+        index = next(i for i, timestamp in enumerate(parsed.metric_timestamps) if timestamp < 0)
+        raise MlflowError(
+            invalid_value(
+                f"metrics[{index}].timestamp", parsed.metric_timestamps[index], "Timestamp must be a nonnegative long."
             )
+        )
     check_run_active(run)
     new_name = (parsed.tags.get(RUN_NAME_TAG) or "")[:250]
     try:

@@ -42,7 +42,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _harness import ROOT, Http, gunicorn, percentile, print_table, progress, setup_django, throwaway_tenant
+from _harness import (
+    ROOT,
+    Http,
+    _free_port,
+    gunicorn,
+    percentile,
+    print_table,
+    progress,
+    setup_django,
+    throwaway_tenant,
+)
 
 MLFLOW_VERSION = "3.17.2"  # the same version as the pinned mlflow-skinny client of the tests
 PSYCOPG_VERSION = "3.3.9"  # the project's pin
@@ -142,14 +152,6 @@ def mlflow_server(python: Path, backend_uri: str, workers: int):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
         log.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------- CPU accounting
@@ -272,6 +274,15 @@ def parallel(clients: int, work: Callable[[int], None]) -> float:
     return time.perf_counter() - started
 
 
+def timed(target: Target, requests: int, call: Callable[[], float], detail: str) -> Result:
+    """p95 of ``requests`` sequential calls (each returns its milliseconds), with the server CPU per call."""
+    before = target.cpu_snapshot()
+    timings = [call() for _ in range(requests)]
+    cpu = target.cpu_since(before)
+    return Result(percentile(timings, 95), "ms p95", cpu * 1000 / requests,
+                  f"p50 {percentile(timings, 50):.1f} ms, {detail}")  # fmt: skip
+
+
 def scenario_log_batch(target: Target, experiment_id: str, clients: int, batches: int) -> Result:
     runs = [new_run(target, experiment_id, f"ingest-{c}") for c in range(clients)]
     bodies = {c: [encoded_batch(runs[c], batch_metrics(c, b)) for b in range(batches + 2)] for c in range(clients)}
@@ -309,13 +320,7 @@ def scenario_history(target: Target, experiment_id: str, points: int, requests: 
     got = target.json("GET", "metrics/get-history", query).get("metrics", [])
     if len(got) != points:
         raise RuntimeError(f"{target.name}: get-history returned {len(got)} of {points} points")
-    timings = []
-    before = target.cpu_snapshot()
-    for _ in range(requests):
-        timings.append(target.call("GET", "metrics/get-history", query)[2])
-    cpu = target.cpu_since(before)
-    return Result(percentile(timings, 95), "ms p95", cpu * 1000 / requests,
-                  f"p50 {percentile(timings, 50):.1f} ms, {requests} requests")  # fmt: skip
+    return timed(target, requests, lambda: target.call("GET", "metrics/get-history", query)[2], f"{requests} requests")
 
 
 SEARCH_FILTER = "metrics.accuracy > 0.5 and params.optimizer = 'adam'"
@@ -357,13 +362,7 @@ def scenario_search(target: Target, experiment_id: str, runs: int, requests: int
     accuracies = [next(m["value"] for m in r["data"]["metrics"] if m["key"] == "accuracy") for r in first]
     if not first or accuracies != sorted(accuracies, reverse=True):
         raise RuntimeError(f"{target.name}: unexpected search result")
-    timings = []
-    before = target.cpu_snapshot()
-    for _ in range(requests):
-        timings.append(target.call("POST", "runs/search", body)[2])
-    cpu = target.cpu_since(before)
-    return Result(percentile(timings, 95), "ms p95", cpu * 1000 / requests,
-                  f"p50 {percentile(timings, 50):.1f} ms, page of 100")  # fmt: skip
+    return timed(target, requests, lambda: target.call("POST", "runs/search", body)[2], "page of 100")
 
 
 def scenario_retry(target: Target, experiment_id: str, small: int, large: int, retries: int) -> tuple[Result, Result]:

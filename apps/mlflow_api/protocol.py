@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from apps.metrics.validation import float64_to_json
 
 # ---------------------------------------------------------------------------------------------- errors
 
@@ -235,15 +236,6 @@ def from_ms(name: str, value: int) -> datetime:
 # ---------------------------------------------------------------------------------------------- values
 
 
-def float_json(value: float) -> float | str:
-    """A double as protobuf's JSON writes it: non-finite values are the strings "NaN", "Infinity", "-Infinity"."""
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
-
-
 def key_values(items: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"key": key, "value": value} for key, value in items.items()]
 
@@ -284,7 +276,7 @@ def run_json(run, artifact_location: str) -> dict[str, Any]:
         "info": run_info(run, artifact_location),
         "data": {
             "metrics": [
-                {"key": key, "value": float_json(value), "timestamp": timestamp, "step": step}
+                {"key": key, "value": float64_to_json(value), "timestamp": timestamp, "step": step}
                 for key, (value, step, timestamp) in data.metrics.items()
             ],
             "params": key_values(data.params),

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from apps.access.selectors import require
+from apps.access.selectors import Decision, decide, require
 from apps.accounts.models import User
 from apps.audit.services import audited_bulk_create
 from apps.metrics import services as run_services
@@ -145,8 +145,6 @@ def default_experiment_ensure(*, user: User) -> Project | None:
     project = default_project(user=user)
     if project is not None:
         return project
-    from apps.access.selectors import Decision, decide
-
     if decide(user, "projects", "create") is not Decision.ALLOWED:
         return None
     try:

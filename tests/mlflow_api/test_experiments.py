@@ -11,7 +11,8 @@ from apps.audit.models import AuditEvent
 from apps.metrics.models import Run
 from apps.mlflow_api.models import Experiment, ExperimentTag
 from apps.projects.models import Project
-from tests.mlflow_api.conftest import error_of
+from tests.mlflow_api.conftest import Mlflow, error_of
+from tests.support.access import make_principal
 
 pytestmark = pytest.mark.django_db
 
@@ -116,6 +117,12 @@ def test_search_experiments_filters_orders_and_pages(mlflow_a):
 
 
 def test_experiment_zero_is_the_tenants_default_experiment(mlflow_a, tenant_a):
+    reader = Mlflow(tenant_a, make_principal(tenant_a, "owner", scope="read").token)
+    assert error_of(reader.get("experiments/get", {"experiment_id": "0"}), 404, "RESOURCE_DOES_NOT_EXIST")
+    viewer = Mlflow(tenant_a, make_principal(tenant_a, "viewer").token)
+    assert viewer.get("experiments/get-by-name", {"experiment_name": "Default"}).status_code == 404
+    with tenant_a.context():
+        assert not Experiment.objects.filter(is_default=True).exists()  # neither may create it
     run = mlflow_a.run("0", run_name="no experiment set")
     with tenant_a.context():
         state = Experiment.objects.get(is_default=True)

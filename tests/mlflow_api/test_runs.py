@@ -9,6 +9,7 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.metrics.models import MetricPoint, Run, RunParam, RunTag
+from maestro.observability.metrics import metric_batches_rejected, metric_points_ingested
 from tests.mlflow_api.conftest import error_of
 
 pytestmark = pytest.mark.django_db
@@ -57,14 +58,18 @@ def test_update_run_sets_status_end_time_and_name_tag(mlflow_a, tenant_a):
     assert mlflow_a.ok("get", "runs/get", {"run_id": run_id})["run"]["info"]["run_name"] == "by-tag"
 
 
-def test_log_batch_writes_everything_and_a_retry_writes_nothing(mlflow_a, tenant_a):
+def test_log_batch_writes_everything_and_a_retry_writes_nothing(mlflow_a, tenant_a, django_capture_on_commit_callbacks):
     run_id = mlflow_a.run(mlflow_a.experiment("batch"))["info"]["run_id"]
     body = {
         "metrics": _points(997),  # + 1 param + 2 tags = MLflow's 1000 entities per batch
         "params": [{"key": "lr", "value": "0.01"}],
         "tags": [{"key": "stage", "value": "a"}, {"key": "stage", "value": "b"}],
     }
-    assert _batch(mlflow_a, run_id, **body).json() == {}
+    ingested = metric_points_ingested.labels(tenant=tenant_a.schema)
+    before = ingested._value.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _batch(mlflow_a, run_id, **body).json() == {}
+    assert ingested._value.get() == before + 997
     assert _batch(mlflow_a, run_id, **body).status_code == 200
     with tenant_a.context():
         run = Run.objects.get(uuid=uuid.UUID(run_id))
@@ -100,7 +105,10 @@ def test_log_batch_writes_everything_and_a_retry_writes_nothing(mlflow_a, tenant
 )
 def test_invalid_batches_write_nothing_and_name_the_problem(mlflow_a, tenant_a, body, message):
     run_id = mlflow_a.run(mlflow_a.experiment("bad-batch"))["info"]["run_id"]
+    rejected = metric_batches_rejected.labels(reason="validation")
+    before = rejected._value.get()
     assert message in error_of(_batch(mlflow_a, run_id, **body), 400, "INVALID_PARAMETER_VALUE")
+    assert rejected._value.get() == before + 1
     with tenant_a.context():
         run = Run.objects.get(uuid=uuid.UUID(run_id))
         assert not MetricPoint.objects.filter(run=run).exists() and not RunParam.objects.filter(run=run).exists()

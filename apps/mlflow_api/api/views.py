@@ -7,7 +7,7 @@ import numpy as np
 
 from apps.metrics.search.compiler import SearchError
 from apps.metrics.selectors import run_data_attach, run_search
-from apps.metrics.validation import key_problem
+from apps.metrics.validation import float64_to_json, key_problem
 from apps.mlflow_api import selectors, services
 from apps.mlflow_api.api.handling import MAX_BATCH_BODY_BYTES, MlflowView, json_response
 from apps.mlflow_api.protocol import (
@@ -15,7 +15,6 @@ from apps.mlflow_api.protocol import (
     Fields,
     MlflowError,
     experiment_json,
-    float_json,
     invalid_value,
     not_found,
     offset_token,
@@ -36,6 +35,20 @@ BULK_INTERVAL_MAX_RESULTS = 2500
 
 def _ok():
     return json_response({})
+
+
+def _may_create_experiments(request) -> bool:
+    """Whether the request may create a project: the role's matrix cell and the token's scope (the Default
+    experiment is created on first use, also by a read such as get-experiment "0")."""
+    from apps.access.permissions import token_scope
+    from apps.access.policy import rule_for, scope_allows
+
+    return scope_allows(token_scope(request), rule_for("projects", "create").scope)
+
+
+def _ensure_default(request) -> None:
+    if _may_create_experiments(request):
+        services.default_experiment_ensure(user=request.user)
 
 
 def _experiment_payload(project) -> dict:
@@ -93,7 +106,7 @@ class ExperimentGetView(MlflowView):
         fields = Fields(None, query=request.query_params)
         raw_id = fields.string("experiment_id", required=True)
         if raw_id == selectors.DEFAULT_EXPERIMENT_ID:
-            services.default_experiment_ensure(user=request.user)
+            _ensure_default(request)
         project = selectors.experiment_get(user=request.user, experiment_id=raw_id)
         return json_response({"experiment": _experiment_payload(project)})
 
@@ -104,7 +117,7 @@ class ExperimentGetByNameView(MlflowView):
     def get(self, request):
         name = Fields(None, query=request.query_params).string("experiment_name", required=True)
         project = selectors.experiment_get_by_name(user=request.user, name=name)
-        if project is None and name == selectors.DEFAULT_EXPERIMENT_NAME:
+        if project is None and name == selectors.DEFAULT_EXPERIMENT_NAME and _may_create_experiments(request):
             project = services.default_experiment_ensure(user=request.user)
         if project is None:
             raise not_found(f"Could not find experiment with name '{name}'")
@@ -207,7 +220,7 @@ class RunCreateView(MlflowView):
         # read as "0", so a request that names nothing never lands in a shared experiment.
         raw_id = fields.string("experiment_id", required=True)
         if raw_id == selectors.DEFAULT_EXPERIMENT_ID:
-            services.default_experiment_ensure(user=request.user)
+            _ensure_default(request)
         project = selectors.experiment_get(user=request.user, experiment_id=raw_id)
         run = services.run_create(
             user=request.user,
@@ -275,7 +288,9 @@ class RunSearchView(MlflowView):
                 if default is not None:
                     project_ids.append(default.pk)
                 continue
-            project_ids.append(selectors.parse_experiment_id(raw))
+            project_id = selectors.parse_experiment_id(raw)
+            if 0 < project_id < 2**63:  # other ids cannot exist
+                project_ids.append(project_id)
         max_results = fields.integer("max_results")
         max_results = SEARCH_RUNS_DEFAULT_MAX_RESULTS if max_results is None else max_results
         if max_results > SEARCH_RUNS_MAX_RESULTS:
@@ -412,7 +427,7 @@ class LogMetricView(_IngestView):
 def _points(key: str, history, run_id: str | None = None) -> list[dict]:
     values = history.values.tolist()
     if not np.isfinite(history.values).all():
-        values = [float_json(value) for value in values]
+        values = [float64_to_json(value) for value in values]
     if run_id is None:
         return [
             {"key": key, "value": v, "timestamp": t, "step": s}

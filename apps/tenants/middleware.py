@@ -60,13 +60,17 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
             return _refuse(request, 404, "Unknown host.", "errors/unknown_tenant.html")
 
         if hostname in settings.MAESTRO_PUBLIC_HOSTS:
-            tenant = Tenant.objects.filter(schema_name=get_public_schema_name()).first()
-            if tenant is None:
-                return _refuse(request, 503, "Platform not initialised: run migrations.", "errors/unknown_tenant.html")
             if request.path.startswith(TOKEN_ROUTED_PREFIXES):
+                # No public-tenant lookup first: these requests never use it (one query less per API call).
                 tenant = self._tenant_from_token(request)
                 if tenant is None:
                     return self._unauthorized(request)
+            else:
+                tenant = Tenant.objects.filter(schema_name=get_public_schema_name()).first()
+                if tenant is None:
+                    return _refuse(
+                        request, 503, "Platform not initialised: run migrations.", "errors/unknown_tenant.html"
+                    )
         else:
             domain_model = get_tenant_domain_model()
             try:

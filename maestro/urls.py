@@ -8,6 +8,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.access.views import PasswordChangeView
+from apps.mlflow_api.api.urls import ajax_urlpatterns as mlflow_ajax_urls
+from apps.mlflow_api.api.urls import api_urlpatterns as mlflow_api_urls
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
@@ -40,6 +42,8 @@ urlpatterns = [
     # Pages without their own icon link (admin, API docs) make browsers ask for /favicon.ico.
     path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True)),
     path("api/v1/", include(api_v1)),
+    path("api/2.0/mlflow/", include(mlflow_api_urls)),
+    path("ajax-api/2.0/mlflow/", include(mlflow_ajax_urls)),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="maestro.urls"), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]

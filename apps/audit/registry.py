@@ -97,6 +97,8 @@ AUDITED: dict[str, dict] = {
     "artifacts.ArtifactVersion": {"name": "artifact_version"},
     "artifacts.ArtifactUsage": {"name": "artifact_usage"},
     "metrics.Run": {"name": "run"},
+    "mlflow_api.Experiment": {"name": "mlflow_experiment"},
+    "mlflow_api.ExperimentTag": {"name": "mlflow_experiment_tag"},
     "integrations.Integration": {
         "name": "integration",
         "secret_fields": {"secret_salt", "secret_hash"},

@@ -1,6 +1,6 @@
 """Experiment runs of a project, their params, tags and metric time series (tenant schema).
 
-Key and value limits follow MLflow's: keys ≤ 250 characters of ``[\\w.\\-/ ]``, param values ≤ 6000 characters,
+Key and value limits follow MLflow's: keys ≤ 250 characters of ``[\\w.\\-/ :]``, param values ≤ 6000 characters,
 tag values ≤ 8000 characters.
 """
 

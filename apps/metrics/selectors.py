@@ -5,6 +5,7 @@ tenant boundary), and every other read goes through it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -18,14 +19,18 @@ from apps.accounts.models import User
 from apps.metrics.choices import LifecycleStage
 from apps.metrics.downsample import minmax_indices
 from apps.metrics.models import Run
-from apps.metrics.search.compiler import SearchPage, search_runs
+from apps.metrics.search.compiler import MAX_RESULTS_LIMIT, SearchPage, search_runs
 from apps.metrics.validation import INT64_MAX
 from apps.projects.models import Project
 
+ACTIVE_ONLY = (LifecycleStage.ACTIVE,)
 
-def run_list(*, user: User) -> QuerySet[Run]:
-    """The runs ``user`` may see, newest first."""
-    return scope(Run.objects.filter(lifecycle_stage=LifecycleStage.ACTIVE), user=user).order_by("-start_time", "-id")
+
+def run_list(*, user: User, lifecycle_stages: Sequence[str] = ACTIVE_ONLY) -> QuerySet[Run]:
+    """The runs ``user`` may see, newest first. Runs moved to the trash (``LifecycleStage.DELETED``, e.g. by the
+    MLflow API's delete-run) are left out unless ``lifecycle_stages`` names them."""
+    runs = Run.objects.filter(lifecycle_stage__in=list(lifecycle_stages))
+    return scope(runs, user=user).order_by("-start_time", "-id")
 
 
 def run_get(*, user: User, run_id: int | str) -> Run:
@@ -37,6 +42,19 @@ def run_get(*, user: User, run_id: int | str) -> Run:
     if not 0 < run_id <= INT64_MAX:
         raise Http404("No such run.")
     run = run_list(user=user).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
+def run_get_by_uuid(*, user: User, run_uuid: str, lifecycle_stages: Sequence[str] = ACTIVE_ONLY) -> Run:
+    """One visible run by its 32-hex run id (MLflow's ``run_id``), or Http404."""
+    try:
+        parsed = uuid.UUID(hex=run_uuid) if isinstance(run_uuid, str) and len(run_uuid) <= 36 else None
+    except ValueError:
+        parsed = None
+    runs = run_list(user=user, lifecycle_stages=lifecycle_stages).select_related("project")
+    run = runs.filter(uuid=parsed).first() if parsed else None
     if run is None:
         raise Http404("No such run.")
     return run
@@ -179,15 +197,23 @@ def run_search(
     order_by: list[str] | None = None,
     max_results: int = 100,
     page_token: str | None = None,
+    project_ids: Sequence[int] | None = None,
+    lifecycle_stages: Sequence[str] = ACTIVE_ONLY,
+    max_results_limit: int = MAX_RESULTS_LIMIT,
 ) -> SearchPage:
-    """Visible runs matching a filter expression, ordered, one keyset page at a time (see ``apps.metrics.search``).
-    Raises SearchError (field, message, position) for requests that do not parse or are too complex."""
+    """Visible runs matching a filter expression, ordered, one keyset page at a time (see ``apps.metrics.search``),
+    optionally only in ``project_ids`` and in other lifecycle stages. Raises SearchError (field, message,
+    position) for requests that do not parse or are too complex."""
+    runs = run_list(user=user, lifecycle_stages=lifecycle_stages)
+    if project_ids is not None:
+        runs = runs.filter(project_id__in=list(project_ids))
     page = search_runs(
-        run_list(user=user),
+        runs,
         filter_text=filter_text,
         order_by=order_by,
         max_results=max_results,
         page_token=page_token,
+        max_results_limit=max_results_limit,
     )
     run_data_attach(page.runs)
     return page

@@ -23,8 +23,8 @@ from django.utils import timezone
 from psycopg import errors as pg_errors
 
 from apps.accounts.models import User
-from apps.audit.services import audit_ingest
-from apps.metrics.choices import RunStatus
+from apps.audit.services import audit_ingest, audited_update
+from apps.metrics.choices import LifecycleStage, RunStatus
 from apps.metrics.models import Run, RunParam, RunTag
 from apps.metrics.validation import LogBatch, validate_param, validate_tag
 from apps.projects.models import Project
@@ -115,6 +115,33 @@ def run_delete(*, run: Run) -> None:
         run.delete()
 
 
+def run_set_lifecycle(*, run: Run, stage: str) -> Run:
+    """Move a run to the trash (``deleted``) or back (``active``): MLflow's delete-run and restore-run. A trashed
+    run keeps its data but leaves run lists, searches and histories (``selectors.run_list``) and refuses new
+    data (batches lock only active runs). Audited as a ``run.updated`` event by the model's signal."""
+    if stage not in LifecycleStage.values:
+        raise ValidationError({"lifecycle_stage": f"Unknown lifecycle stage '{stage}'."})
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.lifecycle_stage != stage:
+            locked.lifecycle_stage = stage
+            locked.save(update_fields=["lifecycle_stage"])
+    run.lifecycle_stage = stage
+    return run
+
+
+def runs_set_lifecycle(*, project: Project, stage: str) -> int:
+    """Move every run of ``project`` to ``stage`` (MLflow's delete/restore of an experiment); one audit event for
+    the whole operation. Returns the number of runs changed."""
+    if stage not in LifecycleStage.values:
+        raise ValidationError({"lifecycle_stage": f"Unknown lifecycle stage '{stage}'."})
+    with transaction.atomic():
+        changing = Run.objects.filter(project=project).exclude(lifecycle_stage=stage)
+        if not changing.exists():
+            return 0
+        return audited_update(changing, lifecycle_stage=stage)
+
+
 @dataclass(frozen=True)
 class KeyValueResult:
     """A param or tag as stored after a write, and whether the key is new."""
@@ -184,7 +211,7 @@ ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value WHERE tag.value I
 # One statement for the points and the latest values. Each column arrives as one comma-separated string that
 # PostgreSQL splits and casts in C (string_to_array(...)::float8[]): psycopg adapts Python lists element by element
 # in Python, which cost ~3 ms per 1000-element column — more than the insert. Commas cannot occur in validated keys
-# (``[\w.\-/ ]``), floats are written with repr (shortest round-trip form; "nan", "inf", "-inf" are accepted by
+# (``[\w.\-/ :]``), floats are written with repr (shortest round-trip form; "nan", "inf", "-inf" are accepted by
 # float8in), so the round trip is exact. The latest value per key (computed in Python: a handful of rows) is only
 # rewritten when the batch holds a later point, so a retried batch writes nothing at all.
 _METRICS_SQL = """

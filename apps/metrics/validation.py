@@ -7,7 +7,7 @@ offending item (``metrics[3].value``) in a Django ``ValidationError`` whose ``er
 the shared API error handler renders as ``{"field": "metrics[3].value", ...}``.
 
 Limits follow MLflow's: at most 1000 metrics, 100 params and 100 tags per batch; keys ≤ 250 characters of
-``[\\w.\\-/ ]``; param values ≤ 6000 characters, tag values ≤ 8000 characters.
+``[\\w.\\-/ :]`` (MLflow's rule outside Windows); param values ≤ 6000 characters, tag values ≤ 8000 characters.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ MAX_REPORTED_ERRORS = 50
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
-_KEY_RE = re.compile(r"[\w.\-/ ]+")
+_KEY_RE = re.compile(r"[\w.\-/ :]+")
 # Accepted spellings of the non-finite float64 values, as JSON strings (JSON itself has no NaN or Infinity).
 NON_FINITE_STRINGS = {
     "nan": math.nan,
@@ -75,7 +75,7 @@ def key_problem(key: Any) -> str | None:
     if len(key) > KEY_MAX_LENGTH:
         return f"Must be at most {KEY_MAX_LENGTH} characters (got {len(key)})."
     if not _KEY_RE.fullmatch(key):
-        return "May contain only letters, digits, underscores, dashes, periods, spaces and slashes."
+        return "May contain only letters, digits, underscores, dashes, periods, spaces, colons and slashes."
     if key.startswith("/") or key.endswith("/") or any(part in ("", ".", "..") for part in key.split("/")):
         return "Must be a relative path-like name: no leading or trailing '/', no '//', '.' or '..' segments."
     return None

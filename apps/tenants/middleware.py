@@ -19,13 +19,26 @@ API_PREFIXES = ("/api/", "/ajax-api/")
 TOKEN_ROUTED_PREFIXES = ("/api/v1/", "/api/2.0/", "/ajax-api/")
 
 
+# MLflow's tracking API answers errors in MLflow's own shape, which its clients parse.
+MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/")
+MLFLOW_ERROR_CODES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "ENDPOINT_NOT_FOUND"}
+
+
 def _is_api(request) -> bool:
     return request.path.startswith(API_PREFIXES)
 
 
+def _api_error(request, status: int, code: str, message: str) -> JsonResponse:
+    if request.path.startswith(MLFLOW_PREFIXES):
+        body = {"error_code": MLFLOW_ERROR_CODES.get(status, "TEMPORARILY_UNAVAILABLE"), "message": message}
+    else:
+        body = {"status": status, "code": code, "detail": message, "errors": []}
+    return JsonResponse(body, status=status)
+
+
 def _refuse(request, status: int, message: str, template: str):
     if _is_api(request):
-        return JsonResponse({"status": status, "code": "refused", "detail": message, "errors": []}, status=status)
+        return _api_error(request, status, "refused", message)
     return render(request, template, {"message": message}, status=status)
 
 
@@ -47,13 +60,17 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
             return _refuse(request, 404, "Unknown host.", "errors/unknown_tenant.html")
 
         if hostname in settings.MAESTRO_PUBLIC_HOSTS:
-            tenant = Tenant.objects.filter(schema_name=get_public_schema_name()).first()
-            if tenant is None:
-                return _refuse(request, 503, "Platform not initialised: run migrations.", "errors/unknown_tenant.html")
             if request.path.startswith(TOKEN_ROUTED_PREFIXES):
+                # No public-tenant lookup first: these requests never use it (one query less per API call).
                 tenant = self._tenant_from_token(request)
                 if tenant is None:
                     return self._unauthorized(request)
+            else:
+                tenant = Tenant.objects.filter(schema_name=get_public_schema_name()).first()
+                if tenant is None:
+                    return _refuse(
+                        request, 503, "Platform not initialised: run migrations.", "errors/unknown_tenant.html"
+                    )
         else:
             domain_model = get_tenant_domain_model()
             try:
@@ -82,8 +99,6 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
     def _unauthorized(request):
         has_header = bool(request.headers.get("Authorization"))
         detail = "Invalid token." if has_header else "Authentication credentials were not provided."
-        response = JsonResponse(
-            {"status": 401, "code": "not_authenticated", "detail": detail, "errors": []}, status=401
-        )
+        response = _api_error(request, 401, "not_authenticated", detail)
         response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response

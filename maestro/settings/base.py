@@ -62,6 +62,7 @@ TENANT_APPS = [
     "apps.dashboard",
     "apps.integrations",
     "apps.recommendations",
+    "apps.mlflow_api",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -12,7 +12,9 @@ fixed. Semantics:
 * A comparison on a key the run does not have is false, including ``!=`` and ``NOT IN`` (MLflow's semantics);
   ``IS NULL`` / ``IS NOT NULL`` test presence. ``NOT (…)`` is plain boolean negation.
 * Attributes: ``status``, ``name``, ``start_time``, ``end_time``, ``project`` (id, or slug when a string), ``id``,
-  ``run_id``/``uuid``. Times accept milliseconds since the epoch or an ISO 8601 string.
+  ``run_id``/``uuid``, ``user_id`` (the creator's username); MLflow's names work too (``run_name``, ``created``,
+  ``experiment_id``). Times accept milliseconds since the epoch or an ISO 8601 string. Status values compare
+  case-insensitively, LIKE patterns on status too (MLflow spells them in capitals).
 * Ordering puts missing values (and NaN) last in both directions; the run id (descending) breaks ties.
 """
 
@@ -85,7 +87,14 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "id": ("id", "int"),
     "run_id": ("uuid", "uuid"),
     "uuid": ("uuid", "uuid"),
+    "user_id": ("created_by__username", "string"),
+    # MLflow's names for the same attributes
+    "run name": ("name", "string"),
+    "created": ("start_time", "time"),
+    "experiment_id": ("project_id", "int"),
 }
+# Attributes that may be missing (sorted last, never equal to a value).
+_NULLABLE_FIELDS = frozenset({"end_time", "created_by__username"})
 _COMPARE_LOOKUPS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 _ORDERED_OPS = frozenset({"<", "<=", ">", ">="})
 _LIKE_OPS = frozenset({"LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"})
@@ -163,8 +172,9 @@ def _attribute_q(cmp: Comparison) -> Q:
     if op in _LIKE_OPS:
         if kind not in ("string", "status"):
             raise _fail(f"{op} applies to strings (name, status, params, tags), not {name}", cmp.pos)
-        q = Q(_like(field, op, str(cmp.values[0].value)))
-        return ~q if op.startswith("NOT") else q
+        # Status values are case-insensitive (stored in lower case, MLflow writes them in capitals).
+        like = Like(F(field), str(cmp.values[0].value), case_insensitive="ILIKE" in op or kind == "status")
+        return ~Q(like) if op.startswith("NOT") else Q(like)
     if op in ("IN", "NOT IN"):
         if kind == "time":
             raise _fail(f"IN does not apply to {name}", cmp.pos)
@@ -297,7 +307,7 @@ def _sort_keys(item: OrderItem, index: int) -> list[SortKey]:
             )
         field, kind = ATTRIBUTES[entity.key]
         sort_kind = {"status": "string", "project": "int"}.get(kind, kind)
-        return [SortKey(alias, F(field), item.descending, sort_kind, nullable=field == "end_time")]
+        return [SortKey(alias, F(field), item.descending, sort_kind, nullable=field in _NULLABLE_FIELDS)]
     join = f"_j{index}"
     if entity.kind == "metric":
         relation = FilteredRelation("latest_metrics", condition=Q(latest_metrics__key=entity.key))
@@ -436,10 +446,12 @@ def search_runs(
     order_by: list[str] | None,
     max_results: int,
     page_token: str | None,
+    max_results_limit: int = MAX_RESULTS_LIMIT,
 ) -> SearchPage:
-    """Apply filter, order and keyset pagination to ``queryset`` (already scoped to what the user may see)."""
-    if not isinstance(max_results, int) or isinstance(max_results, bool) or not 1 <= max_results <= MAX_RESULTS_LIMIT:
-        raise SearchError("max_results", f"Must be an integer from 1 to {MAX_RESULTS_LIMIT}.")
+    """Apply filter, order and keyset pagination to ``queryset`` (already scoped to what the user may see).
+    ``max_results_limit`` is the largest page allowed (MLflow's API allows 50,000 runs per page)."""
+    if not isinstance(max_results, int) or isinstance(max_results, bool) or not 1 <= max_results <= max_results_limit:
+        raise SearchError("max_results", f"Must be an integer from 1 to {max_results_limit}.")
     if filter_text is not None and not isinstance(filter_text, str):
         raise SearchError("filter", "Must be a string.")
     try:

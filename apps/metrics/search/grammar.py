@@ -12,7 +12,8 @@ Grammar (keywords are case-insensitive; AND binds tighter than OR; NOT tighter t
                            | "IS" ["NOT"] "NULL" )
     compare_op  := "=" | "!=" | "<>" | "<" | "<=" | ">" | ">="
     operand     := prefix "." key | attribute
-    prefix      := "metrics" | "metric" | "params" | "param" | "tags" | "tag" | "attributes" | "attribute" | "run"
+    prefix      := "metrics" | "metric" | "params" | "param" | "parameters" | "parameter" | "tags" | "tag"
+                 | "attributes" | "attribute" | "attr" | "run"
     key         := bare_key | `backticked key` | "double-quoted key"
     literal     := number | string          (strings in '…' or "…"; escapes \\ \' \" \n \t \r, or a doubled quote)
 
@@ -184,6 +185,8 @@ _PREFIXES: dict[str, EntityKind] = {
     "metric": "metric",
     "params": "param",
     "param": "param",
+    "parameters": "param",  # MLflow's spellings
+    "parameter": "param",
     "tags": "tag",
     "tag": "tag",
     "attributes": "attribute",

@@ -1,0 +1,149 @@
+"""The HTTP layer shared by every MLflow endpoint: a JSON parser with MLflow's body rules, the base view (Maestro's
+authentication, permission matrix and rate limits, MLflow's error shape), and fast JSON responses."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpResponse
+from rest_framework import exceptions
+from rest_framework.parsers import BaseParser
+from rest_framework.views import APIView
+
+from apps.access.throttling import RateLimitUnavailable
+from apps.metrics.search.compiler import SearchError
+from apps.metrics.validation import parse_json_float
+from apps.mlflow_api.protocol import (
+    BAD_REQUEST,
+    INVALID_PARAMETER_VALUE,
+    PERMISSION_DENIED,
+    REQUEST_LIMIT_EXCEEDED,
+    RESOURCE_DOES_NOT_EXIST,
+    TEMPORARILY_UNAVAILABLE,
+    UNAUTHENTICATED,
+    MlflowError,
+    error_body,
+)
+from maestro.api.exceptions import flatten_errors
+
+# MLflow's limit on a log-batch body (MAX_BATCH_LOG_REQUEST_SIZE); other requests are small (tags, filters).
+MAX_BATCH_BODY_BYTES = 1_000_000
+MAX_BODY_BYTES = 2_000_000
+
+
+class MlflowJSONParser(BaseParser):
+    """Request bodies as MLflow's server reads them: JSON whatever the declared content type (an empty body is
+    ``{}``; a JSON-encoded string holding JSON, as old clients send, is decoded twice). NaN/Infinity literals are
+    accepted; numbers beyond float64 are kept as markers so validation can name them. Bodies over the view's
+    ``max_body_bytes`` are refused with MLflow's message."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        view = (parser_context or {}).get("view")
+        limit = getattr(view, "max_body_bytes", MAX_BODY_BYTES)
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise MlflowError(
+                f"Batched logging API requests must be at most {limit} bytes, got a request of size {len(body)}"
+                " or more."
+            )
+        if not body.strip():
+            return {}
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            try:
+                data = json.loads(body, parse_float=parse_json_float)
+            except (ValueError, RecursionError) as exc:
+                raise MlflowError(f"Malformed JSON request body: {exc}") from None
+        if isinstance(data, str):
+            try:
+                data = json.loads(data, parse_float=parse_json_float)
+            except ValueError:
+                raise MlflowError("Malformed JSON request body: a string that is not JSON.") from None
+        if not isinstance(data, dict):
+            raise MlflowError("The request body must be a JSON object.")
+        return data
+
+
+def _first_validation_message(detail) -> str:
+    errors = flatten_errors(detail)
+    if not errors:
+        return "Invalid request."
+    first = errors[0]
+    return f"{first['field']}: {first['message']}" if first.get("field") else first["message"]
+
+
+def _mlflow_error_for(exc) -> tuple[str, str, dict[str, str]] | None:
+    """(error code, message, extra headers) for an exception raised while serving an MLflow endpoint."""
+    if isinstance(exc, MlflowError):
+        return exc.code, exc.message, {}
+    if isinstance(exc, SearchError):
+        where = f" (at position {exc.position})" if exc.position is not None else ""
+        field = {"filter": "filter", "page_token": "page_token", "max_results": "max_results"}.get(exc.field, exc.field)
+        return INVALID_PARAMETER_VALUE, f"Invalid value for parameter '{field}' supplied: {exc.message}{where}", {}
+    if isinstance(exc, DjangoValidationError):
+        detail = (
+            {k: [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+            if hasattr(exc, "error_dict")
+            else exc.messages
+        )
+        return INVALID_PARAMETER_VALUE, _first_validation_message(detail), {}
+    if isinstance(exc, exceptions.ValidationError):
+        return INVALID_PARAMETER_VALUE, _first_validation_message(exc.detail), {}
+    if isinstance(exc, (Http404, exceptions.NotFound)):
+        return RESOURCE_DOES_NOT_EXIST, str(exc) or "Not found.", {}
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        return UNAUTHENTICATED, str(exc.detail), {"WWW-Authenticate": 'Bearer realm="api"'}
+    if isinstance(exc, exceptions.Throttled):
+        headers = {"Retry-After": str(int(exc.wait))} if exc.wait is not None else {}
+        return REQUEST_LIMIT_EXCEEDED, str(exc.detail), headers
+    if isinstance(exc, RateLimitUnavailable):
+        return TEMPORARILY_UNAVAILABLE, str(exc.detail), {"Retry-After": str(exc.wait)}
+    if isinstance(exc, (exceptions.PermissionDenied, DjangoPermissionDenied)):
+        return PERMISSION_DENIED, str(getattr(exc, "detail", "") or exc) or "Permission denied.", {}
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return BAD_REQUEST, str(exc.detail), {}
+    if isinstance(exc, (exceptions.ParseError, exceptions.UnsupportedMediaType, RequestDataTooBig)):
+        return INVALID_PARAMETER_VALUE, str(getattr(exc, "detail", exc)), {}
+    return None
+
+
+def mlflow_exception_handler(exc, context):
+    """Every error of an MLflow endpoint as MLflow's server answers it: ``{"error_code", "message", …}``."""
+    found = _mlflow_error_for(exc)
+    if found is None:
+        return None  # a server error: Django's 500 handling and logging
+    code, message, headers = found
+    status = exc.status if isinstance(exc, MlflowError) else None
+    if status is None:
+        status = 405 if isinstance(exc, exceptions.MethodNotAllowed) else MlflowError(message, code).status
+    response = json_response(error_body(code, message), status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def json_response(payload, status: int = 200) -> HttpResponse:
+    return HttpResponse(orjson.dumps(payload), content_type="application/json", status=status)
+
+
+class MlflowView(APIView):
+    """Base of the MLflow endpoints: Maestro's Bearer-token/session authentication, the permission matrix
+    (``access_resource`` / ``access_actions`` on each endpoint, objects checked in the services) and rate limits;
+    MLflow's request parsing and error shape. Not part of the OpenAPI schema (MLflow documents this API)."""
+
+    schema = None
+    parser_classes = [MlflowJSONParser]
+    max_body_bytes = MAX_BODY_BYTES
+
+    def get_exception_handler(self):
+        return mlflow_exception_handler
+
+    def body(self) -> dict:
+        return self.request.data if isinstance(self.request.data, dict) else {}

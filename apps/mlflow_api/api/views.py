@@ -1,0 +1,500 @@
+"""MLflow tracking REST endpoints (``/api/2.0/mlflow/…`` and ``/ajax-api/2.0/mlflow/…``). Each view parses the
+request as MLflow's server does, calls one selector or service, and renders MLflow's response shape."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from apps.metrics.search.compiler import SearchError
+from apps.metrics.selectors import run_data_attach, run_search
+from apps.metrics.validation import float64_to_json, key_problem
+from apps.mlflow_api import selectors, services
+from apps.mlflow_api.api.handling import MAX_BATCH_BODY_BYTES, MlflowView, json_response
+from apps.mlflow_api.protocol import (
+    STAGES,
+    Fields,
+    MlflowError,
+    experiment_json,
+    invalid_value,
+    not_found,
+    offset_token,
+    parse_offset_token,
+    run_info,
+    run_json,
+    view_type,
+)
+from apps.mlflow_api.selectors import ACTIVE, DELETED
+from maestro.observability.metrics import record_batch_rejected
+
+SEARCH_RUNS_DEFAULT_MAX_RESULTS = 1000  # the proto default of SearchRuns.max_results
+SEARCH_RUNS_MAX_RESULTS = 50000  # MLflow's server limit
+SEARCH_EXPERIMENTS_DEFAULT_MAX_RESULTS = 1000
+BULK_INTERVAL_MAX_RUNS = 100
+BULK_INTERVAL_MAX_RESULTS = 2500
+
+
+def _ok():
+    return json_response({})
+
+
+def _may_create_experiments(request) -> bool:
+    """Whether the request may create a project: the role's matrix cell and the token's scope (the Default
+    experiment is created on first use, also by a read such as get-experiment "0")."""
+    from apps.access.permissions import token_scope
+    from apps.access.policy import rule_for, scope_allows
+
+    return scope_allows(token_scope(request), rule_for("projects", "create").scope)
+
+
+def _ensure_default(request) -> None:
+    if _may_create_experiments(request):
+        services.default_experiment_ensure(user=request.user)
+
+
+def _experiment_payload(project) -> dict:
+    return experiment_json(project, selectors.state_of(project), selectors.tags_of([project.pk]).get(project.pk, []))
+
+
+def _experiment_for_write(request, fields: Fields, stages=(ACTIVE, DELETED)):
+    return selectors.experiment_get(
+        user=request.user, experiment_id=fields.string("experiment_id", required=True), stages=stages
+    )
+
+
+# ---------------------------------------------------------------------------------------------- experiments
+
+
+class ExperimentCreateView(MlflowView):
+    access_resource = "projects"
+
+    def post(self, request):
+        fields = Fields(self.body())
+        name = fields.string("name", required=True)
+        tags = _tag_pairs(fields, "tags")
+        project = services.experiment_create(
+            user=request.user,
+            name=name,
+            artifact_location=fields.string("artifact_location"),
+            tags=tags,
+        )
+        return json_response({"experiment_id": str(project.pk)})
+
+
+def _tag_pairs(fields: Fields, name: str) -> list[tuple[str, str]]:
+    raw = fields.raw(name)
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise MlflowError(invalid_value(name, raw, " Hint: Value was of type '" + type(raw).__name__ + "'."))
+    pairs = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not item.get("key"):
+            raise MlflowError(f"Missing value for required parameter '{name}[{index}].key'.")
+        value = item.get("value", "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise MlflowError(invalid_value(f"{name}[{index}].value", value))
+        pairs.append((item["key"], value))
+    return pairs
+
+
+class ExperimentGetView(MlflowView):
+    access_resource = "projects"
+
+    def get(self, request):
+        fields = Fields(None, query=request.query_params)
+        raw_id = fields.string("experiment_id", required=True)
+        if raw_id == selectors.DEFAULT_EXPERIMENT_ID:
+            _ensure_default(request)
+        project = selectors.experiment_get(user=request.user, experiment_id=raw_id)
+        return json_response({"experiment": _experiment_payload(project)})
+
+
+class ExperimentGetByNameView(MlflowView):
+    access_resource = "projects"
+
+    def get(self, request):
+        name = Fields(None, query=request.query_params).string("experiment_name", required=True)
+        project = selectors.experiment_get_by_name(user=request.user, name=name)
+        if project is None and name == selectors.DEFAULT_EXPERIMENT_NAME and _may_create_experiments(request):
+            project = services.default_experiment_ensure(user=request.user)
+        if project is None:
+            raise not_found(f"Could not find experiment with name '{name}'")
+        return json_response({"experiment": _experiment_payload(project)})
+
+
+class ExperimentSearchView(MlflowView):
+    access_resource = "projects"
+    access_actions = {"post": "read"}
+
+    def get(self, request):
+        return self._search(Fields(None, query=request.query_params))
+
+    def post(self, request):
+        return self._search(Fields(self.body()))
+
+    def _search(self, fields: Fields):
+        max_results = fields.integer("max_results")
+        page = selectors.experiment_search(
+            user=self.request.user,
+            stages=STAGES[view_type(fields, "view_type")],
+            max_results=SEARCH_EXPERIMENTS_DEFAULT_MAX_RESULTS if max_results is None else max_results,
+            filter_text=fields.string("filter"),
+            order_by=fields.string_list("order_by"),
+            page_token=fields.string("page_token") or None,
+        )
+        body = {
+            "experiments": [experiment_json(p, selectors.state_of(p), page.tags.get(p.pk, [])) for p in page.projects]
+        }
+        if page.next_page_token:
+            body["next_page_token"] = page.next_page_token
+        return json_response(body)
+
+
+class ExperimentUpdateView(MlflowView):
+    access_resource = "projects"
+    access_actions = {"post": "change"}
+
+    def post(self, request):
+        fields = Fields(self.body())
+        project = _experiment_for_write(request, fields)
+        new_name = fields.string("new_name", required=True)
+        services.experiment_rename(user=request.user, project=project, new_name=new_name)
+        return _ok()
+
+
+class ExperimentDeleteView(MlflowView):
+    access_resource = "projects"
+    access_actions = {"post": "delete"}
+    stage = DELETED
+
+    def post(self, request):
+        project = _experiment_for_write(request, Fields(self.body()))
+        services.experiment_set_lifecycle(user=request.user, project=project, stage=self.stage)
+        return _ok()
+
+
+class ExperimentRestoreView(ExperimentDeleteView):
+    stage = ACTIVE
+
+
+class ExperimentSetTagView(MlflowView):
+    access_resource = "projects"
+    access_actions = {"post": "change"}
+
+    def post(self, request):
+        fields = Fields(self.body())
+        project = _experiment_for_write(request, fields)
+        key = fields.string("key", required=True)
+        services.experiment_set_tag(user=request.user, project=project, key=key, value=fields.string("value"))
+        return _ok()
+
+
+class ExperimentDeleteTagView(MlflowView):
+    access_resource = "projects"
+    access_actions = {"post": "change"}
+
+    def post(self, request):
+        fields = Fields(self.body())
+        project = _experiment_for_write(request, fields)
+        services.experiment_delete_tag(user=request.user, project=project, key=fields.string("key", required=True))
+        return _ok()
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+
+def _run_payload(run) -> dict:
+    run_data_attach([run])
+    location = selectors.artifact_locations([run.project_id])[run.project_id]
+    return run_json(run, location)
+
+
+class RunCreateView(MlflowView):
+    access_resource = "runs"
+
+    def post(self, request):
+        fields = Fields(self.body())
+        # MLflow's client always names the experiment ("0" when none was set); an empty id is refused rather than
+        # read as "0", so a request that names nothing never lands in a shared experiment.
+        raw_id = fields.string("experiment_id", required=True)
+        if raw_id == selectors.DEFAULT_EXPERIMENT_ID:
+            _ensure_default(request)
+        project = selectors.experiment_get(user=request.user, experiment_id=raw_id)
+        run = services.run_create(
+            user=request.user,
+            project=project,
+            start_time=fields.integer("start_time"),
+            tags=_tag_pairs(fields, "tags"),
+            run_name=fields.string("run_name"),
+        )
+        return json_response({"run": _run_payload(run)})
+
+
+class RunGetView(MlflowView):
+    access_resource = "runs"
+
+    def get(self, request):
+        run = selectors.run_get(user=request.user, run_id=Fields(None, query=request.query_params).run_id())
+        return json_response({"run": _run_payload(run)})
+
+
+class RunUpdateView(MlflowView):
+    access_resource = "runs"
+    access_actions = {"post": "change"}
+
+    def post(self, request):
+        fields = Fields(self.body())
+        run = selectors.run_get(user=request.user, run_id=fields.run_id())
+        run = services.run_update(
+            user=request.user,
+            run=run,
+            status=fields.string("status") or None,
+            end_time=fields.integer("end_time"),
+            run_name=fields.string("run_name") or None,
+        )
+        run_data_attach([run])
+        location = selectors.artifact_locations([run.project_id])[run.project_id]
+        return json_response({"run_info": run_info(run, location)})
+
+
+class RunDeleteView(MlflowView):
+    access_resource = "runs"
+    access_actions = {"post": "delete"}
+    stage = DELETED
+
+    def post(self, request):
+        run = selectors.run_get(user=request.user, run_id=Fields(self.body()).run_id())
+        services.run_set_lifecycle(user=request.user, run=run, stage=self.stage)
+        return _ok()
+
+
+class RunRestoreView(RunDeleteView):
+    stage = ACTIVE
+
+
+class RunSearchView(MlflowView):
+    access_resource = "runs"
+    access_actions = {"post": "read"}
+
+    def post(self, request):
+        fields = Fields(self.body())
+        experiment_ids = fields.string_list("experiment_ids")
+        project_ids = []
+        for raw in experiment_ids:
+            if raw == selectors.DEFAULT_EXPERIMENT_ID:
+                default = selectors.default_project(user=request.user)
+                if default is not None:
+                    project_ids.append(default.pk)
+                continue
+            project_id = selectors.parse_experiment_id(raw)
+            if 0 < project_id < 2**63:  # other ids cannot exist
+                project_ids.append(project_id)
+        max_results = fields.integer("max_results")
+        max_results = SEARCH_RUNS_DEFAULT_MAX_RESULTS if max_results is None else max_results
+        if max_results > SEARCH_RUNS_MAX_RESULTS:
+            raise MlflowError(
+                f"Invalid value {max_results} for parameter 'max_results' supplied. It must be at most "
+                f"{SEARCH_RUNS_MAX_RESULTS}."
+            )
+        try:
+            page = run_search(
+                user=request.user,
+                filter_text=fields.string("filter") or None,
+                order_by=fields.string_list("order_by"),
+                max_results=max_results,
+                page_token=fields.string("page_token") or None,
+                project_ids=project_ids,
+                lifecycle_stages=STAGES[view_type(fields, "run_view_type")],
+                max_results_limit=SEARCH_RUNS_MAX_RESULTS,
+            )
+        except SearchError as exc:
+            if exc.field == "max_results":
+                raise MlflowError(
+                    f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer."
+                ) from None
+            raise
+        locations = selectors.artifact_locations(sorted({run.project_id for run in page.runs}))
+        body = {"runs": [run_json(run, locations[run.project_id]) for run in page.runs]}
+        if page.next_page_token:
+            body["next_page_token"] = page.next_page_token
+        return json_response(body)
+
+
+def _writable_run(request, fields: Fields):
+    return selectors.run_get(user=request.user, run_id=fields.run_id())
+
+
+class LogParamView(MlflowView):
+    access_resource = "runs"
+
+    def post(self, request):
+        fields = Fields(self.body())
+        run = _writable_run(request, fields)
+        key = fields.string("key", required=True)
+        services.log_param(user=request.user, run=run, key=key, value=fields.string("value"))
+        return _ok()
+
+
+class SetTagView(MlflowView):
+    access_resource = "runs"
+
+    def post(self, request):
+        fields = Fields(self.body())
+        run = _writable_run(request, fields)
+        key = fields.string("key", required=True)
+        services.set_tag(user=request.user, run=run, key=key, value=fields.string("value"))
+        return _ok()
+
+
+class DeleteTagView(MlflowView):
+    access_resource = "runs"
+    access_actions = {"post": "change"}
+
+    def post(self, request):
+        fields = Fields(self.body())
+        run = _writable_run(request, fields)
+        services.delete_tag(user=request.user, run=run, key=fields.string("key", required=True))
+        return _ok()
+
+
+def _rejection_reason(exc: Exception) -> str:
+    """The bounded ``reason`` label of a refused batch (maestro.observability.metrics.BATCH_REJECT_REASONS)."""
+    from apps.metrics.api.views import batch_rejection_reason
+
+    if not isinstance(exc, MlflowError):
+        return batch_rejection_reason(exc)
+    if exc.code == "RESOURCE_DOES_NOT_EXIST":
+        return "unknown_run"
+    if exc.message.startswith("Changing param values"):
+        return "conflict"
+    if exc.message.startswith("The run ") and "'active' state" in exc.message:
+        return "inactive_run"
+    return "validation"
+
+
+class _IngestView(MlflowView):
+    """Metric logging: the ``ingest`` rate-limit scope, and refused batches counted by reason."""
+
+    access_resource = "metrics"
+    throttle_scope = "ingest"
+
+    def post(self, request):
+        try:
+            self.ingest(request, self.body())
+        except Exception as exc:
+            record_batch_rejected(_rejection_reason(exc))
+            raise
+        return _ok()
+
+
+class LogBatchView(_IngestView):
+    max_body_bytes = MAX_BATCH_BODY_BYTES
+
+    def ingest(self, request, body: dict) -> None:
+        run = _writable_run(request, Fields(body))
+        batch = services.BatchRequest(
+            metrics=_list_field(body, "metrics"), params=_list_field(body, "params"), tags=_list_field(body, "tags")
+        )
+        services.log_batch(user=request.user, run=run, batch=batch)
+
+
+def _list_field(body: dict, name: str) -> list:
+    value = body.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MlflowError(invalid_value(name, value, f" Hint: Value was of type '{type(value).__name__}'."))
+    return value
+
+
+class LogMetricView(_IngestView):
+    def ingest(self, request, body: dict) -> None:
+        fields = Fields(body)
+        run = _writable_run(request, fields)
+        key = fields.string("key", required=True)
+        if body.get("value") in (None, ""):
+            raise MlflowError("Missing value for required parameter 'value'.")
+        timestamp = fields.integer("timestamp", required=True)
+        step = fields.integer("step") or 0
+        services.log_metric(user=request.user, run=run, key=key, value=body["value"], timestamp=timestamp, step=step)
+
+
+# ---------------------------------------------------------------------------------------------- metric history
+
+
+def _points(key: str, history, run_id: str | None = None) -> list[dict]:
+    values = history.values.tolist()
+    if not np.isfinite(history.values).all():
+        values = [float64_to_json(value) for value in values]
+    if run_id is None:
+        return [
+            {"key": key, "value": v, "timestamp": t, "step": s}
+            for v, t, s in zip(values, history.timestamps.tolist(), history.steps.tolist(), strict=True)
+        ]
+    return [
+        {"key": key, "value": v, "timestamp": t, "step": s, "run_id": run_id}
+        for v, t, s in zip(values, history.timestamps.tolist(), history.steps.tolist(), strict=True)
+    ]
+
+
+class MetricHistoryView(MlflowView):
+    access_resource = "metrics"
+
+    def get(self, request):
+        fields = Fields(None, query=request.query_params)
+        run = selectors.run_get(user=request.user, run_id=fields.run_id())
+        key = fields.string("metric_key", required=True)
+        max_results = fields.integer("max_results") if fields.present("max_results") else None
+        if max_results is not None and max_results <= 0:
+            raise MlflowError(
+                f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer."
+            )
+        history = selectors.metric_history(user=request.user, run=run, key=key) if not key_problem(key) else None
+        points = _points(key, history) if history is not None else []
+        body: dict = {}
+        if max_results is not None:
+            offset = parse_offset_token(fields.string("page_token") or None)
+            page = points[offset : offset + max_results]
+            if offset + max_results < len(points):
+                body["next_page_token"] = offset_token(offset + max_results)
+            points = page
+        if points:
+            body = {"metrics": points, **body}
+        return json_response(body)
+
+
+class MetricHistoryBulkIntervalView(MlflowView):
+    access_resource = "metrics"
+
+    def get(self, request):
+        fields = Fields(None, query=request.query_params)
+        run_ids = fields.string_list("run_ids")
+        if not run_ids:
+            raise MlflowError("Missing value for required parameter 'run_ids'.")
+        if len(run_ids) > BULK_INTERVAL_MAX_RUNS:
+            raise MlflowError(
+                f"GetMetricHistoryBulkInterval request must specify at most {BULK_INTERVAL_MAX_RUNS} run_ids. "
+                f"Received {len(run_ids)} run_ids."
+            )
+        key = fields.string("metric_key", required=True)
+        max_results = fields.integer("max_results")
+        max_results = BULK_INTERVAL_MAX_RESULTS if max_results is None else max_results
+        if not 1 <= max_results <= BULK_INTERVAL_MAX_RESULTS:
+            raise MlflowError(f"max_results must be between 1 and {BULK_INTERVAL_MAX_RESULTS}.")
+        start_step, end_step = fields.integer("start_step"), fields.integer("end_step")
+        if (start_step is None) != (end_step is None):
+            raise MlflowError("If either start step or end step are specified, both must be specified.")
+        if start_step is not None and start_step > end_step:
+            raise MlflowError(
+                f"end_step must be greater than start_step. Found start_step={start_step} and end_step={end_step}."
+            )
+        runs = [selectors.run_get(user=request.user, run_id=run_id) for run_id in run_ids]
+        metrics = []
+        for run in runs:
+            history = selectors.metric_history_sampled(
+                user=request.user, run=run, key=key, max_results=max_results, start_step=start_step, end_step=end_step
+            )
+            metrics.extend(_points(key, history, run.uuid.hex))
+        return json_response({"metrics": metrics} if metrics else {})

@@ -1,0 +1,301 @@
+"""MLflow's REST protocol, as its tracking server speaks it: error bodies and status codes, request fields and their
+validation messages, run/experiment/metric representations, offset page tokens and view types.
+
+Everything here follows ``mlflow/server/handlers.py``, ``mlflow/utils/validation.py``,
+``mlflow/utils/search_utils.py`` and ``mlflow/protos/service.proto`` of the pinned MLflow version (see the README's
+"MLflow compatibility" section), so an unmodified MLflow client sees the same fields, codes and messages. It has no
+dependency on the ``mlflow`` package, which is only a test/benchmark dependency.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apps.metrics.validation import float64_to_json
+
+# ---------------------------------------------------------------------------------------------- errors
+
+INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
+RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
+RESOURCE_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
+INVALID_STATE = "INVALID_STATE"
+PERMISSION_DENIED = "PERMISSION_DENIED"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+REQUEST_LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
+TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
+ENDPOINT_NOT_FOUND = "ENDPOINT_NOT_FOUND"
+BAD_REQUEST = "BAD_REQUEST"
+
+# error code → (HTTP status, sqlstate, error_class) as MLflow's server sends them (``mlflow.exceptions``). The one
+# deliberate difference: INVALID_STATE answers 400 where MLflow answers 500 — it is caused by the request (e.g.
+# renaming a deleted experiment), and a 500 would make MLflow's client retry for minutes before failing.
+ERRORS: dict[str, tuple[int, str | None, str | None]] = {
+    INVALID_PARAMETER_VALUE: (400, "KAM00", "INVALID_PARAMETER_VALUE"),
+    BAD_REQUEST: (400, "KAM00", "INVALID_PARAMETER_VALUE"),
+    RESOURCE_ALREADY_EXISTS: (400, "KAM00", "RESOURCE_ALREADY_EXISTS"),
+    INVALID_STATE: (400, "XXM00", "CLIENT_INTERNAL_ERROR"),
+    UNAUTHENTICATED: (401, None, None),
+    PERMISSION_DENIED: (403, "KAM00", "PERMISSION_DENIED"),
+    RESOURCE_DOES_NOT_EXIST: (404, "KAM00", "RESOURCE_NOT_FOUND"),
+    ENDPOINT_NOT_FOUND: (404, "KAM00", "RESOURCE_NOT_FOUND"),
+    REQUEST_LIMIT_EXCEEDED: (429, None, None),
+    TEMPORARILY_UNAVAILABLE: (503, "XXM00", "CLIENT_INTERNAL_ERROR"),
+}
+DOCS_HINT = " See the API docs for more information about request parameters."
+
+
+class MlflowError(Exception):
+    """An error answered in MLflow's shape: ``{"error_code": ..., "message": ...}`` with MLflow's HTTP status."""
+
+    def __init__(self, message: str, code: str = INVALID_PARAMETER_VALUE, *, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status or ERRORS.get(code, (400, None, None))[0]
+
+    def body(self) -> dict[str, str]:
+        return error_body(self.code, self.message)
+
+
+def error_body(code: str, message: str) -> dict[str, str]:
+    body = {"error_code": code, "message": message}
+    _, sqlstate, error_class = ERRORS.get(code, (400, None, None))
+    if sqlstate:
+        body["sqlstate"] = sqlstate
+    if error_class:
+        body["error_class"] = error_class
+    return body
+
+
+def invalid_value(path: str, value: Any, message: str | None = None) -> str:
+    """MLflow's ``invalid_value`` message."""
+    try:
+        shown = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        shown = json.dumps(str(value))
+    if message:
+        return f"Invalid value {shown} for parameter '{path}' supplied: {message}"
+    return f"Invalid value {shown} for parameter '{path}' supplied."
+
+
+def missing(name: str) -> MlflowError:
+    return MlflowError(f"Missing value for required parameter '{name}'.{DOCS_HINT}")
+
+
+def wrong_type(name: str, value: Any) -> MlflowError:
+    return MlflowError(invalid_value(name, value, f" Hint: Value was of type '{type(value).__name__}'.") + DOCS_HINT)
+
+
+def not_found(message: str) -> MlflowError:
+    return MlflowError(message, RESOURCE_DOES_NOT_EXIST)
+
+
+# ---------------------------------------------------------------------------------------------- request fields
+
+
+class Fields:
+    """The fields of one request: the JSON body of a POST, the query string of a GET (repeated keys → lists).
+
+    Type checks follow MLflow's handler schemas: strings must be strings, integers may be given as numeric strings
+    (query strings always are), and required fields must be present and non-empty.
+    """
+
+    def __init__(self, data: Mapping[str, Any] | None, *, query=None):
+        self.query = query
+        self.data = data if isinstance(data, Mapping) else {}
+
+    def raw(self, name: str) -> Any:
+        if self.query is not None:
+            values = self.query.getlist(name)
+            return None if not values else values[0]
+        return self.data.get(name)
+
+    def present(self, name: str) -> bool:
+        return (name in self.query) if self.query is not None else (name in self.data)
+
+    def string(self, name: str, *, required: bool = False, default: str = "") -> str:
+        value = self.raw(name)
+        if value is None or value == "":
+            if required:
+                raise missing(name)
+            return default if value is None else value
+        if not isinstance(value, str):
+            raise wrong_type(name, value)
+        return value
+
+    def integer(self, name: str, *, required: bool = False) -> int | None:
+        value = self.raw(name)
+        if value is None or value == "":
+            if required:
+                raise missing(name)
+            return None
+        if isinstance(value, bool):
+            raise wrong_type(name, value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise wrong_type(name, value) from None
+        if not isinstance(value, int):
+            raise wrong_type(name, value)
+        if not -(2**63) <= value < 2**63:
+            raise MlflowError(invalid_value(name, value, "Out of int64 range."))
+        return value
+
+    def string_list(self, name: str) -> list[str]:
+        if self.query is not None:
+            values = self.query.getlist(name)
+        else:
+            values = self.data.get(name)
+            if values is None:
+                return []
+            if not isinstance(values, list):
+                raise wrong_type(name, values)
+        if not all(isinstance(item, str) for item in values):
+            raise MlflowError(invalid_value(name, values, " Hint: every item must be a string.") + DOCS_HINT)
+        return list(values)
+
+    def run_id(self) -> str:
+        """``run_id``, or the legacy ``run_uuid`` the client still sends alongside it."""
+        value = self.raw("run_id")
+        if value in (None, ""):
+            value = self.raw("run_uuid")
+        if value in (None, ""):
+            raise missing("run_id")
+        if not isinstance(value, str):
+            raise wrong_type("run_id", value)
+        return value
+
+
+# ---------------------------------------------------------------------------------------------- view types
+
+ACTIVE_ONLY, DELETED_ONLY, ALL = "ACTIVE_ONLY", "DELETED_ONLY", "ALL"
+_VIEW_TYPES = {1: ACTIVE_ONLY, 2: DELETED_ONLY, 3: ALL}
+STAGES = {ACTIVE_ONLY: ("active",), DELETED_ONLY: ("deleted",), ALL: ("active", "deleted")}
+
+
+def view_type(fields: Fields, name: str) -> str:
+    """MLflow's ViewType (name or proto number); ACTIVE_ONLY when absent."""
+    value = fields.raw(name)
+    if value in (None, ""):
+        return ACTIVE_ONLY
+    if isinstance(value, str) and value.upper() in STAGES:
+        return value.upper()
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value in _VIEW_TYPES:
+        return _VIEW_TYPES[value]
+    raise MlflowError(invalid_value(name, value, "Expected ACTIVE_ONLY, DELETED_ONLY or ALL."))
+
+
+# ---------------------------------------------------------------------------------------------- offset page tokens
+
+
+def offset_token(offset: int) -> str:
+    """MLflow's page token format (base64 of ``{"offset": N}``); opaque to clients."""
+    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def parse_offset_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        parsed = json.loads(base64.b64decode(token, validate=True))
+        offset = int(parsed["offset"])
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise MlflowError("Invalid page token, could not base64-decode") from None
+    if offset <= 0:
+        raise MlflowError(f"Invalid page token, parsed value={parsed}")
+    return offset
+
+
+# ---------------------------------------------------------------------------------------------- times
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def to_ms(moment: datetime | None) -> int | None:
+    return None if moment is None else (moment - EPOCH) // _MS
+
+
+def from_ms(name: str, value: int) -> datetime:
+    try:
+        return EPOCH + value * _MS
+    except OverflowError:
+        raise MlflowError(invalid_value(name, value, "Not a time in milliseconds since the epoch.")) from None
+
+
+# ---------------------------------------------------------------------------------------------- values
+
+
+def key_values(items: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"key": key, "value": value} for key, value in items.items()]
+
+
+# ---------------------------------------------------------------------------------------------- representations
+
+STATUS_TO_MLFLOW = {"running": "RUNNING", "scheduled": "SCHEDULED", "finished": "FINISHED", "failed": "FAILED",
+                    "killed": "KILLED"}  # fmt: skip
+STATUS_FROM_MLFLOW = {value: key for key, value in STATUS_TO_MLFLOW.items()}
+
+
+def default_artifact_location(experiment_id: int) -> str:
+    return f"mlflow-artifacts:/{experiment_id}"
+
+
+def run_info(run, artifact_location: str) -> dict[str, Any]:
+    run_id = run.uuid.hex
+    info = {
+        "run_uuid": run_id,
+        "experiment_id": str(run.project_id),
+        "run_name": run.name,
+        "user_id": (run.data.created_by if hasattr(run, "data") else None) or "",
+        "status": STATUS_TO_MLFLOW.get(run.status, run.status.upper()),
+        "start_time": to_ms(run.start_time),
+        "artifact_uri": f"{artifact_location.rstrip('/')}/{run_id}/artifacts",
+        "lifecycle_stage": run.lifecycle_stage,
+        "run_id": run_id,
+    }
+    if run.end_time is not None:
+        info["end_time"] = to_ms(run.end_time)
+    return info
+
+
+def run_json(run, artifact_location: str) -> dict[str, Any]:
+    """A run with its latest metrics, params and tags (``run.data`` attached by ``run_data_attach``)."""
+    data = run.data
+    return {
+        "info": run_info(run, artifact_location),
+        "data": {
+            "metrics": [
+                {"key": key, "value": float64_to_json(value), "timestamp": timestamp, "step": step}
+                for key, (value, step, timestamp) in data.metrics.items()
+            ],
+            "params": key_values(data.params),
+            "tags": key_values(data.tags),
+        },
+        "inputs": {},
+    }
+
+
+def experiment_json(project, state, tags: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """An experiment: a project seen through its MLflow state (``state`` may be None: never touched by MLflow)."""
+    created = to_ms(project.created_at)
+    updated = max(filter(None, [project.updated_at, state.updated_at if state else None]))
+    return {
+        "experiment_id": str(project.pk),
+        "name": project.name,
+        "artifact_location": (state.artifact_location if state else "") or default_artifact_location(project.pk),
+        "lifecycle_stage": state.lifecycle_stage if state else "active",
+        "last_update_time": to_ms(updated),
+        "creation_time": created,
+        "tags": [{"key": key, "value": value} for key, value in tags],
+    }

@@ -1,0 +1,295 @@
+"""Reads behind the MLflow API: experiments (projects seen through their MLflow state), runs in any lifecycle
+stage, and metric histories in MLflow's order. Every entry point takes the acting ``user`` and goes through the
+native selectors' permission gate (``apps.access.selectors.scope`` / ``apps.metrics.selectors.run_list``): a
+project or run the user may not see answers exactly like one that does not exist."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Greatest
+from django.http import Http404
+
+from apps.access.selectors import scope
+from apps.accounts.models import User
+from apps.metrics import selectors as metric_selectors
+from apps.metrics.models import Run
+from apps.metrics.search.grammar import BoolOp, Comparison, Not, SearchSyntaxError, parse_filter, parse_order_item
+from apps.mlflow_api.models import Experiment, ExperimentTag
+from apps.mlflow_api.protocol import (
+    MlflowError,
+    default_artifact_location,
+    from_ms,
+    not_found,
+    offset_token,
+    parse_offset_token,
+)
+from apps.projects.models import Project
+
+ACTIVE = "active"
+DELETED = "deleted"
+MAX_EXPERIMENTS_PER_PAGE = 50000  # MLflow's SEARCH_MAX_RESULTS_THRESHOLD
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+def state_of(project: Project) -> Experiment | None:
+    """The project's MLflow state row, or None when MLflow never touched it (an active experiment, no tags)."""
+    try:
+        return project.mlflow_experiment
+    except Experiment.DoesNotExist:
+        return None
+
+
+def lifecycle_of(project: Project) -> str:
+    state = state_of(project)
+    return state.lifecycle_stage if state else ACTIVE
+
+
+def _stage_q(stages: Sequence[str]) -> Q:
+    q = Q(pk__in=[])
+    if ACTIVE in stages:
+        q |= Q(mlflow_experiment__isnull=True) | Q(mlflow_experiment__lifecycle_stage=ACTIVE)
+    if DELETED in stages:
+        q |= Q(mlflow_experiment__lifecycle_stage=DELETED)
+    return q
+
+
+def experiment_list(*, user: User, stages: Sequence[str] = (ACTIVE, DELETED)) -> QuerySet[Project]:
+    """Projects ``user`` may see, as experiments in ``stages``, with their MLflow state joined."""
+    projects = scope(Project.objects.all(), user=user).filter(_stage_q(stages))
+    return projects.select_related("mlflow_experiment").order_by("id")
+
+
+def default_project(*, user: User) -> Project | None:
+    """The tenant's ``Default`` experiment (MLflow's experiment 0) if it exists and ``user`` may see it."""
+    state = Experiment.objects.filter(is_default=True).values_list("project_id", flat=True).first()
+    if state is None:
+        return None
+    return experiment_list(user=user).filter(pk=state).first()
+
+
+def parse_experiment_id(raw: str) -> int:
+    """MLflow's ``_parse_experiment_id``."""
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise MlflowError(f"Invalid experiment ID '{raw}'. Experiment ID must be a valid integer.") from None
+
+
+def experiment_get(*, user: User, experiment_id: str, stages: Sequence[str] = (ACTIVE, DELETED)) -> Project:
+    """One visible experiment by id ("0" is the Default experiment), or RESOURCE_DOES_NOT_EXIST."""
+    if experiment_id == DEFAULT_EXPERIMENT_ID:
+        project = default_project(user=user)
+        if project is None or lifecycle_of(project) not in stages:
+            raise not_found(f"No Experiment with id={DEFAULT_EXPERIMENT_ID} exists")
+        return project
+    pk = parse_experiment_id(experiment_id)
+    project = experiment_list(user=user, stages=stages).filter(pk=pk).first() if 0 < pk < 2**63 else None
+    if project is None:
+        raise not_found(f"No Experiment with id={pk} exists")
+    return project
+
+
+def experiment_get_by_name(*, user: User, name: str) -> Project | None:
+    """The visible experiment named ``name`` (the oldest, should several projects share the name), or None."""
+    return experiment_list(user=user).filter(name=name).first()
+
+
+def tags_of(project_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    found: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    rows = ExperimentTag.objects.filter(project_id__in=list(project_ids)).order_by("project_id", "key")
+    for project_id, key, value in rows.values_list("project_id", "key", "value"):
+        found[project_id].append((key, value))
+    return found
+
+
+def artifact_locations(project_ids: Sequence[int]) -> dict[int, str]:
+    """Artifact location of each experiment (for run artifact URIs): the stored one or MLflow's default form."""
+    stored = dict(
+        Experiment.objects.filter(project_id__in=list(project_ids))
+        .exclude(artifact_location="")
+        .values_list("project_id", "artifact_location")
+    )
+    return {pk: stored.get(pk) or default_artifact_location(pk) for pk in project_ids}
+
+
+# ---------------------------------------------------------------------------------------------- experiment search
+
+_EXPERIMENT_ATTRIBUTES = {
+    "name": ("name", "string"),
+    "creation_time": ("created_at", "time"),
+    "last_update_time": ("_updated", "time"),
+    "experiment_id": ("pk", "int"),
+}
+_OPS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
+
+
+def _experiment_q(node) -> Q:
+    """Compile a parsed filter (the run-search grammar) into a condition on experiments: ``name``,
+    ``creation_time``, ``last_update_time``, ``experiment_id`` and ``tags.<key>`` as MLflow's search allows."""
+    from apps.metrics.search.compiler import Like
+
+    if isinstance(node, BoolOp):
+        q = _experiment_q(node.children[0])
+        for child in node.children[1:]:
+            q = (q & _experiment_q(child)) if node.op == "AND" else (q | _experiment_q(child))
+        return q
+    if isinstance(node, Not):
+        return ~_experiment_q(node.child)
+    cmp: Comparison = node
+    kind, key, op = cmp.entity.kind, cmp.entity.key, cmp.op
+    values = [literal.value for literal in cmp.values]
+    like_ops = ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE")
+    if kind == "tag":
+        rows = ExperimentTag.objects.filter(project=OuterRef("pk"), key=key)
+        if op in ("IS NULL", "IS NOT NULL"):
+            return ~Q(Exists(rows)) if op == "IS NULL" else Q(Exists(rows))
+        if not all(isinstance(v, str) for v in values):
+            raise MlflowError(f"Expected a quoted string value for tag '{key}'.")
+        if op in like_ops:
+            like = Like(F("value"), values[0], case_insensitive="ILIKE" in op)
+            return Q(Exists(rows.exclude(like) if op.startswith("NOT") else rows.filter(like)))
+        if op in ("IN", "NOT IN"):
+            rows = rows.filter(value__in=values) if op == "IN" else rows.exclude(value__in=values)
+            return Q(Exists(rows))
+        if op == "!=":
+            return Q(Exists(rows.exclude(value=values[0])))
+        if op == "=":
+            return Q(Exists(rows.filter(value=values[0])))
+        raise MlflowError(f"Invalid comparator '{op}' for tags; use =, !=, LIKE or ILIKE.")
+    if kind != "attribute" or key not in _EXPERIMENT_ATTRIBUTES:
+        raise MlflowError(
+            f"Invalid attribute key '{key}' specified. Valid keys are '{set(_EXPERIMENT_ATTRIBUTES)}' and tags.<key>"
+        )
+    field, type_ = _EXPERIMENT_ATTRIBUTES[key]
+    if type_ == "string":
+        if not all(isinstance(v, str) for v in values):
+            raise MlflowError(f"Expected a quoted string value for attribute '{key}'.")
+        if op in like_ops:
+            like = Q(Like(F(field), values[0], case_insensitive="ILIKE" in op))
+            return ~like if op.startswith("NOT") else like
+    else:
+        if not all(isinstance(v, (int, float)) for v in values):
+            raise MlflowError(f"Expected numeric value type for numeric attribute: {key}.")
+        if type_ == "time":
+            values = [from_ms(key, int(v)) for v in values]
+    if op in ("IN", "NOT IN"):
+        q = Q(**{f"{field}__in": values})
+        return ~q if op == "NOT IN" else q
+    if op == "!=":
+        return ~Q(**{field: values[0]})
+    if op in _OPS:
+        return Q(**{f"{field}__{_OPS[op]}": values[0]})
+    raise MlflowError(f"Invalid comparator '{op}' for attribute '{key}'.")
+
+
+@dataclass
+class ExperimentPage:
+    projects: list[Project]
+    tags: dict[int, list[tuple[str, str]]]
+    next_page_token: str | None
+
+
+def experiment_search(
+    *,
+    user: User,
+    stages: Sequence[str],
+    max_results: int,
+    filter_text: str,
+    order_by: list[str],
+    page_token: str | None,
+) -> ExperimentPage:
+    """MLflow's search-experiments: filter, order (default: newest first, then id), offset page tokens."""
+    if not 1 <= max_results <= MAX_EXPERIMENTS_PER_PAGE:
+        raise MlflowError(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer "
+            f"not greater than {MAX_EXPERIMENTS_PER_PAGE}."
+        )
+    projects = experiment_list(user=user, stages=stages).annotate(
+        _updated=Greatest("updated_at", "mlflow_experiment__updated_at")
+    )
+    try:
+        tree = parse_filter(filter_text)
+        items = [parse_order_item(text) for text in order_by]
+    except SearchSyntaxError as exc:
+        raise MlflowError(f"Invalid filter or order_by: {exc}") from None
+    if tree is not None:
+        projects = projects.filter(_experiment_q(tree))
+    ordering = []
+    for item in items:
+        if item.entity.kind != "attribute" or item.entity.key not in _EXPERIMENT_ATTRIBUTES:
+            raise MlflowError(f"Invalid order_by clause '{item.entity}'. Use name, experiment_id, creation_time or "
+                              "last_update_time.")  # fmt: skip
+        field = _EXPERIMENT_ATTRIBUTES[item.entity.key][0]
+        ordering.append(F(field).desc() if item.descending else F(field).asc())
+    if not ordering:
+        ordering = [F("created_at").desc()]
+    offset = parse_offset_token(page_token)
+    page = list(projects.order_by(*ordering, "pk")[offset : offset + max_results + 1])
+    token = offset_token(offset + max_results) if len(page) > max_results else None
+    page = page[:max_results]
+    return ExperimentPage(page, tags_of([p.pk for p in page]), token)
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+ALL_STAGES = (ACTIVE, DELETED)
+
+
+def run_get(*, user: User, run_id: str) -> Run:
+    """A visible run in any lifecycle stage by its 32-hex id (MLflow reads deleted runs too), project joined."""
+    try:
+        return metric_selectors.run_get_by_uuid(user=user, run_uuid=run_id, lifecycle_stages=ALL_STAGES)
+    except Http404:
+        raise not_found(f"Run with id={run_id} not found") from None
+
+
+def run_with_data(run: Run) -> Run:
+    metric_selectors.run_data_attach([run])
+    return run
+
+
+@dataclass
+class History:
+    """A metric series in MLflow's order (timestamp, step, value) as numpy columns."""
+
+    timestamps: np.ndarray
+    steps: np.ndarray
+    values: np.ndarray
+
+
+def metric_history(*, user: User, run: Run, key: str) -> History:
+    """Every point of ``key`` in ``run``, ordered as MLflow's server orders them: timestamp, step, value."""
+    series = metric_selectors.metric_history(user=user, run=run, key=key)
+    timestamps, steps, values = series.timestamps, series.steps, series.values
+    if len(timestamps) > 1 and not (np.diff(timestamps) >= 0).all():
+        order = np.lexsort((values, steps, timestamps))
+        timestamps, steps, values = timestamps[order], steps[order], values[order]
+    return History(timestamps, steps, values)
+
+
+def metric_history_sampled(*, user: User, run: Run, key: str, max_results: int, start_step, end_step) -> History:
+    """MLflow's get-history-bulk-interval sampling for one run: the points (in step order, optionally only steps
+    ``start_step``…``end_step``) are cut into ``max_results`` NTILE buckets and the first point of each bucket is
+    kept; the last point is always kept (replacing the last sample when the page is full)."""
+    series = metric_selectors.metric_history(user=user, run=run, key=key)
+    steps, timestamps, values = series.steps, series.timestamps, series.values
+    if start_step is not None:
+        keep = (steps >= start_step) & (steps <= end_step)
+        steps, timestamps, values = steps[keep], timestamps[keep], values[keep]
+    total = len(steps)
+    if total > max_results:
+        # NTILE(n) over N rows: the first N % n buckets hold N // n + 1 rows, the rest N // n.
+        size, extra = divmod(total, max_results)
+        bucket_sizes = np.full(max_results, size)
+        bucket_sizes[:extra] += 1
+        picks = np.concatenate(([0], np.cumsum(bucket_sizes)[:-1]))
+        if picks[-1] != total - 1:
+            picks[-1] = total - 1
+        steps, timestamps, values = steps[picks], timestamps[picks], values[picks]
+    return History(timestamps, steps, values)

@@ -1,0 +1,557 @@
+"""Side-by-side benchmark: Maestro's MLflow-compatible API against a real ``mlflow server``, same machine, same
+PostgreSQL, same number of workers, driven by the same load code through MLflow's REST API with the same data.
+
+    .venv/bin/python bench/mlflow_compare.py [--workers 4] [--clients 4] [--quick]
+
+What it does, printing progress as it goes:
+
+1. installs the pinned ``mlflow`` (full package, server included) with the psycopg driver into its own virtualenv
+   under ``.local/mlflow-bench/`` (once; reused by later runs) — never into the project's virtualenv;
+2. creates a throwaway PostgreSQL database for MLflow on the dev database server and a throwaway Maestro tenant
+   (rate limits lifted for it: throughput is measured, not the plan's limits);
+3. starts Maestro (gunicorn, production settings, N sync workers) and ``mlflow server`` (its default uvicorn, N
+   workers, PostgreSQL backend);
+4. runs each scenario on Maestro, then on MLflow — interleaved per scenario so both see similar machine load;
+5. prints the table (with the command line) and a compatibility check: the same bad requests sent to both, with
+   the error codes each answers;
+6. stops both servers and drops the tenant and the database — also on Ctrl-C or an error.
+
+Scenarios (targets from issue 8): log-batch metrics/s with 1000-metric batches from several clients (Maestro ≥ 5×);
+single log-metric requests/s; get-history p95 of a 25,000-point series (≥ 5× faster); runs/search p95 over 10,000
+runs with a filter and an order (≥ 10× faster); the latency of retrying a duplicate batch when the run holds 10k vs
+200k points (flat). Besides wall-clock figures, the servers' CPU time per request (workers and their PostgreSQL
+backends, from /proc) is shown: on a shared machine it is the steadier measure of the work each server does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from _harness import (
+    ROOT,
+    Http,
+    _free_port,
+    gunicorn,
+    percentile,
+    print_table,
+    progress,
+    setup_django,
+    throwaway_tenant,
+)
+
+MLFLOW_VERSION = "3.17.2"  # the same version as the pinned mlflow-skinny client of the tests
+PSYCOPG_VERSION = "3.3.9"  # the project's pin
+VENV = ROOT / ".local" / "mlflow-bench" / f"venv-{MLFLOW_VERSION}"
+API = "/api/2.0/mlflow/"
+T0 = 1_767_225_600_000
+
+
+# ---------------------------------------------------------------------------------------------- MLflow server
+
+
+def ensure_mlflow_venv() -> Path:
+    """A virtualenv with the pinned mlflow (server) and psycopg; created once, reused afterwards."""
+    python = VENV / "bin" / "python"
+    stamp = VENV / ".installed"
+    if stamp.exists():
+        progress(f"reusing mlflow {MLFLOW_VERSION} virtualenv {VENV}")
+        return python
+    progress(f"creating virtualenv {VENV} and installing mlflow=={MLFLOW_VERSION} (once; takes a few minutes)")
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+         f"mlflow=={MLFLOW_VERSION}", f"psycopg[binary]=={PSYCOPG_VERSION}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        print(done.stdout[-4000:], done.stderr[-4000:], sep="\n", file=sys.stderr)
+        raise RuntimeError(f"installing mlflow=={MLFLOW_VERSION} into {VENV} failed")
+    stamp.write_text(MLFLOW_VERSION)
+    return python
+
+
+@contextlib.contextmanager
+def throwaway_database():
+    """A fresh PostgreSQL database for MLflow on the dev database server; dropped afterwards."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    name = f"mlflow_bench_{secrets.token_hex(4)}"
+    params = {
+        "host": db["HOST"] or "127.0.0.1",
+        "port": db["PORT"] or 5432,
+        "user": db["USER"],
+        "password": db["PASSWORD"],
+    }
+    progress(f"creating throwaway database {name}")
+    with psycopg.connect(dbname=db["NAME"], autocommit=True, **params) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://{params['user']}:{params['password']}@{params['host']}:{params['port']}/{name}"
+    finally:
+        progress(f"dropping database {name}")
+        with psycopg.connect(dbname=db["NAME"], autocommit=True, **params) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@contextlib.contextmanager
+def mlflow_server(python: Path, backend_uri: str, workers: int):
+    port = _free_port()
+    app_name = f"mlflow-bench-{port}"
+    workdir = Path(tempfile.mkdtemp(prefix="mlflow-bench-"))
+    log = open(workdir / "server.log", "wb")  # noqa: SIM115  (closed with the process)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "VIRTUAL_ENV"))},
+        "PGAPPNAME": app_name,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+    }
+    command = [
+        str(python), "-m", "mlflow", "server", "--backend-store-uri", backend_uri, "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(workers), "--no-serve-artifacts",
+        "--default-artifact-root", str(workdir / "artifacts"),
+    ]  # fmt: skip
+    progress(f"starting mlflow server {MLFLOW_VERSION} with {workers} workers on port {port} (log {log.name})")
+    proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300  # the first start migrates the empty database
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"mlflow server exited with {proc.returncode}; see {log.name}")
+            with contextlib.suppress(OSError):
+                if Http(port, "localhost").request("GET", "/health")[0] == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mlflow server did not answer /health within 300 s; see {log.name}")
+            time.sleep(0.5)
+        yield port, proc.pid, app_name
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+# ---------------------------------------------------------------------------------------------- CPU accounting
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+@dataclass
+class Target:
+    """One server under test, addressed through MLflow's REST API."""
+
+    name: str
+    port: int
+    host: str
+    token: str | None
+    root_pid: int
+    app_name: str
+    client: Http = field(init=False)
+
+    def __post_init__(self):
+        self.client = Http(self.port, self.host, self.token)
+
+    def call(self, method: str, path: str, payload=None, *, expect: int | None = 200):
+        body = None if payload is None else json.dumps(payload).encode()
+        if method == "GET" and payload:
+            from urllib.parse import urlencode
+
+            path, body = f"{path}?{urlencode(payload, doseq=True)}", None
+        status, data, ms = self.client.request(method, API + path, body)
+        if expect is not None and status != expect:
+            raise RuntimeError(f"{self.name}: {method} {path} answered {status}: {data[:300]!r}")
+        return status, data, ms
+
+    def json(self, method: str, path: str, payload=None):
+        return json.loads(self.call(method, path, payload)[1] or b"{}")
+
+    def cpu_snapshot(self) -> dict[int, float]:
+        from django.db import connection
+
+        snapshot = {pid: _proc_cpu(pid) for pid in _descendants(self.root_pid)}
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [self.app_name])
+            snapshot.update({-pid: _proc_cpu(pid) for (pid,) in cursor.fetchall()})
+        return snapshot
+
+    def cpu_since(self, before: dict[int, float]) -> float:
+        after = self.cpu_snapshot()
+        return sum(cpu - before.get(key, 0.0) for key, cpu in after.items())
+
+
+# ---------------------------------------------------------------------------------------------- generated data
+
+
+def batch_metrics(seed: int, number: int, keys: int = 10) -> list[dict]:
+    """1000 metrics: ``keys`` keys × (1000 / keys) steps, deterministic values."""
+    steps = 1000 // keys
+    out = []
+    for j in range(steps):
+        step = number * steps + j
+        for k in range(keys):
+            value = math.exp(-step / 5000) * (1 + 0.05 * math.sin(step * 0.37 + k + seed))
+            out.append({"key": f"train/metric_{k}", "value": value, "timestamp": T0 + step, "step": step})
+    return out
+
+
+def new_run(target: Target, experiment_id: str, name: str, tags: list | None = None) -> str:
+    body = {"experiment_id": experiment_id, "start_time": T0, "run_name": name, "tags": tags or []}
+    return target.json("POST", "runs/create", body)["run"]["info"]["run_id"]
+
+
+def log_batch(target: Target, run_id: str, body_bytes: bytes) -> float:
+    status, data, ms = target.client.request("POST", API + "runs/log-batch", body_bytes)
+    if status != 200:
+        raise RuntimeError(f"{target.name}: log-batch answered {status}: {data[:300]!r}")
+    return ms
+
+
+def encoded_batch(run_id: str, metrics: list[dict], **extra) -> bytes:
+    return json.dumps({"run_id": run_id, "metrics": metrics, **extra}).encode()
+
+
+# ---------------------------------------------------------------------------------------------- scenarios
+
+
+@dataclass
+class Result:
+    value: float
+    unit: str
+    cpu_ms: float | None = None
+    detail: str = ""
+
+
+def parallel(clients: int, work: Callable[[int], None]) -> float:
+    """Run ``work(client)`` on ``clients`` threads; wall seconds."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        for future in [pool.submit(work, c) for c in range(clients)]:
+            future.result()
+    return time.perf_counter() - started
+
+
+def timed(target: Target, requests: int, call: Callable[[], float], detail: str) -> Result:
+    """p95 of ``requests`` sequential calls (each returns its milliseconds), with the server CPU per call."""
+    before = target.cpu_snapshot()
+    timings = [call() for _ in range(requests)]
+    cpu = target.cpu_since(before)
+    return Result(percentile(timings, 95), "ms p95", cpu * 1000 / requests,
+                  f"p50 {percentile(timings, 50):.1f} ms, {detail}")  # fmt: skip
+
+
+def scenario_log_batch(target: Target, experiment_id: str, clients: int, batches: int) -> Result:
+    runs = [new_run(target, experiment_id, f"ingest-{c}") for c in range(clients)]
+    bodies = {c: [encoded_batch(runs[c], batch_metrics(c, b)) for b in range(batches + 2)] for c in range(clients)}
+    parallel(clients, lambda c: [log_batch(target, runs[c], bodies[c][b]) for b in range(2)])  # warm-up
+    before = target.cpu_snapshot()
+    seconds = parallel(clients, lambda c: [log_batch(target, runs[c], bodies[c][b]) for b in range(2, batches + 2)])
+    cpu = target.cpu_since(before)
+    points = clients * batches * 1000
+    return Result(points / seconds, "metrics/s", cpu * 1000 / (clients * batches),
+                  f"{clients} clients × {batches} batches in {seconds:.1f} s")  # fmt: skip
+
+
+def scenario_log_metric(target: Target, experiment_id: str, clients: int, requests: int) -> Result:
+    runs = [new_run(target, experiment_id, f"single-{c}") for c in range(clients)]
+
+    def work(c: int) -> None:
+        for i in range(requests):
+            body = {"run_id": runs[c], "key": "loss", "value": 1 / (i + 1), "timestamp": T0 + i, "step": i}
+            target.call("POST", "runs/log-metric", body)
+
+    before = target.cpu_snapshot()
+    seconds = parallel(clients, work)
+    cpu = target.cpu_since(before)
+    total = clients * requests
+    return Result(total / seconds, "requests/s", cpu * 1000 / total, f"{clients} clients × {requests} requests")
+
+
+def scenario_history(target: Target, experiment_id: str, points: int, requests: int) -> Result:
+    run_id = new_run(target, experiment_id, "history")
+    for number in range(points // 1000):
+        metrics = [{"key": "loss", "value": math.exp(-(number * 1000 + j) / 9000), "timestamp": T0 + number * 1000 + j,
+                    "step": number * 1000 + j} for j in range(1000)]  # fmt: skip
+        log_batch(target, run_id, encoded_batch(run_id, metrics))
+    query = {"run_id": run_id, "metric_key": "loss"}
+    got = target.json("GET", "metrics/get-history", query).get("metrics", [])
+    if len(got) != points:
+        raise RuntimeError(f"{target.name}: get-history returned {len(got)} of {points} points")
+    return timed(target, requests, lambda: target.call("GET", "metrics/get-history", query)[2], f"{requests} requests")
+
+
+SEARCH_FILTER = "metrics.accuracy > 0.5 and params.optimizer = 'adam'"
+SEARCH_ORDER = ["metrics.accuracy DESC"]
+
+
+def seed_search_runs(target: Target, experiment_id: str, runs: int, clients: int) -> None:
+    done = [0]
+    lock = threading.Lock()
+    started = time.monotonic()
+
+    def work(c: int) -> None:
+        for i in range(c, runs, clients):
+            run_id = new_run(target, experiment_id, f"search-{i}", tags=[{"key": "team", "value": f"team-{i % 7}"}])
+            body = {
+                "run_id": run_id,
+                "metrics": [
+                    {"key": "accuracy", "value": (i * 7919 % 10000) / 10000, "timestamp": T0, "step": 0},
+                    {"key": "loss", "value": (i * 104729 % 10000) / 5000, "timestamp": T0, "step": 0},
+                ],
+                "params": [{"key": "optimizer", "value": ["adam", "sgd", "adamw"][i % 3]},
+                           {"key": "lr", "value": str(10 ** -(1 + i % 4))}],
+            }  # fmt: skip
+            target.call("POST", "runs/log-batch", body)
+            with lock:
+                done[0] += 1
+                if done[0] % 1000 == 0:
+                    rate = done[0] / (time.monotonic() - started)
+                    progress(f"  {target.name}: {done[0]}/{runs} runs seeded ({rate:.0f} runs/s)")
+
+    parallel(clients, work)
+
+
+def scenario_search(target: Target, experiment_id: str, runs: int, requests: int, clients: int) -> Result:
+    progress(f"{target.name}: seeding {runs} runs (create-run + log-batch each) for search")
+    seed_search_runs(target, experiment_id, runs, clients)
+    body = {"experiment_ids": [experiment_id], "filter": SEARCH_FILTER, "order_by": SEARCH_ORDER, "max_results": 100}
+    first = target.json("POST", "runs/search", body)["runs"]
+    accuracies = [next(m["value"] for m in r["data"]["metrics"] if m["key"] == "accuracy") for r in first]
+    if not first or accuracies != sorted(accuracies, reverse=True):
+        raise RuntimeError(f"{target.name}: unexpected search result")
+    return timed(target, requests, lambda: target.call("POST", "runs/search", body)[2], "page of 100")
+
+
+def scenario_retry(target: Target, experiment_id: str, small: int, large: int, retries: int) -> tuple[Result, Result]:
+    """Latency of re-sending a batch the server already stored, with ``small`` and then ``large`` points stored."""
+    run_id = new_run(target, experiment_id, "retry")
+    bodies = [encoded_batch(run_id, batch_metrics(0, number)) for number in range(large // 1000)]
+    results = []
+    stored = 0
+    for size in (small, large):
+        while stored < size // 1000:
+            log_batch(target, run_id, bodies[stored])
+            stored += 1
+            if stored % 25 == 0:
+                progress(f"  {target.name}: {stored * 1000} points stored")
+        retry = bodies[stored - 1]  # the last batch again: every point is already there
+        timings = []
+        before = target.cpu_snapshot()
+        for _ in range(retries):
+            timings.append(log_batch(target, run_id, retry))
+        cpu = target.cpu_since(before)
+        results.append(Result(percentile(timings, 50), "ms p50", cpu * 1000 / retries,
+                              f"p95 {percentile(timings, 95):.1f} ms"))  # fmt: skip
+    return results[0], results[1]
+
+
+# ---------------------------------------------------------------------------------------------- compatibility
+
+
+def _params(count: int, *, same: bool = False) -> list[dict]:
+    return [{"key": "a" if same else f"k{i}", "value": "1"} for i in range(count)]
+
+
+def _too_many_metrics(run: str) -> dict:
+    return {"run_id": run, "metrics": batch_metrics(0, 0) + batch_metrics(0, 1)[:1]}
+
+
+COMPAT_CASES = [
+    ("param changed", lambda run: ("POST", "runs/log-parameter", {"run_id": run, "key": "p", "value": "2"})),
+    ("1001 metrics", lambda run: ("POST", "runs/log-batch", _too_many_metrics(run))),
+    ("101 params", lambda run: ("POST", "runs/log-batch", {"run_id": run, "params": _params(101)})),
+    ("duplicate param keys", lambda run: ("POST", "runs/log-batch", {"run_id": run, "params": _params(2, same=True)})),
+    (
+        "bad metric key",
+        lambda run: ("POST", "runs/log-metric", {"run_id": run, "key": "a//b", "value": 1.0, "timestamp": T0}),
+    ),
+    ("missing run_id", lambda run: ("GET", "runs/get", {})),
+    ("unknown run", lambda run: ("GET", "runs/get", {"run_id": "0" * 32})),
+    ("unknown experiment name", lambda run: ("GET", "experiments/get-by-name", {"experiment_name": "nope-x"})),
+    ("delete missing tag", lambda run: ("POST", "runs/delete-tag", {"run_id": run, "key": "never"})),
+    ("bad filter", lambda run: ("POST", "runs/search", {"experiment_ids": ["1"], "filter": "metrics.a >"})),
+]
+
+
+def compatibility(targets: list[Target], experiments: dict[str, str]) -> list[list[str]]:
+    runs = {}
+    for target in targets:
+        runs[target.name] = new_run(target, experiments[target.name], "compat")
+        target.call("POST", "runs/log-parameter", {"run_id": runs[target.name], "key": "p", "value": "1"})
+    rows = []
+    for label, make in COMPAT_CASES:
+        row = [label]
+        answers = []
+        for target in targets:
+            method, path, payload = make(runs[target.name])
+            status, data, _ = target.call(method, path, payload, expect=None)
+            try:
+                code = json.loads(data).get("error_code", "-")
+            except ValueError:
+                code = "(not JSON)"
+            answers.append((status, code))
+            row.append(f"{status} {code}")
+        row.append("same" if len(set(answers)) == 1 else "DIFFERENT")
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def unlimited_rate_limits(slug: str) -> None:
+    from apps.tenants.models import Tenant
+
+    Tenant.objects.filter(schema_name=slug).update(
+        rate_limits={scope: {"user": None, "tenant": None} for scope in ("read", "write", "ingest")}
+    )
+
+
+def ratio(maestro: float, mlflow: float, higher_is_better: bool) -> float:
+    return maestro / mlflow if higher_is_better else mlflow / maestro
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=4, help="workers of each server")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients for the throughput scenarios")
+    parser.add_argument("--batches", type=int, default=40, help="1000-metric batches per client")
+    parser.add_argument("--single", type=int, default=300, help="log-metric requests per client")
+    parser.add_argument("--history-points", type=int, default=25_000)
+    parser.add_argument("--history-requests", type=int, default=30)
+    parser.add_argument("--search-runs", type=int, default=10_000)
+    parser.add_argument("--search-requests", type=int, default=40)
+    parser.add_argument("--retry-small", type=int, default=10_000)
+    parser.add_argument("--retry-large", type=int, default=200_000)
+    parser.add_argument("--retries", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="a small run to check the set-up (not the targets)")
+    args = parser.parse_args()
+    if args.quick:
+        args.batches, args.single, args.history_points, args.history_requests = 5, 30, 5000, 5
+        args.search_runs, args.search_requests, args.retry_small, args.retry_large, args.retries = 300, 5, 2000, 6000, 5
+
+    python = ensure_mlflow_venv()
+    setup_django()
+    from django.db import connection
+
+    with contextlib.ExitStack() as stack:
+        backend_uri = stack.enter_context(throwaway_database())
+        tenant = stack.enter_context(throwaway_tenant())
+        unlimited_rate_limits(tenant.slug)
+        connection.set_schema_to_public()
+        server = stack.enter_context(gunicorn(args.workers))
+        mlflow_port, mlflow_pid, mlflow_app = stack.enter_context(mlflow_server(python, backend_uri, args.workers))
+        # Maestro is addressed as an MLflow user would: the platform host plus a Maestro token naming the tenant.
+        maestro = Target("Maestro", server.port, "127.0.0.1", tenant.token, server.pid, server.app_name)
+        mlflow = Target("MLflow", mlflow_port, "localhost", None, mlflow_pid, mlflow_app)
+        targets = [maestro, mlflow]
+        experiments = {
+            t.name: t.json("POST", "experiments/create", {"name": "bench"})["experiment_id"] for t in targets
+        }
+
+        results: dict[str, dict[str, Result]] = {t.name: {} for t in targets}
+
+        def run(label: str, scenario: Callable[[Target], Result | tuple[Result, Result]]) -> None:
+            for target in targets:
+                progress(f"{label}: {target.name}")
+                outcome = scenario(target)
+                if isinstance(outcome, tuple):
+                    results[target.name][f"{label} (10k)"], results[target.name][f"{label} (large)"] = outcome
+                    progress(f"  {target.name}: {outcome[0].value:.1f} → {outcome[1].value:.1f} {outcome[1].unit}")
+                else:
+                    results[target.name][label] = outcome
+                    progress(f"  {target.name}: {outcome.value:,.1f} {outcome.unit} ({outcome.detail})")
+
+        e = experiments
+        run("log-batch", lambda t: scenario_log_batch(t, e[t.name], args.clients, args.batches))
+        run("log-metric", lambda t: scenario_log_metric(t, e[t.name], args.clients, args.single))
+        run("get-history", lambda t: scenario_history(t, e[t.name], args.history_points, args.history_requests))
+        run("search", lambda t: scenario_search(t, e[t.name], args.search_runs, args.search_requests, args.clients))
+        run("retry", lambda t: scenario_retry(t, e[t.name], args.retry_small, args.retry_large, args.retries))
+        compat_rows = compatibility(targets, experiments)
+
+    m, f = results["Maestro"], results["MLflow"]
+    retry_flat_m = m["retry (large)"].value / m["retry (10k)"].value
+    retry_flat_f = f["retry (large)"].value / f["retry (10k)"].value
+    rows = []
+    specs = [
+        ("log-batch", f"log-batch, 1000-metric batches, {args.clients} clients", True, 5.0),
+        ("log-metric", f"single log-metric, {args.clients} clients", True, None),
+        ("get-history", f"get-history, {args.history_points:,} points", False, 5.0),
+        ("search", f"runs/search over {args.search_runs:,} runs, filter + order", False, 10.0),
+    ]
+    for key, label, higher, target in specs:
+        factor = ratio(m[key].value, f[key].value, higher)
+        verdict = "" if target is None else ("met" if factor >= target else "NOT met")
+        rows.append([label, f"{m[key].value:,.1f} {m[key].unit}", f"{f[key].value:,.1f} {f[key].unit}",
+                     f"{factor:.1f}×", f"≥ {target:g}×" if target else "—", verdict,
+                     f"{m[key].cpu_ms:.1f} / {f[key].cpu_ms:.1f}"])  # fmt: skip
+    for size in ("10k", "large"):
+        key = f"retry ({size})"
+        points = args.retry_small if size == "10k" else args.retry_large
+        rows.append([f"duplicate-batch retry at {points:,} points", f"{m[key].value:.1f} {m[key].unit}",
+                     f"{f[key].value:.1f} {f[key].unit}", f"{ratio(m[key].value, f[key].value, False):.1f}×", "—", "",
+                     f"{m[key].cpu_ms:.1f} / {f[key].cpu_ms:.1f}"])  # fmt: skip
+    rows.append(["retry latency growth, large ÷ 10k", f"{retry_flat_m:.2f}", f"{retry_flat_f:.2f}", "—", "flat (≈1)",
+                 "met" if retry_flat_m <= 1.5 else "NOT met", ""])  # fmt: skip
+    print_table(
+        f"Maestro vs mlflow server {MLFLOW_VERSION} (MLflow REST API, {args.workers} workers each)",
+        ["scenario", "Maestro", "MLflow", "Maestro advantage", "target", "verdict", "server CPU ms/request M / F"],
+        rows,
+        notes=[
+            "server CPU = the server's processes (workers) plus their PostgreSQL backends, per request (per batch "
+            "for log-batch); wall-clock figures depend on what else runs on the machine, CPU much less",
+            "Maestro: gunicorn sync workers, production settings, rate limits lifted for the benchmark tenant; "
+            "MLflow: `mlflow server` (uvicorn) with a PostgreSQL backend store on the same server",
+        ],
+    )
+    print_table("Compatibility: the same bad requests to both servers", ["request", "Maestro", "MLflow", ""],
+                compat_rows)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "maestro.middleware.RequestIdMiddleware",
     "maestro.middleware.HealthCheckMiddleware",
+    "maestro.api.middleware.RequestTextGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "apps.access.headers.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -197,21 +198,18 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.access.permissions.AccessPolicy"],
     "DEFAULT_THROTTLE_CLASSES": ["apps.access.throttling.RateLimitThrottle"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "maestro.api.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "maestro.api.pagination.StablePageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "maestro.api.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "maestro.api.filters.StableOrderingFilter",
     ],
     "EXCEPTION_HANDLER": "maestro.api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only (views that take uploads declare their multipart parsers); see maestro/api/parsers.py.
+    "DEFAULT_PARSER_CLASSES": ["maestro.api.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -234,6 +232,11 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "apps.integrations.choices.DeliveryStatus",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
+    # Every operation documents the shared error responses (maestro/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "maestro.api.schema.document_error_responses",
+    ],
 }
 
 # ---------------------------------------------------------------------------------------------- Celery

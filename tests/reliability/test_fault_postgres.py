@@ -49,7 +49,7 @@ def seeded(committed):
 
 
 def test_postgresql_restart_under_traffic_answers_503_only_during_the_restart(seeded, tmp_path):
-    alpha, admin, project, run = seeded
+    alpha, admin, _project, run = seeded
     pg, redis = faults.PrivatePostgres(), faults.PrivateRedis()
     pg.create()
     redis.start()

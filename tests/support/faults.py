@@ -95,16 +95,21 @@ class PrivatePostgres:
             input=dump.stdout, check=True, env=env, capture_output=True,
         )  # fmt: skip
 
+    @property
+    def _options(self) -> str:
+        return f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+
     def start(self) -> None:
-        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
-                 "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")  # fmt: skip
+        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o", self._options, "start")
 
     def stop(self, mode: str = "fast") -> None:
         self._pg("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop", check=False)
 
     def restart(self) -> None:
-        self._pg("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "-l", str(self.log),
-                 "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "restart")  # fmt: skip
+        self._pg(
+            "pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "-l", str(self.log),
+            "-o", self._options, "restart",
+        )  # fmt: skip
 
     def destroy(self) -> None:
         self.stop("immediate")

@@ -259,6 +259,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.clear_expired_sessions_all_tenants",
         "schedule": 6 * 60 * 60,
     },
+    # Requests for background work made while the broker was down are sent again (maestro/enqueue.py).
+    "integrations-reconcile-reprocess": {
+        "task": "integrations.reconcile_reprocess",
+        "schedule": env.int("INTEGRATIONS_RECONCILE_SECONDS", default=60),
+    },
 }
 
 # ---------------------------------------------------------------------------------------------- metrics
@@ -396,6 +401,8 @@ INTEGRATIONS_WEBHOOK_MAX_BYTES = env.int("INTEGRATIONS_WEBHOOK_MAX_BYTES", defau
 INTEGRATIONS_SECRET_KEYS = env.list("INTEGRATIONS_SECRET_KEYS", default=[])
 INTEGRATIONS_REWORK_WINDOW_DAYS = env.int("INTEGRATIONS_REWORK_WINDOW_DAYS", default=21)
 INTEGRATIONS_MIN_PERCENTILE_SAMPLES = env.int("INTEGRATIONS_MIN_PERCENTILE_SAMPLES", default=3)
+# A reprocess request still unserved after this many seconds is sent again by the reconciliation beat task.
+INTEGRATIONS_RECONCILE_SECONDS = env.int("INTEGRATIONS_RECONCILE_SECONDS", default=60)
 
 # ---------------------------------------------------------------------------------------------- artifact library
 # Largest file accepted by POST /api/v1/artifacts/{id}/versions (bytes); beyond it the API answers 413.

@@ -190,11 +190,16 @@ def start_gunicorn(env: dict[str, str], log: Path, workers: int = 2) -> Server:
     raise RuntimeError(f"gunicorn did not answer; see {log}")
 
 
-def start_celery(env: dict[str, str], log: Path, queues: str = "default,ml") -> subprocess.Popen:
+def start_celery(
+    env: dict[str, str], log: Path, queues: str = "default,ml", beat_schedule: Path | None = None
+) -> subprocess.Popen:
+    """A Celery worker (solo pool); with ``beat_schedule`` it also runs beat (``-B``), keeping its state there."""
     handle = open(log, "ab")  # noqa: SIM115
+    beat = ["-B", "--schedule", str(beat_schedule)] if beat_schedule else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "maestro", "worker", "--pool", "solo", "-Q", queues,
-         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", f"fault-{os.getpid()}-%i@%h"],
+         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", f"fault-{os.getpid()}-%i@%h",
+         *beat],
         env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
     )  # fmt: skip
     deadline = time.monotonic() + 90

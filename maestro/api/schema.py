@@ -109,6 +109,17 @@ SERVER_RESPONSES = {
 BODY_METHODS = ("post", "put", "patch")
 
 
+def _alternative_media_types(responses: dict) -> list[str]:
+    """Text formats an operation can be asked for (``?format=csv``): its errors are rendered in them too."""
+    found = []
+    for code, response in responses.items():
+        if str(code).startswith("2"):
+            for media_type in response.get("content", {}):
+                if media_type.startswith("text/") and media_type not in found:
+                    found.append(media_type)
+    return found
+
+
 def document_error_responses(result, generator, request, public):
     """Postprocessing hook: add the shared error responses to every operation (see the module docstring)."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
@@ -118,12 +129,15 @@ def document_error_responses(result, generator, request, public):
             if method not in ("get", "put", "post", "patch", "delete", "head", "options", "trace"):
                 continue
             responses = operation.setdefault("responses", {})
+            content = dict(error_content)
+            for media_type in _alternative_media_types(responses):
+                content[media_type] = {"schema": {"type": "string"}}
             codes = dict(ERROR_RESPONSES)
             if method in BODY_METHODS:
                 codes.update(BODY_ERROR_RESPONSES)
             for code, description in codes.items():
                 documented = responses.setdefault(code, {"description": description})
-                documented.setdefault("content", error_content)
+                documented.setdefault("content", content)
             for code, description in SERVER_RESPONSES.items():
                 responses.setdefault(code, {"description": description})
     return result

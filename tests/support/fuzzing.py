@@ -241,9 +241,9 @@ def operations_without_inputs(schema: dict) -> set[str]:
     for path, item in schema["paths"].items():
         shared = item.get("parameters", [])
         for method, operation in item.items():
-            if isinstance(operation, dict) and "responses" in operation:
-                if not (shared or operation.get("parameters") or operation.get("requestBody")):
-                    found.add(f"{method.upper()} {path}")
+            inputs = shared or operation.get("parameters") or operation.get("requestBody")
+            if isinstance(operation, dict) and "responses" in operation and not inputs:
+                found.add(f"{method.upper()} {path}")
     return found
 
 

@@ -240,9 +240,9 @@ def operations_without_inputs(schema: dict) -> set[str]:
     found = set()
     for path, item in schema["paths"].items():
         shared = item.get("parameters", [])
-        for method, operation in item.items():
-            inputs = shared or operation.get("parameters") or operation.get("requestBody")
-            if isinstance(operation, dict) and "responses" in operation and not inputs:
+        operations_here = {m: op for m, op in item.items() if isinstance(op, dict) and "responses" in op}
+        for method, operation in operations_here.items():
+            if not (shared or operation.get("parameters") or operation.get("requestBody")):
                 found.add(f"{method.upper()} {path}")
     return found
 

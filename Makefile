@@ -52,6 +52,7 @@ migrate: services
 demo: migrate
 	DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) $(PY) manage.py collectstatic --noinput -v 0
 	DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) $(PY) manage.py ensure_demo
+	DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) $(PY) manage.py seed_demo --tenant demo --projects 600
 
 run: demo
 	@echo "[run] starting web (http://demo.localhost:8000), Celery worker and beat — Ctrl-C stops them"

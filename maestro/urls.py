@@ -11,6 +11,8 @@ from apps.access.views import PasswordChangeView
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
+    # before the projects routes: /projects/overlap and /projects/<id>/similar are served here
+    path("", include("apps.recommendations.api.urls")),
     path("", include("apps.projects.api.urls")),
     path("", include("apps.artifacts.api.urls")),
     path("", include("apps.access.api.urls")),

@@ -102,6 +102,12 @@ AUDITED: dict[str, dict] = {
         "secret_fields": {"secret_salt", "secret_hash"},
         "ignore_fields": {"last_delivery_at"},
     },
+    # Registry versions; the boosters and metrics are large and write-once, so only status/promotion changes show.
+    # Promotions and rollbacks are also model.promoted / model.rolled_back security events.
+    "recommendations.SuccessModel": {
+        "name": "success_model",
+        "ignore_fields": {"booster", "features", "cv_metrics", "feature_importances", "params", "data_fingerprint"},
+    },
     # Recorded only when changed from inside the tenant (e.g. renamed through the API); platform-schema activity
     # (operators' admin) is outside every tenant's trail.
     "tenants.Tenant": {"name": "tenant_settings", "ignore_fields": {"schema_name", "created_at"}},
@@ -127,6 +133,15 @@ NOT_AUDITED: dict[str, str] = {
     "guardian.UserObjectPermission": "written only by apps.access.services, which records one grant.changed event",
     "guardian.GroupObjectPermission": "written only by apps.access.services, which records one grant.changed event",
     "axes.*": "login attempt bookkeeping; failures and lockouts are audited as auth.* security events",
+    "recommendations.ProjectEmbedding": "derived from the project's spec (recomputed when it changes)",
+    "recommendations.EmbeddingIndexState": "a version counter of the embeddings, bumped by every embedding write",
+    "recommendations.ModelEvent": "the registry's own promotion history; each promotion and rollback is also a"
+    " model.promoted / model.rolled_back security event",
+    "recommendations.TrainingRun": "the record of background ML work (requested by, status, timings, errors),"
+    " listed by the API; an audit row per status change would duplicate it",
+    "recommendations.Prediction": "the stored log of each recommendations call (who, request, response, time)",
+    "recommendations.ArtifactImpact": "derived by the engine after each training; the Artifact.impact_score write"
+    " is one artifact.bulk_updated event per computation",
 }
 
 

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -157,6 +158,17 @@ def _save_project(project: Project, *, slug_generated: bool) -> Project:
     raise ValidationError({"slug": "Could not find a free slug; give one explicitly."})
 
 
+def _after_write(project: Project) -> None:
+    """Keep the recommendation engine in step: re-embed a changed spec (queued, sent on commit) and record the actual
+    outcome on the project's predictions once it is completed (after commit). The engine's periodic reconciliation
+    repairs both if either is lost (e.g. Redis down)."""
+    from apps.recommendations.services import embedding_schedule_for_project, prediction_record_outcome
+
+    embedding_schedule_for_project(project.pk)
+    if project.status == ProjectStatus.COMPLETED:
+        transaction.on_commit(partial(prediction_record_outcome, project.pk))
+
+
 def _set_fields(project: Project, data: dict[str, Any]) -> bool:
     """Copy ``data`` onto ``project``; return whether the slug must be generated from the name."""
     for field, value in data.items():
@@ -200,6 +212,7 @@ def project_create(*, user: User | None, data: dict[str, Any]) -> Project:
     project, slug_generated = project_prepare(project=None, data={"owner": user, **data})
     project = _save_project(project, slug_generated=slug_generated)
     grant_creator(user=user, obj=project)
+    _after_write(project)
     return project
 
 
@@ -209,7 +222,9 @@ def project_update(*, project: Project, user: User | None, data: dict[str, Any])
     completes it exactly like :func:`project_complete`; an empty ``slug`` regenerates it from the name."""
     locked = Project.objects.select_for_update().get(pk=project.pk)
     project, slug_generated = project_prepare(project=locked, data=data)
-    return _save_project(project, slug_generated=slug_generated)
+    project = _save_project(project, slug_generated=slug_generated)
+    _after_write(project)
+    return project
 
 
 @transaction.atomic

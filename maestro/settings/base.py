@@ -61,6 +61,7 @@ TENANT_APPS = [
     "apps.metrics",
     "apps.dashboard",
     "apps.integrations",
+    "apps.recommendations",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -238,6 +239,15 @@ SPECTACULAR_SETTINGS = {
         "maestro.api.schema.document_error_responses",
     ],
 }
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "MemberRoleEnum": "apps.projects.choices.MemberRole",
+        "ExperienceLevelEnum": "apps.projects.choices.ExperienceLevel",
+        "TrainingRunStatusEnum": "apps.recommendations.choices.RunStatus",
+        "SuccessModelStatusEnum": "apps.recommendations.choices.ModelStatus",
+        "PredictionStatusEnum": "apps.recommendations.choices.PredictionStatus",
+    }
+)
 
 # ---------------------------------------------------------------------------------------------- Celery
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
@@ -265,6 +275,28 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("INTEGRATIONS_RECONCILE_SECONDS", default=60),
     },
 }
+CELERY_TASK_ROUTES = {"recommendations.*": {"queue": "ml"}}
+CELERY_BEAT_SCHEDULE["recommendations-reconcile"] = {
+    "task": "recommendations.reconcile_all_tenants",
+    "schedule": env.int("RECOMMENDATIONS_RECONCILE_SECONDS", default=300),
+}
+
+# ---------------------------------------------------------------------------------------------- recommendations
+# Fewer completed projects than this: no model, predictions answer {"status": "insufficient_data", ...}.
+RECOMMENDATIONS_MIN_COMPLETED_PROJECTS = env.int("RECOMMENDATIONS_MIN_COMPLETED_PROJECTS", default=30)
+# Reconciliation retrains when at least this many outcomes arrived (or changed) since the latest model.
+RECOMMENDATIONS_RETRAIN_AFTER_NEW_OUTCOMES = env.int("RECOMMENDATIONS_RETRAIN_AFTER_NEW_OUTCOMES", default=10)
+# An artifact used by fewer training projects gets "insufficient_usage" instead of an impact score.
+RECOMMENDATIONS_IMPACT_MIN_USAGE = env.int("RECOMMENDATIONS_IMPACT_MIN_USAGE", default=5)
+# Threads for LightGBM training, torch encoding and NumPy's BLAS (0 = library default: one per core). One is
+# faster for processes that serve one request at a time, and on a busy machine.
+RECOMMENDATIONS_TRAIN_THREADS = env.int("RECOMMENDATIONS_TRAIN_THREADS", default=1)
+RECOMMENDATIONS_TORCH_THREADS = env.int("RECOMMENDATIONS_TORCH_THREADS", default=1)
+RECOMMENDATIONS_BLAS_THREADS = env.int("RECOMMENDATIONS_BLAS_THREADS", default=1)
+# A queued run not started this long after it was sent is sent again by reconciliation (duplicates are no-ops).
+RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS = env.int("RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS", default=600)
+# A run "running" for longer than this is considered lost (worker died) and marked failed by reconciliation.
+RECOMMENDATIONS_RUN_TIMEOUT_SECONDS = env.int("RECOMMENDATIONS_RUN_TIMEOUT_SECONDS", default=3600)
 
 # ---------------------------------------------------------------------------------------------- metrics
 # /metrics answers only a `Authorization: Bearer <METRICS_TOKEN>` request or a client in these networks.

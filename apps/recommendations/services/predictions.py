@@ -1,0 +1,314 @@
+"""Recommendations for a proposed project (stored as a Prediction) and recording what actually happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from apps.artifacts.models import Artifact
+from apps.projects.choices import ProjectStatus
+from apps.projects.models import Project
+from apps.recommendations import caches, selectors
+from apps.recommendations.choices import PredictionStatus, RunKind, RunReason, RunStatus
+from apps.recommendations.ml import embeddings as emb
+from apps.recommendations.ml.features import Member, ProjectInput
+from apps.recommendations.ml.predict import Predictor
+from apps.recommendations.ml.team import TeamConstraints, TeamSearch
+from apps.recommendations.models import Prediction, TrainingRun
+from apps.recommendations.services.runs import run_request
+
+
+@dataclass
+class Proposal:
+    """A proposed project as the recommendations API receives it (validated)."""
+
+    spec: str
+    problem_class: str
+    complexity: int
+    planned_duration_days: float | None = None
+    members: list[Member] = field(default_factory=list)
+    artifact_ids: list[int] = field(default_factory=list)
+    project: Project | None = None
+    constraints: TeamConstraints = field(default_factory=TeamConstraints)
+    similar_k: int = 5
+    max_artifacts: int = 10
+
+
+def _round(value, digits: int = 3):
+    return (
+        None if value is None or (isinstance(value, float) and not np.isfinite(value)) else round(float(value), digits)
+    )
+
+
+def _target(predictor: Predictor, X: np.ndarray, target: str) -> dict:
+    pred = predictor.predict(X, target)
+    if pred is None:
+        return dict(predictor.skipped_targets.get(target, {"status": "insufficient_data"}))
+    return {
+        "status": "ok",
+        "predicted": _round(pred.point[0], 2),
+        "lower": _round(pred.lower[0], 2),
+        "upper": _round(pred.upper[0], 2),
+        "n_training_samples": predictor.targets[target]["n_samples"],
+    }
+
+
+def _suggest_artifacts(predictor: Predictor, proposal: Proposal, inp: ProjectInput, neighbor_value: float,
+                       base: float, neighbor_ids: list[int], neighbor_success: list[float],
+                       library: list[tuple[int, str, str, bool]]) -> list[dict]:  # fmt: skip
+    """Library artifacts not yet in the proposal, ranked by uplift = prediction with the artifact − without.
+
+    Artifacts without an indicator feature differ only through their type count, so one row per type serves all
+    of them; ties are broken by how many similar successful projects used the artifact."""
+    used = set(proposal.artifact_ids)
+    candidates = [(aid, name, atype) for aid, name, atype, active in library if active and aid not in used]
+    if not candidates:
+        return []
+    keys, rows = {}, []
+    for aid, _name, atype in candidates:
+        key = ("a", aid) if predictor.space.indicator_col(aid) is not None else ("t", atype)
+        if key not in keys:
+            keys[key] = len(rows)
+            rows.append(inp.with_artifact(aid, atype))
+    uplift = predictor.predict_success(predictor.rows(rows, neighbor_value)) - base
+    threshold = float(predictor.metadata.get("success_mean", 0.0))
+    successful = [pid for pid, s in zip(neighbor_ids, neighbor_success, strict=True) if s >= threshold]
+    users: dict[int, set[int]] = {}  # artifacts the similar successful training projects used (kept with the model)
+    for pid in successful:
+        for aid in predictor.pool_artifacts.get(pid, ()):
+            users.setdefault(aid, set()).add(pid)
+    out = []
+    for aid, name, atype in candidates:
+        key = ("a", aid) if predictor.space.indicator_col(aid) is not None else ("t", atype)
+        value = float(uplift[keys[key]])
+        if value <= 0:
+            continue
+        out.append(
+            {
+                "artifact_id": aid,
+                "name": name,
+                "type": atype,
+                "uplift": round(value, 3),
+                "specific": key[0] == "a",
+                "used_by_similar_successful": {
+                    "count": len(users.get(aid, ())),
+                    "of": len(successful),
+                    "project_ids": sorted(users.get(aid, ())),
+                },
+            }
+        )
+    out.sort(key=lambda a: (-a["uplift"], -a["used_by_similar_successful"]["count"], a["artifact_id"]))
+    return out[: proposal.max_artifacts]
+
+
+def _suggest_team(predictor: Predictor, proposal: Proposal, X: np.ndarray, proposed_success: float) -> dict:
+    meta = predictor.metadata
+    search = TeamSearch(
+        predictor.space, X[0], predictor.predict_success, proposal.constraints, meta.get("years_by_level", {}),
+        float(meta.get("median_member_hours", 0.0)),
+    )  # fmt: skip
+    result = search.run(proposed=proposal.members)
+    c = proposal.constraints
+    return {
+        "members": [
+            {
+                "role": role,
+                "level": level,
+                "count": count,
+                "years_experience": round(search.typical_member(role, level).years, 1),
+                "contribution_hours": round(search.typical_member(role, level).hours, 1),
+            }
+            for role, level, count in result.members
+        ],
+        "team_size": result.size,
+        "predicted_success": _round(result.predicted_success, 2),
+        "proposed_team_predicted_success": _round(proposed_success, 2),
+        "improvement": _round(result.predicted_success - proposed_success, 2),
+        "candidates_evaluated": result.evaluated,
+        "constraints": {
+            "min_team_size": c.min_size,
+            "max_team_size": c.max_size,
+            "allowed_roles": list(c.roles),
+            "allowed_levels": list(c.levels),
+            "max_per_role": dict(c.max_per_role),
+            "max_per_level": dict(c.max_per_level),
+        },
+    }
+
+
+def _contributions(predictor: Predictor, X: np.ndarray) -> dict:
+    contrib = predictor.contributions(X)[0]
+    items = [
+        {"feature": name, "value": _round(X[0, i], 4), "contribution": round(float(contrib.values[i]), 4)}
+        for i, name in enumerate(predictor.space.names)
+    ]
+    items.sort(key=lambda c: -abs(c["contribution"]))
+    return {"base_value": round(contrib.base_value, 4), "features": items}
+
+
+def _save(*, user, proposal: Proposal, request_data: dict, response: dict, status: str, model=None) -> Prediction:
+    success = response.get("success") or {}
+    duration = response.get("duration_days") or {}
+    cost = response.get("compute_cost") or {}
+    prediction = Prediction.objects.create(
+        project=proposal.project,
+        model=model,
+        model_version=getattr(model, "version", None),
+        status=status,
+        request=request_data,
+        response=response,
+        predicted_success=success.get("predicted"),
+        lower=success.get("lower"),
+        upper=success.get("upper"),
+        confidence=success.get("confidence"),
+        predicted_duration_days=duration.get("predicted"),
+        predicted_cost=cost.get("predicted"),
+        project_completed_before=bool(proposal.project and proposal.project.status == ProjectStatus.COMPLETED),
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    if prediction.project_completed_before:
+        prediction_record_outcome(proposal.project.pk)
+    return prediction
+
+
+def _vector(proposal: Proposal) -> np.ndarray | None:
+    if emb.is_blank(proposal.spec):
+        return None
+    if proposal.project is not None and proposal.spec == proposal.project.spec:
+        return selectors.project_vector(proposal.project)  # the stored embedding when it is current
+    return caches.text_vector(proposal.spec)
+
+
+def _without_model(*, user, proposal: Proposal, request_data: dict, similar: list[dict]) -> dict:
+    """The explicit answer when no model can predict: too few completed projects, or none trained yet."""
+    needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
+    baseline = selectors.baseline()
+    have = baseline["n_completed"]
+    body: dict = {"have": have, "needed": needed, "baseline": baseline, "similar_projects": similar}
+    if have < needed:
+        body["status"] = PredictionStatus.INSUFFICIENT_DATA
+        body["detail"] = (
+            f"{have} completed projects with a success score; the model needs {needed}. "
+            "The tenant's historical mean is given as a baseline."
+        )
+    else:
+        run = TrainingRun.objects.filter(kind=RunKind.TRAIN, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
+        run = run or run_request(kind=RunKind.TRAIN, reason=RunReason.RECONCILE, user=user)
+        body["status"] = PredictionStatus.NO_MODEL
+        body["detail"] = f"No model is trained yet; training run {run.pk} is {run.status}."
+        body["training_run_id"] = run.pk
+    prediction = _save(user=user, proposal=proposal, request_data=request_data, response=body, status=body["status"])
+    return {"prediction_id": prediction.pk} | body
+
+
+def recommendation_create(*, user, proposal: Proposal, request_data: dict) -> dict:
+    """Predict success (interval, confidence), duration and cost for ``proposal``; suggest artifacts and a team; list
+    similar past projects and per-feature contributions. Stored as a Prediction; returns the response body.
+
+    Without an active model the answer is ``insufficient_data`` (fewer completed projects than
+    RECOMMENDATIONS_MIN_COMPLETED_PROJECTS) or ``no_model`` (a training is queued), with the historical mean."""
+    vector = _vector(proposal)
+    exclude = [proposal.project.pk] if proposal.project else []
+    similar = (
+        selectors.similar_projects(
+            user=user, vector=vector, k=proposal.similar_k, exclude_ids=exclude, completed_only=True
+        )
+        if vector is not None
+        else []
+    )
+    model = selectors.active_model()
+    if model is None:
+        return _without_model(user=user, proposal=proposal, request_data=request_data, similar=similar)
+
+    predictor = caches.predictor_for(model.pk, model.version)
+    found = predictor.neighbors(vector, exclude_project_id=proposal.project.pk if proposal.project else None)
+    library = list(Artifact.objects.order_by("pk").values_list("pk", "name", "type", "is_active"))
+    types = {aid: atype for aid, _name, atype, _active in library}
+    inp = ProjectInput(
+        problem_class=proposal.problem_class,
+        complexity=float(proposal.complexity),
+        planned_duration_days=proposal.planned_duration_days,
+        members=tuple(proposal.members),
+        artifacts=tuple((aid, types[aid]) for aid in proposal.artifact_ids if aid in types),
+    )
+    X = predictor.rows([inp], found.value)
+    success = _target(predictor, X, "success")
+    conf = predictor.confidence(success["lower"], success["upper"], found)
+    success |= {
+        "confidence": round(conf["confidence"], 4),
+        "confidence_components": {k: round(v, 4) for k, v in conf.items() if k != "confidence"},
+        "interval_coverage": 0.8,
+    }
+    neighbor_ids = predictor.neighbor_project_ids(found)
+    neighbor_success = [float(predictor.pool_embedded_success[p]) for p in found.positions]
+    body = {
+        "status": PredictionStatus.OK,
+        "model": {
+            "id": model.pk,
+            "version": model.version,
+            "trained_at": model.trained_at,
+            "n_samples": model.n_samples,
+            "cv_mae": round(model.cv_mae, 4),
+        },
+        "success": success,
+        "duration_days": _target(predictor, X, "duration_days"),
+        "compute_cost": _target(predictor, X, "compute_cost"),
+        "neighbor_success": {
+            "value": _round(found.value, 3),
+            "neighbors": [
+                {"project_id": pid, "similarity": round(float(s), 4), "success_score": round(y, 2)}
+                for pid, s, y in zip(neighbor_ids, found.similarities, neighbor_success, strict=True)
+            ],
+        },
+        "suggested_artifacts": _suggest_artifacts(
+            predictor, proposal, inp, found.value, success["predicted"], neighbor_ids, neighbor_success, library
+        ),
+        "suggested_team": _suggest_team(predictor, proposal, X, success["predicted"]),
+        "similar_projects": similar,
+        "feature_contributions": _contributions(predictor, X),
+        # The mean of the training projects' success: what the model was fitted on (no extra query per request).
+        "baseline": {"historical_mean": _round(model.params.get("success_mean"), 3), "n_completed": model.n_samples},
+    }
+    prediction = _save(
+        user=user, proposal=proposal, request_data=request_data, response=body, status=PredictionStatus.OK, model=model
+    )
+    return {"prediction_id": prediction.pk} | body
+
+
+def prediction_record_outcome(project_id: int) -> int:
+    """Record the actual outcome on every open Prediction of a completed project; returns how many were updated.
+
+    Call it after a project is completed (the projects services do, after commit); reconciliation also calls it for
+    any completed project whose predictions still lack an actual, so nothing depends on that call alone."""
+    row = (
+        Project.objects.filter(pk=project_id, status=ProjectStatus.COMPLETED, success_score__isnull=False)
+        .values("success_score", "start_date", "completion_date", "compute_cost")
+        .first()
+    )
+    if row is None:
+        return 0
+    duration = None
+    if row["start_date"] and row["completion_date"]:
+        duration = float((row["completion_date"] - row["start_date"]).days)
+    return Prediction.objects.filter(project_id=project_id, actual_success__isnull=True).update(
+        actual_success=row["success_score"],
+        actual_duration_days=duration,
+        actual_cost=None if row["compute_cost"] is None else float(row["compute_cost"]),
+        outcome_recorded_at=timezone.now(),
+    )
+
+
+def predictions_reconcile_outcomes() -> int:
+    """Record outcomes for every completed project that has predictions without an actual."""
+    project_ids = (
+        Prediction.objects.filter(
+            actual_success__isnull=True, project__status=ProjectStatus.COMPLETED, project__success_score__isnull=False
+        )
+        .values_list("project_id", flat=True)
+        .distinct()
+        .order_by("project_id")
+    )
+    return sum(prediction_record_outcome(pid) for pid in project_ids)

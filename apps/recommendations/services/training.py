@@ -1,0 +1,188 @@
+"""Writes of the model registry: train a new version, promote (automatically or by hand), roll back."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from apps.audit.services import audit_security_event
+from apps.recommendations import dataset
+from apps.recommendations.choices import ModelAction, ModelStatus, RunKind, RunReason, RunStatus
+from apps.recommendations.ml.predict import serialize
+from apps.recommendations.ml.training import TrainingConfig, train
+from apps.recommendations.models import ModelEvent, SuccessModel, TrainingRun
+from apps.recommendations.services.runs import RunOutcome, run_request
+
+logger = logging.getLogger("maestro.recommendations")
+
+
+@contextmanager
+def _training_lock():
+    """A session-level PostgreSQL advisory lock per tenant schema: trainings of one tenant run one at a time, in any
+    process. (Session-level, not transaction-level, so the run's status updates commit while it is held; the lock
+    is released in ``finally`` or when the connection closes.)"""
+    key = f"{connection.schema_name}:train"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtext('maestro.recommendations'), hashtext(%s))", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext('maestro.recommendations'), hashtext(%s))", [key])
+
+
+def training_config() -> TrainingConfig:
+    return TrainingConfig(
+        num_threads=settings.RECOMMENDATIONS_TRAIN_THREADS,
+        min_target_samples=settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS,
+    )
+
+
+def training_request(*, user=None, reason: str = RunReason.MANUAL, force: bool = False) -> TrainingRun:
+    """Queue a retraining of the tenant's models (or return the one already queued)."""
+    return run_request(kind=RunKind.TRAIN, reason=reason, user=user, params={"force": True} if force else {})
+
+
+def model_train(run: TrainingRun) -> RunOutcome:
+    """Body of a ``retrain`` run. Idempotent: when the training data is unchanged since the latest version, no new
+    version is created (unless the run was requested with ``force``); concurrent runs serialise on the lock, so two
+    concurrent retrains produce one new version."""
+    needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
+    with _training_lock():
+        ts = dataset.training_set()
+        if len(ts) < needed:
+            return RunOutcome(
+                RunStatus.SKIPPED,
+                detail=f"Insufficient data: {len(ts)} completed projects with a success score, {needed} needed.",
+                result={"status": "insufficient_data", "have": len(ts), "needed": needed},
+            )
+        fingerprint = dataset.fingerprint(ts)
+        latest = SuccessModel.objects.order_by("-version").first()
+        if latest is not None and latest.data_fingerprint == fingerprint and not run.params.get("force"):
+            return RunOutcome(
+                RunStatus.SKIPPED,
+                detail=f"Training data unchanged since model v{latest.version}; no new version.",
+                model=latest,
+                result={"status": "unchanged", "version": latest.version},
+            )
+        cfg = training_config()
+        bundle = train(ts, cfg)
+        success = bundle.targets["success"]
+        with transaction.atomic():
+            version = (SuccessModel.objects.aggregate(v=Max("version"))["v"] or 0) + 1
+            model = SuccessModel.objects.create(
+                version=version,
+                trained_at=timezone.now(),
+                n_samples=len(ts),
+                features=bundle.space.names,
+                cv_metrics={name: t.cv for name, t in bundle.targets.items()} | bundle.skipped_targets,
+                cv_mae=float(success.cv["mae"]),
+                feature_importances=bundle.importances,
+                booster=serialize(bundle),
+                training_seconds=bundle.training_seconds,
+                data_fingerprint=fingerprint,
+                params={k: v for k, v in bundle.metadata.items() if not isinstance(v, dict)},
+            )
+            promoted = _auto_promote(model)
+    logger.info("ml_model_trained", extra={"version": model.version, "promoted": promoted, "n": len(ts)})
+    return RunOutcome(
+        RunStatus.SUCCEEDED,
+        detail=f"Model v{model.version} trained on {len(ts)} projects; "
+        + ("promoted." if promoted else "not promoted."),
+        model=model,
+        result={"version": model.version, "promoted": promoted, "cv_mae": model.cv_mae, "n_samples": len(ts)},
+    )
+
+
+def _active_for_update() -> SuccessModel | None:
+    return SuccessModel.objects.select_for_update().filter(status=ModelStatus.ACTIVE).first()
+
+
+def _activate(model: SuccessModel, previous: SuccessModel | None, *, event: str, automatic: bool, reason: str) -> None:
+    """Make ``model`` the active version (retiring ``previous``) and record the security event (its actor is the
+    current request's user or token, or the system in a task)."""
+    if previous is not None:
+        previous.status = ModelStatus.RETIRED
+        previous.save(update_fields=["status"])
+    model.status = ModelStatus.ACTIVE
+    model.promoted_at = timezone.now()
+    model.save(update_fields=["status", "promoted_at"])
+    audit_security_event(
+        event,
+        obj=model,
+        object_type="recommendations.model",
+        extra={
+            "from_version": previous.version if previous is not None else None,
+            "to_version": model.version,
+            "automatic": automatic,
+            "reason": reason,
+        },
+    )
+
+
+def _auto_promote(model: SuccessModel) -> bool:
+    """Promote a new version only if its CV MAE beats the active one's (or nothing is active)."""
+    active = _active_for_update()
+    if active is None or model.cv_mae < active.cv_mae:
+        reason = (
+            "No active model."
+            if active is None
+            else f"CV MAE {model.cv_mae:.3f} < {active.cv_mae:.3f} of active v{active.version}."
+        )
+        _activate(model, active, event="model.promoted", automatic=True, reason=reason)
+        ModelEvent.objects.create(model=model, action=ModelAction.AUTO_PROMOTED, previous_active=active, reason=reason)
+        return True
+    ModelEvent.objects.create(
+        model=model,
+        action=ModelAction.KEPT,
+        previous_active=active,
+        reason=f"CV MAE {model.cv_mae:.3f} does not beat {active.cv_mae:.3f} of active v{active.version}.",
+    )
+    return False
+
+
+@transaction.atomic
+def model_promote(*, model: SuccessModel, user, reason: str = "") -> SuccessModel:
+    """Make ``model`` the active version by hand (audited in ModelEvent); impact is recomputed with it."""
+    active = _active_for_update()
+    if active is not None and active.pk == model.pk:
+        raise ValidationError({"model": f"Model v{model.version} is already active."})
+    _activate(model, active, event="model.promoted", automatic=False, reason=reason)
+    ModelEvent.objects.create(
+        model=model, action=ModelAction.PROMOTED, previous_active=active, actor=user, reason=reason
+    )
+    run_request(kind=RunKind.IMPACT, reason=RunReason.AFTER_TRAINING, user=user)
+    return model
+
+
+@transaction.atomic
+def model_rollback(*, model: SuccessModel, user, reason: str = "") -> SuccessModel:
+    """Deactivate the active ``model`` and reactivate the version that was active before it was promoted.
+
+    Returns the model that is active afterwards."""
+    active = _active_for_update()
+    if active is None or active.pk != model.pk:
+        raise ValidationError({"model": f"Model v{model.version} is not the active model; only it can be rolled back."})
+    promotion = (
+        ModelEvent.objects.filter(
+            model=model, action__in=[ModelAction.AUTO_PROMOTED, ModelAction.PROMOTED], previous_active__isnull=False
+        )
+        .select_related("previous_active")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if promotion is None:
+        raise ValidationError({"model": f"Model v{model.version} has no previously active version to roll back to."})
+    previous = SuccessModel.objects.select_for_update().get(pk=promotion.previous_active_id)
+    _activate(previous, model, event="model.rolled_back", automatic=False, reason=reason)
+    ModelEvent.objects.create(
+        model=previous, action=ModelAction.ROLLED_BACK, previous_active=model, actor=user, reason=reason
+    )
+    run_request(kind=RunKind.IMPACT, reason=RunReason.AFTER_TRAINING, user=user)
+    return previous

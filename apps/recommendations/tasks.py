@@ -1,0 +1,54 @@
+"""Celery entry points of the recommendation engine (queue ``ml``): thin wrappers that run one TrainingRun.
+
+Each task takes the tenant's ``schema_name`` explicitly and runs inside it (``TenantTask``), acknowledges late
+(a worker dying mid-task leaves the message to be redelivered) and is idempotent: the run row moves from queued to
+running exactly once, and training itself is serialised per tenant by an advisory lock.
+"""
+
+from celery import shared_task
+
+from maestro.celery import TenantTask
+
+ML_TASK = {"base": TenantTask, "acks_late": True, "queue": "ml"}
+
+
+@shared_task(name="recommendations.retrain", **ML_TASK)
+def retrain(*, schema_name: str, run_id: int) -> str | None:
+    from apps.recommendations.services import run_execute
+
+    run = run_execute(run_id=run_id)
+    return run.status if run else None
+
+
+@shared_task(name="recommendations.recompute_impact", **ML_TASK)
+def recompute_impact(*, schema_name: str, run_id: int) -> str | None:
+    from apps.recommendations.services import run_execute
+
+    run = run_execute(run_id=run_id)
+    return run.status if run else None
+
+
+@shared_task(name="recommendations.recompute_embeddings", **ML_TASK)
+def recompute_embeddings(*, schema_name: str, run_id: int) -> str | None:
+    from apps.recommendations.services import run_execute
+
+    run = run_execute(run_id=run_id)
+    return run.status if run else None
+
+
+@shared_task(name="recommendations.reconcile", **ML_TASK)
+def reconcile(*, schema_name: str) -> dict:
+    from apps.recommendations.services import reconcile as reconcile_tenant
+
+    return reconcile_tenant()
+
+
+@shared_task(name="recommendations.reconcile_all_tenants", acks_late=True, queue="ml")
+def reconcile_all_tenants() -> int:
+    """Beat entry point: one ``reconcile`` per active tenant."""
+    from apps.tenants.selectors import tenant_schemas_active
+
+    schemas = tenant_schemas_active()
+    for schema in schemas:
+        reconcile.delay(schema_name=schema)
+    return len(schemas)

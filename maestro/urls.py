@@ -47,3 +47,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(urlconf="maestro.urls"), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]
+
+# API paths get the shared error shape from Django's own error views too (maestro/api/errors.py).
+handler400 = "maestro.api.errors.bad_request"
+handler403 = "maestro.api.errors.permission_denied"
+handler404 = "maestro.api.errors.page_not_found"
+handler500 = "maestro.api.errors.server_error"

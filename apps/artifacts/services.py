@@ -7,6 +7,7 @@ service in this module: only the recommendations engine sets it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,6 +25,9 @@ from apps.artifacts.versions import parse_version
 from apps.projects.models import Project
 from apps.projects.services import normalize_tags, reject_unknown_fields
 from apps.tenants.quotas import quota_check
+from maestro.api.exceptions import storage_error
+
+logger = logging.getLogger(__name__)
 
 ARTIFACT_FIELDS = frozenset({"name", "type", "description", "tags", "owner", "is_active"})
 
@@ -84,7 +88,7 @@ def blob_store(*, file) -> ArtifactBlob:
     if existing is not None:
         if not default_storage.exists(existing.file.name):  # lost from storage: the new upload restores it
             file.seek(0)
-            default_storage.save(existing.file.name, file)
+            _save_or_discard(existing.file.name, file)
         return existing
     quota_check("storage", adding=size)
     blob = ArtifactBlob(sha256=sha256, size=size)
@@ -95,7 +99,7 @@ def blob_store(*, file) -> ArtifactBlob:
         if default_storage.exists(name):
             default_storage.delete(name)
         file.seek(0)
-        stored = default_storage.save(name, file)
+        stored = _save_or_discard(name, file)
     blob.file.name = stored
     try:
         with transaction.atomic():
@@ -105,6 +109,22 @@ def blob_store(*, file) -> ArtifactBlob:
         if stored != blob.file.name:
             default_storage.delete(stored)
     return blob
+
+
+def _save_or_discard(name: str, file) -> str:
+    """Save ``file`` at ``name``; when storage fails (disk full, I/O error) remove whatever part was written and
+    raise the API's storage error (507 when full, 503 otherwise) — the surrounding transaction then rolls back, so
+    neither a row nor a file is left behind."""
+    try:
+        return default_storage.save(name, file)
+    except OSError as exc:
+        try:
+            if default_storage.exists(name):
+                default_storage.delete(name)
+        except OSError:
+            logger.exception("could not remove a partly written artifact file %s", name)
+        logger.warning("artifact storage failed: %s", exc)
+        raise storage_error(exc) from exc
 
 
 def _collect_blobs(blob_ids: set[int]) -> None:

@@ -35,6 +35,9 @@ class Integration(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     last_delivery_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reprocess_requested_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="A reprocess was requested and has not run yet."
+    )
 
     class Meta:
         ordering = ["project_id", "id"]

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import parse_qs
 from uuid import uuid4
 
@@ -36,6 +37,7 @@ from apps.integrations.providers.base import (
     is_revert_message,
 )
 from apps.projects.models import Project
+from maestro.enqueue import send_or_defer
 
 logger = logging.getLogger("maestro.integrations")
 
@@ -437,8 +439,37 @@ def _reprocess_one(integration: Integration, delivery: WebhookDelivery) -> tuple
 
 
 def integration_reprocess_enqueue(*, integration: Integration) -> None:
-    """Queue :func:`integration_reprocess` on the worker once the current transaction commits."""
+    """Record that ``integration`` must be reprocessed and send the task once the transaction commits.
+
+    The record (``reprocess_requested_at``) is what counts: when the broker is down the send is skipped (see
+    ``maestro.enqueue``) and ``integrations.reconcile_reprocess`` sends it later; the task runs it once
+    (:func:`integration_reprocess_pending`)."""
     from apps.integrations.tasks import reprocess_integration
 
+    Integration.objects.filter(pk=integration.pk).update(reprocess_requested_at=timezone.now())
     schema = connection.schema_name
-    transaction.on_commit(lambda: reprocess_integration.delay(schema_name=schema, integration_id=integration.pk))
+    transaction.on_commit(
+        lambda: send_or_defer(reprocess_integration, schema_name=schema, integration_id=integration.pk)
+    )
+
+
+def integration_reprocess_pending(*, integration_id: int) -> ReprocessResult | None:
+    """Run the reprocess requested for an integration, exactly once per request: under the integration's row lock,
+    only while a request is recorded, which is cleared in the same transaction. Another copy of the task (sent by
+    the request and again by reconciliation) waits for the lock and then finds nothing to do (None). A request made
+    while this one runs waits for the lock too, and is recorded for the next run."""
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().filter(pk=integration_id).first()
+        if integration is None or integration.reprocess_requested_at is None:
+            return None
+        result = integration_reprocess(integration=integration)
+        Integration.objects.filter(pk=integration_id).update(reprocess_requested_at=None)
+    return result
+
+
+def integration_reprocess_overdue(*, older_than_seconds: int) -> list[int]:
+    """Ids of integrations (current schema) whose recorded reprocess request is older than ``older_than_seconds``."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        Integration.objects.filter(reprocess_requested_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)
+    )

@@ -10,16 +10,21 @@ cross-object rules without knowing about HTTP.
 
 from __future__ import annotations
 
+import errno
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger("maestro.api")
 
 
 def _join(prefix: str | None, key: Any) -> str:
@@ -67,6 +72,38 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    """A dependency (database, file storage, broker) failed; nothing was written. Answered with Retry-After."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A service this request needs is unavailable; nothing was changed. Try again shortly."
+    default_code = "unavailable"
+    retry_after = 5
+
+
+class InsufficientStorage(exceptions.APIException):
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_detail = "The file storage is full; nothing was stored. Try again later or contact the operators."
+    default_code = "insufficient_storage"
+
+
+# errno values meaning "the storage has no room" (disk full, quota); any other OSError of a storage is "unavailable".
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def storage_error(exc: OSError) -> exceptions.APIException:
+    """The API error for a failed write to file storage: 507 when it is full, 503 otherwise."""
+    if exc.errno in _NO_SPACE:
+        return InsufficientStorage()
+    return ServiceUnavailable("The file storage is unavailable; nothing was stored. Try again shortly.")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for a lost or refused database connection (server restarting, network) and for the other transient
+    failures PostgreSQL reports as operational (deadlock, statement timeout): the request may simply be retried."""
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
 def exception_handler(exc, context):
     # Django's own body limits (DATA_UPLOAD_MAX_MEMORY_SIZE, …) surface while DRF parses request.data.
     if isinstance(exc, RequestDataTooBig):
@@ -75,6 +112,9 @@ def exception_handler(exc, context):
         )
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = exceptions.ParseError(str(exc))
+    if is_database_unavailable(exc):
+        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        exc = ServiceUnavailable()
     if isinstance(exc, DjangoValidationError):
         exc = django_validation_to_drf(exc)
     elif isinstance(exc, Http404):
@@ -96,6 +136,8 @@ def exception_handler(exc, context):
         code = getattr(message, "code", None) or getattr(exc, "default_code", "error")
         errors = []
     response.data = {"status": response.status_code, "code": code, "detail": summary, "errors": errors}
+    if isinstance(exc, ServiceUnavailable):
+        response["Retry-After"] = str(exc.retry_after)
     return response
 
 
@@ -104,4 +146,14 @@ def error_response(status_code: int, detail: str, *, code: str = "error", errors
     return Response({"status": status_code, "code": code, "detail": detail, "errors": errors or []}, status=status_code)
 
 
-__all__ = ["PayloadTooLarge", "error_response", "exception_handler", "flatten_errors", "status"]
+__all__ = [
+    "InsufficientStorage",
+    "PayloadTooLarge",
+    "ServiceUnavailable",
+    "error_response",
+    "exception_handler",
+    "flatten_errors",
+    "is_database_unavailable",
+    "status",
+    "storage_error",
+]

@@ -1,8 +1,51 @@
 """Filter backends and filters shared by the API."""
 
+import datetime as dt
+
 import django_filters
 from django import forms
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
+
+
+def _storable(value):
+    """A cleaned filter value as PostgreSQL can compare it: aware datetimes in UTC. ``2026-01-01T00:00+16:30`` is a
+    valid ISO 8601 time that PostgreSQL refuses (offsets stop at ±15:59), and ``0001-01-01T00:00+05:00`` lies before
+    the first representable UTC instant; both raise ``ValueError`` here instead of a database error."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError("The date and time is out of range once converted to UTC.") from None
+    if isinstance(value, slice):
+        return slice(_storable(value.start), _storable(value.stop), value.step)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_storable(item) for item in value)
+    return value
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend whose cleaned values are made storable (see ``_storable``) before they reach SQL; a
+    value that cannot be is a 400 naming the filter."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        cleaned = filterset.form.cleaned_data
+        problems = {}
+        for name, value in cleaned.items():
+            try:
+                cleaned[name] = _storable(value)
+            except ValueError as exc:
+                problems[name] = [str(exc)]
+        if problems:
+            raise ValidationError(problems)
+        return filterset.qs
 
 
 class StableOrderingFilter(OrderingFilter):

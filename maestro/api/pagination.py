@@ -6,6 +6,7 @@ from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 
@@ -18,6 +19,30 @@ class StablePageNumberPagination(PageNumberPagination):
         if isinstance(queryset, QuerySet) and not queryset.ordered:
             raise AssertionError(f"{view.__class__.__name__} paginates an unordered queryset; order it.")
         return super().paginate_queryset(queryset, request, view)
+
+    def get_page_size(self, request):
+        """``page_size`` when given must be a whole number from 1 to ``max_page_size`` (400 naming it otherwise,
+        instead of DRF's silent fallback to the default)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError({self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]})
+        return int(raw)
+
+    def get_page_number(self, request, paginator):
+        # An empty ?page= is an invalid page (404), as the schema says, not silently the first one.
+        page_number = request.query_params.get(self.page_query_param, 1)
+        return paginator.num_pages if page_number in self.last_page_strings else page_number
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
 
 
 class CappedCountPaginator(Paginator):

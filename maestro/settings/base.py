@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "maestro.middleware.RequestIdMiddleware",
     "maestro.middleware.HealthCheckMiddleware",
+    "maestro.api.middleware.RequestTextGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "apps.access.headers.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -199,21 +200,18 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.access.permissions.AccessPolicy"],
     "DEFAULT_THROTTLE_CLASSES": ["apps.access.throttling.RateLimitThrottle"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "maestro.api.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "maestro.api.pagination.StablePageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "maestro.api.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "maestro.api.filters.StableOrderingFilter",
     ],
     "EXCEPTION_HANDLER": "maestro.api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only (views that take uploads declare their multipart parsers); see maestro/api/parsers.py.
+    "DEFAULT_PARSER_CLASSES": ["maestro.api.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -236,6 +234,11 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "apps.integrations.choices.DeliveryStatus",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
+    # Every operation documents the shared error responses (maestro/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "maestro.api.schema.document_error_responses",
+    ],
 }
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
@@ -266,6 +269,11 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {
         "task": "accounts.clear_expired_sessions_all_tenants",
         "schedule": 6 * 60 * 60,
+    },
+    # Requests for background work made while the broker was down are sent again (maestro/enqueue.py).
+    "integrations-reconcile-reprocess": {
+        "task": "integrations.reconcile_reprocess",
+        "schedule": env.int("INTEGRATIONS_RECONCILE_SECONDS", default=60),
     },
 }
 CELERY_TASK_ROUTES = {"recommendations.*": {"queue": "ml"}}
@@ -426,6 +434,8 @@ INTEGRATIONS_WEBHOOK_MAX_BYTES = env.int("INTEGRATIONS_WEBHOOK_MAX_BYTES", defau
 INTEGRATIONS_SECRET_KEYS = env.list("INTEGRATIONS_SECRET_KEYS", default=[])
 INTEGRATIONS_REWORK_WINDOW_DAYS = env.int("INTEGRATIONS_REWORK_WINDOW_DAYS", default=21)
 INTEGRATIONS_MIN_PERCENTILE_SAMPLES = env.int("INTEGRATIONS_MIN_PERCENTILE_SAMPLES", default=3)
+# A reprocess request still unserved after this many seconds is sent again by the reconciliation beat task.
+INTEGRATIONS_RECONCILE_SECONDS = env.int("INTEGRATIONS_RECONCILE_SECONDS", default=60)
 
 # ---------------------------------------------------------------------------------------------- artifact library
 # Largest file accepted by POST /api/v1/artifacts/{id}/versions (bytes); beyond it the API answers 413.

@@ -279,7 +279,11 @@ def test_reprocess_task_runs_in_the_named_schema(tenant_a, tenant_b):
     with tenant_a.context():
         integration, secret = make_integration(ProjectFactory())
     deliver_github(tenant_a.host, integration, secret, "push", gh_push([gh_commit("t1", at=T0)]))
+    with tenant_a.context():  # the task serves a recorded request (integration_reprocess_enqueue records it)
+        type(integration).objects.filter(pk=integration.pk).update(reprocess_requested_at=T0)
     summary = reprocess_integration(schema_name="alpha", integration_id=integration.pk)
     assert summary == {"deliveries": 1, "processed": 1, "ignored": 0, "failed": 0}
+    # Sent twice (by the request and by reconciliation): the second copy finds the request served.
+    assert reprocess_integration(schema_name="alpha", integration_id=integration.pk) is None
     # The same id in another tenant's schema is not this integration.
     assert reprocess_integration(schema_name="beta", integration_id=integration.pk) is None

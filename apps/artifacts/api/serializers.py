@@ -11,7 +11,7 @@ class ArtifactSerializer(serializers.ModelSerializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), required=False, allow_null=True, help_text="Defaults to the creating user."
     )
-    owner_username = serializers.CharField(source="owner.username", read_only=True, default=None)
+    owner_username = serializers.CharField(source="owner.username", read_only=True, allow_null=True)
 
     class Meta:
         model = Artifact
@@ -24,8 +24,8 @@ class ArtifactSerializer(serializers.ModelSerializer):
 
 
 class ArtifactVersionSerializer(serializers.ModelSerializer):
-    sha256 = serializers.CharField(source="blob.sha256", read_only=True, default=None)
-    size = serializers.IntegerField(source="blob.size", read_only=True, default=None)
+    sha256 = serializers.CharField(source="blob.sha256", read_only=True, allow_null=True)
+    size = serializers.IntegerField(source="blob.size", read_only=True, allow_null=True)
     download_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -61,7 +61,7 @@ class ArtifactUsageSerializer(serializers.ModelSerializer):
     used_by = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), required=False, allow_null=True, help_text="Defaults to the acting user."
     )
-    used_by_username = serializers.CharField(source="used_by.username", read_only=True, default=None)
+    used_by_username = serializers.CharField(source="used_by.username", read_only=True, allow_null=True)
 
     class Meta:
         model = ArtifactUsage

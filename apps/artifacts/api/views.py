@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from apps.artifacts import selectors, services
@@ -21,7 +21,8 @@ from apps.artifacts.filtersets import ArtifactFilterSet, ArtifactUsageFilterSet,
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
 from apps.artifacts.uploads import HashingUploadHandler, UploadTooLarge, max_upload_bytes
 from apps.projects.api.views import ProjectChildMixin
-from maestro.api.exceptions import error_response
+from maestro.api.exceptions import error_response, storage_error
+from maestro.api.parsers import JSONParser
 
 ARTIFACT_PK = OpenApiParameter("artifact_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Artifact id.")
 PROJECT_PK = OpenApiParameter("project_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Project id.")
@@ -122,6 +123,8 @@ class ArtifactVersionViewSet(
             payload = ArtifactVersionCreateSerializer(data=request.data)
         except UploadTooLarge as exc:
             return _too_large(exc.limit)
+        except OSError as exc:  # the temporary file of the upload could not be written
+            raise storage_error(exc) from exc
         handler = getattr(self, "upload_handler", None)
         if handler is not None and handler.too_large:
             return _too_large(handler.max_bytes)
@@ -158,7 +161,8 @@ class ArtifactVersionViewSet(
 
     @extend_schema(
         parameters=[ARTIFACT_PK],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 304: None, 404: None},
+        # The file's own content type (given at upload or guessed from its name).
+        responses={(200, "*/*"): OpenApiTypes.BINARY, 304: None, 404: None},
     )
     @action(detail=True, methods=["get"])
     def download(self, request, artifact_pk=None, pk=None):

@@ -18,6 +18,7 @@ from rest_framework.parsers import BaseParser
 
 from apps.metrics.selectors import MetricSeries
 from apps.metrics.validation import MAX_BATCH_BODY_BYTES, float64_to_json, parse_json_float
+from maestro.api.parsers import check_json
 
 
 def _values(values: np.ndarray):
@@ -72,10 +73,12 @@ class BatchJSONParser(BaseParser):
         if len(body) > MAX_BATCH_BODY_BYTES:
             raise PayloadTooLarge()
         try:
-            return orjson.loads(body)
+            data = orjson.loads(body)
         except orjson.JSONDecodeError:
-            pass  # NaN/Infinity literals, numbers beyond float64, or invalid JSON: the stdlib parser decides
-        try:
-            return json.loads(body, parse_float=parse_json_float)
-        except (ValueError, RecursionError) as exc:
-            raise ParseError(f"JSON parse error: {exc}") from None
+            # NaN/Infinity literals, numbers beyond float64, or invalid JSON: the stdlib parser decides
+            try:
+                data = json.loads(body, parse_float=parse_json_float)
+            except (ValueError, RecursionError) as exc:
+                raise ParseError(f"JSON parse error: {exc}") from None
+        check_json(data)  # NUL characters, lone surrogates, absurd nesting: 400 naming the item
+        return data

@@ -13,7 +13,7 @@ class TeamMemberSerializer(serializers.ModelSerializer):
         max_length=150, required=False, allow_blank=True, help_text="Defaults to the linked user's name."
     )
     user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
-    username = serializers.CharField(source="user.username", read_only=True, default=None)
+    username = serializers.CharField(source="user.username", read_only=True, allow_null=True)
 
     class Meta:
         model = TeamMember
@@ -42,7 +42,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), required=False, allow_null=True, help_text="Defaults to the creating user."
     )
-    owner_username = serializers.CharField(source="owner.username", read_only=True, default=None)
+    owner_username = serializers.CharField(source="owner.username", read_only=True, allow_null=True)
     compute_cost = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True, coerce_to_string=False
     )

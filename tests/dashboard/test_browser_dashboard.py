@@ -8,7 +8,9 @@ loop runs in this thread) and removed again at the end of the module.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import urllib.request
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
+from apps.access.selectors import level_for
 from apps.accounts.services import token_create, user_create
 from apps.artifacts.models import Artifact
 from apps.projects.models import Project
@@ -281,6 +284,55 @@ def test_admin_area_pages(_session_tenants, world, live_server_url, page):
     page.get_by_role("button", name="Filter").click()
     assert "auth.login" in page.locator('[data-testid="audit-table"]').inner_text()
     _shot(page, "admin-audit-log")
+
+
+def test_grant_access_to_a_private_project_then_find_and_export_it_in_the_audit_log(
+    _session_tenants, world, live_server_url, page
+):
+    alpha = _session_tenants[0]
+
+    def private_project():
+        with alpha.context():
+            return Project.objects.create(name="Browser private", slug="browser-private", visibility="private")
+
+    def viewer_level(project):
+        with alpha.context():
+            return level_for(get_user_model().objects.get(pk=world["viewer"].pk), project)
+
+    project = outside_event_loop(private_project)
+    _login(page, live_server_url, alpha, alpha.admin_username, alpha.admin_password)
+    page.goto(live_server_url.url(alpha.host, f"/projects/{project.pk}/"))
+    page.get_by_role("link", name="Access", exact=True).click()
+    page.wait_for_url("**/manage/grants?object_type=project*")
+    assert page.locator(".empty").inner_text() == "No grants on this project."
+    page.get_by_label("User or group").select_option(label="browser-viewer")
+    page.get_by_label("Level").select_option("change")
+    page.get_by_role("button", name="Grant", exact=True).click()
+    page.wait_for_load_state()
+    assert "browser-viewer now holds change on “Browser private”." in page.locator(".messages").inner_text()
+    row = page.locator(f'[data-testid="grant-table"] tr[data-principal="user:{world["viewer"].pk}"]')
+    assert row.locator(".badge").inner_text() == "change"
+    assert outside_event_loop(lambda: viewer_level(project)) == "change"
+    _shot(page, "admin-grants")
+    row.get_by_role("button", name="Remove the grant of browser-viewer").click()  # data-confirm: accepted
+    page.wait_for_load_state()
+    assert page.locator('[data-testid="grant-table"]').count() == 0
+    assert outside_event_loop(lambda: viewer_level(project)) is None
+
+    page.goto(live_server_url.url(alpha.host, "/manage/audit"))
+    page.get_by_label("Action starts with").fill("grant.")
+    page.get_by_label("Object type").fill("projects.project")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/manage/audit?*action_prefix=grant.*")
+    shown = page.locator('[data-testid="audit-table"] tbody tr')
+    assert shown.count() == 2 and "change → ∅" in shown.first.inner_text()  # newest first: the removal
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Export these as CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text())))
+    assert [(r["action"], r["object_repr"], r["object_id"]) for r in rows] == [
+        ("grant.changed", "Browser private", str(project.pk))
+    ] * 2
+    assert [json.loads(r["changes"])["level"]["after"] for r in rows] == [None, "change"]
 
 
 def test_project_page_embeds_the_delivery_panel_with_its_charts(_session_tenants, world, live_server_url, page):

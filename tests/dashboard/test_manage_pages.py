@@ -16,7 +16,7 @@ from apps.accounts.services import token_create
 from apps.audit.models import AuditEvent
 from tests.artifacts.factories import ArtifactFactory
 from tests.dashboard.helpers import signed_in, text
-from tests.projects.factories import ProjectFactory
+from tests.projects.factories import ProjectFactory, TeamMemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +178,45 @@ def test_home_shows_recent_audit_events_to_admins_only(tenant_a):
     admin.client.post("/manage/groups", {"name": "Reviewers"})
     assert "Recent audit events" in admin.client.get("/").content.decode()
     assert "Recent audit events" not in signed_in(tenant_a, role="lead").client.get("/").content.decode()
+
+
+def test_a_viewer_posting_to_edit_and_admin_endpoints_is_refused_and_nothing_changes(tenant_a):
+    admin = signed_in(tenant_a)
+    viewer = signed_in(tenant_a, role="viewer", username="vic")
+    with tenant_a.context():
+        project = ProjectFactory(name="Guarded", visibility="tenant")
+        member = TeamMemberFactory(project=project)
+        group = Group.objects.create(name="Guarded group")
+        admin_user = User.objects.get(pk=admin.user_id)
+        token = token_create(user=admin_user, name="admin-laptop").token
+        last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    grant_url = f"/manage/grants?object_type=project&object_id={project.pk}"
+    posts = [
+        (f"/projects/{project.pk}/team/{member.pk}/remove", {}),
+        (f"/projects/{project.pk}/edit", {"name": "Hijacked"}),
+        (grant_url, {"principal": f"user:{viewer.user_id}", "level": "manage"}),
+        (f"/manage/grants/remove?object_type=project&object_id={project.pk}", {"principal": f"user:{admin.user_id}"}),
+        ("/manage/users", {"username": "intruder", "role": "owner"}),
+        (f"/manage/users/{admin.user_id}", {"role": "viewer"}),
+        ("/manage/groups", {"name": "Intruders"}),
+        (f"/manage/groups/{group.pk}", {"user": str(viewer.user_id)}),
+        (f"/manage/groups/{group.pk}/delete", {}),
+        ("/manage/tokens", {"user": str(admin.user_id), "name": "stolen", "scope": "admin"}),
+        (f"/account/tokens/{token.pk}/revoke", {"next": "manage"}),
+    ]
+    for path, data in posts:
+        assert viewer.client.post(path, data).status_code in (403, 404), path
+    assert 'href="/manage/grants' not in viewer.client.get(f"/projects/{project.pk}/").content.decode()
+    with tenant_a.context():
+        project.refresh_from_db()
+        token.refresh_from_db()
+        assert project.name == "Guarded" and project.team_members.filter(pk=member.pk).exists()
+        assert level_for(User.objects.get(pk=viewer.user_id), project) == "view"  # organisation-visible only
+        assert not User.objects.filter(username="intruder").exists()
+        assert User.objects.get(pk=admin.user_id).role == "owner"
+        assert set(Group.objects.values_list("name", flat=True)) == {"Guarded group"}
+        assert not group.user_set.exists()
+        assert token.revoked_at is None and not ApiToken.objects.filter(name="stolen").exists()
+        # the only trace: each refused attempt is recorded as a security event
+        new = list(AuditEvent.objects.filter(id__gt=last_event).values_list("action", "actor_username"))
+        assert set(new) == {("access.denied", "vic")}

@@ -81,7 +81,7 @@ def feature_labels(names, artifact_names: dict[int, str], values=None) -> list[s
         elif value is None:
             shown.append(f"{label}: unknown")
         else:
-            shown.append(f"{label}: {value:g}")
+            shown.append(f"{label}: {round(value, 1):g}")  # the chart explains; 5.4 reads better than 5.4143
     return shown
 
 

@@ -59,3 +59,23 @@ def test_home_shows_counts_active_projects_runs_and_artifacts(tenant_a, tenant_b
     assert "Live churn" in body and "nightly-train" in body and "Beta live" not in body
     chart = json_script(html, "status-chart-config")
     assert chart["type"] == "doughnut" and chart["data"]["datasets"][0]["data"] == [0, 1, 1, 0]
+
+
+def test_home_lists_top_artifacts_by_impact_then_usage(tenant_a, tenant_b):
+    from tests.artifacts.factories import ArtifactFactory
+
+    with tenant_a.context():
+        ArtifactFactory(name="popular-unscored", usage_count=9)
+        ArtifactFactory(name="modest-help", impact_score=1.5, usage_count=4)
+        ArtifactFactory(name="big-help", impact_score=6.4, usage_count=5)
+        ArtifactFactory(name="rarely-used", usage_count=1)
+    with tenant_b.context():
+        ArtifactFactory(name="beta-star", impact_score=50.0, usage_count=50)
+    html = signed_in(tenant_a).client.get("/").content.decode()
+    card = text(html.split('id="artifacts-title"', 1)[1].split("</section>", 1)[0])
+    assert "beta-star" not in card
+    expected = ["big-help", "modest-help", "popular-unscored", "rarely-used"]  # impact first, then usage
+    assert all(name in card for name in expected)
+    assert sorted(expected, key=card.index) == expected
+    assert "big-help Feature pipeline impact +6.4" in card and "impact +1.5" in card
+    assert "popular-unscored Feature pipeline 9 uses" in card and card.endswith("rarely-used Feature pipeline 1 use")

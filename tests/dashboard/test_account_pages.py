@@ -79,3 +79,29 @@ def test_home_lists_top_artifacts_by_impact_then_usage(tenant_a, tenant_b):
     assert sorted(expected, key=card.index) == expected
     assert "big-help Feature pipeline impact +6.4" in card and "impact +1.5" in card
     assert "popular-unscored Feature pipeline 9 uses" in card and card.endswith("rarely-used Feature pipeline 1 use")
+
+
+def test_password_change_names_the_problems_then_changes_it_and_keeps_the_session(tenant_a):
+    from django.contrib.auth import get_user_model
+
+    from apps.accounts.services import user_create
+
+    old, new = "first-password-8812", "second-password-4471"
+    with tenant_a.context():
+        user_create(username="pat", email="pat@example.test", role="member", password=old)
+    client = tenant_a.client()
+    login = {"username": "pat", "password": old}
+    assert client.post("/accounts/login/", login)["Location"] == "/"
+    form = client.get("/accounts/password/").content.decode()
+    assert 'name="old_password"' in form and 'name="new_password1"' in form
+    mismatch = client.post("/accounts/password/", {"old_password": old, "new_password1": new, "new_password2": "x"})
+    assert mismatch.status_code == 200 and "The two password fields didn’t match." in text(mismatch.content.decode())
+    changed = client.post("/accounts/password/", {"old_password": old, "new_password1": new, "new_password2": new})
+    assert changed["Location"] == "/accounts/password/done/"
+    assert client.get("/").status_code == 200  # still signed in
+    with tenant_a.context():
+        user = get_user_model().objects.get(username="pat")
+        assert user.check_password(new) and not user.check_password(old)
+    fresh = tenant_a.client()
+    assert fresh.post("/accounts/login/", login).status_code == 200  # the old password no longer works
+    assert fresh.post("/accounts/login/", {"username": "pat", "password": new})["Location"] == "/"

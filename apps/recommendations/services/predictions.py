@@ -19,6 +19,7 @@ from apps.recommendations.ml.predict import Predictor
 from apps.recommendations.ml.team import TeamConstraints, TeamSearch
 from apps.recommendations.models import Prediction, TrainingRun
 from apps.recommendations.services.runs import run_request
+from maestro.observability.metrics import record_prediction_insufficient_data, time_recommendation
 
 
 @dataclass
@@ -201,6 +202,8 @@ def _without_model(*, user, proposal: Proposal, request_data: dict, similar: lis
         body["detail"] = f"No model is trained yet; training run {run.pk} is {run.status}."
         body["training_run_id"] = run.pk
     prediction = _save(user=user, proposal=proposal, request_data=request_data, response=body, status=body["status"])
+    if body["status"] == PredictionStatus.INSUFFICIENT_DATA:
+        record_prediction_insufficient_data()
     return {"prediction_id": prediction.pk} | body
 
 
@@ -209,7 +212,14 @@ def recommendation_create(*, user, proposal: Proposal, request_data: dict) -> di
     similar past projects and per-feature contributions. Stored as a Prediction; returns the response body.
 
     Without an active model the answer is ``insufficient_data`` (fewer completed projects than
-    RECOMMENDATIONS_MIN_COMPLETED_PROJECTS) or ``no_model`` (a training is queued), with the historical mean."""
+    RECOMMENDATIONS_MIN_COMPLETED_PROJECTS, also counted in ``maestro_predictions_insufficient_data_total``) or
+    ``no_model`` (a training is queued), with the historical mean. Every answer is counted and timed in
+    ``maestro_recommendations_served_total`` / ``maestro_recommendation_latency_seconds`` (label: the schema)."""
+    with time_recommendation():
+        return _recommendation(user=user, proposal=proposal, request_data=request_data)
+
+
+def _recommendation(*, user, proposal: Proposal, request_data: dict) -> dict:
     vector = _vector(proposal)
     exclude = [proposal.project.pk] if proposal.project else []
     similar = (

@@ -83,6 +83,7 @@ class TrainingSet:
     success: np.ndarray
     duration_days: np.ndarray
     compute_cost: np.ndarray
+    delivery_names: tuple[str, ...] = ()  # optional delivery feature columns, in order (see ml.features)
 
     def __len__(self) -> int:
         return len(self.project_ids)
@@ -247,8 +248,9 @@ def train(ts: TrainingSet, cfg: TrainingConfig | None = None) -> TrainedBundle:
     if n < max(cfg.folds, 2):
         raise ValueError(f"need at least {max(cfg.folds, 2)} training projects, have {n}")
     space = FeatureSpace.fit(
-        ts.inputs, max_indicator_artifacts=cfg.max_indicator_artifacts, min_indicator_usage=cfg.min_indicator_usage
-    )
+        ts.inputs, max_indicator_artifacts=cfg.max_indicator_artifacts, min_indicator_usage=cfg.min_indicator_usage,
+        delivery_names=ts.delivery_names,
+    )  # fmt: skip
     X = space.matrix(ts.inputs)
     cands = nb.candidates(ts.embeddings, ts.has_embedding)
     cv = cross_validate(ts, space, X, cfg, cands)

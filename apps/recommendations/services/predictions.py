@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.artifacts.models import Artifact
 from apps.projects.choices import ProjectStatus
 from apps.projects.models import Project
-from apps.recommendations import caches, selectors
+from apps.recommendations import caches, dataset, selectors
 from apps.recommendations.choices import PredictionStatus, RunKind, RunReason, RunStatus
 from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.ml.features import Member, ProjectInput
@@ -183,6 +183,16 @@ def _vector(proposal: Proposal) -> np.ndarray | None:
     return caches.text_vector(proposal.spec)
 
 
+def _delivery(predictor: Predictor, proposal: Proposal) -> tuple[tuple[str, float], ...]:
+    """Delivery features of an existing project with an integration, when the model uses them: over the window
+    before its completion date as in training, or up to now while it runs. A proposed project has none yet, so its
+    delivery columns are missing (NaN)."""
+    project = proposal.project
+    if project is None or not predictor.space.delivery_features:
+        return ()
+    return dataset.delivery_by_project([project.pk], as_of={project.pk: project.completion_date}).get(project.pk, ())
+
+
 def _without_model(*, user, proposal: Proposal, request_data: dict, similar: list[dict]) -> dict:
     """The explicit answer when no model can predict: too few completed projects, or none trained yet."""
     needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
@@ -243,6 +253,7 @@ def _recommendation(*, user, proposal: Proposal, request_data: dict) -> dict:
         planned_duration_days=proposal.planned_duration_days,
         members=tuple(proposal.members),
         artifacts=tuple((aid, types[aid]) for aid in proposal.artifact_ids if aid in types),
+        delivery=_delivery(predictor, proposal),
     )
     X = predictor.rows([inp], found.value)
     success = _target(predictor, X, "success")

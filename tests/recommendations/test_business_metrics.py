@@ -38,7 +38,7 @@ def _label_sets(samples, prefix: str) -> set[tuple]:
     return {labels for name, labels in samples if name.startswith(prefix)}
 
 
-def _train() -> object:
+def _train():
     run = services.run_request(kind=RunKind.TRAIN, dispatch=False)
     return services.run_execute(run_id=run.pk)
 
@@ -101,6 +101,27 @@ def test_trainings_count_success_and_failure_and_publish_the_active_models_mae(t
     assert _delta(after, served, SERVED, tenant="alpha") == 1
     assert _delta(after, served, INSUFFICIENT, tenant="alpha") == 0
     assert _delta(after, served, "maestro_recommendation_latency_seconds_count") == 1
+
+
+def test_gauges_follow_the_active_model_through_kept_versions_promotion_and_rollback(
+    tenant_a, django_capture_on_commit_callbacks
+):
+    last_trained = "maestro_model_last_trained_timestamp_seconds"
+    with tenant_a.context():
+        seed_tenant(projects=45, seed=11, runs_per_project=1, metric_steps=2, train=False)
+        v1 = _train().model
+        run = services.run_request(kind=RunKind.TRAIN, params={"force": True}, dispatch=False)
+        v2 = services.run_execute(run_id=run.pk).model
+        assert v2.status == "candidate"  # same data, same seed: not strictly better, kept
+        # A kept version is a successful training, but the gauges describe the model that serves predictions.
+        assert value(scrape(), last_trained, tenant="alpha") == pytest.approx(v1.trained_at.timestamp())
+        with django_capture_on_commit_callbacks(execute=True):
+            services.model_promote(model=v2, user=None, reason="metrics test")
+        assert value(scrape(), last_trained, tenant="alpha") == pytest.approx(v2.trained_at.timestamp())
+        assert value(scrape(), "maestro_model_cv_mae", tenant="alpha") == pytest.approx(v2.cv_mae)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.model_rollback(model=SuccessModel.objects.get(pk=v2.pk), user=None, reason="metrics test")
+        assert value(scrape(), last_trained, tenant="alpha") == pytest.approx(v1.trained_at.timestamp())
 
 
 def test_embedding_backlog_is_measured_when_queued_and_counted_down_when_computed(tenant_a, tenant_b):

@@ -52,9 +52,14 @@ def training_request(*, user=None, reason: str = RunReason.MANUAL, force: bool =
 def model_train(run: TrainingRun) -> RunOutcome:
     """Body of a ``retrain`` run. Idempotent: when the training data is unchanged since the latest version, no new
     version is created (unless the run was requested with ``force``); concurrent runs serialise on the lock, so two
-    concurrent retrains produce one new version."""
+    concurrent retrains produce one new version. The version is keyed by its run (``training_run``, unique): a run
+    executed again after its worker died between writing the version and recording the outcome finds that version
+    instead of training a second one."""
     needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
     with _training_lock():
+        written = SuccessModel.objects.filter(training_run=run).first()
+        if written is not None:
+            return _trained(written, promoted=written.events.filter(action=ModelAction.AUTO_PROMOTED).exists())
         ts = dataset.training_set()
         if len(ts) < needed:
             return RunOutcome(
@@ -88,15 +93,20 @@ def model_train(run: TrainingRun) -> RunOutcome:
                 training_seconds=bundle.training_seconds,
                 data_fingerprint=fingerprint,
                 params={k: v for k, v in bundle.metadata.items() if not isinstance(v, dict)},
+                training_run=run,
             )
             promoted = _auto_promote(model)
     logger.info("ml_model_trained", extra={"version": model.version, "promoted": promoted, "n": len(ts)})
+    return _trained(model, promoted=promoted)
+
+
+def _trained(model: SuccessModel, *, promoted: bool) -> RunOutcome:
     return RunOutcome(
         RunStatus.SUCCEEDED,
-        detail=f"Model v{model.version} trained on {len(ts)} projects; "
+        detail=f"Model v{model.version} trained on {model.n_samples} projects; "
         + ("promoted." if promoted else "not promoted."),
         model=model,
-        result={"version": model.version, "promoted": promoted, "cv_mae": model.cv_mae, "n_samples": len(ts)},
+        result={"version": model.version, "promoted": promoted, "cv_mae": model.cv_mae, "n_samples": model.n_samples},
     )
 
 

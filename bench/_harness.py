@@ -169,6 +169,34 @@ def gunicorn(workers: int):
             proc.kill()
 
 
+@contextlib.contextmanager
+def celery_worker(queues: str = "default,ml", concurrency: int = 2):
+    """A Celery worker with production settings (prefork, as in the Procfile), stopped at the end. It consumes the
+    broker in ``CELERY_BROKER_URL`` — the caller points it and gunicorn at a broker database of their own."""
+    log = tempfile.NamedTemporaryFile(prefix="bench-celery-", suffix=".log", delete=False)  # noqa: SIM115
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "maestro.settings.production", "LOG_LEVEL": "INFO"}
+    command = [
+        str(ROOT / ".venv/bin/celery"), "-A", "maestro", "worker", "--queues", queues, "--concurrency",
+        str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+        "--hostname", f"bench-{os.getpid()}@%h",
+    ]  # fmt: skip
+    progress(f"starting a Celery worker ({queues}, concurrency {concurrency}, log {log.name})")
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while b"ready." not in Path(log.name).read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not start; see {log.name}")
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 class Http:
     """A minimal HTTP/1.1 client (one connection, reopened when the server closes it — gunicorn's sync workers
     close after every response)."""

@@ -277,6 +277,7 @@ class RoleResult:
     report: Path
     command: str
     log_tail: str = ""
+    phases: Counter = field(default_factory=Counter)  # phase → cases sent in it
 
     @property
     def cases(self) -> int:
@@ -334,8 +335,21 @@ def run_role(
     return RoleResult(
         role=role, seconds=seconds, exit_code=proc.returncode, operations=ops, failures=failures,
         failure_counts=counts, report=ndjson, command=shlex.join(command),
-        log_tail=log_path.read_text(errors="replace")[-4000:],
+        log_tail=log_path.read_text(errors="replace")[-4000:], phases=cases_per_phase(ndjson),
     )  # fmt: skip
+
+
+def cases_per_phase(ndjson: Path) -> Counter:
+    """Requests sent per schemathesis phase (examples, coverage, fuzzing, stateful)."""
+    phases: Counter = Counter()
+    if ndjson.exists():
+        with open(ndjson, encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith('{"ScenarioFinished"'):
+                    event = json.loads(line)["ScenarioFinished"]
+                    sent = event["recorder"].get("interactions", {})
+                    phases[event.get("phase", "?")] += sum(1 for i in sent.values() if i.get("response") is not None)
+    return phases
 
 
 def summarize(ndjson: Path) -> tuple[dict[str, OperationFigures], dict[str, list[str]], Counter]:
@@ -378,6 +392,56 @@ def summarize(ndjson: Path) -> tuple[dict[str, OperationFigures], dict[str, list
                     if sum(1 for item in failures[check["name"]] if item.startswith(label + ":")) < 3:
                         failures[check["name"]].append(example)
     return dict(ops), dict(failures), counts
+
+
+def print_targets(
+    results: list[RoleResult], labels: list[str], no_inputs: set[str], *, min_cases: int, tolerated: dict[str, str]
+) -> None:
+    """One row per target of issue 9, with what was measured and pass/FAIL."""
+    roles = ", ".join(result.role for result in results)
+
+    def fewest(result: RoleResult) -> int:
+        counts = [result.operations.get(label, OperationFigures()).cases for label in labels if label not in no_inputs]
+        return min(counts, default=0)
+
+    def total(check: str) -> int:
+        return sum(result.failure_counts[check] for result in results)
+
+    untested = sum(
+        1 for result in results for label in labels if result.operations.get(label, OperationFigures()).cases == 0
+    )
+    polarity = [
+        (sum(op.positive for op in r.operations.values()), sum(op.negative for op in r.operations.values()))
+        for r in results
+    ]
+    others = sum(
+        count for r in results for name, count in r.failure_counts.items()
+        if name not in REQUIRED_CHECKS and name not in tolerated
+    )  # fmt: skip
+    rows = [
+        (f"every operation requested by every role ({roles})", f"{untested} (operation, role) pairs without a request",
+         untested == 0),
+        (f"≥ {min_cases} cases per operation and role", ", ".join(f"{r.role} fewest {fewest(r)}" for r in results),
+         all(fewest(r) >= min_cases for r in results)),
+        ("positive and negative data (positive/negative cases)",
+         ", ".join(f"{r.role} {p}/{n}" for r, (p, n) in zip(results, polarity, strict=True)),
+         all(p and n for p, n in polarity)),
+        ("stateful sequences (links inferred from the schema)",
+         ", ".join(f"{r.role} {r.phases['stateful']} requests" for r in results),
+         all(r.phases["stateful"] for r in results)),
+        ("0 server errors", str(total("not_a_server_error")), total("not_a_server_error") == 0),
+        ("0 responses violating the schema", str(total("response_schema_conformance")),
+         total("response_schema_conformance") == 0),
+        ("0 undocumented status codes", str(total("status_code_conformance")), total("status_code_conformance") == 0),
+        ("0 undocumented content types or headers",
+         str(total("content_type_conformance") + total("response_headers_conformance")),
+         total("content_type_conformance") + total("response_headers_conformance") == 0),
+        ("0 failures of the other (not tolerated) checks", str(others), others == 0),
+    ]  # fmt: skip
+    print("| target | measured | verdict |")
+    print("|---|---|---|")
+    for target, measured, ok in rows:
+        print(f"| {target} | {measured} | {'pass' if ok else 'FAIL'} |")
 
 
 def print_report(
@@ -452,6 +516,8 @@ def print_report(
         total = sum(result.failure_counts[name] for result in results)
         if total:
             print(f"tolerated: {total} cases of {name} — {reason}")
+    print()
+    print_targets(results, operation_labels, no_inputs, min_cases=min_cases, tolerated=tolerated)
     print("verdict: " + ("PASS" if not problems else "FAIL"))
     for problem in problems:
         print(f"- {problem}")

@@ -84,8 +84,9 @@ def main() -> int:
                 progress(f"{role}: {result.cases} requests in {result.seconds:.0f} s, exit {result.exit_code}")
                 results.append(result)
     problems = fuzzing.print_report(
-        results, schema, title="API fuzzing (schemathesis)", min_cases=args.min_cases, tolerated=fuzzing.TOLERATED
-    )
+        results, schema, title="API fuzzing (schemathesis)", min_cases=args.min_cases, tolerated=fuzzing.TOLERATED,
+        all_targets=True,
+    )  # fmt: skip
     return 1 if problems else 0
 
 

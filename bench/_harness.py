@@ -147,7 +147,7 @@ def gunicorn(workers: int):
     progress(f"starting gunicorn with {workers} workers on port {port} (log {log.name})")
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # each worker loads the embedding model at boot (production settings)
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {log.name}")
@@ -158,7 +158,7 @@ def gunicorn(workers: int):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not answer /healthz within 60 s; see {log.name}")
+                raise RuntimeError(f"gunicorn did not answer /healthz within 120 s; see {log.name}")
             time.sleep(0.2)
         yield Server(port=port, pid=proc.pid, app_name=app_name)
     finally:

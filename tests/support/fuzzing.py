@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -303,6 +304,7 @@ def run_role(
     seed: int | None = None,
     max_time: int | None = None,
     request_timeout: float = 30.0,
+    include: str | None = None,
 ) -> RoleResult:
     """Run schemathesis as ``role`` against ``target`` and read its event log."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -319,6 +321,8 @@ def run_role(
         command += ["--seed", str(seed)]
     if max_time is not None:
         command += ["--max-time", str(max_time)]
+    if include:
+        command += ["--include-name-regex", include]
     env = {
         **target.env,
         "SCHEMATHESIS_HOOKS": "tests.support.fuzz_hooks",
@@ -453,12 +457,14 @@ def print_report(
     min_cases: int,
     tolerated: dict[str, str],
     all_targets: bool = False,
+    include: str | None = None,
 ) -> list[str]:
     """Print per-role and per-operation figures and the targets; return the problems (empty when the run passed).
     Operations without any input need only be requested (``operations_without_inputs``); the others ``min_cases``
     times. With ``all_targets`` (the full run) every target of the table must be met, including positive and negative
-    data and stateful sequences for every role."""
-    operation_labels = operations(schema)
+    data and stateful sequences for every role. ``include`` (a regular expression on ``METHOD /path``) restricts the
+    report to the operations a partial run selected."""
+    operation_labels = [label for label in operations(schema) if not include or re.search(include, label)]
     no_inputs = operations_without_inputs(schema)
     problems = []
     print(f"\n## {title}")

@@ -1,6 +1,6 @@
 """The four fault-injection tests of issue 9 at full strength, with their figures and a pass/fail per target.
 
-    .venv/bin/python bench/faults.py                       # Redis down 60 s, 3 PostgreSQL restarts, 5 worker kills
+    .venv/bin/python bench/faults.py                       # Redis down 60 s, 3 PostgreSQL restarts, 4 worker kills
     .venv/bin/python bench/faults.py --redis-outage 8 --pg-restarts 2 --worker-kills 3   # the suite's strength
 
 Runs ``tests/reliability/test_fault_*.py`` with pytest (test settings: the test database, private PostgreSQL and
@@ -47,8 +47,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--redis-outage", type=int, default=60, help="seconds Redis stays down")
     parser.add_argument("--pg-restarts", type=int, default=3)
-    parser.add_argument("--worker-kills", type=int, default=5)
+    parser.add_argument("--worker-kills", type=int, default=4, help="at most 4: a run is given up after 5 attempts")
+    parser.add_argument("--only", default="", help="run only the tests whose file name contains this")
     args = parser.parse_args()
+    selected = {path: targets for path, targets in TESTS.items() if args.only in path}
     junit = Path(tempfile.mkstemp(prefix="faults-", suffix=".xml")[1])
     env = {
         **os.environ,
@@ -58,7 +60,7 @@ def main() -> int:
     }
     command = [
         sys.executable, "-m", "pytest", "--ds=maestro.settings.test", "-q", "-p", "no:cacheprovider", "-o",
-        "junit_logging=system-out", f"--junitxml={junit}", *TESTS,
+        "junit_logging=system-out", f"--junitxml={junit}", *selected,
     ]  # fmt: skip
     progress("running: " + " ".join(command[1:]))
     subprocess.run(command, cwd=ROOT, env=env, check=False)
@@ -84,13 +86,13 @@ def main() -> int:
         verdict = "pass" if verdicts == {"pass"} else "FAIL" if "FAIL" in verdicts else "SKIPPED"
         cases[path] = (verdict, "; ".join(f for _, f, _ in found if f), " | ".join(d for _, _, d in found if d))
     rows, notes = [], []
-    for path, targets in TESTS.items():
+    for path, targets in selected.items():
         verdict, figures, detail = cases.get(path, ("NOT RUN", "", ""))
         for index, target in enumerate(targets):
             rows.append([Path(path).stem.removeprefix("test_"), target, figures if index == 0 else "〃", verdict])
         if detail:
             notes.append(f"{path}: {verdict}: {detail}")
-    ok = all(cases.get(path, ("NOT RUN",))[0] == "pass" for path in TESTS)
+    ok = all(cases.get(path, ("NOT RUN",))[0] == "pass" for path in selected)
     notes.append(f"Redis outage {args.redis_outage} s, {args.pg_restarts} PostgreSQL restarts, {args.worker_kills} "
                  f"worker kills; verdict: {'PASS' if ok else 'FAIL'}")  # fmt: skip
     print_table("Faults (issue 9)", ["test", "target", "figures", "verdict"], rows, notes)

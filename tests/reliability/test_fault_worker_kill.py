@@ -26,6 +26,7 @@ from apps.recommendations.choices import ModelStatus, RunKind
 from apps.recommendations.ml.predict import deserialize
 from apps.recommendations.models import ModelEvent, SuccessModel, TrainingRun
 from apps.recommendations.services import run_dispatch, run_request
+from apps.recommendations.services.runs import MAX_ATTEMPTS
 from tests.recommendations.support import celery_broker, seeded
 from tests.support import faults
 
@@ -83,6 +84,7 @@ class RegistryWatcher(threading.Thread):
 
 def test_worker_sigkilled_mid_training_repeatedly_yields_exactly_one_complete_new_version(trained_tenant, tmp_path):
     alpha = trained_tenant
+    assert KILLS < MAX_ATTEMPTS, f"a run is given up after {MAX_ATTEMPTS} attempts: kill it at most {MAX_ATTEMPTS - 1}x"
     with alpha.context():
         old = SuccessModel.objects.get(status=ModelStatus.ACTIVE)
         versions_before = set(SuccessModel.objects.values_list("pk", flat=True))

@@ -250,6 +250,9 @@ def test_a_project_with_an_empty_spec_cannot_be_compared(api_a, tenant_a):
     response = api_a.get(f"/api/v1/projects/{blank.pk}/similar")
     assert response.status_code == 409 and "empty spec" in response.json()["detail"]
     assert api_a.post("/api/v1/recommendations", {"project_id": blank.pk}, format="json").status_code == 400
+    schema = api_a.get("/api/schema/?format=json").json()  # the 409 is documented, in the shared error shape
+    documented = schema["paths"]["/api/v1/projects/{id}/similar/"]["get"]["responses"]["409"]
+    assert documented["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
 
 
 # ------------------------------------------------------------------------------------------------ overlap

@@ -59,7 +59,9 @@ def test_every_operation_survives_fuzzing_as_every_role(fuzz_target, tmp_path):
     schema = json.loads(schema_path.read_text())
     labels = fuzzing.operations(schema)
     results = [
-        fuzzing.run_role(fuzz_target, role, schema_path, tmp_path, max_examples=EXAMPLES, phases=PHASES[role], seed=1)
+        fuzzing.run_role(
+            fuzz_target, role, schema_path, tmp_path, max_examples=EXAMPLES, phases=PHASES[role], seed=1, timing=False
+        )
         for role in fuzzing.ROLES
     ]
     problems = fuzzing.print_report(

@@ -70,7 +70,8 @@ def main() -> int:
         failure = case.find("failure") if case.find("failure") is not None else case.find("error")
         skipped = case.find("skipped")
         out = case.findtext("system-out") or ""
-        printed = [line.strip() for line in out.splitlines() if line.strip() and not line.lstrip().startswith("{")]
+        printed = [line.strip() for line in out.splitlines() if line.strip()]
+        printed = [line for line in printed if not line.startswith(("{", "---"))]  # log lines, pytest's separators
         figures = printed[-1][:300] if printed else ""
         if failure is not None:
             result = ("FAIL", figures, f"{case.get('name')}: {(failure.get('message') or '')[:600]}")

@@ -83,6 +83,14 @@ lock: venv
 vendor:
 	bash scripts/vendor_assets.sh
 
+# Every benchmark in turn on a quiet machine (each prints its table with its command line; copies kept under
+# .local/bench/). BENCHES=... picks some, e.g. make bench BENCHES="runs_ingest runs_history".
+BENCHES ?= projects_list runs_ingest runs_history runs_retry runs_search recommendations dashboard_pages access_gate integrations_metrics tenant_archive mlflow_compare load_api
+bench: services
+	@mkdir -p .local/bench
+	@set -o pipefail; for b in $(BENCHES); do \
+	  echo "[bench] $$b"; $(PY) bench/$$b.py 2>&1 | tee .local/bench/$$b.txt || exit 1; done
+
 # Reliability (issue 9): the full-strength runs behind the README's "Reliability" tables.
 fuzz: services
 	$(PY) bench/fuzz_api.py

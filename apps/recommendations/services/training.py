@@ -54,12 +54,17 @@ def training_request(*, user=None, reason: str = RunReason.MANUAL, force: bool =
 def model_train(run: TrainingRun) -> RunOutcome:
     """Body of a ``retrain`` run. Idempotent: when the training data is unchanged since the latest version, no new
     version is created (unless the run was requested with ``force``); concurrent runs serialise on the lock, so two
-    concurrent retrains produce one new version.
+    concurrent retrains produce one new version. The version is keyed by its run (``training_run``, unique): a run
+    executed again after its worker died between writing the version and recording the outcome finds that version
+    instead of training a second one.
 
     Every training (not the skipped cases) is counted with its outcome and duration in the business metrics, and
     on success the active model's CV MAE and training time are published (``maestro.observability.metrics``)."""
     needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
     with _training_lock():
+        written = SuccessModel.objects.filter(training_run=run).first()
+        if written is not None:
+            return _trained(written, promoted=written.events.filter(action=ModelAction.AUTO_PROMOTED).exists())
         ts = dataset.training_set()
         if len(ts) < needed:
             return RunOutcome(
@@ -78,7 +83,7 @@ def model_train(run: TrainingRun) -> RunOutcome:
             )
         started = time.perf_counter()
         try:
-            model, promoted = _train_version(ts, fingerprint)
+            model, promoted = _train_version(run, ts, fingerprint)
         except Exception:
             record_model_training(duration_seconds=time.perf_counter() - started, succeeded=False)
             raise
@@ -90,17 +95,21 @@ def model_train(run: TrainingRun) -> RunOutcome:
             trained_at=active.trained_at if active else None,
         )
     logger.info("ml_model_trained", extra={"version": model.version, "promoted": promoted, "n": len(ts)})
+    return _trained(model, promoted=promoted)
+
+
+def _trained(model: SuccessModel, *, promoted: bool) -> RunOutcome:
     return RunOutcome(
         RunStatus.SUCCEEDED,
-        detail=f"Model v{model.version} trained on {len(ts)} projects; "
+        detail=f"Model v{model.version} trained on {model.n_samples} projects; "
         + ("promoted." if promoted else "not promoted."),
         model=model,
-        result={"version": model.version, "promoted": promoted, "cv_mae": model.cv_mae, "n_samples": len(ts)},
+        result={"version": model.version, "promoted": promoted, "cv_mae": model.cv_mae, "n_samples": model.n_samples},
     )
 
 
-def _train_version(ts, fingerprint: str) -> tuple[SuccessModel, bool]:
-    """Train on ``ts``, store the new version and promote it if it beats the active one."""
+def _train_version(run: TrainingRun, ts, fingerprint: str) -> tuple[SuccessModel, bool]:
+    """Train on ``ts``, store the new version (keyed by ``run``) and promote it if it beats the active one."""
     bundle = train(ts, training_config())
     success = bundle.targets["success"]
     with transaction.atomic():
@@ -117,6 +126,7 @@ def _train_version(ts, fingerprint: str) -> tuple[SuccessModel, bool]:
             training_seconds=bundle.training_seconds,
             data_fingerprint=fingerprint,
             params={k: v for k, v in bundle.metadata.items() if not isinstance(v, dict)},
+            training_run=run,
         )
         return model, _auto_promote(model)
 

@@ -174,6 +174,9 @@ def cross_validate(ts: TrainingSet, space: FeatureSpace, X_base: np.ndarray, cfg
     lower = np.full(n, np.nan)
     upper = np.full(n, np.nan)
     fold_mae: dict[str, list[float]] = {t: [] for t in TARGETS}
+    # A fold trains on (folds - 1) / folds of the data, so it needs the same share of the final model's minimum:
+    # with exactly min_target_samples known values every fold still gets a model and the CV has a result.
+    fold_minimum = max(2, (cfg.min_target_samples * (cfg.folds - 1)) // cfg.folds)
     for fold in range(cfg.folds):
         train = np.flatnonzero(outer != fold)
         valid = np.flatnonzero(outer == fold)
@@ -190,7 +193,7 @@ def cross_validate(ts: TrainingSet, space: FeatureSpace, X_base: np.ndarray, cfg
             y = ts.target(target)
             known_train = train[~np.isnan(y[train])]
             known_valid = valid[~np.isnan(y[valid])]
-            if len(known_train) < cfg.min_target_samples or len(known_valid) == 0:
+            if len(known_train) < fold_minimum or len(known_valid) == 0:
                 continue
             transform = TRANSFORMS[target]
             y_fit = _forward(y[known_train], transform)

@@ -457,7 +457,8 @@ def _ordering(keys: list[SortKey]) -> list:
 
 def _page(queryset: QuerySet[Run], keys: list[SortKey], condition: Q | None, limit: int) -> list[Run]:
     """Up to ``limit`` runs of ``queryset`` annotated with ``keys``, narrowed by ``condition``, in key order."""
-    joins = {alias: relation for key in keys for alias, relation in key.joins}
+    # Cloned: a query binds the FilteredRelation it is given to itself, and a search may build two queries.
+    joins = {alias: relation.clone() for key in keys for alias, relation in key.joins}
     if joins:
         queryset = queryset.annotate(**joins)
     queryset = queryset.annotate(**{key.alias: key.expression for key in keys})

@@ -9,6 +9,8 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import MD5
 
 from apps.metrics.choices import LifecycleStage, RunStatus
 from apps.metrics.expressions import NumericText
@@ -66,7 +68,12 @@ class RunParam(models.Model):
     class Meta:
         ordering = ["run_id", "key"]
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_param_unique")]
-        indexes = [models.Index(fields=["key", "value_number"], name="run_param_key_number_idx")]
+        indexes = [
+            models.Index(fields=["key", "value_number"], name="run_param_key_number_idx"),
+            # String equality in search (values reach thousands of characters: a btree on the value itself could
+            # not hold them); the search compares md5(value) for the index and the value itself for the result.
+            models.Index(F("key"), MD5("value"), name="run_param_key_md5_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key}={self.value[:40]}"
@@ -88,7 +95,12 @@ class RunTag(models.Model):
     class Meta:
         ordering = ["run_id", "key"]
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_tag_unique")]
-        indexes = [models.Index(fields=["key", "value_number"], name="run_tag_key_number_idx")]
+        indexes = [
+            models.Index(fields=["key", "value_number"], name="run_tag_key_number_idx"),
+            # String equality in search (values reach thousands of characters: a btree on the value itself could
+            # not hold them); the search compares md5(value) for the index and the value itself for the result.
+            models.Index(F("key"), MD5("value"), name="run_tag_key_md5_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key}={self.value[:40]}"

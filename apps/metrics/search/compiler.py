@@ -42,7 +42,8 @@ from django.db.models import (
     QuerySet,
     Value,
 )
-from django.db.models.functions import NullIf
+from django.db.models.functions import MD5, NullIf
+from django.db.models.lookups import Exact
 from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.metrics.choices import RunStatus
@@ -263,6 +264,12 @@ def _kv_q(cmp: Comparison, model) -> Q:
             rows = rows.filter(value_number__isnull=False)
     else:
         field, values = "value", [str(literal.value) for literal in cmp.values]
+        if op in ("=", "IN"):
+            # md5(value) is what the (key, md5(value)) index holds; PostgreSQL folds md5 of the literal at planning.
+            hashed = Q()
+            for value in values:
+                hashed |= Q(Exact(MD5("value"), MD5(Value(value))))
+            rows = rows.filter(hashed)
     return Q(Exists(_compare(rows, field, op, values)))
 
 
@@ -513,23 +520,24 @@ def _metric_ordered_page(
     runs: list[Run] = []
     if cursor is None or cursor[0][0] is not None:
         condition = Q(**{f"{first.alias}__lt": math.nan})
-        narrowed = queryset
+        narrowed, contradiction = queryset, False
         for node, q in terms:
             if isinstance(node, Comparison) and node.entity.kind == "metric" and node.entity.key == first.metric:
-                if node.op == "IS NOT NULL":
-                    continue  # implied by having a value
-                if node.op == "IS NULL":
-                    return []  # no run both has a value and has none; the rest of the order cannot match either
+                if node.op in ("IS NULL", "IS NOT NULL"):
+                    # IS NOT NULL is implied by having a value; IS NULL contradicts it (only the tail can match).
+                    contradiction |= node.op == "IS NULL"
+                    continue
                 condition &= _compare_q(first.alias, node.op, [float(literal.value) for literal in node.values])
             else:
                 narrowed = narrowed.filter(q)
-        if cursor is not None:
-            values, last_id = cursor
-            bound = "lte" if first.descending else "gte"  # implied by the cursor condition; an index bound for it
-            condition &= Q(**{f"{first.alias}__{bound}": values[0]}) & _after_cursor(present, values, last_id)
-        runs = _page(narrowed, present, condition, limit)
-        if len(runs) == limit or any(_requires_metric(node, first.metric) for node, _ in terms):
-            return runs
+        if not contradiction:
+            if cursor is not None:
+                values, last_id = cursor
+                bound = "lte" if first.descending else "gte"  # implied by the cursor condition; an index bound
+                condition &= Q(**{f"{first.alias}__{bound}": values[0]}) & _after_cursor(present, values, last_id)
+            runs = _page(narrowed, present, condition, limit)
+            if len(runs) == limit or any(_requires_metric(node, first.metric) for node, _ in terms):
+                return runs
         cursor = None  # every run without a value comes after every run with one
     for _, q in terms:
         queryset = queryset.filter(q)

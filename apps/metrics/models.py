@@ -7,10 +7,9 @@ tag values ≤ 8000 characters.
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import HashIndex
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F
-from django.db.models.functions import MD5
 
 from apps.metrics.choices import LifecycleStage, RunStatus
 from apps.metrics.expressions import NumericText
@@ -70,9 +69,11 @@ class RunParam(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_param_unique")]
         indexes = [
             models.Index(fields=["key", "value_number"], name="run_param_key_number_idx"),
-            # String equality in search (values reach thousands of characters: a btree on the value itself could
-            # not hold them); the search compares md5(value) for the index and the value itself for the result.
-            models.Index(F("key"), MD5("value"), name="run_param_key_md5_idx"),
+            # String equality in search (``params.model = 'bert'``, ``tags.mlflow.parentRunId = '…'``): a hash
+            # index holds only a hash of each value, so values of thousands of characters fit (a btree entry
+            # cannot exceed ~2,700 bytes), and it serves ``value = …`` as written — no extra predicate that
+            # would skew the planner's row estimates.
+            HashIndex(fields=["value"], name="run_param_value_hash_idx"),
         ]
 
     def __str__(self) -> str:
@@ -97,9 +98,11 @@ class RunTag(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_tag_unique")]
         indexes = [
             models.Index(fields=["key", "value_number"], name="run_tag_key_number_idx"),
-            # String equality in search (values reach thousands of characters: a btree on the value itself could
-            # not hold them); the search compares md5(value) for the index and the value itself for the result.
-            models.Index(F("key"), MD5("value"), name="run_tag_key_md5_idx"),
+            # String equality in search (``params.model = 'bert'``, ``tags.mlflow.parentRunId = '…'``): a hash
+            # index holds only a hash of each value, so values of thousands of characters fit (a btree entry
+            # cannot exceed ~2,700 bytes), and it serves ``value = …`` as written — no extra predicate that
+            # would skew the planner's row estimates.
+            HashIndex(fields=["value"], name="run_tag_value_hash_idx"),
         ]
 
     def __str__(self) -> str:

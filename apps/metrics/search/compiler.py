@@ -42,8 +42,7 @@ from django.db.models import (
     QuerySet,
     Value,
 )
-from django.db.models.functions import MD5, NullIf
-from django.db.models.lookups import Exact
+from django.db.models.functions import NullIf
 from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.metrics.choices import RunStatus
@@ -264,12 +263,6 @@ def _kv_q(cmp: Comparison, model) -> Q:
             rows = rows.filter(value_number__isnull=False)
     else:
         field, values = "value", [str(literal.value) for literal in cmp.values]
-        if op in ("=", "IN"):
-            # md5(value) is what the (key, md5(value)) index holds; PostgreSQL folds md5 of the literal at planning.
-            hashed = Q()
-            for value in values:
-                hashed |= Q(Exact(MD5("value"), MD5(Value(value))))
-            rows = rows.filter(hashed)
     return Q(Exists(_compare(rows, field, op, values)))
 
 

@@ -109,10 +109,25 @@ def _run_data(document: str) -> RunData:
     )
 
 
+def with_run_data(runs: QuerySet[Run]) -> QuerySet[Run]:
+    """``runs`` with each row's data (creator, params, tags, latest metrics) computed by the same query — for an
+    ordered, limited page PostgreSQL evaluates it only for the page's rows, after the sort and limit. Call
+    ``run_data_from_query`` on the runs the query returned. Saves ``run_data_attach``'s query."""
+    run_data = RawSQL(_run_data_sql('"metrics_run"'), ())  # noqa: S611 (fixed SQL, no input)
+    return runs.annotate(_run_data=run_data)
+
+
+def run_data_from_query(runs: Sequence[Run]) -> Sequence[Run]:
+    """Attach ``run.data`` to runs loaded from a ``with_run_data`` queryset."""
+    for run in runs:
+        run.data = _run_data(run._run_data)
+    return runs
+
+
 def run_data_attach(runs: Sequence[Run]) -> Sequence[Run]:
     """Load the creator's username, params, tags and latest metrics of ``runs`` (one query, no model instances)
-    and attach them as ``run.data``. Used by every run listing and detail (searches load the same in their own
-    query: ``run_search``)."""
+    and attach them as ``run.data``. Used by run listings and details that did not load it with their own query
+    (``with_run_data``)."""
     found: dict[int, RunData] = {}
     if runs:
         with connection.cursor() as cursor:
@@ -214,9 +229,9 @@ def run_search(
     the search's own query: PostgreSQL evaluates these correlated subqueries only for the page's rows, after the
     sort and limit. Raises SearchError (field, message, position) for requests that do not parse or are too
     complex."""
-    runs = run_list(user=user, lifecycle_stages=lifecycle_stages)
-    run_data = RawSQL(_run_data_sql('"metrics_run"'), ())  # noqa: S611 (fixed SQL, no input)
-    runs = runs.annotate(_run_data=run_data, **(annotations or {}))
+    runs = with_run_data(run_list(user=user, lifecycle_stages=lifecycle_stages))
+    if annotations:
+        runs = runs.annotate(**annotations)
     if project_ids is not None:
         runs = runs.filter(project_id__in=list(project_ids))
     page = search_runs(
@@ -227,6 +242,5 @@ def run_search(
         page_token=page_token,
         max_results_limit=max_results_limit,
     )
-    for run in page.runs:
-        run.data = _run_data(run._run_data)
+    run_data_from_query(page.runs)
     return page

@@ -17,13 +17,14 @@ PYTEST_ARGS ?=
 # This machine's pip config names index folders that may be absent; drop that noise, keep real warnings.
 PIP_FILTER := { grep -v '^WARNING: Location .* is ignored' || true; }
 
-.PHONY: help venv services migrate demo run test stop lint fmt lock browser tools bench vendor
+.PHONY: help venv services migrate demo run test stop lint fmt lock browser tools bench vendor fuzz load faults
 
 help:
 	@echo "make run    set up everything and start web + Celery worker + beat (http://demo.localhost:8000)"
 	@echo "make test   set up everything and run the whole test suite with coverage"
 	@echo "make stop   stop the PostgreSQL/Redis processes that make run/test started"
 	@echo "make lint   ruff check + format check, Django system checks, missing migrations"
+	@echo "make fuzz / make load / make faults   full-strength reliability runs (README: Reliability)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Maestro needs Python 3.11 (found %d.%d); set PYTHON=python3.11" % sys.version_info[:2])'
@@ -81,3 +82,21 @@ lock: venv
 
 vendor:
 	bash scripts/vendor_assets.sh
+
+# Every benchmark in turn on a quiet machine (each prints its table with its command line; copies kept under
+# .local/bench/). BENCHES=... picks some, e.g. make bench BENCHES="runs_ingest runs_history".
+BENCHES ?= projects_list runs_ingest runs_history runs_retry runs_search recommendations dashboard_pages access_gate integrations_metrics tenant_archive mlflow_compare load_api
+bench: services
+	@mkdir -p .local/bench
+	@set -o pipefail; for b in $(BENCHES); do \
+	  echo "[bench] $$b"; $(PY) bench/$$b.py 2>&1 | tee .local/bench/$$b.txt || exit 1; done
+
+# Reliability (issue 9): the full-strength runs behind the README's "Reliability" tables.
+fuzz: services
+	$(PY) bench/fuzz_api.py
+
+load: services
+	$(PY) bench/load_api.py
+
+faults: services
+	$(PY) bench/faults.py

@@ -147,7 +147,7 @@ def gunicorn(workers: int):
     progress(f"starting gunicorn with {workers} workers on port {port} (log {log.name})")
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # each worker loads the embedding model at boot (production settings)
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {log.name}")
@@ -158,15 +158,44 @@ def gunicorn(workers: int):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not answer /healthz within 60 s; see {log.name}")
+                raise RuntimeError(f"gunicorn did not answer /healthz within 120 s; see {log.name}")
             time.sleep(0.2)
         yield Server(port=port, pid=proc.pid, app_name=app_name)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc, 30)
+
+
+def terminate(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, then SIGKILL when ``proc`` has not exited within ``timeout`` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@contextlib.contextmanager
+def celery_worker(queues: str = "default,ml", concurrency: int = 2):
+    """A Celery worker with production settings (prefork, as in the Procfile), stopped at the end. It consumes the
+    broker in ``CELERY_BROKER_URL`` — the caller points it and gunicorn at a broker database of their own."""
+    log = tempfile.NamedTemporaryFile(prefix="bench-celery-", suffix=".log", delete=False)  # noqa: SIM115
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "maestro.settings.production", "LOG_LEVEL": "INFO"}
+    command = [
+        str(ROOT / ".venv/bin/celery"), "-A", "maestro", "worker", "--queues", queues, "--concurrency",
+        str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+        "--hostname", f"bench-{os.getpid()}@%h",
+    ]  # fmt: skip
+    progress(f"starting a Celery worker ({queues}, concurrency {concurrency}, log {log.name})")
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while b"ready." not in Path(log.name).read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not start; see {log.name}")
+            time.sleep(0.2)
+        yield proc
+    finally:
+        terminate(proc, 60)
 
 
 class Http:

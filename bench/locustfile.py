@@ -7,7 +7,8 @@ member and viewer and the ids of seeded projects and runs. ``LOAD_TENANTS`` pick
 
 Mixed, per user: a role is drawn (admin, member, viewer in turn). Admins and members do 70 % reads and 30 % writes,
 viewers only read, so the whole mix is 80 % reads / 20 % writes. Reads: project list and detail, run list and detail,
-metric history (downsampled), run search, artifact list. Writes: a 50-point log batch, a project edit.
+metric history (downsampled), run search, artifact list, recommendations for a proposal, similar projects of a demo
+project. Writes: a 50-point log batch, a project edit.
 
 Every answer is recorded by the ``request`` event listener (tenant, status, milliseconds) and written to
 ``LOAD_RESULT`` when the run stops; the driver computes the figures from it.
@@ -30,6 +31,7 @@ RECORD: list[tuple[str, int, float]] = []
 _roles = itertools.cycle(["admin", "member", "viewer"])
 _tenants = itertools.cycle(TENANTS)
 _steps = itertools.count(1)
+PROBLEM_CLASSES = ["classification", "regression", "forecasting", "nlp", "vision"]
 
 
 @events.request.add_listener
@@ -81,17 +83,25 @@ class ApiUser(HttpUser):
         project = random.choice(self.data["projects"])
         run = random.choice(self.data["runs"])
         choice = random.random()
-        if choice < 0.2:
+        if choice < 0.14:
             self._get("/api/v1/projects?page_size=20", "GET projects")
-        elif choice < 0.35:
+        elif choice < 0.24:
             self._get(f"/api/v1/projects/{project}", "GET project")
-        elif choice < 0.5:
+        elif choice < 0.36:
             self._get(f"/api/v1/runs?project={project}&page_size=20", "GET runs")
-        elif choice < 0.65:
+        elif choice < 0.48:
             self._get(f"/api/v1/runs/{run}", "GET run")
-        elif choice < 0.8:
+        elif choice < 0.62:
             self._get(f"/api/v1/runs/{run}/metrics/loss/history?max_points=500", "GET history")
-        elif choice < 0.92:
+        elif choice < 0.72:
+            _demo, spec = random.choice(self.data["demo_projects"])
+            body = {"spec": spec, "problem_class": random.choice(PROBLEM_CLASSES), "complexity_score": 50,
+                    "planned_duration_days": 120}  # fmt: skip
+            self._post("/api/v1/recommendations", body, "POST recommendations")
+        elif choice < 0.8:
+            demo, _spec = random.choice(self.data["demo_projects"])
+            self._get(f"/api/v1/projects/{demo}/similar?k=10", "GET similar")
+        elif choice < 0.93:
             self._post(
                 "/api/v1/runs/search",
                 {"filter": f"metrics.loss < {random.random():.2f} AND params.lr < 0.05", "max_results": 20},

@@ -5,3 +5,17 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings.production")
 
 application = get_wsgi_application()
+
+
+def _preload() -> None:
+    """Load the spec-embedding model while the worker boots (gunicorn imports this module in each worker before it
+    serves), so that no request pays the model load: seconds, and tens of seconds on a busy host."""
+    from django.conf import settings
+
+    if getattr(settings, "RECOMMENDATIONS_PRELOAD_EMBEDDING_MODEL", False):
+        from apps.recommendations.ml.embeddings import get_model
+
+        get_model()
+
+
+_preload()

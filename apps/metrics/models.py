@@ -7,6 +7,7 @@ tag values ≤ 8000 characters.
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import HashIndex
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -66,7 +67,14 @@ class RunParam(models.Model):
     class Meta:
         ordering = ["run_id", "key"]
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_param_unique")]
-        indexes = [models.Index(fields=["key", "value_number"], name="run_param_key_number_idx")]
+        indexes = [
+            models.Index(fields=["key", "value_number"], name="run_param_key_number_idx"),
+            # String equality in search (``params.model = 'bert'``, ``tags.mlflow.parentRunId = '…'``): a hash
+            # index holds only a hash of each value, so values of thousands of characters fit (a btree entry
+            # cannot exceed ~2,700 bytes), and it serves ``value = …`` as written — no extra predicate that
+            # would skew the planner's row estimates.
+            HashIndex(fields=["value"], name="run_param_value_hash_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key}={self.value[:40]}"
@@ -88,7 +96,14 @@ class RunTag(models.Model):
     class Meta:
         ordering = ["run_id", "key"]
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_tag_unique")]
-        indexes = [models.Index(fields=["key", "value_number"], name="run_tag_key_number_idx")]
+        indexes = [
+            models.Index(fields=["key", "value_number"], name="run_tag_key_number_idx"),
+            # String equality in search (``params.model = 'bert'``, ``tags.mlflow.parentRunId = '…'``): a hash
+            # index holds only a hash of each value, so values of thousands of characters fit (a btree entry
+            # cannot exceed ~2,700 bytes), and it serves ``value = …`` as written — no extra predicate that
+            # would skew the planner's row estimates.
+            HashIndex(fields=["value"], name="run_tag_value_hash_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key}={self.value[:40]}"

@@ -61,7 +61,7 @@ def run_list(request):
     expression and the column sort go through the run search compiler, which pages by keyset (``cursor``)."""
     form = RunFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    queryset = selectors.run_list(user=request.user).select_related("project")
+    queryset = selectors.with_run_data(selectors.run_list(user=request.user).select_related("project"))
     project = None
     if data.get("project"):
         project = project_list(user=request.user).filter(pk=data["project"]).first()
@@ -83,8 +83,7 @@ def run_list(request):
     except SearchError as exc:
         search_error = exc
         page = None
-    runs = page.runs if page else []
-    selectors.run_data_attach(runs)
+    runs = selectors.run_data_from_query(page.runs) if page else []
     sort_key = sort.lstrip("-")
     params = Counter(key for run in runs for key in run.data.params)
     metrics = Counter(key for run in runs for key in run.data.metrics)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Greatest
 from django.http import Http404
 
@@ -116,6 +116,17 @@ def artifact_locations(project_ids: Sequence[int]) -> dict[int, str]:
         .values_list("project_id", "artifact_location")
     )
     return {pk: stored.get(pk) or default_artifact_location(pk) for pk in project_ids}
+
+
+def stored_artifact_location() -> Subquery:
+    """Per run, its experiment's stored artifact location (null when none), for ``run_search(annotations=…)``:
+    a search page then needs no query of its own for it. ``artifact_location_of`` completes it."""
+    return Subquery(Experiment.objects.filter(project_id=OuterRef("project_id")).values("artifact_location")[:1])
+
+
+def artifact_location_of(run: Run) -> str:
+    """The artifact location of the run's experiment, from the ``stored_artifact_location`` annotation."""
+    return run.stored_artifact_location or default_artifact_location(run.project_id)
 
 
 # ---------------------------------------------------------------------------------------------- experiment search

@@ -259,8 +259,10 @@ def project_complete(
 
 @transaction.atomic
 def project_delete(*, project: Project, user: User | None) -> None:
-    """Delete a project with its team and usages, keeping every used artifact's usage_count exact."""
+    """Delete a project with its team, usages and runs (with the runs' metric history, through
+    ``apps.metrics.services.project_runs_delete``), keeping every used artifact's usage_count exact."""
     from apps.artifacts.models import Artifact, ArtifactUsage
+    from apps.metrics.services import project_runs_delete
 
     per_artifact = Counter(
         ArtifactUsage.objects.filter(project=project).values_list("artifact_id", flat=True).iterator()
@@ -268,6 +270,7 @@ def project_delete(*, project: Project, user: User | None) -> None:
     for artifact_id, count in sorted(per_artifact.items()):  # a fixed lock order
         Artifact.objects.filter(pk=artifact_id).update(usage_count=F("usage_count") - count)
     ArtifactUsage.objects.filter(project=project).delete()
+    project_runs_delete(project=project)
     project.delete()
 
 

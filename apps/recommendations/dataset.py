@@ -9,6 +9,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from apps.artifacts.models import ArtifactUsage
+from apps.integrations.features import DELIVERY_FEATURE_NAMES, delivery_features
+from apps.integrations.models import Integration
 from apps.projects.choices import ProjectStatus
 from apps.projects.models import Project, TeamMember
 from apps.recommendations.ml import embeddings as emb
@@ -42,9 +44,30 @@ def artifacts_by_project(project_ids: Iterable[int]) -> dict[int, list[tuple[int
     return {pid: sorted(arts.items()) for pid, arts in out.items()}
 
 
-def project_inputs(project_ids: list[int]) -> dict[int, ProjectInput]:
+def delivery_by_project(project_ids: Iterable[int], as_of=None) -> dict[int, tuple[tuple[str, float], ...]]:
+    """Known delivery features (``apps.integrations.features``) of the projects that have an integration, as
+    (name, value) pairs in ``DELIVERY_FEATURE_NAMES`` order; ``as_of`` as in ``delivery_features``. Projects without
+    an integration cost one query in total, so tenants without integrations pay (almost) nothing."""
+    ids = list(project_ids)
+    integrated = sorted(
+        set(Integration.objects.filter(project_id__in=ids).values_list("project_id", flat=True).order_by())
+    )
+    if not integrated:
+        return {}
+    if isinstance(as_of, dict):
+        as_of = {pid: as_of.get(pid) for pid in integrated}
+    found = delivery_features(integrated, as_of=as_of)
+    return {
+        pid: tuple((name, values[name]) for name in DELIVERY_FEATURE_NAMES if name in values)
+        for pid, values in found.items()
+    }
+
+
+def project_inputs(project_ids: list[int], *, delivery: dict | None = None) -> dict[int, ProjectInput]:
+    """The model inputs of ``project_ids``; ``delivery`` (from ``delivery_by_project``) adds delivery features."""
     members = members_by_project(project_ids)
     artifacts = artifacts_by_project(project_ids)
+    delivery = delivery or {}
     out = {}
     for pid, pclass, complexity, start, target_end in Project.objects.filter(pk__in=project_ids).values_list(
         "id", "problem_class", "complexity_score", "start_date", "target_end_date"
@@ -55,6 +78,7 @@ def project_inputs(project_ids: list[int]) -> dict[int, ProjectInput]:
             planned_duration_days=_days(start, target_end),
             members=tuple(members.get(pid, ())),
             artifacts=tuple(artifacts.get(pid, ())),
+            delivery=delivery.get(pid, ()),
         )
     return out
 
@@ -78,13 +102,15 @@ def completed_projects():
 
 
 def training_set() -> TrainingSet:
+    """The training population with its inputs; delivery features are measured over the window before each
+    project's completion date (what the team's delivery looked like as the project finished)."""
     rows = list(
         completed_projects()
         .order_by("id")
         .values_list("id", "success_score", "start_date", "completion_date", "compute_cost")
     )
     ids = [r[0] for r in rows]
-    inputs = project_inputs(ids)
+    inputs = project_inputs(ids, delivery=delivery_by_project(ids, as_of={r[0]: r[3] for r in rows}))
     matrix, has = embeddings_for(ids)
     return TrainingSet(
         project_ids=np.asarray(ids, dtype=np.int64),
@@ -94,6 +120,7 @@ def training_set() -> TrainingSet:
         success=np.asarray([float(r[1]) for r in rows], dtype=np.float64),
         duration_days=np.asarray([np.nan if (d := _days(r[2], r[3])) is None else d for r in rows], dtype=np.float64),
         compute_cost=np.asarray([np.nan if r[4] is None else float(r[4]) for r in rows], dtype=np.float64),
+        delivery_names=DELIVERY_FEATURE_NAMES,
     )
 
 
@@ -104,5 +131,7 @@ def fingerprint(ts: TrainingSet) -> str:
         digest.update(np.ascontiguousarray(part).tobytes())
     for p in ts.inputs:
         digest.update(repr((p.problem_class, p.complexity, p.planned_duration_days, p.members, p.artifacts)).encode())
+        if p.delivery:  # only when present: fingerprints of tenants without integrations stay as they were
+            digest.update(repr(p.delivery).encode())
     digest.update(np.ascontiguousarray(ts.embeddings[ts.has_embedding]).tobytes())
     return digest.hexdigest()

@@ -73,6 +73,15 @@ class SuccessModel(models.Model):
     training_seconds = models.FloatField()
     data_fingerprint = models.CharField(max_length=64, db_index=True)
     params = models.JSONField(default=dict)
+    training_run = models.OneToOneField(
+        "TrainingRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="produced_model",
+        help_text="The run that trained this version: the idempotency key that keeps a redelivered run from "
+        "creating a second version.",
+    )
     promoted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -113,7 +122,9 @@ class TrainingRun(models.Model):
     Created ``queued`` before the task is sent; sending happens after commit and may fail (broker down) — then
     ``dispatch_error`` says why and reconciliation sends it again. The task moves it to running and then to
     succeeded / skipped / failed exactly once (the queued → running transition is a conditional UPDATE, so a
-    duplicate delivery does nothing).
+    duplicate delivery does nothing). The executing worker holds a PostgreSQL advisory lock on the run while it
+    works: when that worker dies (SIGKILL, OOM) the lock goes with its connection, and the redelivered message or
+    reconciliation takes the ``running`` run over (``attempts`` counts the executions started).
     """
 
     kind = models.CharField(max_length=12, choices=RunKind.choices)
@@ -127,6 +138,7 @@ class TrainingRun(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     dispatch_attempts = models.PositiveIntegerField(default=0)
     dispatch_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Executions started (more than one: a worker died).")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)

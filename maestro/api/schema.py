@@ -10,7 +10,7 @@ mismatch once for the whole API instead of annotating views one by one:
   answer with, in the one error shape (``Error``): 400 (validation), 401 (credentials), 403 (role, scope, quota), 404
   (unknown or invisible object), 406 (unacceptable ``Accept``), 413 and 415 for operations with a body, 429 (rate
   limits), 503 (database or broker unavailable), and 414/431 that the HTTP server answers itself for oversized
-  request lines and headers.
+  request lines and headers. An error status a view documents itself (e.g. 409) gets the same error shape.
 """
 
 from __future__ import annotations
@@ -138,6 +138,9 @@ def document_error_responses(result, generator, request, public):
             for code, description in codes.items():
                 documented = responses.setdefault(code, {"description": description})
                 documented.setdefault("content", content)
+            for code, documented in responses.items():
+                if str(code)[0] in "45" and str(code) not in SERVER_RESPONSES:
+                    documented.setdefault("content", content)
             for code, description in SERVER_RESPONSES.items():
                 responses.setdefault(code, {"description": description})
     return result

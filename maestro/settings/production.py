@@ -26,3 +26,6 @@ X_FRAME_OPTIONS = "DENY"
 # The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and Path=/.
 SESSION_COOKIE_NAME = "__Host-sessionid"
 SESSION_COOKIE_HTTPONLY = True
+
+# Web workers load the spec-embedding model at boot (maestro/wsgi.py) instead of on the first similarity request.
+RECOMMENDATIONS_PRELOAD_EMBEDDING_MODEL = env.bool("RECOMMENDATIONS_PRELOAD_EMBEDDING_MODEL", default=True)

@@ -125,7 +125,9 @@ def test_every_page_runs_a_bounded_number_of_queries(tenant_a, django_assert_max
         with django_assert_max_num_queries(BOUNDS[page], info=page):
             response = _get(client, url)
         assert response.status_code == 200
-        assert _count(client, url) == small[page], f"{page}: the query count grows with the data"
+        # A run table sorted by a metric whose page is not full reads the runs without a value in a second
+        # query (apps.metrics.search), so the small data set may cost more; more data must never cost more.
+        assert _count(client, url) <= small[page], f"{page}: the query count grows with the data"
 
 
 def test_sign_in_pages_run_a_bounded_number_of_queries(tenant_a, django_assert_max_num_queries):

@@ -1,16 +1,16 @@
 """Metric points have no database-level foreign key (it cost a third of ingest); locking keeps them consistent."""
 
-import threading
 import time
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.http import Http404
 
 from apps.metrics import services
 from apps.metrics.models import MetricPoint, Run
 from apps.metrics.validation import parse_log_batch
 from apps.projects.models import Project
+from tests.support.batch_in_flight import batch_in_flight
 
 BATCH = {"metrics": [{"key": "loss", "value": 1.0 / (i + 1), "step": i, "timestamp": i} for i in range(10)]}
 
@@ -34,36 +34,17 @@ def test_deleting_a_run_waits_for_a_batch_in_flight_and_removes_its_points(commi
     with alpha.context():
         project = Project.objects.create(name="p", slug="integrity-concurrent")
         run = services.run_create(user=None, project=project)
-    batch_holds_lock = threading.Event()
-    errors: list[BaseException] = []
-
-    def batch_in_flight():
-        try:
-            with alpha.context(), transaction.atomic():
-                services._write_batch(run.pk, parse_log_batch(BATCH))
-                batch_holds_lock.set()
-                time.sleep(1.0)  # still uncommitted while the deletion starts
-        except BaseException as exc:
-            errors.append(exc)
-            batch_holds_lock.set()
-        finally:
-            connections.close_all()
-
-    writer = threading.Thread(target=batch_in_flight)
-    writer.start()
     try:
-        assert batch_holds_lock.wait(10)
-        started = time.monotonic()
-        with alpha.context():
-            services.run_delete(run=Run.objects.get(pk=run.pk))
-            waited = time.monotonic() - started
-            assert MetricPoint.objects.filter(run_id=run.pk).count() == 0
-            assert not Run.objects.filter(pk=run.pk).exists()
-        writer.join(10)
+        with batch_in_flight(alpha, run.pk, parse_log_batch(BATCH)) as errors:
+            started = time.monotonic()
+            with alpha.context():
+                services.run_delete(run=Run.objects.get(pk=run.pk))
+                waited = time.monotonic() - started
+                assert MetricPoint.objects.filter(run_id=run.pk).count() == 0
+                assert not Run.objects.filter(pk=run.pk).exists()
         assert not errors, errors
         assert waited > 0.5  # the deletion really waited for the batch to commit
     finally:
-        writer.join(10)
         with alpha.context():
             MetricPoint.objects.filter(run_id=run.pk).delete()
             Run.objects.filter(pk=run.pk).delete()

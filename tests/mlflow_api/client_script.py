@@ -106,6 +106,17 @@ def errors(experiment_name: str) -> dict:
     return out
 
 
+def dashboard(experiment_name: str) -> dict:
+    """A small run for the dashboard test: params, a metric over steps, a tag."""
+    experiment = mlflow.set_experiment(experiment_name)
+    with mlflow.start_run(run_name="dashboard-run") as run:
+        mlflow.log_params({"lr": 0.003, "optimizer": "adamw"})
+        for step in range(4):
+            mlflow.log_metric("val_loss", 0.8 - 0.2 * step, step=step)
+        mlflow.set_tag("stage", "review")
+    return {"experiment_id": experiment.experiment_id, "run_id": run.info.run_id}
+
+
 def experiments(experiment_name: str) -> dict:
     client = MlflowClient()
     experiment_id = client.create_experiment(experiment_name, tags={"owner": "ml-team"})
@@ -133,4 +144,5 @@ def experiments(experiment_name: str) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps({"main": main_flow, "errors": errors, "experiments": experiments}[sys.argv[1]](sys.argv[2])))
+    flows = {"main": main_flow, "errors": errors, "experiments": experiments, "dashboard": dashboard}
+    print(json.dumps(flows[sys.argv[1]](sys.argv[2])))

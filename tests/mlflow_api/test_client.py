@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -20,6 +21,7 @@ from apps.accounts.services import token_create
 from apps.audit.models import AuditEvent
 from apps.metrics.models import Run
 from apps.projects.models import Project
+from tests.dashboard.helpers import json_script, signed_in, text
 
 SCRIPT = Path(__file__).with_name("client_script.py")
 
@@ -132,3 +134,35 @@ def test_mlflow_client_manages_experiments(mlflow_env):
     assert out["restored_stage"] == "active" and out["missing_by_name"] is True
     with alpha.context():
         assert Project.objects.get(pk=int(out["experiment_id"])).name == f"{name}-renamed"
+
+
+def test_run_logged_by_the_mlflow_client_shows_on_the_dashboard_run_pages(mlflow_env):
+    alpha, env, _token, _server = mlflow_env
+    out = run_client(env, "dashboard", f"dash-{uuid.uuid4().hex[:8]}")
+    with alpha.context():
+        run = Run.objects.get(uuid=uuid.UUID(out["run_id"]))
+    person = signed_in(alpha)
+    try:
+        listing = person.client.get(f"/runs/?project={out['experiment_id']}").content.decode()
+        table = listing.split('data-testid="run-table"', 1)[1]
+        assert re.findall(r'<a href="/runs/(\d+)/">([^<]+)</a>', table) == [(str(run.pk), "dashboard-run")]
+        header = table.split("<thead", 1)[1].split("</thead>", 1)[0]
+        assert re.findall(r'class="sort" href="[^"]*">([^<]+)<', header) == [
+            "Run", "Status", "Started", "lr", "optimizer", "val_loss"
+        ]  # fmt: skip
+        row = text(table.split(f'value="{run.pk}"', 1)[1].split("</tr>", 1)[0])
+        assert row.endswith("0.003 adamw 0.2000")
+
+        detail = person.client.get(f"/runs/{run.pk}/").content.decode()
+        params = detail.split('data-testid="params"', 1)[1].split("</table>", 1)[0]
+        assert re.findall(r'<th scope="row" class="mono">([^<]+)</th><td class="mono">([^<]+)</td>', params) == [
+            ("lr", "0.003"), ("optimizer", "adamw")
+        ]  # fmt: skip
+        charts = dict(re.findall(r'data-metric-key="([^"]+)">.*?data-chart="([^"]+)"', detail, re.S))
+        assert list(charts) == ["val_loss"]
+        drawn = json_script(detail, charts["val_loss"])["data"]["datasets"][0]["data"]
+        assert [point["x"] for point in drawn] == [0, 1, 2, 3]
+        assert [point["y"] for point in drawn] == pytest.approx([0.8, 0.6, 0.4, 0.2])
+        assert "review" in text(detail)
+    finally:
+        person.client.logout()  # the session row is committed: remove it

@@ -187,7 +187,9 @@ def test_metrics_still_answer_quickly_when_redis_is_down(settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     started = time.monotonic()
     samples = scrape()
-    assert time.monotonic() - started < 3
+    # bounded, not hanging: the broker read gives up after METRICS_COLLECTOR_TIMEOUT (0.5 s); the rest of the margin
+    # is for a loaded 2-core machine rendering every metric family
+    assert time.monotonic() - started < 10
     assert value(samples, "maestro_celery_broker_up") == 0
     assert not [key for key in samples if key[0] == "maestro_celery_queue_length"]
     assert value(samples, "maestro_dependency_up", dependency="redis") == 0

@@ -219,10 +219,13 @@ def test_scoring_settings_read_by_all_changed_by_admins_only(admin, tenant_a):
     member = member_actor(tenant_a)
     defaults = member.api.get("/api/v1/settings/scoring").json()
     assert defaults["w_model_performance"] == 0.4 and defaults["min_components"] == 2
+    assert defaults["updated_at"] is None  # documented as nullable: fuzzing holds responses to the schema
+    schema = admin.api.get("/api/schema/?format=json").json()
+    assert schema["components"]["schemas"]["ScoringSettings"]["properties"]["updated_at"]["nullable"] is True
     refused = member.api.put("/api/v1/settings/scoring", {"w_cost_efficiency": 1})
     assert refused.status_code == 403
     ok = admin.api.put("/api/v1/settings/scoring", {"w_cost_efficiency": 1, "cost_reference": 500})
-    assert ok.status_code == 200 and ok.json()["w_cost_efficiency"] == 1
+    assert ok.status_code == 200 and ok.json()["w_cost_efficiency"] == 1 and ok.json()["updated_at"]
     with tenant_a.context():
         row = ScoringSettings.objects.get()
         assert (row.pk, row.w_cost_efficiency, row.cost_reference, row.w_business_impact) == (1, 1, 500, 0.4)

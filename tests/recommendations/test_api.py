@@ -250,6 +250,9 @@ def test_a_project_with_an_empty_spec_cannot_be_compared(api_a, tenant_a):
     response = api_a.get(f"/api/v1/projects/{blank.pk}/similar")
     assert response.status_code == 409 and "empty spec" in response.json()["detail"]
     assert api_a.post("/api/v1/recommendations", {"project_id": blank.pk}, format="json").status_code == 400
+    schema = api_a.get("/api/schema/?format=json").json()  # the 409 is documented, in the shared error shape
+    documented = schema["paths"]["/api/v1/projects/{id}/similar/"]["get"]["responses"]["409"]
+    assert documented["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
 
 
 # ------------------------------------------------------------------------------------------------ overlap
@@ -474,6 +477,64 @@ def test_reconciliation_fails_lost_runs_and_resends_stale_queued_ones(tenant_a, 
     assert lost.status == "failed" and "Lost" in lost.error
     assert waiting.pk in summary["redispatched"] and waiting.dispatch_attempts == 2
     assert fresh.pk not in summary["redispatched"] and fresh.dispatch_attempts == 0
+
+
+def _hold_run_lock(schema: str, run_id: int):
+    """Another live session holding the run's lock, as the worker executing it does."""
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    other = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"],
+        dbname=db["NAME"], autocommit=True,
+    )  # fmt: skip
+    other.execute(
+        "SELECT pg_advisory_lock(hashtext('maestro.recommendations.run'), hashtext(%s))", [f"{schema}:run:{run_id}"]
+    )
+    return other
+
+
+def test_a_running_run_whose_worker_died_is_taken_over_but_not_one_a_live_worker_holds(tenant_a, seeded_alpha):
+    with tenant_a.context():
+        alive = TrainingRun.objects.create(kind="impact", status="running", attempts=1)
+        dead = TrainingRun.objects.create(kind="impact", status="running", attempts=1)
+        holder = _hold_run_lock(tenant_a.schema, alive.pk)
+        try:
+            assert services.run_execute(run_id=alive.pk) is None  # its worker is alive: a duplicate delivery
+            requeued = services.reconcile()["orphaned_runs_requeued"]
+            alive.refresh_from_db()
+            assert alive.status == "running" and alive.attempts == 1
+        finally:
+            holder.close()
+        assert requeued == [dead.pk]
+        dead.refresh_from_db()
+        assert dead.status == "queued" and dead.attempts == 1
+        resumed = services.run_execute(run_id=dead.pk)
+        assert resumed.status == "succeeded" and resumed.attempts == 2
+        assert services.run_execute(run_id=dead.pk) is None  # done: never runs again
+
+
+def test_a_run_whose_worker_died_in_every_attempt_fails_after_the_last(tenant_a, seeded_alpha):
+    from apps.recommendations.services.runs import MAX_ATTEMPTS
+
+    with tenant_a.context():
+        run = TrainingRun.objects.create(kind="impact", status="running", attempts=MAX_ATTEMPTS)
+        assert services.run_execute(run_id=run.pk) is None
+        run.refresh_from_db()
+    assert run.status == "failed" and f"{MAX_ATTEMPTS} attempts" in run.error
+
+
+def test_a_training_executed_again_after_its_version_was_written_writes_no_second_version(tenant_a, seeded_alpha):
+    with tenant_a.context():
+        run = TrainingRun.objects.create(kind="train", status="running", attempts=1, params={"force": True})
+        written = SuccessModel.objects.order_by("-version").first()
+        written.pk, written.version, written.status, written.training_run = None, written.version + 1, "candidate", run
+        written.save()  # as if its worker died after committing the version, before recording the outcome
+        count = SuccessModel.objects.count()
+        again = services.run_execute(run_id=run.pk)
+        assert again.status == "succeeded" and again.model_id == written.pk and again.attempts == 2
+        assert again.result["version"] == written.version and SuccessModel.objects.count() == count
 
 
 def test_a_failing_run_is_recorded_with_its_error(tenant_a, seeded_alpha):

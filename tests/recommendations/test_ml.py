@@ -337,3 +337,15 @@ def test_matching_is_one_to_one_and_thresholded():
     assert [(m.a, m.b) for m in matches] == [(1, 0), (0, 1)]
     assert ov.overlap_score(matches, 3, 3) == pytest.approx((1 + 0.9) / 3)
     assert ov.match(a[:0], b, 0.5) == [] and ov.overlap_score([], 0, 0) == 0.0
+
+
+@pytest.mark.parametrize("n", [30, 33, 37])
+def test_exactly_the_minimum_of_projects_still_gets_a_cross_validated_model(n):
+    # each of the 5 folds trains on 4/5 of the projects: with 30-37 of them the folds hold fewer than the final
+    # model's minimum of 30, yet the CV must still produce its error (it once produced none and training crashed)
+    rng = np.random.default_rng(n)
+    bundle = train(synthetic_training_set(rng, n=n), TrainingConfig(num_boost_round=30, min_target_samples=30))
+    cv = bundle.targets["success"].cv
+    assert cv["n"] == n
+    assert len(cv["fold_mae"]) == 5
+    assert np.isfinite(cv["mae"]) and cv["mae"] > 0

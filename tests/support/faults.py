@@ -191,13 +191,20 @@ def start_gunicorn(env: dict[str, str], log: Path, workers: int = 2) -> Server:
 
 
 def start_celery(
-    env: dict[str, str], log: Path, queues: str = "default,ml", beat_schedule: Path | None = None
+    env: dict[str, str],
+    log: Path,
+    queues: str = "default,ml",
+    beat_schedule: Path | None = None,
+    pool: str = "solo",
+    concurrency: int = 1,
 ) -> subprocess.Popen:
-    """A Celery worker (solo pool); with ``beat_schedule`` it also runs beat (``-B``), keeping its state there."""
+    """A Celery worker (solo pool unless ``pool``); with ``beat_schedule`` it also runs beat (``-B``), keeping its
+    state there. Readiness is read from ``log``: give each worker its own log file."""
     handle = open(log, "ab")  # noqa: SIM115
     beat = ["-B", "--schedule", str(beat_schedule)] if beat_schedule else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "maestro", "worker", "--pool", "solo", "-Q", queues,
+        [sys.executable, "-m", "celery", "-A", "maestro", "worker", "--pool", pool, "--concurrency", str(concurrency),
+         "-Q", queues,
          "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", f"fault-{os.getpid()}-%i@%h",
          *beat],
         env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
@@ -211,6 +218,15 @@ def start_celery(
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"Celery worker did not become ready; see {log}")
+
+
+def start_beat(env: dict[str, str], log: Path, schedule: Path) -> subprocess.Popen:
+    """Celery beat on its own (as in the Procfile), so it outlives the workers a test kills."""
+    handle = open(log, "ab")  # noqa: SIM115
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "maestro", "beat", "--loglevel", "INFO", "--schedule", str(schedule)],
+        env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
+    )  # fmt: skip
 
 
 def stop(proc: subprocess.Popen) -> None:

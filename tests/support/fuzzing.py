@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -277,6 +278,7 @@ class RoleResult:
     report: Path
     command: str
     log_tail: str = ""
+    phases: Counter = field(default_factory=Counter)  # phase → cases sent in it
 
     @property
     def cases(self) -> int:
@@ -302,13 +304,17 @@ def run_role(
     seed: int | None = None,
     max_time: int | None = None,
     request_timeout: float = 30.0,
+    include: str | None = None,
+    timing: bool = True,
 ) -> RoleResult:
-    """Run schemathesis as ``role`` against ``target`` and read its event log."""
+    """Run schemathesis as ``role`` against ``target`` and read its event log. ``timing=False`` leaves out the
+    response-time check (10 s per response): the suite checks behaviour, speed is for the benchmark scripts."""
     report_dir.mkdir(parents=True, exist_ok=True)
     ndjson = report_dir / f"events-{role}.ndjson"
     command = [
         str(Path(sys.executable).with_name("st")), "run", str(schema_path), "--url", target.base_url,
-        "--checks", "all", "--exclude-checks", "object_level_authorization",
+        "--checks", "all" if timing else ",".join([*REQUIRED_CHECKS, *EXTRA_CHECKS]),
+        "--exclude-checks", "object_level_authorization",
         "--mode", "all", "--phases", ",".join(phases), "--max-examples", str(max_examples),
         "--workers", str(workers), "--request-timeout", str(request_timeout), "--continue-on-failure",
         "--generation-database", "none", "--no-color", "--warnings", "off",
@@ -318,6 +324,8 @@ def run_role(
         command += ["--seed", str(seed)]
     if max_time is not None:
         command += ["--max-time", str(max_time)]
+    if include:
+        command += ["--include-name-regex", include]
     env = {
         **target.env,
         "SCHEMATHESIS_HOOKS": "tests.support.fuzz_hooks",
@@ -334,8 +342,21 @@ def run_role(
     return RoleResult(
         role=role, seconds=seconds, exit_code=proc.returncode, operations=ops, failures=failures,
         failure_counts=counts, report=ndjson, command=shlex.join(command),
-        log_tail=log_path.read_text(errors="replace")[-4000:],
+        log_tail=log_path.read_text(errors="replace")[-4000:], phases=cases_per_phase(ndjson),
     )  # fmt: skip
+
+
+def cases_per_phase(ndjson: Path) -> Counter:
+    """Requests sent per schemathesis phase (examples, coverage, fuzzing, stateful)."""
+    phases: Counter = Counter()
+    if ndjson.exists():
+        with open(ndjson, encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith('{"ScenarioFinished"'):
+                    event = json.loads(line)["ScenarioFinished"]
+                    sent = event["recorder"].get("interactions", {})
+                    phases[event.get("phase", "?")] += sum(1 for i in sent.values() if i.get("response") is not None)
+    return phases
 
 
 def summarize(ndjson: Path) -> tuple[dict[str, OperationFigures], dict[str, list[str]], Counter]:
@@ -380,13 +401,74 @@ def summarize(ndjson: Path) -> tuple[dict[str, OperationFigures], dict[str, list
     return dict(ops), dict(failures), counts
 
 
-def print_report(
-    results: list[RoleResult], schema: dict, *, title: str, min_cases: int, tolerated: dict[str, str]
+def print_targets(
+    results: list[RoleResult], labels: list[str], no_inputs: set[str], *, min_cases: int, tolerated: dict[str, str]
 ) -> list[str]:
-    """Print per-role and per-operation figures; return the problems (empty when the run passed). Operations
-    without any input need only be requested (``operations_without_inputs``); the others ``min_cases`` times."""
-    operation_labels = operations(schema)
-    no_inputs = operations_without_inputs(schema)
+    """One row per target of issue 9, with what was measured and pass/FAIL; returns the targets missed."""
+    roles = ", ".join(result.role for result in results)
+
+    def fewest(result: RoleResult) -> int:
+        counts = [result.operations.get(label, OperationFigures()).cases for label in labels if label not in no_inputs]
+        return min(counts, default=0)
+
+    def total(check: str) -> int:
+        return sum(result.failure_counts[check] for result in results)
+
+    untested = sum(
+        1 for result in results for label in labels if result.operations.get(label, OperationFigures()).cases == 0
+    )
+    polarity = [
+        (sum(op.positive for op in r.operations.values()), sum(op.negative for op in r.operations.values()))
+        for r in results
+    ]
+    others = sum(
+        count for r in results for name, count in r.failure_counts.items()
+        if name not in REQUIRED_CHECKS and name not in tolerated
+    )  # fmt: skip
+    rows = [
+        (f"every operation requested by every role ({roles})", f"{untested} (operation, role) pairs without a request",
+         untested == 0),
+        (f"≥ {min_cases} cases per operation and role", ", ".join(f"{r.role} fewest {fewest(r)}" for r in results),
+         all(fewest(r) >= min_cases for r in results)),
+        ("positive and negative data (positive/negative cases)",
+         ", ".join(f"{r.role} {p}/{n}" for r, (p, n) in zip(results, polarity, strict=True)),
+         all(p and n for p, n in polarity)),
+        ("stateful sequences (links inferred from the schema)",
+         ", ".join(f"{r.role} {r.phases['stateful']} requests" for r in results),
+         all(r.phases["stateful"] for r in results)),
+        ("0 server errors", str(total("not_a_server_error")), total("not_a_server_error") == 0),
+        ("0 responses violating the schema", str(total("response_schema_conformance")),
+         total("response_schema_conformance") == 0),
+        ("0 undocumented status codes", str(total("status_code_conformance")), total("status_code_conformance") == 0),
+        ("0 undocumented content types or headers",
+         str(total("content_type_conformance") + total("response_headers_conformance")),
+         total("content_type_conformance") + total("response_headers_conformance") == 0),
+        ("0 failures of the other (not tolerated) checks", str(others), others == 0),
+    ]  # fmt: skip
+    print("| target | measured | verdict |")
+    print("|---|---|---|")
+    for target, measured, ok in rows:
+        print(f"| {target} | {measured} | {'pass' if ok else 'FAIL'} |")
+    return [f"target missed: {target} ({measured})" for target, measured, ok in rows if not ok]
+
+
+def print_report(
+    results: list[RoleResult],
+    schema: dict,
+    *,
+    title: str,
+    min_cases: int,
+    tolerated: dict[str, str],
+    all_targets: bool = False,
+    include: str | None = None,
+) -> list[str]:
+    """Print per-role and per-operation figures and the targets; return the problems (empty when the run passed).
+    Operations without any input need only be requested (``operations_without_inputs``); the others ``min_cases``
+    times. With ``all_targets`` (the full run) every target of the table must be met, including positive and negative
+    data and stateful sequences for every role. ``include`` (a regular expression on ``METHOD /path``) restricts the
+    report to the operations a partial run selected."""
+    operation_labels = [label for label in operations(schema) if not include or re.search(include, label)]
+    no_inputs = operations_without_inputs(schema) & set(operation_labels)
     problems = []
     print(f"\n## {title}")
     print(f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}")
@@ -452,6 +534,10 @@ def print_report(
         total = sum(result.failure_counts[name] for result in results)
         if total:
             print(f"tolerated: {total} cases of {name} — {reason}")
+    print()
+    missed = print_targets(results, operation_labels, no_inputs, min_cases=min_cases, tolerated=tolerated)
+    if all_targets:
+        problems += [item for item in missed if item not in problems]
     print("verdict: " + ("PASS" if not problems else "FAIL"))
     for problem in problems:
         print(f"- {problem}")

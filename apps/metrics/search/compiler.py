@@ -26,7 +26,7 @@ import hashlib
 import json
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -231,13 +231,19 @@ def _metric_q(cmp: Comparison) -> Q:
     return Q(Exists(_compare(rows, "value", op, [float(literal.value) for literal in cmp.values])))
 
 
+def _compare_q(field: str, op: str, values: list) -> Q:
+    """``field`` satisfies ``op`` against ``values`` (one value unless IN)."""
+    if op in ("IN", "NOT IN"):
+        q = Q(**{f"{field}__in": values})
+        return q if op == "IN" else ~q
+    if op == "!=":
+        return ~Q(**{field: values[0]})
+    return Q(**{f"{field}__{_COMPARE_LOOKUPS[op]}": values[0]})
+
+
 def _compare(rows: QuerySet, field: str, op: str, values: list) -> QuerySet:
     """``rows`` narrowed to those whose ``field`` satisfies ``op`` against ``values`` (one value unless IN)."""
-    if op in ("IN", "NOT IN"):
-        return rows.filter(**{f"{field}__in": values}) if op == "IN" else rows.exclude(**{f"{field}__in": values})
-    if op == "!=":
-        return rows.exclude(**{field: values[0]})
-    return rows.filter(**{f"{field}__{_COMPARE_LOOKUPS[op]}": values[0]})
+    return rows.filter(_compare_q(field, op, values))
 
 
 def _kv_q(cmp: Comparison, model) -> Q:
@@ -290,6 +296,7 @@ class SortKey:
     kind: str  # float | string | time | int | uuid
     nullable: bool = True
     joins: tuple[tuple[str, FilteredRelation], ...] = ()
+    metric: str | None = None  # the metric key, when this sorts by a run's latest value of a metric
 
 
 def _sort_keys(item: OrderItem, index: int) -> list[SortKey]:
@@ -312,7 +319,7 @@ def _sort_keys(item: OrderItem, index: int) -> list[SortKey]:
     if entity.kind == "metric":
         relation = FilteredRelation("latest_metrics", condition=Q(latest_metrics__key=entity.key))
         expression = NullIf(F(f"{join}__value"), Value(math.nan, output_field=FloatField()))
-        return [SortKey(alias, expression, item.descending, "float", joins=((join, relation),))]
+        return [SortKey(alias, expression, item.descending, "float", joins=((join, relation),), metric=entity.key)]
     related = "params" if entity.kind == "param" else "tags"
     relation = FilteredRelation(related, condition=Q(**{f"{related}__key": entity.key}))
     # Numbers first, in numeric order, then the other values as strings: "1e-3" < "0.01" < "0.1" < "adam".
@@ -439,6 +446,98 @@ class SearchPage:
     next_page_token: str | None
 
 
+def _ordering(keys: list[SortKey]) -> list:
+    return [
+        (F(key.alias).desc(nulls_last=True) if key.descending else F(key.alias).asc(nulls_last=True))
+        if key.nullable
+        else (F(key.alias).desc() if key.descending else F(key.alias).asc())
+        for key in keys
+    ]
+
+
+def _page(queryset: QuerySet[Run], keys: list[SortKey], condition: Q | None, limit: int) -> list[Run]:
+    """Up to ``limit`` runs of ``queryset`` annotated with ``keys``, narrowed by ``condition``, in key order."""
+    # Cloned: a query binds the FilteredRelation it is given to itself, and a search may build two queries.
+    joins = {alias: relation.clone() for key in keys for alias, relation in key.joins}
+    if joins:
+        queryset = queryset.annotate(**joins)
+    queryset = queryset.annotate(**{key.alias: key.expression for key in keys})
+    if condition is not None:
+        queryset = queryset.filter(condition)
+    return list(queryset.order_by(*_ordering(keys), "-pk")[:limit])
+
+
+def _conjuncts(node: Node | None) -> list[Node]:
+    """The terms of the filter's top-level AND (the filter itself when it is not an AND)."""
+    if node is None:
+        return []
+    if isinstance(node, BoolOp) and node.op == "AND":
+        return [term for child in node.children for term in _conjuncts(child)]
+    return [node]
+
+
+def _requires_metric(node: Node | None, key: str) -> bool:
+    """Whether every run matching ``node`` has a latest value of metric ``key`` that is not NaN: every comparison
+    on a metric does (``_metric_q`` leaves NaN out); ``IS NOT NULL`` and anything under ``NOT`` do not."""
+    if node is None or isinstance(node, Not):
+        return False
+    if isinstance(node, BoolOp):
+        requires = [_requires_metric(child, key) for child in node.children]
+        return any(requires) if node.op == "AND" else all(requires)
+    return node.entity.kind == "metric" and node.entity.key == key and node.op not in ("IS NULL", "IS NOT NULL")
+
+
+def _metric_ordered_page(
+    queryset: QuerySet[Run],
+    terms: list[tuple[Node, Q]],
+    keys: list[SortKey],
+    cursor: tuple[list[Any], int] | None,
+    limit: int,
+) -> list[Run]:
+    """The page of a search ordered first by a metric, in two parts with the same result as the general plan's one
+    ORDER BY (``terms``: the filter's top-level AND terms, each with its compiled condition).
+
+    1. Runs that have a value (not NaN), ordered by the raw ``value`` of the joined latest-metric row: PostgreSQL can
+       then walk ``latest_metric_key_value_idx`` (key, value) in order (backwards for DESC; ``value < 'NaN'`` is the
+       index bound that leaves NaN out), probe the other filters per run through their (run, key) indexes, and stop
+       after ``limit`` rows instead of matching every run of the project and sorting them; an incremental sort puts
+       ties on the value in order. Comparisons on the same metric in the top-level AND become conditions on the
+       joined row (the same thing, as (run, key) is unique) — index bounds, and one relation less to plan. Whether
+       the index walk beats a hash plan stays PostgreSQL's cost-based decision.
+    2. Only when the page is not full and the filter lets them match: the runs without a value (missing or NaN),
+       which sort last in both directions — the general plan restricted to them.
+    """
+    first = keys[0]
+    ((join, _),) = first.joins
+    present = [replace(first, expression=F(f"{join}__value"), nullable=False), *keys[1:]]
+    runs: list[Run] = []
+    if cursor is None or cursor[0][0] is not None:
+        condition = Q(**{f"{first.alias}__lt": math.nan})
+        narrowed, contradiction = queryset, False
+        for node, q in terms:
+            if isinstance(node, Comparison) and node.entity.kind == "metric" and node.entity.key == first.metric:
+                if node.op in ("IS NULL", "IS NOT NULL"):
+                    # IS NOT NULL is implied by having a value; IS NULL contradicts it (only the tail can match).
+                    contradiction |= node.op == "IS NULL"
+                    continue
+                condition &= _compare_q(first.alias, node.op, [float(literal.value) for literal in node.values])
+            else:
+                narrowed = narrowed.filter(q)
+        if not contradiction:
+            if cursor is not None:
+                values, last_id = cursor
+                bound = "lte" if first.descending else "gte"  # implied by the cursor condition; an index bound
+                condition &= Q(**{f"{first.alias}__{bound}": values[0]}) & _after_cursor(present, values, last_id)
+            runs = _page(narrowed, present, condition, limit)
+            if len(runs) == limit or any(_requires_metric(node, first.metric) for node, _ in terms):
+                return runs
+        cursor = None  # every run without a value comes after every run with one
+    for _, q in terms:
+        queryset = queryset.filter(q)
+    tail = Q(**{f"{first.alias}__isnull": True}) if cursor is None else _after_cursor(keys, *cursor)
+    return runs + _page(queryset, keys, tail, limit - len(runs))
+
+
 def search_runs(
     queryset: QuerySet[Run],
     *,
@@ -447,9 +546,11 @@ def search_runs(
     max_results: int,
     page_token: str | None,
     max_results_limit: int = MAX_RESULTS_LIMIT,
+    index_ordered: bool = True,
 ) -> SearchPage:
     """Apply filter, order and keyset pagination to ``queryset`` (already scoped to what the user may see).
-    ``max_results_limit`` is the largest page allowed (MLflow's API allows 50,000 runs per page)."""
+    ``max_results_limit`` is the largest page allowed (MLflow's API allows 50,000 runs per page).
+    ``index_ordered=False`` forces the general plan for searches ordered by a metric (tests compare the two)."""
     if not isinstance(max_results, int) or isinstance(max_results, bool) or not 1 <= max_results <= max_results_limit:
         raise SearchError("max_results", f"Must be an integer from 1 to {max_results_limit}.")
     if filter_text is not None and not isinstance(filter_text, str):
@@ -458,24 +559,17 @@ def search_runs(
         tree = parse_filter(filter_text)
     except SearchSyntaxError as exc:
         raise SearchError("filter", exc.message, position=exc.position, code=exc.code) from None
-    if tree is not None:
-        queryset = queryset.filter(compile_node(tree))
+    terms = [(node, compile_node(node)) for node in _conjuncts(tree)]
     keys, normalised = compile_order_by(order_by)
     fingerprint = _fingerprint(filter_text or "", normalised)
-    joins = {alias: relation for key in keys for alias, relation in key.joins}
-    if joins:
-        queryset = queryset.annotate(**joins)
-    queryset = queryset.annotate(**{key.alias: key.expression for key in keys})
-    if page_token:
-        values, last_id = decode_page_token(page_token, keys, fingerprint)
-        queryset = queryset.filter(_after_cursor(keys, values, last_id))
-    ordering = [
-        (F(key.alias).desc(nulls_last=True) if key.descending else F(key.alias).asc(nulls_last=True))
-        if key.nullable
-        else (F(key.alias).desc() if key.descending else F(key.alias).asc())
-        for key in keys
-    ]
-    runs = list(queryset.order_by(*ordering, "-pk")[: max_results + 1])
+    cursor = decode_page_token(page_token, keys, fingerprint) if page_token else None
+    limit = max_results + 1
+    if index_ordered and keys[0].metric is not None:
+        runs = _metric_ordered_page(queryset, terms, keys, cursor, limit)
+    else:
+        for _, q in terms:
+            queryset = queryset.filter(q)
+        runs = _page(queryset, keys, None if cursor is None else _after_cursor(keys, *cursor), limit)
     next_token = None
     if len(runs) > max_results:
         runs = runs[:max_results]

@@ -308,6 +308,7 @@ class RunSearchView(MlflowView):
                 project_ids=project_ids,
                 lifecycle_stages=STAGES[view_type(fields, "run_view_type")],
                 max_results_limit=SEARCH_RUNS_MAX_RESULTS,
+                annotations={"stored_artifact_location": selectors.stored_artifact_location()},
             )
         except SearchError as exc:
             if exc.field == "max_results":
@@ -315,8 +316,7 @@ class RunSearchView(MlflowView):
                     f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer."
                 ) from None
             raise
-        locations = selectors.artifact_locations(sorted({run.project_id for run in page.runs}))
-        body = {"runs": [run_json(run, locations[run.project_id]) for run in page.runs]}
+        body = {"runs": [run_json(run, selectors.artifact_location_of(run)) for run in page.runs]}
         if page.next_page_token:
             body["next_page_token"] = page.next_page_token
         return json_response(body)

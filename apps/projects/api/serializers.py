@@ -111,6 +111,10 @@ class ProjectCompleteSerializer(serializers.Serializer):
 
 
 class ScoringSettingsSerializer(serializers.ModelSerializer):
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Null while the tenant uses the defaults (never changed them)."
+    )
+
     class Meta:
         model = ScoringSettings
         fields = [

@@ -383,8 +383,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         model = TrainingRun
         fields = [
             "id", "kind", "status", "reason", "params", "requested_by", "created_at", "dispatched_at",
-            "dispatch_attempts", "dispatch_error", "started_at", "finished_at", "duration_seconds", "detail", "error",
-            "model_version", "result",
+            "dispatch_attempts", "dispatch_error", "attempts", "started_at", "finished_at", "duration_seconds",
+            "detail", "error", "model_version", "result",
         ]  # fmt: skip
         read_only_fields = fields
 

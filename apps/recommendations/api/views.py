@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from django.db.models import F, Prefetch
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
@@ -50,7 +56,13 @@ class ProjectSimilarView(APIView):
 
     access_resource = "projects"
 
-    @extend_schema(parameters=[s.SimilarQuerySerializer], responses=s.SimilarProjectsResponseSerializer)
+    @extend_schema(
+        parameters=[s.SimilarQuerySerializer],
+        responses={
+            200: s.SimilarProjectsResponseSerializer,
+            409: OpenApiResponse(description="The project has an empty spec: there is nothing to compare."),
+        },
+    )
     def get(self, request, pk: int):
         query = _validated(s.SimilarQuerySerializer, request.query_params)
         project = selectors.project_get_visible(user=request.user, pk=pk)

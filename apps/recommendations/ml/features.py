@@ -16,17 +16,24 @@ Features, in column order (``FeatureSpace.names``):
 ``artifact_<id>``                 1 if the project uses artifact ``id``, for the most-used artifacts of the
                                   tenant (up to ``max_indicator_artifacts``, each used by ≥ ``min_indicator_usage``
                                   training projects)
+``delivery_<metric>``             optional delivery metrics from Git/CI integrations (``apps.integrations.features``)
+                                  — only in the feature space of a tenant whose training projects have at least one
+                                  value of that metric; NaN (missing) for projects without one, so LightGBM treats
+                                  them as unknown
 ``neighbor_success``              similarity-weighted success of the nearest completed projects by spec embedding
                                   (``ml.neighbors``; out of fold during training, so a project never sees its own
                                   outcome)
 ================================  ========================================================================
+
+The feature space (indicator artifacts, delivery columns, names) is saved with each model version
+(``FeatureSpace.to_dict``), so a version predicts with exactly the columns it was trained on.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -60,24 +67,22 @@ class ProjectInput:
     planned_duration_days: float | None = None
     members: tuple[Member, ...] = ()
     artifacts: tuple[tuple[int, str], ...] = ()  # (artifact id, artifact type)
+    delivery: tuple[tuple[str, float], ...] = ()  # (delivery feature name, value), known values only
 
     def with_artifact(self, artifact_id: int, artifact_type: str) -> ProjectInput:
-        return ProjectInput(
-            self.problem_class, self.complexity, self.planned_duration_days, self.members,
-            (*self.artifacts, (artifact_id, artifact_type)),
-        )  # fmt: skip
+        return replace(self, artifacts=(*self.artifacts, (artifact_id, artifact_type)))
 
     def with_members(self, members: Sequence[Member]) -> ProjectInput:
-        return ProjectInput(
-            self.problem_class, self.complexity, self.planned_duration_days, tuple(members), self.artifacts
-        )
+        return replace(self, members=tuple(members))
 
 
 @dataclass
 class FeatureSpace:
-    """The columns of one model: fixed vocabularies plus the indicator artifacts chosen at training time."""
+    """The columns of one model: fixed vocabularies plus the indicator artifacts and delivery features chosen at
+    training time."""
 
     indicator_artifacts: tuple[int, ...] = ()
+    delivery_features: tuple[str, ...] = ()
     roles: tuple[str, ...] = ROLES
     levels: tuple[str, ...] = LEVELS
     problem_classes: tuple[str, ...] = PROBLEM_CLASSES
@@ -86,6 +91,7 @@ class FeatureSpace:
 
     def __post_init__(self):
         self.indicator_artifacts = tuple(int(a) for a in self.indicator_artifacts)
+        self.delivery_features = tuple(str(name) for name in self.delivery_features)
         self.names = [
             "team_size",
             *(f"role_{r}" for r in self.roles),
@@ -98,6 +104,7 @@ class FeatureSpace:
             "planned_duration_days",
             *(f"artifacts_{t}" for t in self.artifact_types),
             *(f"artifact_{a}" for a in self.indicator_artifacts),
+            *self.delivery_features,
             NEIGHBOR_FEATURE,
         ]
         self._col = {name: i for i, name in enumerate(self.names)}
@@ -105,16 +112,28 @@ class FeatureSpace:
         self._level_col = {lv: self._col[f"level_{lv}"] for lv in self.levels}
         self._type_col = {t: self._col[f"artifacts_{t}"] for t in self.artifact_types}
         self._indicator_col = {a: self._col[f"artifact_{a}"] for a in self.indicator_artifacts}
+        self._delivery_col = {name: self._col[name] for name in self.delivery_features}
         self._class_code = {c: i for i, c in enumerate(self.problem_classes)}
 
     @classmethod
     def fit(
-        cls, inputs: Sequence[ProjectInput], *, max_indicator_artifacts: int = 40, min_indicator_usage: int = 5
+        cls,
+        inputs: Sequence[ProjectInput],
+        *,
+        max_indicator_artifacts: int = 40,
+        min_indicator_usage: int = 5,
+        delivery_names: Sequence[str] = (),
     ) -> FeatureSpace:
-        """Choose the indicator artifacts: the most used ones in the training projects (ties by id)."""
+        """Choose the indicator artifacts (the most used ones in the training projects, ties by id) and the delivery
+        columns: those of ``delivery_names`` (in that order) that at least one training project has a value for —
+        none when no project has delivery data, so the space is then exactly the one without integrations."""
         counts = Counter(a for p in inputs for a in {aid for aid, _ in p.artifacts})
         ranked = sorted((a for a, c in counts.items() if c >= min_indicator_usage), key=lambda a: (-counts[a], a))
-        return cls(indicator_artifacts=tuple(ranked[:max_indicator_artifacts]))
+        seen = {name for p in inputs for name, _ in p.delivery}
+        return cls(
+            indicator_artifacts=tuple(ranked[:max_indicator_artifacts]),
+            delivery_features=tuple(name for name in delivery_names if name in seen),
+        )
 
     @property
     def n_features(self) -> int:
@@ -179,6 +198,12 @@ class FeatureSpace:
             col = self._type_col.get(artifact_type)
             if col is not None:
                 row[col] += 1.0
+        for col in self._delivery_col.values():
+            row[col] = np.nan
+        for name, value in project.delivery:
+            col = self._delivery_col.get(name)
+            if col is not None:
+                row[col] = float(value)
         row[self.neighbor_col] = neighbor_success
         return row
 
@@ -189,11 +214,19 @@ class FeatureSpace:
         return out
 
     def to_dict(self) -> dict:
-        return {"indicator_artifacts": list(self.indicator_artifacts), "names": list(self.names)}
+        return {
+            "indicator_artifacts": list(self.indicator_artifacts),
+            "delivery_features": list(self.delivery_features),
+            "names": list(self.names),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureSpace:
-        space = cls(indicator_artifacts=tuple(data["indicator_artifacts"]))
+        """The saved space (versions trained before delivery features existed have no ``delivery_features``)."""
+        space = cls(
+            indicator_artifacts=tuple(data["indicator_artifacts"]),
+            delivery_features=tuple(data.get("delivery_features", ())),
+        )
         if space.names != data["names"]:
             raise ValueError("stored feature names do not match this code's feature layout")
         return space

@@ -83,6 +83,7 @@ class TrainingSet:
     success: np.ndarray
     duration_days: np.ndarray
     compute_cost: np.ndarray
+    delivery_names: tuple[str, ...] = ()  # optional delivery feature columns, in order (see ml.features)
 
     def __len__(self) -> int:
         return len(self.project_ids)
@@ -173,6 +174,9 @@ def cross_validate(ts: TrainingSet, space: FeatureSpace, X_base: np.ndarray, cfg
     lower = np.full(n, np.nan)
     upper = np.full(n, np.nan)
     fold_mae: dict[str, list[float]] = {t: [] for t in TARGETS}
+    # A fold trains on (folds - 1) / folds of the data, so it needs the same share of the final model's minimum:
+    # with exactly min_target_samples known values every fold still gets a model and the CV has a result.
+    fold_minimum = max(2, (cfg.min_target_samples * (cfg.folds - 1)) // cfg.folds)
     for fold in range(cfg.folds):
         train = np.flatnonzero(outer != fold)
         valid = np.flatnonzero(outer == fold)
@@ -189,7 +193,7 @@ def cross_validate(ts: TrainingSet, space: FeatureSpace, X_base: np.ndarray, cfg
             y = ts.target(target)
             known_train = train[~np.isnan(y[train])]
             known_valid = valid[~np.isnan(y[valid])]
-            if len(known_train) < cfg.min_target_samples or len(known_valid) == 0:
+            if len(known_train) < fold_minimum or len(known_valid) == 0:
                 continue
             transform = TRANSFORMS[target]
             y_fit = _forward(y[known_train], transform)
@@ -247,8 +251,9 @@ def train(ts: TrainingSet, cfg: TrainingConfig | None = None) -> TrainedBundle:
     if n < max(cfg.folds, 2):
         raise ValueError(f"need at least {max(cfg.folds, 2)} training projects, have {n}")
     space = FeatureSpace.fit(
-        ts.inputs, max_indicator_artifacts=cfg.max_indicator_artifacts, min_indicator_usage=cfg.min_indicator_usage
-    )
+        ts.inputs, max_indicator_artifacts=cfg.max_indicator_artifacts, min_indicator_usage=cfg.min_indicator_usage,
+        delivery_names=ts.delivery_names,
+    )  # fmt: skip
     X = space.matrix(ts.inputs)
     cands = nb.candidates(ts.embeddings, ts.has_embedding)
     cv = cross_validate(ts, space, X, cfg, cands)

@@ -12,6 +12,7 @@ from apps.recommendations.choices import RunKind, RunReason, RunStatus
 from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.models import EmbeddingIndexState, ProjectEmbedding, TrainingRun
 from apps.recommendations.services.runs import RunOutcome, run_request
+from maestro.observability.metrics import set_embedding_backlog
 
 CHUNK = 256
 
@@ -65,8 +66,13 @@ def embeddings_compute(
 
     The hash stored is that of the text actually embedded: a spec edited meanwhile stays stale and is picked up
     again. A spec that became blank gets a tombstone row (dim 0) so every process's index drops its vector.
+
+    The tenant's ``maestro_embedding_backlog`` gauge (every stale project, not only ``project_ids``) is set before
+    the first chunk, counted down after each chunk and measured again at the end.
     """
     targets = embeddings_stale_project_ids(project_ids)
+    backlog = len(targets) if project_ids is None else len(embeddings_stale_project_ids())
+    set_embedding_backlog(backlog)
     done = {"embedded": 0, "cleared": 0, "checked": len(project_ids) if project_ids is not None else len(targets)}
     for start in range(0, len(targets), CHUNK):
         chunk = targets[start : start + CHUNK]
@@ -99,8 +105,12 @@ def embeddings_compute(
             )
         done["embedded"] += len(texts)
         done["cleared"] += len(blank)
+        backlog -= len(chunk)
+        set_embedding_backlog(backlog)
         if progress:
             progress(min(start + CHUNK, len(targets)), len(targets))
+    if targets:
+        set_embedding_backlog(len(embeddings_stale_project_ids()))
     return done
 
 
@@ -116,8 +126,11 @@ def embedding_schedule_for_project(project_id: int) -> TrainingRun | None:
 
 
 def embeddings_request_stale(*, reason: str = RunReason.RECONCILE) -> TrainingRun | None:
-    """Queue one run that embeds every stale project, unless nothing is stale or such a run is already waiting."""
-    if not embeddings_stale_project_ids():
+    """Queue one run that embeds every stale project, unless nothing is stale or such a run is already waiting.
+    Publishes the backlog it measured (reconciliation calls this periodically for every tenant)."""
+    stale = embeddings_stale_project_ids()
+    set_embedding_backlog(len(stale))
+    if not stale:
         return None
     pending = TrainingRun.objects.filter(
         kind=RunKind.EMBEDDINGS, status__in=[RunStatus.QUEUED, RunStatus.RUNNING], params={}

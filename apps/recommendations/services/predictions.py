@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.artifacts.models import Artifact
 from apps.projects.choices import ProjectStatus
 from apps.projects.models import Project
-from apps.recommendations import caches, selectors
+from apps.recommendations import caches, dataset, selectors
 from apps.recommendations.choices import PredictionStatus, RunKind, RunReason, RunStatus
 from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.ml.features import Member, ProjectInput
@@ -19,6 +19,7 @@ from apps.recommendations.ml.predict import Predictor
 from apps.recommendations.ml.team import TeamConstraints, TeamSearch
 from apps.recommendations.models import Prediction, TrainingRun
 from apps.recommendations.services.runs import run_request
+from maestro.observability.metrics import record_prediction_insufficient_data, time_recommendation
 
 
 @dataclass
@@ -182,6 +183,16 @@ def _vector(proposal: Proposal) -> np.ndarray | None:
     return caches.text_vector(proposal.spec)
 
 
+def _delivery(predictor: Predictor, proposal: Proposal) -> tuple[tuple[str, float], ...]:
+    """Delivery features of an existing project with an integration, when the model uses them: over the window
+    before its completion date as in training, or up to now while it runs. A proposed project has none yet, so its
+    delivery columns are missing (NaN)."""
+    project = proposal.project
+    if project is None or not predictor.space.delivery_features:
+        return ()
+    return dataset.delivery_by_project([project.pk], as_of={project.pk: project.completion_date}).get(project.pk, ())
+
+
 def _without_model(*, user, proposal: Proposal, request_data: dict, similar: list[dict]) -> dict:
     """The explicit answer when no model can predict: too few completed projects, or none trained yet."""
     needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
@@ -201,6 +212,8 @@ def _without_model(*, user, proposal: Proposal, request_data: dict, similar: lis
         body["detail"] = f"No model is trained yet; training run {run.pk} is {run.status}."
         body["training_run_id"] = run.pk
     prediction = _save(user=user, proposal=proposal, request_data=request_data, response=body, status=body["status"])
+    if body["status"] == PredictionStatus.INSUFFICIENT_DATA:
+        record_prediction_insufficient_data()
     return {"prediction_id": prediction.pk} | body
 
 
@@ -209,7 +222,14 @@ def recommendation_create(*, user, proposal: Proposal, request_data: dict) -> di
     similar past projects and per-feature contributions. Stored as a Prediction; returns the response body.
 
     Without an active model the answer is ``insufficient_data`` (fewer completed projects than
-    RECOMMENDATIONS_MIN_COMPLETED_PROJECTS) or ``no_model`` (a training is queued), with the historical mean."""
+    RECOMMENDATIONS_MIN_COMPLETED_PROJECTS, also counted in ``maestro_predictions_insufficient_data_total``) or
+    ``no_model`` (a training is queued), with the historical mean. Every answer is counted and timed in
+    ``maestro_recommendations_served_total`` / ``maestro_recommendation_latency_seconds`` (label: the schema)."""
+    with time_recommendation():
+        return _recommendation(user=user, proposal=proposal, request_data=request_data)
+
+
+def _recommendation(*, user, proposal: Proposal, request_data: dict) -> dict:
     vector = _vector(proposal)
     exclude = [proposal.project.pk] if proposal.project else []
     similar = (
@@ -233,6 +253,7 @@ def recommendation_create(*, user, proposal: Proposal, request_data: dict) -> di
         planned_duration_days=proposal.planned_duration_days,
         members=tuple(proposal.members),
         artifacts=tuple((aid, types[aid]) for aid in proposal.artifact_ids if aid in types),
+        delivery=_delivery(predictor, proposal),
     )
     X = predictor.rows([inp], found.value)
     success = _target(predictor, X, "success")

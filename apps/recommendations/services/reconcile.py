@@ -3,7 +3,8 @@
 It heals whatever a lost message, a stopped worker or a broker outage left behind, so no work depends on a single
 send succeeding:
 
-1. runs stuck in ``running`` past ``RECOMMENDATIONS_RUN_TIMEOUT_SECONDS`` are marked failed (their worker died);
+1. runs stuck in ``running`` past ``RECOMMENDATIONS_RUN_TIMEOUT_SECONDS`` are marked failed; younger running runs
+   whose worker died (nobody holds their lock) are queued again, to run on the next worker;
 2. queued runs that were never sent (broker down) or not started long after sending are sent again;
 3. missing or stale embeddings (spec hash or model changed, blank spec still embedded) get one embeddings run;
 4. completed projects whose predictions lack the actual outcome get it recorded;
@@ -24,7 +25,7 @@ from apps.recommendations.choices import ModelStatus, RunKind, RunReason, RunSta
 from apps.recommendations.models import ArtifactImpact, SuccessModel, TrainingRun
 from apps.recommendations.services.embeddings import embeddings_request_stale
 from apps.recommendations.services.predictions import predictions_reconcile_outcomes
-from apps.recommendations.services.runs import run_request, runs_fail_lost, runs_redispatch
+from apps.recommendations.services.runs import run_request, runs_fail_lost, runs_redispatch, runs_requeue_orphaned
 
 PENDING = [RunStatus.QUEUED, RunStatus.RUNNING]
 
@@ -44,6 +45,7 @@ def reconcile() -> dict:
     """Run every reconciliation step for the current tenant; returns what was done."""
     summary: dict = {
         "lost_runs_failed": runs_fail_lost(older_than_seconds=settings.RECOMMENDATIONS_RUN_TIMEOUT_SECONDS),
+        "orphaned_runs_requeued": runs_requeue_orphaned(),
         "redispatched": runs_redispatch(older_than_seconds=settings.RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS),
     }
     with transaction.atomic():

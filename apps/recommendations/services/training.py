@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from apps.recommendations.ml.predict import serialize
 from apps.recommendations.ml.training import TrainingConfig, train
 from apps.recommendations.models import ModelEvent, SuccessModel, TrainingRun
 from apps.recommendations.services.runs import RunOutcome, run_request
+from maestro.observability.metrics import record_model_training, set_active_model
 
 logger = logging.getLogger("maestro.recommendations")
 
@@ -52,9 +54,17 @@ def training_request(*, user=None, reason: str = RunReason.MANUAL, force: bool =
 def model_train(run: TrainingRun) -> RunOutcome:
     """Body of a ``retrain`` run. Idempotent: when the training data is unchanged since the latest version, no new
     version is created (unless the run was requested with ``force``); concurrent runs serialise on the lock, so two
-    concurrent retrains produce one new version."""
+    concurrent retrains produce one new version. The version is keyed by its run (``training_run``, unique): a run
+    executed again after its worker died between writing the version and recording the outcome finds that version
+    instead of training a second one.
+
+    Every training (not the skipped cases) is counted with its outcome and duration in the business metrics, and
+    on success the active model's CV MAE and training time are published (``maestro.observability.metrics``)."""
     needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
     with _training_lock():
+        written = SuccessModel.objects.filter(training_run=run).first()
+        if written is not None:
+            return _trained(written, promoted=written.events.filter(action=ModelAction.AUTO_PROMOTED).exists())
         ts = dataset.training_set()
         if len(ts) < needed:
             return RunOutcome(
@@ -71,33 +81,54 @@ def model_train(run: TrainingRun) -> RunOutcome:
                 model=latest,
                 result={"status": "unchanged", "version": latest.version},
             )
-        cfg = training_config()
-        bundle = train(ts, cfg)
-        success = bundle.targets["success"]
-        with transaction.atomic():
-            version = (SuccessModel.objects.aggregate(v=Max("version"))["v"] or 0) + 1
-            model = SuccessModel.objects.create(
-                version=version,
-                trained_at=timezone.now(),
-                n_samples=len(ts),
-                features=bundle.space.names,
-                cv_metrics={name: t.cv for name, t in bundle.targets.items()} | bundle.skipped_targets,
-                cv_mae=float(success.cv["mae"]),
-                feature_importances=bundle.importances,
-                booster=serialize(bundle),
-                training_seconds=bundle.training_seconds,
-                data_fingerprint=fingerprint,
-                params={k: v for k, v in bundle.metadata.items() if not isinstance(v, dict)},
-            )
-            promoted = _auto_promote(model)
+        started = time.perf_counter()
+        try:
+            model, promoted = _train_version(run, ts, fingerprint)
+        except Exception:
+            record_model_training(duration_seconds=time.perf_counter() - started, succeeded=False)
+            raise
+        active = SuccessModel.objects.filter(status=ModelStatus.ACTIVE).first()
+        record_model_training(
+            duration_seconds=time.perf_counter() - started,
+            succeeded=True,
+            cv_mae=active.cv_mae if active else None,
+            trained_at=active.trained_at if active else None,
+        )
     logger.info("ml_model_trained", extra={"version": model.version, "promoted": promoted, "n": len(ts)})
+    return _trained(model, promoted=promoted)
+
+
+def _trained(model: SuccessModel, *, promoted: bool) -> RunOutcome:
     return RunOutcome(
         RunStatus.SUCCEEDED,
-        detail=f"Model v{model.version} trained on {len(ts)} projects; "
+        detail=f"Model v{model.version} trained on {model.n_samples} projects; "
         + ("promoted." if promoted else "not promoted."),
         model=model,
-        result={"version": model.version, "promoted": promoted, "cv_mae": model.cv_mae, "n_samples": len(ts)},
+        result={"version": model.version, "promoted": promoted, "cv_mae": model.cv_mae, "n_samples": model.n_samples},
     )
+
+
+def _train_version(run: TrainingRun, ts, fingerprint: str) -> tuple[SuccessModel, bool]:
+    """Train on ``ts``, store the new version (keyed by ``run``) and promote it if it beats the active one."""
+    bundle = train(ts, training_config())
+    success = bundle.targets["success"]
+    with transaction.atomic():
+        version = (SuccessModel.objects.aggregate(v=Max("version"))["v"] or 0) + 1
+        model = SuccessModel.objects.create(
+            version=version,
+            trained_at=timezone.now(),
+            n_samples=len(ts),
+            features=bundle.space.names,
+            cv_metrics={name: t.cv for name, t in bundle.targets.items()} | bundle.skipped_targets,
+            cv_mae=float(success.cv["mae"]),
+            feature_importances=bundle.importances,
+            booster=serialize(bundle),
+            training_seconds=bundle.training_seconds,
+            data_fingerprint=fingerprint,
+            params={k: v for k, v in bundle.metadata.items() if not isinstance(v, dict)},
+            training_run=run,
+        )
+        return model, _auto_promote(model)
 
 
 def _active_for_update() -> SuccessModel | None:
@@ -113,6 +144,8 @@ def _activate(model: SuccessModel, previous: SuccessModel | None, *, event: str,
     model.status = ModelStatus.ACTIVE
     model.promoted_at = timezone.now()
     model.save(update_fields=["status", "promoted_at"])
+    cv_mae, trained_at, schema = model.cv_mae, model.trained_at, connection.schema_name
+    transaction.on_commit(lambda: set_active_model(cv_mae=cv_mae, trained_at=trained_at, tenant=schema))
     audit_security_event(
         event,
         obj=model,

@@ -51,7 +51,7 @@ def _grant_target(request):
     """The project or artifact named by ``?object_type=&object_id=``, looked up through its selector (so objects the
     user cannot see are 404), or None when the query names none."""
     kind, raw_id = request.GET.get("object_type", ""), request.GET.get("object_id", "")
-    if kind not in GRANT_TARGETS or not raw_id.isdigit():
+    if kind not in GRANT_TARGETS or not raw_id.isdecimal():
         return None
     queryset = project_list(user=request.user) if kind == "project" else artifact_list(user=request.user)
     obj = queryset.filter(pk=int(raw_id)).first()
@@ -113,7 +113,7 @@ def grant_remove(request):
     require(request.user, "grants", policy.DELETE, obj)
     kind, _, pk = request.POST.get("principal", "").partition(":")
     source = user_list(user=request.user) if kind == "user" else group_list(user=request.user)
-    principal = source.filter(pk=int(pk)).first() if kind in ("user", "group") and pk.isdigit() else None
+    principal = source.filter(pk=int(pk)).first() if kind in ("user", "group") and pk.isdecimal() else None
     if principal is None:
         raise Http404("No such user or group.")
     before = services.grant_remove(actor=request.user, obj=obj, **{kind: principal})

@@ -215,7 +215,7 @@ def manage_tokens(request):
             form = ServiceTokenForm(service_accounts=service_accounts)
     tokens = selectors.token_list(user=request.user)
     owner = request.GET.get("user", "")
-    if owner.isdigit():
+    if owner.isdecimal():
         tokens = tokens.filter(user_id=int(owner))
     active_only = request.GET.get("active") == "1"
     if active_only:

@@ -182,7 +182,7 @@ def _compare_ids(request) -> list[int]:
     ids = []
     for raw in request.GET.getlist("ids"):
         for part in raw.split(","):
-            if part.strip().isdigit():
+            if part.strip().isdecimal():
                 ids.append(int(part))
     return list(dict.fromkeys(ids))
 

@@ -188,7 +188,7 @@ def view_type(fields: Fields, name: str) -> str:
         return ACTIVE_ONLY
     if isinstance(value, str) and value.upper() in STAGES:
         return value.upper()
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isdecimal():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value in _VIEW_TYPES:
         return _VIEW_TYPES[value]

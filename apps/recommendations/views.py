@@ -66,7 +66,7 @@ def feature_labels(names, artifact_names: dict[int, str], values=None) -> list[s
             labels.append(f"{levels[rest].lower()} people")
         elif prefix == "artifacts" and rest in types:
             labels.append(f"{types[rest].lower()} artifacts used")
-        elif prefix == "artifact" and rest.isdigit():
+        elif prefix == "artifact" and rest.isdecimal():
             labels.append(f"uses {artifact_names.get(int(rest), 'artifact ' + rest)}")
         else:
             labels.append(name.replace("_", " "))
@@ -74,7 +74,7 @@ def feature_labels(names, artifact_names: dict[int, str], values=None) -> list[s
         return labels
     shown = []
     for name, label, value in zip(names, labels, values, strict=True):
-        if name.startswith("artifact_") and name[9:].isdigit():
+        if name.startswith("artifact_") and name[9:].isdecimal():
             shown.append(label if value else f"does not {label}")
         elif name == "problem_class":
             shown.append(label)  # a category code, meaningless to read
@@ -96,7 +96,7 @@ def _library(user):
 
 def _project_initial(user, project_id: str) -> tuple[dict, list[MemberRow]]:
     """A visible project's inputs as the starting point of a what-if (its spec, class, team and artifacts)."""
-    if not project_id.isdigit():
+    if not project_id.isdecimal():
         return {}, []
     try:
         project = project_selector_get(user=user, pk=int(project_id))

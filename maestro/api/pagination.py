@@ -26,7 +26,7 @@ class StablePageNumberPagination(PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        if not raw.isdecimal() or not 1 <= int(raw) <= self.max_page_size:
             raise ValidationError({self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]})
         return int(raw)
 

@@ -419,3 +419,23 @@ def test_the_most_expensive_filter_within_the_limits_answers_in_bounded_time(ten
     elapsed = time.monotonic() - started
     assert response.status_code == 200 and response.json()["runs"] == [], response.content[:300]
     assert elapsed < 30, elapsed
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/projects?page_size=%C2%B3",
+        "/api/v1/projects?page=%C2%B2",
+        "/api/v1/metrics/history?runs=%C2%B3&key=loss",
+        "/api/v1/grants?object_type=project&object_id=%C2%B3",
+    ],
+)
+def test_unicode_digits_that_int_refuses_are_a_400_not_a_500(tenant_a, path):
+    # str.isdigit() accepts superscripts such as "³" that int() refuses; every integer parameter checks
+    # str.isdecimal(), whose characters int() always accepts
+    from tests.support.access import make_principal
+
+    admin = make_principal(tenant_a, "admin")
+    response = tenant_a.api(admin.token).get(path)
+    assert response.status_code in (400, 404), (path, response.status_code, response.content[:200])
+    assert response.json()["status"] == response.status_code

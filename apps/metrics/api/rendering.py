@@ -67,7 +67,7 @@ class BatchJSONParser(BaseParser):
     def parse(self, stream, media_type=None, parser_context=None):
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if declared and declared.isdigit() and int(declared) > MAX_BATCH_BODY_BYTES:
+        if declared and declared.isdecimal() and int(declared) > MAX_BATCH_BODY_BYTES:
             raise PayloadTooLarge()
         body = stream.read(MAX_BATCH_BODY_BYTES + 1) if stream is not None else b""
         if len(body) > MAX_BATCH_BODY_BYTES:

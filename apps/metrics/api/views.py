@@ -51,7 +51,7 @@ def _max_points(request) -> int | None:
     raw = request.query_params.get("max_points")
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or not 4 <= int(raw) <= MAX_POINTS_LIMIT:
+    if not raw.isdecimal() or not 4 <= int(raw) <= MAX_POINTS_LIMIT:
         raise ValidationError({"max_points": [f"An integer from 4 to {MAX_POINTS_LIMIT}."]})
     return int(raw)
 
@@ -311,7 +311,7 @@ class MetricHistoryManyView(APIView):
         run_ids = []
         for part in raw_runs.split(","):
             part = part.strip()
-            if not part.isdigit() or not 0 < int(part) <= INT64_MAX:
+            if not part.isdecimal() or not 0 < int(part) <= INT64_MAX:
                 raise ValidationError({"runs": [f"Comma-separated run ids; {part[:30]!r} is not one."]})
             run_ids.append(int(part))
         if len(run_ids) > MAX_COMPARED_RUNS:

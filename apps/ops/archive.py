@@ -83,8 +83,9 @@ def _tenant_app_configs():
 def tenant_models() -> list[type[models.Model]]:
     """Every managed, concrete model stored in a tenant schema, parents before the models that point at them.
 
-    Cycles (possible with nullable foreign keys) fall back to label order: PostgreSQL foreign keys created by
-    Django are DEFERRABLE INITIALLY DEFERRED, so rows loaded in one transaction are checked at commit anyway.
+    Cycles (possible with nullable foreign keys) are ordered by the required keys alone, and failing that by label:
+    PostgreSQL foreign keys created by Django are DEFERRABLE INITIALLY DEFERRED, so rows loaded in one transaction
+    are checked at commit anyway.
     """
     found = sorted(
         (
@@ -96,19 +97,30 @@ def tenant_models() -> list[type[models.Model]]:
         key=lambda model: model._meta.label_lower,
     )
     members = set(found)
-    graph = {
-        model: sorted(
-            {
-                f.related_model
-                for f in model._meta.concrete_fields
-                if f.is_relation and f.related_model in members and f.related_model is not model
-            },
-            key=lambda m: m._meta.label_lower,
-        )
-        for model in found
-    }
-    try:
+
+    def order(required_only: bool) -> list[type[models.Model]]:
+        graph = {
+            model: sorted(
+                {
+                    f.related_model
+                    for f in model._meta.concrete_fields
+                    if f.is_relation
+                    and f.related_model in members
+                    and f.related_model is not model
+                    and not (required_only and f.null)
+                },
+                key=lambda m: m._meta.label_lower,
+            )
+            for model in found
+        }
         return list(TopologicalSorter(graph).static_order())
+
+    try:
+        return order(required_only=False)
+    except CycleError:
+        pass
+    try:  # a cycle through nullable keys (e.g. a training run and the model version it produced): order by the rest
+        return order(required_only=True)
     except CycleError:
         return found
 

@@ -3,6 +3,7 @@ embeddings and the in-memory index."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 
 import numpy as np
@@ -510,7 +511,12 @@ def test_a_running_run_whose_worker_died_is_taken_over_but_not_one_a_live_worker
         assert requeued == [dead.pk]
         dead.refresh_from_db()
         assert dead.status == "queued" and dead.attempts == 1
-        resumed = services.run_execute(run_id=dead.pk)
+        # reconcile() also re-sent the run: a Celery worker of the suite may try it at this moment (it cannot see
+        # this test's uncommitted row, so it lets go at once) and hold the lock for an instant; ask again then
+        deadline = time.monotonic() + 30
+        while (resumed := services.run_execute(run_id=dead.pk)) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert resumed is not None, "the requeued run could never be claimed"
         assert resumed.status == "succeeded" and resumed.attempts == 2
         assert services.run_execute(run_id=dead.pk) is None  # done: never runs again
 

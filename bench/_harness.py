@@ -46,6 +46,15 @@ class BenchTenant:
 
 
 @contextlib.contextmanager
+def lift_rate_limits(slug: str) -> None:
+    """Lift the plan's rate limits of tenant ``slug``: a benchmark measures the server, not the plan's budget."""
+    from apps.tenants.models import Tenant
+
+    Tenant.objects.filter(schema_name=slug).update(
+        rate_limits={scope: {"user": None, "tenant": None} for scope in ("read", "write", "ingest")}
+    )
+
+
 def throwaway_tenant():
     """Create a tenant with an admin token; drop its schema afterwards whatever happens."""
     from django.contrib.auth import get_user_model
@@ -59,6 +68,7 @@ def throwaway_tenant():
     slug = f"benchruns{secrets.token_hex(3)}"
     progress(f"creating throwaway tenant {slug} (schema + migrations)")
     result = tenant_provision(slug=slug, name=f"Benchmark {slug}", admin_email=f"bench@{slug}.test")
+    lift_rate_limits(slug)
     try:
         with schema_context(slug):
             user = get_user_model().objects.get(username=result.admin_username)

@@ -42,15 +42,20 @@ FILLER_PREFIX = "filler-"
 
 
 def ensure_tenant() -> str:
+    from _harness import lift_rate_limits
+
     from apps.tenants.models import Tenant
     from apps.tenants.services import tenant_provision
 
     tenant = Tenant.objects.filter(schema_name=SLUG).first()
     if tenant is not None:
+        lift_rate_limits(SLUG)
         progress(f"reusing kept tenant {SLUG}")
         return tenant.get_primary_domain().domain
     progress(f"creating throwaway tenant {SLUG}")
-    return tenant_provision(slug=SLUG, name="Recommendations benchmark", admin_email=f"bench@{SLUG}.test").domain.domain
+    result = tenant_provision(slug=SLUG, name="Recommendations benchmark", admin_email=f"bench@{SLUG}.test")
+    lift_rate_limits(SLUG)
+    return result.domain.domain
 
 
 def seed(projects: int) -> None:

@@ -45,7 +45,6 @@ class BenchTenant:
     token: str
 
 
-@contextlib.contextmanager
 def lift_rate_limits(slug: str) -> None:
     """Lift the plan's rate limits of tenant ``slug``: a benchmark measures the server, not the plan's budget."""
     from apps.tenants.models import Tenant
@@ -55,6 +54,7 @@ def lift_rate_limits(slug: str) -> None:
     )
 
 
+@contextlib.contextmanager
 def throwaway_tenant():
     """Create a tenant with an admin token; drop its schema afterwards whatever happens."""
     from django.contrib.auth import get_user_model

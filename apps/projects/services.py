@@ -94,7 +94,9 @@ def unique_project_slug(name: str, *, exclude_pk: int | None = None) -> str:
     taken_slugs = set(taken.values_list("slug", flat=True))
     if base not in taken_slugs:
         return base
-    suffixes = [int(slug.rsplit("-", 1)[1]) for slug in taken_slugs if slug != base and slug[len(base) + 1 :].isdecimal()]
+    suffixes = [
+        int(slug.rsplit("-", 1)[1]) for slug in taken_slugs if slug != base and slug[len(base) + 1 :].isdecimal()
+    ]
     return f"{base}-{max([1, *suffixes]) + 1}"
 
 

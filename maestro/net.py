@@ -35,6 +35,12 @@ def client_ip(request) -> str | None:
     return _valid(forwarded[-proxies]) or remote
 
 
+# django-axes needs an address string to key lockouts by. A request without a valid peer address (no REMOTE_ADDR, or
+# a trusted proxy that forwarded garbage) gets the unspecified address: all such requests share one lockout bucket,
+# so they cannot escape the lockout by sending no usable address. It is never used to bind a socket.
+UNKNOWN_CLIENT_IP = "0.0.0.0"  # noqa: S104
+
+
 def axes_client_ip(request) -> str:
     """django-axes' AXES_CLIENT_IP_CALLABLE: the same address the rate limits use."""
-    return client_ip(request) or "0.0.0.0"  # noqa: S104  (a placeholder value, not a bind address)
+    return client_ip(request) or UNKNOWN_CLIENT_IP

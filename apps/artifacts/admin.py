@@ -22,11 +22,9 @@ class ArtifactVersionInline(admin.TabularInline):
 
 
 class DeleteUnusedThroughServiceMixin:
-    """Deletes go through ``delete_through_service``; an object some project uses cannot be deleted (the admin hides
-    the button, and a bulk delete reports each refusal)."""
-
-    def delete_through_service(self, obj) -> None:
-        raise NotImplementedError
+    """Deletes go through the admin class's ``delete_through_service(obj)`` (each admin using the mixin defines it
+    with its service); an object some project uses cannot be deleted (the admin hides the button, and a bulk delete
+    reports each refusal)."""
 
     def has_delete_permission(self, request, obj=None):
         allowed = super().has_delete_permission(request, obj)

@@ -300,3 +300,19 @@ def test_platform_admin_refuses_invalid_rate_limit_overrides(tenant_a, client):
     assert client.post(f"/admin/tenants/tenant/{tenant.pk}/change/", form, HTTP_HOST="localhost").status_code == 302
     tenant.refresh_from_db()
     assert (tenant.plan, tenant.rate_limits) == ("free", {"read": {"user": "100/minute"}})
+
+
+def test_lockout_key_for_requests_without_a_usable_address_is_one_shared_bucket(settings):
+    from django.test import RequestFactory
+
+    from maestro.net import UNKNOWN_CLIENT_IP, axes_client_ip
+
+    factory = RequestFactory()
+    assert axes_client_ip(factory.get("/", REMOTE_ADDR="203.0.113.7")) == "203.0.113.7"
+    # no peer address, or one that is not an address: the same key, so leaving it out does not dodge the lockout
+    assert axes_client_ip(factory.get("/", REMOTE_ADDR="")) == UNKNOWN_CLIENT_IP
+    assert axes_client_ip(factory.get("/", REMOTE_ADDR="not-an-ip")) == UNKNOWN_CLIENT_IP
+    settings.MAESTRO_TRUSTED_PROXY_COUNT = 1
+    # behind a trusted proxy, garbage in its X-Forwarded-For entry falls back to the proxy's own address
+    request = factory.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="garbage")
+    assert axes_client_ip(request) == "10.0.0.2"

@@ -150,3 +150,34 @@ def test_latest_point_per_key_uses_postgres_float_order():
     assert [point[0] for point in latest] == ["a", "b"]
     assert math.isnan(latest[0][1])  # NaN sorts above every number on a (step, timestamp) tie, as in PostgreSQL
     assert latest[1] == ("b", 1.0, 3, 5)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [(0.5, 0.5), (3, 3.0), ("NaN", math.nan), ("Infinity", math.inf), ("-infinity", -math.inf)],
+)
+def test_float64_field_reads_input_like_the_log_batch_parser(data, expected):
+    from apps.metrics.api.serializers import Float64Field
+
+    value = Float64Field().run_validation(data)
+    assert (math.isnan(value) and math.isnan(expected)) or value == expected
+
+
+@pytest.mark.parametrize("data", ["abc", True, [1.0], {"v": 1}, 10**400])
+def test_float64_field_refuses_what_the_log_batch_parser_refuses(data):
+    from rest_framework.exceptions import ValidationError
+
+    from apps.metrics.api.serializers import Float64Field
+
+    with pytest.raises(ValidationError):
+        Float64Field().run_validation(data)
+
+
+def test_batch_metric_serializer_validates_a_metric_item():
+    from apps.metrics.api.serializers import _BatchMetricSerializer
+
+    ok = _BatchMetricSerializer(data={"key": "loss", "value": "NaN", "timestamp": 5})
+    assert ok.is_valid(), ok.errors
+    assert math.isnan(ok.validated_data["value"]) and ok.validated_data["step"] == 0
+    bad = _BatchMetricSerializer(data={"key": "loss", "value": "high", "timestamp": 5})
+    assert not bad.is_valid() and "value" in bad.errors

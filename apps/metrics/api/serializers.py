@@ -17,6 +17,7 @@ from apps.metrics.validation import (
     MAX_METRICS_PER_BATCH,
     MAX_PARAMS_PER_BATCH,
     MAX_TAGS_PER_BATCH,
+    float64_or_problem,
     float64_to_json,
 )
 
@@ -39,8 +40,12 @@ class Float64Field(serializers.Field):
     def to_representation(self, value):
         return float64_to_json(value)
 
-    def to_internal_value(self, data):  # pragma: no cover - output only
-        raise NotImplementedError
+    def to_internal_value(self, data):
+        # the same rule as the hand-written log-batch parser: a number, or "NaN" / "Infinity" / "-Infinity"
+        value, problem = float64_or_problem(data)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
 
 class LatestMetricSerializer(serializers.Serializer):

@@ -65,7 +65,6 @@ def ensure_tenant() -> str:
 def seed(total: int, batch: int = 5000) -> None:
     """Top the tenant up to ``total`` projects with bulk inserts; values cycle deterministically."""
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django_tenants.utils import schema_context
 
     from apps.projects.choices import ProblemClass, ProjectStatus
@@ -78,6 +77,7 @@ def seed(total: int, batch: int = 5000) -> None:
         existing = Project.objects.count()
         if existing >= total:
             progress(f"{existing} projects already present")
+            _vacuum()
             return
         progress(f"seeding {total - existing} projects in batches of {batch}")
         started = time.monotonic()
@@ -103,8 +103,18 @@ def seed(total: int, batch: int = 5000) -> None:
             Project.objects.bulk_create(rows)
             done = min(start + batch, total)
             progress(f"  {done}/{total} projects ({done / max(time.monotonic() - started, 1e-9):.0f}/s)")
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE projects_project")
+        _vacuum()
+
+
+def _vacuum() -> None:
+    """What autovacuum does to a table after a bulk load, done now instead of at an unknown moment mid-run: fresh
+    statistics, and a visibility map so that deep pages are index-only scans (not 20,000 heap fetches)."""
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    progress("VACUUM (ANALYZE) projects_project")
+    with schema_context(SLUG), connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) projects_project")
 
 
 def token() -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef, QuerySet
+from django.db.models import F, OuterRef, QuerySet
 from django.db.models.functions import JSONObject
 
 from apps.access.selectors import scope
@@ -42,15 +42,18 @@ def _nested_json() -> dict[str, ArraySubquery]:
     }
 
 
-def project_list(*, user: User) -> QuerySet[Project]:
+def project_list(*, user: User, owner: bool = True) -> QuerySet[Project]:
     """Projects visible to ``user``, newest first, with the owner joined and the team and artifact usages as JSON
-    arrays (``team_json``, ``usages_json``) built by PostgreSQL inside the same query.
+    arrays (``team_json``, ``usages_json``) built by PostgreSQL inside the same query. With ``owner=False`` only the
+    owner's ``owner_username`` is annotated instead of the whole user row (the API's representation needs no more,
+    and loading 50 users costs about 1.5 ms per page).
 
     One statement instead of a page query plus two prefetches: with django-tenants every statement is two round trips
     (``SET search_path`` first), and prefetching cost more CPU than the rest of the list (bench/projects_list.py).
     Counting must not carry the annotations: count ``.values("pk")`` (the project list's paginator does)."""
     visible = scope(Project.objects.all(), user=user)
-    return visible.select_related("owner").annotate(**_nested_json()).order_by("-created_at", "-id")
+    visible = visible.select_related("owner") if owner else visible.annotate(owner_username=F("owner__username"))
+    return visible.annotate(**_nested_json()).order_by("-created_at", "-id")
 
 
 def project_get(*, user: User, pk: int) -> Project:

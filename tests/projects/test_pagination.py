@@ -61,3 +61,27 @@ def test_bad_page_numbers_are_404(admin, monkeypatch):
     monkeypatch.setattr(CappedCountPageNumberPagination, "count_cap", 10)
     assert admin.api.get("/api/v1/projects?page=abc").status_code == 404
     assert admin.api.get("/api/v1/projects?page=0").status_code == 404
+
+
+def test_far_over_the_cap_the_planner_estimate_is_the_count_without_counting(admin, tenant_a, monkeypatch):
+    """When PostgreSQL estimates more than twice the cap, no rows are counted: the estimate is the (flagged) count."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with tenant_a.context(), connection.cursor() as cursor:
+        cursor.execute("ANALYZE projects_project")  # statistics: the planner now estimates the 23 rows exactly
+    monkeypatch.setattr(CappedCountPageNumberPagination, "count_cap", 10)  # 23 > 2 × 10
+    with CaptureQueriesContext(connection) as queries:
+        body = admin.api.get("/api/v1/projects?page_size=5&ordering=name").json()
+    assert (body["count"], body["count_is_estimate"]) == (23, True)
+    assert [item["name"] for item in body["results"]] == [f"P{i:02d}" for i in range(5)]
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert any(sql.startswith("EXPLAIN") for sql in statements)
+    assert not any("COUNT(" in sql.upper() for sql in statements), statements
+    monkeypatch.setattr(CappedCountPageNumberPagination, "count_cap", 12)  # 23 ≤ 2 × 12: counted up to the cap
+    with CaptureQueriesContext(connection) as queries:
+        body = admin.api.get("/api/v1/projects?page_size=5").json()
+    assert (body["count"], body["count_is_estimate"]) == (23, True)
+    assert any("COUNT(" in query["sql"].upper() for query in queries.captured_queries)
+    monkeypatch.setattr(CappedCountPageNumberPagination, "count_cap", 30)
+    assert admin.api.get("/api/v1/projects?page_size=5").json()["count_is_estimate"] is False

@@ -299,3 +299,18 @@ def test_slug_taken_between_check_and_insert_is_handled(tenant_a, monkeypatch):
         with pytest.raises(ValidationError) as caught:
             project_create(user=None, data={"name": "Other", "slug": "race"})
         assert caught.value.message_dict == {"slug": ["The slug 'race' is taken."]}
+
+
+def test_owner_username_follows_an_owner_change(admin, tenant_a):
+    """The list annotates only the owner's username; a PATCH that changes the owner answers the new one."""
+    member = member_actor(tenant_a)
+    project = admin.api.post("/api/v1/projects", {"name": "Handover"}).json()
+    assert project["owner_username"] == "admin"
+    response = admin.api.patch(f"/api/v1/projects/{project['id']}", {"owner": member.user_id})
+    assert response.status_code == 200, response.content
+    with tenant_a.context():
+        member_name = Project.objects.get(pk=project["id"]).owner.username
+    assert member_name != "admin" and response.json()["owner_username"] == member_name
+    listed = admin.api.get("/api/v1/projects?search=Handover").json()["results"]
+    assert [(p["owner"], p["owner_username"]) for p in listed] == [(member.user_id, member_name)]
+    assert admin.api.get(f"/api/v1/projects/{project['id']}").json()["owner_username"] == member_name

@@ -81,7 +81,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "completion_date": iso_date(project.completion_date),
             "tags": list(project.tags),
             "owner": project.owner_id,
-            "owner_username": project.owner.username if project.owner_id else None,
+            "owner_username": _owner_username(project),
             "visibility": project.visibility,
             "model_performance": as_float(project.model_performance),
             "business_impact": as_float(project.business_impact),
@@ -93,6 +93,13 @@ class ProjectSerializer(serializers.ModelSerializer):
             "created_at": iso_datetime(project.created_at),
             "updated_at": iso_datetime(project.updated_at),
         }
+
+
+def _owner_username(project: Project) -> str | None:
+    """The selector's annotation when present (the API's own querysets), else the owner relation."""
+    if hasattr(project, "owner_username"):
+        return project.owner_username
+    return project.owner.username if project.owner_id else None
 
 
 class ProjectCompleteSerializer(serializers.Serializer):

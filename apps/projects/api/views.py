@@ -37,7 +37,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
     ]  # fmt: skip
 
     def get_queryset(self):
-        return selectors.project_list(user=self.request.user)
+        return selectors.project_list(user=self.request.user, owner=False)
 
     def perform_create(self, serializer):
         serializer.instance = services.project_create(user=self.request.user, data=dict(serializer.validated_data))

@@ -113,7 +113,7 @@ def blob_store(*, file) -> ArtifactBlob:
 
 def _save_or_discard(name: str, file) -> str:
     """Save ``file`` at ``name``; when storage fails (disk full, I/O error) remove whatever part was written and
-    raise the API's storage error (507 when full, 503 otherwise) — the surrounding transaction then rolls back, so
+    raise the API's storage error (413 when full, 424 otherwise) — the surrounding transaction then rolls back, so
     neither a row nor a file is left behind."""
     try:
         return default_storage.save(name, file)

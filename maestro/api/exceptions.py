@@ -81,21 +81,37 @@ class ServiceUnavailable(exceptions.APIException):
     retry_after = 5
 
 
-class InsufficientStorage(exceptions.APIException):
-    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
-    default_detail = "The file storage is full; nothing was stored. Try again later or contact the operators."
-    default_code = "insufficient_storage"
+class StorageFull(exceptions.APIException):
+    """The file storage has no room for this upload. 413 — the server is not *able* to take content this large now
+    (RFC 9110 §15.5.14) — not a 5xx: the service works, and a smaller file may still fit."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = (
+        "The artifact storage has no room for this file; nothing was stored. A smaller file may fit; otherwise ask "
+        "an operator to free space."
+    )
+    default_code = "storage_full"
 
 
-# errno values meaning "the storage has no room" (disk full, quota); any other OSError of a storage is "unavailable".
+class StorageFailed(exceptions.APIException):
+    """The file storage refused the write (I/O error, broken mount, permissions). 424 Failed Dependency: the request
+    was valid but depended on a storage write that failed; nothing was stored and the same request may be retried."""
+
+    status_code = status.HTTP_424_FAILED_DEPENDENCY
+    default_detail = "The artifact storage failed to store this file; nothing was stored. Try again shortly."
+    default_code = "storage_failed"
+
+
+# errno values meaning "the storage has no room" (disk full, quota); any other OSError of a storage is a failure.
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def storage_error(exc: OSError) -> exceptions.APIException:
-    """The API error for a failed write to file storage: 507 when it is full, 503 otherwise."""
+    """The API error for a failed write to file storage, never a 5xx (issue 9): 413 ``storage_full`` when it is
+    full, 424 ``storage_failed`` otherwise. Either way nothing was stored (see ``artifacts.services``)."""
     if exc.errno in _NO_SPACE:
-        return InsufficientStorage()
-    return ServiceUnavailable("The file storage is unavailable; nothing was stored. Try again shortly.")
+        return StorageFull()
+    return StorageFailed()
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
@@ -147,9 +163,10 @@ def error_response(status_code: int, detail: str, *, code: str = "error", errors
 
 
 __all__ = [
-    "InsufficientStorage",
     "PayloadTooLarge",
     "ServiceUnavailable",
+    "StorageFailed",
+    "StorageFull",
     "error_response",
     "exception_handler",
     "flatten_errors",

@@ -3,8 +3,8 @@
 * Disk full: ``MEDIA_ROOT`` is a 1 MiB tmpfs (needs root to mount; skipped otherwise) and a 3 MiB file is uploaded.
 * Storage broken: the tenant's storage directory is a regular file, so nothing can be written under it.
 
-Pass: a clear error in the shared shape — 507 ``insufficient_storage`` when full, 503 ``unavailable`` otherwise, never
-a 500 — with no version or blob row and no file (not even a partly written one) left behind; and the next upload
+Pass: a clear, 5xx-free error in the shared shape — 413 ``storage_full`` when full, 424 ``storage_failed``
+otherwise — with no version or blob row and no file (not even a partly written one) left behind; and the next upload
 that fits succeeds, so the failure left nothing that takes up space or blocks the path.
 """
 
@@ -74,14 +74,14 @@ def assert_nothing_stored(alpha, artifact, content: bytes, media_root: Path):
     assert not leftovers, leftovers
 
 
-def test_upload_to_a_full_disk_is_507_and_leaves_nothing_behind(artifact, full_disk, tmp_path):
+def test_upload_to_a_full_disk_is_413_and_leaves_nothing_behind(artifact, full_disk, tmp_path):
     alpha, admin, artifact = artifact
     server = faults.start_gunicorn({**faults.process_env(), "MEDIA_ROOT": str(full_disk)}, tmp_path / "gunicorn.log")
     try:
         big = os.urandom(3 * 1024 * 1024)
         status, body = upload(server, admin, artifact, "1.0.0", big)
-        assert status == 507, (status, body)
-        assert body["status"] == 507 and body["code"] == "insufficient_storage" and body["detail"], body
+        assert status == 413, (status, body)
+        assert body["status"] == 413 and body["code"] == "storage_full" and "no room" in body["detail"], body
         assert_nothing_stored(alpha, artifact, big, full_disk)
         assert files_under(full_disk) == []
 
@@ -91,10 +91,10 @@ def test_upload_to_a_full_disk_is_507_and_leaves_nothing_behind(artifact, full_d
         assert [path.read_bytes() for path in files_under(full_disk)] == [small]
     finally:
         faults.stop(server.proc)
-    print("\ndisk full: 3 MiB upload → 507, nothing stored; the next 64 KiB upload → 201")
+    print("\ndisk full: 3 MiB upload → 413 storage_full, nothing stored; the next 64 KiB upload → 201")
 
 
-def test_upload_when_the_storage_is_broken_is_503_and_leaves_nothing_behind(artifact, tmp_path):
+def test_upload_when_the_storage_is_broken_is_424_and_leaves_nothing_behind(artifact, tmp_path):
     alpha, admin, artifact = artifact
     media = tmp_path / "media"
     media.mkdir()
@@ -103,8 +103,8 @@ def test_upload_when_the_storage_is_broken_is_503_and_leaves_nothing_behind(arti
     try:
         content = os.urandom(256 * 1024)
         status, body = upload(server, admin, artifact, "1.0.0", content)
-        assert status == 503, (status, body)
-        assert body["status"] == 503 and body["code"] == "unavailable", body
+        assert status == 424, (status, body)
+        assert body["status"] == 424 and body["code"] == "storage_failed" and "nothing was stored" in body["detail"]
         assert_nothing_stored(alpha, artifact, content, media)
 
         (media / alpha.schema).unlink()  # the storage is repaired: the same upload now succeeds

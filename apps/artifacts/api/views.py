@@ -26,7 +26,13 @@ from maestro.api.parsers import JSONParser
 
 ARTIFACT_PK = OpenApiParameter("artifact_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Artifact id.")
 PROJECT_PK = OpenApiParameter("project_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Project id.")
-TOO_LARGE = OpenApiResponse(description="The file exceeds ARTIFACT_MAX_UPLOAD_BYTES (error shape, field `file`).")
+TOO_LARGE = OpenApiResponse(
+    description="The file exceeds ARTIFACT_MAX_UPLOAD_BYTES (error shape, field `file`), or the artifact storage has "
+    "no room for it (code `storage_full`); nothing was stored."
+)
+STORAGE_FAILED = OpenApiResponse(
+    description="The artifact storage failed to write the file (code `storage_failed`); nothing was stored, retry."
+)
 
 
 def _too_large(limit: int) -> Response:
@@ -115,7 +121,7 @@ class ArtifactVersionViewSet(
             "multipart/form-data": ArtifactVersionCreateSerializer,
             "application/json": ArtifactVersionCreateSerializer,
         },
-        responses={201: ArtifactVersionSerializer, 413: TOO_LARGE},
+        responses={201: ArtifactVersionSerializer, 413: TOO_LARGE, 424: STORAGE_FAILED},
     )
     def create(self, request, artifact_pk=None):
         artifact = self.get_artifact()

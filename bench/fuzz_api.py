@@ -6,6 +6,11 @@ positive and negative data. Prints per-role figures and a verdict; exits 1 when 
     .venv/bin/python bench/fuzz_api.py --examples 20 --roles admin
     .venv/bin/python bench/fuzz_api.py --operations '^POST /api/v1/runs/search/$'   # one operation, full strength
 
+An operation that gets fewer than --min-cases checked cases in the main run of a role (its fuzzing scenario ended
+early: generation that learns from responses makes Hypothesis raise Flaky, which schemathesis reports as a pass) is
+fuzzed again in up to --top-up-rounds extra fuzzing phases with response-independent generation; the report lists
+each round with its command (tests/support/fuzzing.py, ``top_up``).
+
 Pass: 0 server errors, 0 responses violating the schema, 0 undocumented status codes (and the other schemathesis
 checks, see tests/support/fuzzing.py), every operation of the schema exercised with at least --min-cases requests
 per role. The tenant (schema ``benchruns<hex>`` in the development database) is dropped at the end.
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,6 +43,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--operations", default=None, help="only operations whose 'METHOD /path' matches this regex")
     parser.add_argument("--report-dir", default=None, help="where the NDJSON event logs go (default: a temp dir)")
+    parser.add_argument(
+        "--top-up-rounds", type=int, default=3,
+        help="extra fuzzing rounds for operations under --min-cases after the main run (0: none; see fuzzing.top_up)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     os.environ.update(
@@ -77,6 +87,12 @@ def main() -> int:
             count = fuzzing.download_schema(target, schema_path)
             schema = json.loads(schema_path.read_text())
             progress(f"schema: {count} operations; seeded {ids}; reports in {report_dir}")
+            # Operations a top-up round may fuzz again: those the run selected that take some input.
+            labels = [
+                label for label in fuzzing.operations(schema)
+                if (not args.operations or re.search(args.operations, label))
+                and label not in fuzzing.operations_without_inputs(schema)
+            ]  # fmt: skip
             for role in args.roles.split(","):
                 progress(f"fuzzing as {role} ({args.examples} examples per operation and phase)")
                 result = fuzzing.run_role(
@@ -84,7 +100,12 @@ def main() -> int:
                     phases=tuple(args.phases.split(",")), workers=args.workers, seed=args.seed,
                     include=args.operations,
                 )  # fmt: skip
-                progress(f"{role}: {result.cases} requests in {result.seconds:.0f} s, exit {result.exit_code}")
+                progress(f"{role}: {result.cases} cases in {result.seconds:.0f} s, exit {result.exit_code}")
+                if args.top_up_rounds:
+                    result = fuzzing.top_up(
+                        target, result, schema_path, report_dir, labels=labels, min_cases=args.min_cases,
+                        max_examples=args.examples, rounds=args.top_up_rounds, seed=args.seed,
+                    )  # fmt: skip
                 results.append(result)
     problems = fuzzing.print_report(
         results, schema, title="API fuzzing (schemathesis)", min_cases=args.min_cases, tolerated=fuzzing.TOLERATED,

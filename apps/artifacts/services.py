@@ -191,10 +191,12 @@ def artifact_version_create(
 
 
 @transaction.atomic
-def artifact_version_update(*, version: ArtifactVersion, changelog: str) -> ArtifactVersion:
-    """Only the changelog of a version can change: its number and content are what projects depend on."""
-    version.changelog = changelog or ""
-    version.save(update_fields=["changelog"])
+def artifact_version_update(*, version: ArtifactVersion, changelog: str | None = None) -> ArtifactVersion:
+    """Only the changelog of a version can change: its number and content are what projects depend on. ``None``
+    (left out of a PATCH) keeps it."""
+    if changelog is not None:
+        version.changelog = changelog
+        version.save(update_fields=["changelog"])
     return version
 
 
@@ -247,9 +249,11 @@ def artifact_usage_create(
 
 
 @transaction.atomic
-def artifact_usage_update(*, usage: ArtifactUsage, context: str) -> ArtifactUsage:
-    usage.context = context or ""
-    usage.save(update_fields=["context"])
+def artifact_usage_update(*, usage: ArtifactUsage, context: str | None = None) -> ArtifactUsage:
+    """Only the context of a usage can change; ``None`` (left out of a PATCH) keeps it."""
+    if context is not None:
+        usage.context = context
+        usage.save(update_fields=["context"])
     return usage
 
 

@@ -129,3 +129,19 @@ def test_safe_filename_and_content_type():
     assert safe_content_type("text/html; charset=utf-8", "a.html") == "text/html"
     assert safe_content_type("not a type", "table.csv") == "text/csv"
     assert safe_content_type(None, "blob") == "application/octet-stream"
+
+
+def test_patch_is_partial_and_finds_the_usage_before_judging_the_body(admin, tenant_a, world):
+    """The schema documents every field of the PATCH body as optional (fuzzing sent ``{}`` and got 400 "context:
+    This field is required"): an empty PATCH keeps the usage as it is, and an unknown usage is 404 whatever the body."""
+    url = f"/api/v1/projects/{world['p1'].pk}/artifact-usages"
+    usage = admin.api.post(url, {"artifact_version": world["v1"].pk, "context": "baseline"}).json()
+    response = admin.api.patch(f"{url}/{usage['id']}", {})
+    assert response.status_code == 200, response.content
+    assert response.json()["context"] == "baseline"
+    with tenant_a.context():
+        assert ArtifactUsage.objects.get(pk=usage["id"]).context == "baseline"
+    assert admin.api.patch(f"{url}/{usage['id'] + 1000}", {}).status_code == 404
+    assert admin.api.patch(f"{url}/{usage['id'] + 1000}", {"context": 5 * [1]}).status_code == 404
+    refused = admin.api.patch(f"{url}/{usage['id']}", {"context": ["not", "text"]})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "context"

@@ -191,7 +191,12 @@ def test_changelog_edit_and_delete_removes_unshared_file(
     body = _upload(admin, artifact, "1.0.0", content).json()
     url = f"/api/v1/artifacts/{artifact.pk}/versions/{body['id']}"
     assert admin.api.patch(url, {"changelog": "Fixed typo"}).json()["changelog"] == "Fixed typo"
-    assert admin.api.patch(url, {"version": "9.9.9"}).status_code == 400  # only the changelog can change
+    refused = admin.api.patch(url, {"version": "9.9.9"})  # only the changelog can change
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "version"
+    # PATCH is partial, as documented (fuzzing sent {} and got 400 "changelog: This field is required"): {} keeps it.
+    kept = admin.api.patch(url, {})
+    assert kept.status_code == 200 and kept.json()["changelog"] == "Fixed typo"
+    assert admin.api.patch(f"/api/v1/artifacts/{artifact.pk}/versions/{body['id'] + 1000}", {}).status_code == 404
     with django_capture_on_commit_callbacks(execute=True):
         assert admin.api.delete(url).status_code == 204
     with tenant_a.context():

@@ -55,6 +55,17 @@ EXTRA_CHECKS = (
     "ignored_auth",
 )
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
+# Schemathesis configuration of the top-up rounds (``top_up``): data generation that depends on no runtime state.
+# In the main run, the fuzzing phase's strategies read two stores that change while an operation is being fuzzed —
+# the error-feedback store (constraints learned from 4xx bodies) and the resource pool (ids seen in responses,
+# tombstoned after a DELETE answered 204/404), both shared by the worker threads. Hypothesis notices that the same
+# choices now draw different data, raises FlakyStrategyDefinition / FlakyFailure, and schemathesis 4.32 classifies
+# that as "generation noise": the operation's fuzzing scenario ends, reported as passed, after a handful of cases.
+TOP_UP_CONFIG = """\
+[phases.fuzzing]
+error-feedback = { enabled = false }
+extra-data-sources = { responses = false }
+"""
 # Checks whose findings are reported but do not fail the run, with the reason (printed with the figures).
 TOLERATED = {
     "positive_data_acceptance": "schema-valid requests refused with a 4xx naming the field, for rules OpenAPI cannot "
@@ -279,6 +290,7 @@ class RoleResult:
     command: str
     log_tail: str = ""
     phases: Counter = field(default_factory=Counter)  # phase → cases sent in it
+    top_ups: list[str] = field(default_factory=list)  # one line per top-up round (``top_up``)
 
     @property
     def cases(self) -> int:
@@ -306,13 +318,18 @@ def run_role(
     request_timeout: float = 30.0,
     include: str | None = None,
     timing: bool = True,
+    config_file: Path | None = None,
+    tag: str = "",
 ) -> RoleResult:
     """Run schemathesis as ``role`` against ``target`` and read its event log. ``timing=False`` leaves out the
     response-time check (10 s per response): the suite checks behaviour, speed is for the benchmark scripts."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    ndjson = report_dir / f"events-{role}.ndjson"
-    command = [
-        str(Path(sys.executable).with_name("st")), "run", str(schema_path), "--url", target.base_url,
+    ndjson = report_dir / f"events-{role}{tag}.ndjson"
+    command = [str(Path(sys.executable).with_name("st"))]
+    if config_file is not None:
+        command += ["--config-file", str(config_file)]
+    command += [
+        "run", str(schema_path), "--url", target.base_url,
         "--checks", "all" if timing else ",".join([*REQUIRED_CHECKS, *EXTRA_CHECKS]),
         "--exclude-checks", "object_level_authorization",
         "--mode", "all", "--phases", ",".join(phases), "--max-examples", str(max_examples),
@@ -334,7 +351,7 @@ def run_role(
         "PYTHONPATH": str(ROOT),
     }
     started = time.monotonic()
-    log_path = report_dir / f"schemathesis-{role}.log"
+    log_path = report_dir / f"schemathesis-{role}{tag}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     seconds = time.monotonic() - started
@@ -346,16 +363,85 @@ def run_role(
     )  # fmt: skip
 
 
+def top_up(
+    target: FuzzTarget,
+    result: RoleResult,
+    schema_path: Path,
+    report_dir: Path,
+    *,
+    labels: list[str],
+    min_cases: int,
+    max_examples: int,
+    rounds: int = 3,
+    seed: int | None = None,
+    timing: bool = True,
+) -> RoleResult:
+    """Fuzz again, as ``result.role``, the operations of ``labels`` that got fewer than ``min_cases`` checked cases,
+    in up to ``rounds`` extra fuzzing phases; return the figures of all runs added up.
+
+    Why an operation falls short in the main run: its fuzzing scenario ended early on a Hypothesis ``Flaky`` error
+    that schemathesis reports as a pass (see ``TOP_UP_CONFIG``). The rounds run the fuzzing phase alone, one worker
+    thread, with ``TOP_UP_CONFIG`` — generation independent of what the server answered — so Hypothesis runs to
+    ``max_examples``. Every case of a round is a request schemathesis generated, sent and checked like any other,
+    with the same checks; each round is listed in the report with its command."""
+    config = report_dir / "top-up.toml"
+    config.write_text(TOP_UP_CONFIG)
+    for number in range(1, rounds + 1):
+        short = [label for label in labels if result.operations.get(label, OperationFigures()).cases < min_cases]
+        if not short:
+            break
+        counts = ", ".join(f"{label} ({result.operations.get(label, OperationFigures()).cases})" for label in short)
+        progress(f"{result.role}: top-up round {number}, {len(short)} operations under {min_cases} cases: {counts}")
+        extra = run_role(
+            target, result.role, schema_path, report_dir, max_examples=max_examples, phases=("fuzzing",), workers=1,
+            seed=None if seed is None else seed + number, include="^(" + "|".join(map(re.escape, short)) + ")$",
+            timing=timing, config_file=config, tag=f"-top-up-{number}",
+        )  # fmt: skip
+        added = ", ".join(f"{label} +{extra.operations.get(label, OperationFigures()).cases}" for label in short)
+        summary = f"top-up {number}: {extra.cases} cases in {extra.seconds:.0f} s (exit {extra.exit_code}): {added}"
+        progress(f"{result.role}: {summary}")
+        note = f"{summary} — {extra.command}"
+        result = _merge(result, extra, note)
+    return result
+
+
+def _merge(first: RoleResult, extra: RoleResult, note: str) -> RoleResult:
+    operations = {}
+    for label in {*first.operations, *extra.operations}:
+        parts = [r.operations[label] for r in (first, extra) if label in r.operations]
+        operations[label] = OperationFigures(
+            cases=sum(p.cases for p in parts), positive=sum(p.positive for p in parts),
+            negative=sum(p.negative for p in parts), statuses=sum((p.statuses for p in parts), Counter()),
+        )  # fmt: skip
+    failures = {name: [*first.failures.get(name, []), *extra.failures.get(name, [])]
+                for name in {*first.failures, *extra.failures}}  # fmt: skip
+    return RoleResult(
+        role=first.role, seconds=first.seconds + extra.seconds, exit_code=max(first.exit_code, extra.exit_code),
+        operations=operations, failures=failures, failure_counts=first.failure_counts + extra.failure_counts,
+        report=first.report, command=first.command, log_tail=first.log_tail, phases=first.phases + extra.phases,
+        top_ups=[*first.top_ups, note],
+    )  # fmt: skip
+
+
+def _checked(recorder: dict, case_id: str) -> bool:
+    """A case counts when schemathesis sent it, got a response and ran its checks on it. Requests that checks send
+    themselves (``ignored_auth`` repeating a case without or with a wrong token, …) are recorded as cases too, but
+    nothing is checked on them: they are not generated cases of the operation."""
+    interaction = recorder.get("interactions", {}).get(case_id)
+    return bool(interaction and interaction.get("response") is not None and recorder.get("checks", {}).get(case_id))
+
+
 def cases_per_phase(ndjson: Path) -> Counter:
-    """Requests sent per schemathesis phase (examples, coverage, fuzzing, stateful)."""
+    """Checked cases per schemathesis phase (examples, coverage, fuzzing, stateful)."""
     phases: Counter = Counter()
     if ndjson.exists():
         with open(ndjson, encoding="utf-8") as handle:
             for line in handle:
                 if line.startswith('{"ScenarioFinished"'):
                     event = json.loads(line)["ScenarioFinished"]
-                    sent = event["recorder"].get("interactions", {})
-                    phases[event.get("phase", "?")] += sum(1 for i in sent.values() if i.get("response") is not None)
+                    recorder = event["recorder"]
+                    checked = sum(1 for case_id in recorder.get("cases", {}) if _checked(recorder, case_id))
+                    phases[event.get("phase", "?")] += checked
     return phases
 
 
@@ -374,9 +460,9 @@ def summarize(ndjson: Path) -> tuple[dict[str, OperationFigures], dict[str, list
             for case_id, node in recorder.get("cases", {}).items():
                 case = node["value"]
                 label = f"{case['method'].upper()} {case['path']}"
-                interaction = recorder.get("interactions", {}).get(case_id)
-                if interaction is None or interaction.get("response") is None:
-                    continue  # generated but not sent (e.g. filtered out)
+                if not _checked(recorder, case_id):
+                    continue  # not sent (e.g. filtered out), or a request a check sent
+                interaction = recorder["interactions"][case_id]
                 figures = ops[label]
                 figures.cases += 1
                 mode = (case.get("meta") or {}).get("generation", {}).get("mode", "positive")
@@ -530,6 +616,9 @@ def print_report(
         if not result.operations:
             problems.append(f"{result.role}: schemathesis produced no results (exit {result.exit_code}):\n"
                             f"{result.log_tail}")  # fmt: skip
+    for result in results:
+        for note in result.top_ups:
+            print(f"{result.role} {note}")
     for name, reason in tolerated.items():
         total = sum(result.failure_counts[name] for result in results)
         if total:

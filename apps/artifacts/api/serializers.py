@@ -51,7 +51,18 @@ class ArtifactVersionCreateSerializer(serializers.Serializer):
 
 
 class ArtifactVersionUpdateSerializer(serializers.Serializer):
+    """PATCH of a version (validated with ``partial=True``: a field left out keeps its value)."""
+
     changelog = serializers.CharField(allow_blank=True)
+
+    def validate(self, attrs):
+        # Naming a fixed property of a version is refused, not silently ignored: its number and content are what
+        # projects depend on.
+        given = self.initial_data if isinstance(self.initial_data, dict) else {}
+        fixed = [name for name in ArtifactVersionSerializer.Meta.fields if name != "changelog" and name in given]
+        if fixed:
+            raise serializers.ValidationError({name: "Only the changelog of a version can change." for name in fixed})
+        return attrs
 
 
 class ArtifactUsageSerializer(serializers.ModelSerializer):

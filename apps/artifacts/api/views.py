@@ -157,9 +157,10 @@ class ArtifactVersionViewSet(
         parameters=[ARTIFACT_PK], request=ArtifactVersionUpdateSerializer, responses=ArtifactVersionSerializer
     )
     def partial_update(self, request, artifact_pk=None, pk=None):
-        payload = ArtifactVersionUpdateSerializer(data=request.data)
+        version = self.get_object()  # 404/403 before the body is judged
+        payload = ArtifactVersionUpdateSerializer(data=request.data, partial=True)  # PATCH: every field optional
         payload.is_valid(raise_exception=True)
-        version = services.artifact_version_update(version=self.get_object(), **payload.validated_data)
+        version = services.artifact_version_update(version=version, **payload.validated_data)
         return Response(ArtifactVersionSerializer(version).data)
 
     def perform_destroy(self, instance):
@@ -242,9 +243,10 @@ class ProjectArtifactUsageViewSet(
 
     @extend_schema(parameters=[PROJECT_PK], request=ArtifactUsageUpdateSerializer, responses=ArtifactUsageSerializer)
     def partial_update(self, request, project_pk=None, pk=None):
-        payload = ArtifactUsageUpdateSerializer(data=request.data)
+        usage = self.get_object()  # 404/403 before the body is judged
+        payload = ArtifactUsageUpdateSerializer(data=request.data, partial=True)  # PATCH: every field optional
         payload.is_valid(raise_exception=True)
-        usage = services.artifact_usage_update(usage=self.get_object(), **payload.validated_data)
+        usage = services.artifact_usage_update(usage=usage, **payload.validated_data)
         return Response(ArtifactUsageSerializer(usage).data)
 
     def perform_destroy(self, instance):

@@ -56,10 +56,10 @@ demo: migrate
 	DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) $(PY) manage.py seed_demo --tenant demo --projects 600
 
 run: demo
-	@echo "[run] starting web (http://demo.localhost:8000), Celery worker and beat — Ctrl-C stops them"
+	@echo "[run] starting web (http://demo.localhost:8000), Celery workers (default, ml) and beat — Ctrl-C stops them"
 	rm -rf "$(METRICS_DIR)" && mkdir -p "$(METRICS_DIR)"
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PROMETHEUS_MULTIPROC_DIR="$(METRICS_DIR)" DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) \
-	  $(VENV)/bin/honcho start -f Procfile web worker beat
+	  $(VENV)/bin/honcho start -f Procfile web worker mlworker beat
 
 test: services browser tools
 	$(PY) -m pytest --ds=maestro.settings.test --cov --cov-report=term --cov-fail-under=85 $(PYTEST_ARGS)

@@ -185,17 +185,19 @@ def terminate(proc: subprocess.Popen, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def celery_worker(queues: str = "default,ml", concurrency: int = 2):
-    """A Celery worker with production settings (prefork, as in the Procfile), stopped at the end. It consumes the
-    broker in ``CELERY_BROKER_URL`` — the caller points it and gunicorn at a broker database of their own."""
+def celery_worker(queues: str = "default,ml", concurrency: int = 2, nice: int = 0):
+    """A Celery worker with production settings (prefork, as in the Procfile), stopped at the end; ``nice`` > 0 runs
+    it at that lower CPU priority (the Procfile's ``mlworker``). It consumes the broker in ``CELERY_BROKER_URL`` —
+    the caller points it and gunicorn at a broker database of their own."""
     log = tempfile.NamedTemporaryFile(prefix="bench-celery-", suffix=".log", delete=False)  # noqa: SIM115
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "maestro.settings.production", "LOG_LEVEL": "INFO"}
     command = [
+        *(["nice", "-n", str(nice)] if nice else []),
         str(ROOT / ".venv/bin/celery"), "-A", "maestro", "worker", "--queues", queues, "--concurrency",
         str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-        "--hostname", f"bench-{os.getpid()}@%h",
+        "--hostname", f"bench-{queues.replace(',', '-')}-{os.getpid()}@%h",
     ]  # fmt: skip
-    progress(f"starting a Celery worker ({queues}, concurrency {concurrency}, log {log.name})")
+    progress(f"starting a Celery worker ({queues}, concurrency {concurrency}, nice {nice}, log {log.name})")
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120

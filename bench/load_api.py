@@ -1,4 +1,5 @@
-"""Load test: locust (headless, bounded) against gunicorn with production settings and a Celery worker, two tenants,
+"""Load test: locust (headless, bounded) against gunicorn with production settings and the Celery workers of the
+Procfile (default queue; ml queue at lower CPU priority), two tenants,
 admin/member/viewer tokens, 80 % reads / 20 % writes (bench/locustfile.py). Prints a table per step, a table of the
 issue-9 targets with pass/fail, and exits 1 when a target is missed.
 
@@ -14,7 +15,7 @@ issue-9 targets with pass/fail, and exits 1 when a target is missed.
 2. The ladder: tenant A alone at each user count. A step passes with 0 5xx, non-429 failures ≤ 0.1 % and
    p95 ≤ 300 ms; the highest passing step is the highest sustained rate.
 3. Noisy neighbour, at that step: A alone again (baseline), then A while tenant B retrains its model (forced) and
-   re-embeds project specs (spec edits through the API) in a loop on the same worker — plus, with
+   re-embeds project specs (spec edits through the API) in a loop on the ml worker — plus, with
    ``--neighbour-users``, B's heavy API traffic (1000-point batches, searches). Pass: A's p95 grows by at most 20 %,
    and B completed at least one retraining and one re-embedding during the phase.
 
@@ -216,7 +217,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=10, help="seconds of warm-up before the ladder")
     parser.add_argument("--neighbour-users", type=int, default=0, help="tenant B's heavy API users (besides its ML)")
     parser.add_argument("--server-workers", type=int, default=4)
-    parser.add_argument("--celery-concurrency", type=int, default=2, help="worker processes (Procfile default 2)")
+    parser.add_argument("--celery-concurrency", type=int, default=2, help="default-queue processes (Procfile: 2)")
+    parser.add_argument("--ml-nice", type=int, default=10, help="niceness of the ml-queue worker (Procfile: 10)")
+    parser.add_argument("--ml-concurrency", type=int, default=1, help="ml-queue worker processes (Procfile: 1)")
     parser.add_argument("--projects", type=int, default=40)
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--points", type=int, default=1000)
@@ -245,7 +248,9 @@ def main() -> int:
         config_path = Path(tempfile.mkstemp(prefix="load-config-", suffix=".json")[1])
         config_path.write_text(json.dumps(config))
         stack.callback(config_path.unlink)
-        stack.enter_context(celery_worker(concurrency=args.celery_concurrency))
+        # As the Procfile deploys them: the default queue, and the ml queue in a worker of its own at lower priority.
+        stack.enter_context(celery_worker("default", concurrency=args.celery_concurrency))
+        stack.enter_context(celery_worker("ml", concurrency=args.ml_concurrency, nice=args.ml_nice))
         if args.warmup:
             progress(f"warm-up {args.warmup} s")
             figures(run_locust(config_path, "A", "mixed", 4, args.warmup), "A", args.warmup)
@@ -290,8 +295,9 @@ def main() -> int:
             f"+{NEIGHBOUR_BUDGET:.0%}) while B completed {work['train']} retrainings, {work['embeddings']} "
             f"re-embeddings and {work['impact']} impact recomputations in {ml.rounds} rounds"
             + (f"; B's ML loop stopped: {ml.error}" if ml.error else ""),
-            f"gunicorn: {args.server_workers} sync workers, production settings; Celery: prefork, concurrency "
-            f"{args.celery_concurrency}; data per tenant: {args.projects} projects, {args.runs} runs × {args.points} "
+            f"gunicorn: {args.server_workers} sync workers, production settings; Celery: prefork, default queue "
+            f"concurrency {args.celery_concurrency}, ml queue concurrency {args.ml_concurrency} at nice "
+            f"{args.ml_nice}; data per tenant: {args.projects} projects, {args.runs} runs × {args.points} "
             f"points, {args.demo_projects} demo projects (embedded, trained on)",
         ]
         a_best = best[1]

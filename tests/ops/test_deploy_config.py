@@ -126,11 +126,11 @@ def test_dashboard_is_a_provisionable_grafana_dashboard():
 
 def test_compose_shares_the_metrics_directory_between_web_and_worker():
     compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())
-    web, worker = compose["services"]["web"], compose["services"]["worker"]
-    for service in (web, worker):
+    web, worker, mlworker = (compose["services"][name] for name in ("web", "worker", "mlworker"))
+    for service in (web, worker, mlworker):
         assert "metrics:/app/.local/prometheus-multiproc" in service["volumes"]
         assert service["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/app/.local/prometheus-multiproc"
-    assert worker["pid"] == "service:web"
+    assert worker["pid"] == mlworker["pid"] == "service:web"
     assert "deploy/gunicorn.conf.py" in web["command"]
     assert "PROMETHEUS_MULTIPROC_DIR" not in compose["services"]["release"]["environment"]
 
@@ -152,3 +152,21 @@ def test_promtool_rejects_a_broken_rule(tmp_path):
     broken.write_text("groups:\n  - name: x\n    rules:\n      - alert: Broken\n        expr: sum(rate(\n")
     result = subprocess.run([promtool, "check", "rules", str(broken)], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
+
+
+def test_the_ml_queue_has_its_own_lower_priority_worker_and_every_queue_a_consumer():
+    """Training and embedding run in a worker of their own at a lower CPU priority (noisy-neighbour budget, issue 9);
+    the Procfile (make run) and docker-compose agree, and every queue a task is routed to is consumed."""
+    procfile = dict(
+        line.split(": ", 1) for line in (Path(settings.BASE_DIR) / "Procfile").read_text().splitlines() if line
+    )
+    compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())["services"]
+    commands = [(procfile["worker"], procfile["mlworker"])]
+    commands.append((compose["worker"]["command"], compose["mlworker"]["command"]))
+    for worker, ml in commands:
+        assert "--queues default " in worker and " ml" not in worker.split("--queues")[1].split()[0]
+        assert "--queues ml " in ml and "nice -n" in ml
+        assert ml.index("nice -n") < ml.index("celery")
+    assert {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} <= {"default", "ml"}
+    makefile = (Path(settings.BASE_DIR) / "Makefile").read_text()
+    assert "honcho start -f Procfile web worker mlworker beat" in makefile

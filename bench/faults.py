@@ -37,7 +37,7 @@ TESTS = {
         "exactly one new version results",
     ],
     "tests/reliability/test_fault_storage.py": [
-        "disk full / storage failure on upload: a clear error in the error shape, never a 500",
+        "disk full / storage failure on upload: a clear 5xx-free error (413 storage_full / 424 storage_failed)",
         "no orphaned database row or file",
     ],
 }

@@ -140,12 +140,12 @@ def run_data_attach(runs: Sequence[Run]) -> Sequence[Run]:
 
 # ---------------------------------------------------------------------------------------------- metric history
 
-_POINT = np.dtype([("step", ">i8"), ("timestamp", ">i8"), ("value", ">f8")])
-# The whole series comes back as one bytea of 24-byte big-endian records (int8send/float8send), which numpy reads
-# without creating a Python object per point: ~10 ms for 25,000 points instead of ~50 ms through row tuples. The
-# rows come from an index-only scan of the primary key (run_id, key, step, timestamp, value), already in order.
+# The whole series comes back as three bytea columns of big-endian values (int8send/float8send), which numpy reads
+# without creating a Python object per point: ~10 ms for 25,000 points instead of ~50 ms through row tuples; three
+# column aggregates cost PostgreSQL ~15 % less than one of concatenated 24-byte records. The rows come from an
+# index-only scan of the primary key (run_id, key, step, timestamp, value), already in order.
 _HISTORY_SQL = """
-SELECT count(*), string_agg(int8send(step) || int8send(timestamp) || float8send(value), '')
+SELECT count(*), string_agg(int8send(step), ''), string_agg(int8send(timestamp), ''), string_agg(float8send(value), '')
 FROM (
     SELECT step, timestamp, value FROM metrics_metricpoint
     WHERE run_id = %s AND key = %s ORDER BY step, timestamp, value
@@ -172,11 +172,10 @@ class MetricSeries:
 def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
     with connection.cursor() as cursor:
         cursor.execute(_HISTORY_SQL, [run_id, key])
-        total, blob = cursor.fetchone()
-    points = np.frombuffer(blob or b"", dtype=_POINT)
-    steps = points["step"].astype(np.int64)
-    timestamps = points["timestamp"].astype(np.int64)
-    values = points["value"].astype(np.float64)
+        total, step_bytes, timestamp_bytes, value_bytes = cursor.fetchone()
+    steps = np.frombuffer(step_bytes or b"", dtype=">i8").astype(np.int64)
+    timestamps = np.frombuffer(timestamp_bytes or b"", dtype=">i8").astype(np.int64)
+    values = np.frombuffer(value_bytes or b"", dtype=">f8").astype(np.float64)
     # string_agg keeps the subquery's order in PostgreSQL's serial plans; a parallel plan could not, so verify
     # (one vectorised pass) and sort here if it ever happens.
     if len(steps) > 1:

@@ -2,6 +2,7 @@
 
 import json
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -129,7 +130,10 @@ class _EstimatedPage(Page):
 
 
 def _planner_rows(queryset: QuerySet) -> int:
-    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    try:
+        sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    except EmptyResultSet:  # Django proved the filter matches nothing (e.g. a negative bound on a positive field)
+        return 0
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]

@@ -8,10 +8,15 @@ class RecommendationsConfig(AppConfig):
 
     def ready(self):
         from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
 
         from apps.recommendations.ml import embeddings
 
         embeddings.set_threads(getattr(settings, "RECOMMENDATIONS_TORCH_THREADS", 1))
+        try:
+            embeddings.set_precision(getattr(settings, "RECOMMENDATIONS_EMBEDDING_PRECISION", "auto"))
+        except ValueError as error:
+            raise ImproperlyConfigured(f"RECOMMENDATIONS_EMBEDDING_PRECISION: {error}") from None
         blas_threads = getattr(settings, "RECOMMENDATIONS_BLAS_THREADS", 1)
         if blas_threads > 0:
             # OpenBLAS threads busy-wait after each call; in a web or worker process that serves one request at a

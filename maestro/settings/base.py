@@ -302,6 +302,9 @@ RECOMMENDATIONS_IMPACT_MIN_USAGE = env.int("RECOMMENDATIONS_IMPACT_MIN_USAGE", d
 RECOMMENDATIONS_TRAIN_THREADS = env.int("RECOMMENDATIONS_TRAIN_THREADS", default=1)
 RECOMMENDATIONS_TORCH_THREADS = env.int("RECOMMENDATIONS_TORCH_THREADS", default=1)
 RECOMMENDATIONS_BLAS_THREADS = env.int("RECOMMENDATIONS_BLAS_THREADS", default=1)
+# Precision of the embedding model: auto (bfloat16 where the CPU computes it natively, else float32), float32,
+# bfloat16. See apps/recommendations/ml/embeddings.py for the measured speed and agreement.
+RECOMMENDATIONS_EMBEDDING_PRECISION = env.str("RECOMMENDATIONS_EMBEDDING_PRECISION", default="auto")
 # A queued run not started this long after it was sent is sent again by reconciliation (duplicates are no-ops).
 RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS = env.int("RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS", default=600)
 # A run "running" for longer than this is considered lost (worker died) and marked failed by reconciliation.

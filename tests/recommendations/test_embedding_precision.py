@@ -57,3 +57,19 @@ def test_an_unknown_precision_is_rejected_at_start_up(settings):
             config.ready()
     finally:
         emb.set_precision("auto")
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_a_single_text_encodes_as_model_encode_does(precision):
+    """``encode`` of one text (the request path) takes a shorter route than ``model.encode``; same vector, also for a
+    text longer than the model's 256 word pieces (truncated the same way)."""
+    if precision == "bfloat16" and not emb.bfloat16_native():
+        pytest.skip("this CPU has no native bfloat16")
+    model = emb.load_model(precision)
+    for text in (SPECS[0], " ".join(SPECS[:6]), "x"):
+        ours = emb.encode([text], model=model)[0]
+        reference = model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0].astype(np.float32)
+        assert np.dot(ours, reference / np.linalg.norm(reference)) >= 0.99999
+    assert len(model.tokenizer(" ".join(SPECS[:6]))["input_ids"]) > model.max_seq_length
+    # dropout is off: the same text gives the same vector every time
+    assert np.array_equal(emb.encode([SPECS[1]], model=model), emb.encode([SPECS[1]], model=model))

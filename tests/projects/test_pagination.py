@@ -57,6 +57,21 @@ def test_deep_pages_by_late_row_lookup_match_plain_offsets(admin, monkeypatch):
     assert all("team_members" in item for item in page["results"])
 
 
+def test_the_late_lookup_reads_ids_without_a_join_so_an_index_only_scan_can_serve_it(admin, monkeypatch):
+    """The owner's username is a correlated subquery, not a join: a join to the users table (even one PostgreSQL
+    removes) would make it read ``owner_id`` from the table for every skipped row instead of scanning only the
+    index (bench/projects_list.py measures the difference). The page still names each owner."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(CappedCountPageNumberPagination, "late_lookup_offset", 4)
+    with CaptureQueriesContext(connection) as queries:
+        page = admin.api.get("/api/v1/projects?page_size=4&page=3&status=active&ordering=-complexity_score").json()
+    ids_query = [q["sql"] for q in queries.captured_queries if "OFFSET 8" in q["sql"]]
+    assert len(ids_query) == 1 and "JOIN" not in ids_query[0].upper(), ids_query
+    assert len(page["results"]) == 3 and all(item["owner_username"] for item in page["results"])
+
+
 def test_bad_page_numbers_are_404(admin, monkeypatch):
     monkeypatch.setattr(CappedCountPageNumberPagination, "count_cap", 10)
     assert admin.api.get("/api/v1/projects?page=abc").status_code == 404

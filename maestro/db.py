@@ -1,0 +1,45 @@
+"""Database helpers that Django's cursor API does not offer."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection
+from psycopg.pq import Format
+
+
+@functools.cache
+def _binary_cursor_class(alias: str, vendor: str, instrumented: bool) -> type:
+    """psycopg's server-binding cursor (Django's ``ServerBindingCursor``), instrumented like the connection's own
+    cursors when django-prometheus instruments those (it wraps the ``cursor_factory`` it installs)."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    if not instrumented:
+        return ServerBindingCursor
+    from django_prometheus.db.common import ExportingCursorWrapper
+
+    return ExportingCursorWrapper(ServerBindingCursor, alias, vendor)
+
+
+@contextmanager
+def binary_results_cursor() -> Iterator:
+    """A cursor on the default connection whose results come back in PostgreSQL's binary format.
+
+    Django's psycopg 3 cursors bind parameters on the client and so can only read text results; a ``bytea`` then
+    travels hex-encoded — twice its size, encoded by the server and decoded by psycopg. For the metric history's
+    ~600 kB of packed points that costs ~3.5 ms of a ~15 ms query (measured). This cursor binds parameters on the
+    server and sets psycopg's documented ``Cursor.format`` to binary. Django wraps it like any cursor (debug logging,
+    query capture in tests, execute wrappers), django-prometheus counts and times its queries, and the tenant's
+    ``search_path`` is set before it is used, as for any cursor.
+    """
+    with connection.cursor():  # opens the connection and (django-tenants) sets the current schema's search_path
+        pass
+    factory = connection.connection.cursor_factory
+    cls = _binary_cursor_class(connection.alias, connection.vendor, factory.__module__.startswith("django_prometheus"))
+    raw = cls(connection.connection)
+    raw.format = Format.BINARY
+    wrapped = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    with wrapped as cursor:
+        yield cursor

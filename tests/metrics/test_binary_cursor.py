@@ -32,8 +32,17 @@ def test_bytea_comes_back_as_raw_bytes_and_the_query_is_captured_and_counted(ten
 
 
 def test_each_tenant_reads_its_own_schema(tenant_a, tenant_b):
-    """The cursor is created on the raw connection: the tenant's search_path must already be in force."""
-    for tenant in (tenant_a, tenant_b, tenant_a):
+    """The cursor is created on the raw connection: the tenant's search_path must already be in force — also once
+    psycopg prepares the statement on the server (after 5 executions), since PostgreSQL re-plans a prepared
+    statement when search_path changed."""
+    from apps.projects.models import Project
+
+    with tenant_a.context():
+        Project.objects.create(name="only in a", slug="binary-cursor-only-in-a", spec="x")
+    for i in range(12):
+        tenant = (tenant_a, tenant_b)[i % 2]
         with tenant.context(), binary_results_cursor() as cursor:
-            cursor.execute("SELECT current_schema()")
-            assert cursor.fetchone()[0] == connection.schema_name == tenant.schema
+            cursor.execute(
+                "SELECT current_schema(), count(*) FROM projects_project WHERE slug = %s", ["binary-cursor-only-in-a"]
+            )
+            assert cursor.fetchone() == (tenant.schema, 1 if tenant is tenant_a else 0), i

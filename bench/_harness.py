@@ -280,6 +280,20 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[rank - 1]
 
 
+def host_speed_ms() -> float:
+    """The fastest of five runs of a fixed CPU-bound Python loop, in ms: the VM's speed at the moment. On the 2-core
+    development VM it varies from ~190 ms (idle host) to ~300 ms within minutes, and every latency moves with it;
+    tables print it so runs can be compared."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        total = 0
+        for i in range(3_000_000):
+            total += i * i
+        best = min(best, time.process_time() - started)
+    return best * 1000
+
+
 def print_table(title: str, headers: list[str], rows: list[list], notes: list[str] = ()) -> None:
     command = " ".join(shlex.quote(part) for part in [Path(sys.executable).name, *sys.argv])
     cells = [[str(cell) for cell in row] for row in rows]
@@ -287,7 +301,8 @@ def print_table(title: str, headers: list[str], rows: list[list], notes: list[st
     print()
     print(f"## {title}")
     print(f"command: {command}")
-    print(f"host: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"host: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}, "
+          f"speed probe {host_speed_ms():.0f} ms (host_speed_ms: lower is faster, ~190 ms at best)")  # fmt: skip
     print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in cells:

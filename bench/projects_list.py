@@ -257,6 +257,9 @@ def main() -> int:
     print(f"{args.projects} projects, page_size=50, {args.requests} sequential requests per scenario, "
           f"gunicorn {args.workers} sync workers, target p95 <= 30 ms")  # fmt: skip
     print(f"load average before the run: {load_before}; after: {os.getloadavg()[0]:.2f} (2 cores; others share them)")
+    from _harness import host_speed_ms
+
+    print(f"host speed probe after the run: {host_speed_ms():.0f} ms (lower is faster; ~190 ms on an idle host)")
     header = (
         f"| {'scenario':<30} | {'count':>7} | {'p50 ms':>7} | {'p95 ms':>7} | {'p99 ms':>7} | {'max ms':>7} "
         f"| {'app CPU ms/req':>14} |"

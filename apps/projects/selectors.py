@@ -46,10 +46,14 @@ def _base_query(owner: bool) -> Query:
         queryset = queryset.annotate(owner_username=CompiledOnceSubquery(username))
     team = TeamMember.objects.filter(project_id=OuterRef("pk")).order_by("id")
     usages = ArtifactUsage.objects.filter(project_id=OuterRef("pk")).order_by("-used_at", "-id")
-    return queryset.annotate(
-        team_json=CompiledOnceArraySubquery(team.values(row=JSONObject(**TEAM_MEMBER_ROW))),
-        usages_json=CompiledOnceArraySubquery(usages.values(row=JSONObject(**ARTIFACT_USAGE_ROW))),
-    ).order_by("-created_at", "-id").query
+    return (
+        queryset.annotate(
+            team_json=CompiledOnceArraySubquery(team.values(row=JSONObject(**TEAM_MEMBER_ROW))),
+            usages_json=CompiledOnceArraySubquery(usages.values(row=JSONObject(**ARTIFACT_USAGE_ROW))),
+        )
+        .order_by("-created_at", "-id")
+        .query
+    )
 
 
 def project_list(*, user: User, owner: bool = True) -> QuerySet[Project]:

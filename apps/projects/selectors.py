@@ -65,8 +65,9 @@ def project_list(*, user: User, owner: bool = True) -> QuerySet[Project]:
     index-only scan — a join, even one the planner removes, still needs ``owner_id`` from the table (measured: ids at
     offset 9,950 of ``status=active&ordering=-complexity_score`` took 10 ms with the join, 3.6 ms without).
 
-    One statement instead of a page query plus two prefetches: with django-tenants every statement is two round trips
-    (``SET search_path`` first), and prefetching cost more CPU than the rest of the list (bench/projects_list.py).
+    One statement instead of a page query plus two prefetches: every statement is a round trip (two when
+    django-tenants still set ``search_path`` before each), and prefetching cost more CPU than the rest of the list
+    (bench/projects_list.py).
     Counting must not carry the annotations: count ``.values("pk")`` (the project list's paginator does)."""
     return scope(QuerySet(model=Project, query=_base_query(owner).chain()), user=user)
 

@@ -71,8 +71,10 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "maestro.urls_public"
 ROOT_URLCONF = "maestro.urls"
-# Known cross-tenant leak after savepoint rollback: keep off (set search_path on every cursor).
-TENANT_LIMIT_SET_CALLS = False
+# Set search_path only when the schema changes, not before every statement (each SET is a round trip). django-tenants
+# 4.0.1 forgets the cached path on rollback and savepoint rollback, which revert a SET; tests/tenants/test_search_path.py
+# checks both against a real PostgreSQL.
+TENANT_LIMIT_SET_CALLS = True
 
 AUTH_USER_MODEL = "accounts.User"
 

@@ -71,9 +71,9 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "maestro.urls_public"
 ROOT_URLCONF = "maestro.urls"
-# Set search_path only when the schema changes, not before every statement (each SET is a round trip). django-tenants
-# 4.0.1 forgets the cached path on rollback and savepoint rollback, which revert a SET; tests/tenants/test_search_path.py
-# checks both against a real PostgreSQL.
+# Set search_path only when the schema changes, not before every statement (each SET is a round trip).
+# django-tenants 4.0.1 forgets the cached path on rollback and savepoint rollback, which revert a SET;
+# tests/tenants/test_search_path.py checks both against a real PostgreSQL.
 TENANT_LIMIT_SET_CALLS = True
 
 AUTH_USER_MODEL = "accounts.User"

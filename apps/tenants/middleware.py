@@ -24,6 +24,19 @@ MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/")
 MLFLOW_ERROR_CODES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "ENDPOINT_NOT_FOUND"}
 
 
+def _domain_table() -> str:
+    return connection.ops.quote_name(get_tenant_domain_model()._meta.db_table)
+
+
+def _tenant_where(condition: str, value: str) -> Tenant | None:
+    """The tenant matching ``condition`` (one bound parameter), read with a raw query: every request makes this
+    lookup, and the ORM's query building and compiling cost ~0.8 ms of its ~1.9 ms (django-tenants' own lookup
+    selects the domain with its tenant). Domains and schema names are unique, so there is at most one row; ``raw``
+    applies the fields' converters, so the instance is the one the ORM would build."""
+    table = connection.ops.quote_name(Tenant._meta.db_table)
+    return next(iter(Tenant.objects.raw(f"SELECT * FROM {table} WHERE {condition}", [value])), None)
+
+
 def _is_api(request) -> bool:
     return request.path.startswith(API_PREFIXES)
 
@@ -66,16 +79,14 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
                 if tenant is None:
                     return self._unauthorized(request)
             else:
-                tenant = Tenant.objects.filter(schema_name=get_public_schema_name()).first()
+                tenant = _tenant_where("schema_name = %s", get_public_schema_name())
                 if tenant is None:
                     return _refuse(
                         request, 503, "Platform not initialised: run migrations.", "errors/unknown_tenant.html"
                     )
         else:
-            domain_model = get_tenant_domain_model()
-            try:
-                tenant = self.get_tenant(domain_model, hostname)
-            except domain_model.DoesNotExist:
+            tenant = _tenant_where(f"id = (SELECT tenant_id FROM {_domain_table()} WHERE domain = %s)", hostname)
+            if tenant is None:
                 return _refuse(request, 404, f"No organisation is served at {hostname}.", "errors/unknown_tenant.html")
 
         if not tenant.is_active:
@@ -93,7 +104,7 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
         schema = schema_from_authorization(request.headers.get("Authorization", ""))
         if schema is None or schema == get_public_schema_name():
             return None
-        return Tenant.objects.filter(schema_name=schema).first()
+        return _tenant_where("schema_name = %s", schema)
 
     @staticmethod
     def _unauthorized(request):

@@ -1,6 +1,12 @@
 import pytest
+from django.db import connection
+from django.http import HttpResponse
+from django.test import RequestFactory
 
+from apps.tenants.middleware import TenantRoutingMiddleware
+from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_set_active
+from tests.projects.helpers import admin_actor
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +121,25 @@ def test_password_change_with_validation(tenant_a):
     assert ok.status_code == 302 and ok["Location"] == "/accounts/password/done/"
     with tenant_a.context():
         assert get_user_model().objects.get(username="changer").check_password("second-password-43")
+
+
+@pytest.mark.parametrize("how", ["host", "token on the platform host"])
+def test_the_routed_tenant_is_the_full_model_instance(tenant_a, how):
+    """The middleware reads the tenant with a raw query: every field, converted as the ORM converts it."""
+    seen = {}
+
+    def view(request):
+        seen["tenant"] = request.tenant
+        return HttpResponse("ok")
+
+    token = admin_actor(tenant_a).api._credentials["HTTP_AUTHORIZATION"]
+    host = tenant_a.host if how == "host" else "localhost"
+    request = RequestFactory().get("/api/v1/me", HTTP_HOST=host, HTTP_AUTHORIZATION=token)
+    assert TenantRoutingMiddleware(view)(request).status_code == 200
+    connection.set_schema_to_public()
+    expected = Tenant.objects.get(pk=tenant_a.tenant.pk)
+    routed = seen["tenant"]
+    assert type(routed) is Tenant and routed.pk == expected.pk
+    for field in Tenant._meta.concrete_fields:
+        assert getattr(routed, field.attname) == getattr(expected, field.attname), field.name
+    assert isinstance(routed.rate_limits, dict)

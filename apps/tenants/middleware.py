@@ -31,8 +31,9 @@ def _tenant_sql(by: str) -> str:
     """The tenant lookup ``by`` "domain" or "schema": table names from the models' metadata, the value always bound."""
     tenants = connection.ops.quote_name(Tenant._meta.db_table)
     domains = connection.ops.quote_name(get_tenant_domain_model()._meta.db_table)
-    where = {"domain": f"id = (SELECT tenant_id FROM {domains} WHERE domain = %s)", "schema": "schema_name = %s"}[by]
-    return f"SELECT * FROM {tenants} WHERE {where}"  # noqa: S608 — identifiers only; see above
+    by_domain = f"id = (SELECT tenant_id FROM {domains} WHERE domain = %s)"  # noqa: S608 — identifiers only
+    where = {"domain": by_domain, "schema": "schema_name = %s"}[by]
+    return f"SELECT * FROM {tenants} WHERE {where}"  # noqa: S608 — identifiers only
 
 
 def _tenant_by(by: str, value: str) -> Tenant | None:

@@ -34,15 +34,27 @@ def minmax_indices(values: np.ndarray, max_points: int) -> np.ndarray:
     edges = 1 + (np.arange(buckets + 1) * (n - 2)) // buckets
     starts, ends = edges[:-1], edges[1:]
     width = int((ends - starts).max())
-    # A (buckets × width) view of the interior, padded with NaN where a bucket is one point shorter.
+    # A (buckets × width) view of the interior; a bucket one point shorter is padded (``valid`` marks real points).
     offsets = starts[:, None] + np.arange(width)[None, :]
     valid = offsets < ends[:, None]
-    grid = np.where(valid, values[np.minimum(offsets, n - 1)], np.nan)
+    grid = values[np.minimum(offsets, n - 1)]
+    pick = _extremes_nan_aware if np.isnan(values).any() else _extremes
+    low, high = pick(grid, valid)
+    return np.unique(np.concatenate(([0], starts + low, starts + high, [n - 1])))
+
+
+def _extremes(grid: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the positions of the smallest and largest real value, for NaN-free data (the usual case): padding
+    becomes ±Infinity and plain argmin/argmax do the rest, in half the time of the NaN-aware version. Padding sits
+    after a row's points, so on ties (also with a real ±Infinity) the first real point wins, as there."""
+    return np.where(valid, grid, np.inf).argmin(axis=1), np.where(valid, grid, -np.inf).argmax(axis=1)
+
+
+def _extremes_nan_aware(grid: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the positions of the smallest and largest non-NaN value; a row of only NaN gives its first point."""
+    grid = np.where(valid, grid, np.nan)
     all_nan = np.isnan(grid).all(axis=1)
     safe = np.where(all_nan[:, None] & valid, 0.0, grid)  # nanargmin refuses all-NaN rows
-    low = starts + np.nanargmin(safe, axis=1)
-    high = starts + np.nanargmax(safe, axis=1)
-    low = np.where(all_nan, starts, low)
-    high = np.where(all_nan, starts, high)
-    keep = np.concatenate(([0], low, high, [n - 1]))
-    return np.unique(keep)
+    low = np.where(all_nan, 0, np.nanargmin(safe, axis=1))
+    high = np.where(all_nan, 0, np.nanargmax(safe, axis=1))
+    return low, high

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from apps.metrics.downsample import minmax_indices
+from apps.metrics.downsample import _extremes, _extremes_nan_aware, minmax_indices
 
 
 def test_short_series_is_returned_whole():
@@ -66,3 +66,20 @@ def test_infinities_are_extremes_and_nan_is_kept_only_where_a_bucket_is_all_nan(
 def test_too_small_budget_is_refused():
     with pytest.raises(ValueError):
         minmax_indices(np.arange(10.0), 3)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_nan_free_shortcut_picks_what_the_nan_aware_version_picks(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 3000))
+    values = np.round(np.cumsum(rng.normal(size=n)), 1)  # rounding makes ties within buckets
+    values[rng.integers(0, n, size=3)] = rng.choice([np.inf, -np.inf], size=3)
+    rows, width = int(rng.integers(1, 60)), int(rng.integers(1, 40))
+    grid = rng.choice(values, size=(rows, width))
+    valid = np.arange(width)[None, :] < rng.integers(1, width + 1, size=rows)[:, None]  # short rows padded at the end
+    fast, slow = _extremes(grid, valid), _extremes_nan_aware(grid, valid)
+    assert fast[0].tolist() == slow[0].tolist() and fast[1].tolist() == slow[1].tolist()
+    max_points = int(rng.integers(4, 200))
+    keep = minmax_indices(values, max_points)
+    assert keep[0] == 0 and keep[-1] == n - 1 and len(keep) <= max_points
+    assert {int(np.argmin(values)), int(np.argmax(values))} <= set(keep.tolist()) or n <= max_points

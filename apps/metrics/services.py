@@ -311,10 +311,10 @@ def _write_batch(run_id: int, batch: LogBatch) -> BatchResult:
             tags_written = cursor.rowcount
         if batch.metric_keys:
             latest = latest_points(batch)
-            # Server-side parameter binding (a plain psycopg cursor on the connection Django just set the tenant's
-            # search_path on): the ~30 KB of column strings travel as parameters instead of being escaped into
-            # the SQL text, which Django's client-side-binding cursor would do. Never prepared, so nothing is
-            # cached across tenants.
+            # Server-side parameter binding (a plain psycopg cursor on the connection whose search_path Django set
+            # to the tenant's when it opened the cursor above): the ~30 KB of column strings travel as parameters
+            # instead of being escaped into the SQL text, which Django's client-side-binding cursor would do. Never
+            # prepared, so nothing is cached across tenants.
             raw = psycopg.Cursor(connection.connection)
             with connection.wrap_database_errors:
                 raw.execute(

@@ -90,7 +90,11 @@ RESOURCES: dict[str, Resource] = {
     "metrics": Resource(
         "Metrics",
         "project",
-        (("metrics.MetricPoint", "run__project"), ("metrics.LatestMetric", "run__project")),
+        (
+            ("metrics.MetricPoint", "run__project"),
+            ("metrics.LatestMetric", "run__project"),
+            ("metrics.MetricSeries", "run__project"),
+        ),
     ),
     "artifacts": Resource("Artifacts", "artifact", (("artifacts.Artifact", ""),)),
     "artifact_versions": Resource("Artifact versions", "artifact", (("artifacts.ArtifactVersion", "artifact"),)),

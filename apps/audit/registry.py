@@ -119,6 +119,7 @@ AUDITED: dict[str, dict] = {
 NOT_AUDITED: dict[str, str] = {
     "metrics.MetricPoint": "high-volume ingest: one 'metrics.ingested' event per batch (audit_ingest)",
     "metrics.LatestMetric": "derived from metric points by ingest; covered by the batch event",
+    "metrics.MetricSeries": "per-series point counts (kept by ingest) and packed copies (a read cache)",
     "metrics.RunParam": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
     "metrics.RunTag": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
     "audit.AuditEvent": "the trail itself (append-only)",

@@ -154,3 +154,34 @@ class LatestMetric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}"
+
+
+class MetricSeries(models.Model):
+    """Per (run, key): how many points are stored, and a packed copy of the whole series for fast history reads.
+
+    ``points`` is kept by every batch that stores points, in the batch's transaction (``services._METRICS_SQL``). The
+    packed copy (``packed_steps``, ``packed_timestamps``, ``packed_values``: big-endian int8, int8 and float8 arrays in
+    step order) is written by history reads (``selectors._load_series``) and holds ``packed_points`` points. Points are
+    never updated or deleted one by one (only with their run), so the copy is the current series exactly when
+    ``packed_points == points``, both read in one statement (one snapshot). A read that finds the copy stale rebuilds it
+    from ``MetricPoint`` and stores it only if no point arrived meanwhile (``WHERE points = <count it read>``).
+
+    Anything that stores metric points must keep ``points`` (as the batch writer does); exports leave the packed copy
+    out (the first read rebuilds it).
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_series", db_index=False)
+    key = models.CharField(max_length=KEY_MAX_LENGTH)
+    points = models.BigIntegerField(help_text="Points stored for this run and key.")
+    packed_points = models.BigIntegerField(null=True, blank=True, help_text="Points in the packed copy.")
+    packed_steps = models.BinaryField(null=True, blank=True)
+    packed_timestamps = models.BinaryField(null=True, blank=True)
+    packed_values = models.BinaryField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run_id", "key"]
+        verbose_name_plural = "metric series"
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="metric_series_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.points} points)"

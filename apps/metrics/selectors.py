@@ -5,6 +5,7 @@ tenant boundary), and every other read goes through it.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ from typing import Any
 
 import numpy as np
 import orjson
-from django.db import connection
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
@@ -28,6 +30,8 @@ from apps.projects.models import Project
 from maestro.db import binary_results_cursor
 
 ACTIVE_ONLY = (LifecycleStage.ACTIVE,)
+
+logger = logging.getLogger(__name__)
 
 
 def run_list(*, user: User, lifecycle_stages: Sequence[str] = ACTIVE_ONLY) -> QuerySet[Run]:
@@ -142,10 +146,19 @@ def run_data_attach(runs: Sequence[Run]) -> Sequence[Run]:
 
 # ---------------------------------------------------------------------------------------------- metric history
 
-# The whole series comes back as three bytea columns of big-endian values (int8send/float8send), which numpy reads
-# without creating a Python object per point: ~10 ms for 25,000 points instead of ~50 ms through row tuples; three
-# column aggregates cost PostgreSQL ~15 % less than one of concatenated 24-byte records. The rows come from an
-# index-only scan of the primary key (run_id, key, step, timestamp, value), already in order.
+# A series is read from its packed copy (``MetricSeries``: three bytea columns of big-endian values) when that copy
+# is current, one row instead of an index scan of every point; the bytes are only sent when it is.
+_PACKED_SQL = """
+SELECT points, packed_points = points,
+    CASE WHEN packed_points = points THEN packed_steps END,
+    CASE WHEN packed_points = points THEN packed_timestamps END,
+    CASE WHEN packed_points = points THEN packed_values END
+FROM metrics_metricseries WHERE run_id = %s AND key = %s
+"""
+# Otherwise the points themselves are packed the same way: numpy reads the bytes without creating a Python object
+# per point (~10 ms for 25,000 points instead of ~50 ms through row tuples); three column aggregates cost PostgreSQL
+# ~15 % less than one of concatenated 24-byte records. The rows come from an index-only scan of the primary key
+# (run_id, key, step, timestamp, value), already in order.
 _HISTORY_SQL = """
 SELECT count(*), string_agg(int8send(step), ''), string_agg(int8send(timestamp), ''), string_agg(float8send(value), '')
 FROM (
@@ -153,11 +166,22 @@ FROM (
     WHERE run_id = %s AND key = %s ORDER BY step, timestamp, value
 ) AS points
 """
+# ... and the result is kept as the packed copy, unless points arrived since it was read: the row is only updated
+# while ``points`` still equals the count packed (re-checked on the row's newest version), and a row locked by a
+# batch being written is skipped rather than waited for (that batch makes the copy stale anyway).
+_STORE_PACKED_SQL = """
+UPDATE metrics_metricseries
+SET packed_points = %s, packed_steps = %s, packed_timestamps = %s, packed_values = %s
+WHERE id = (
+    SELECT id FROM metrics_metricseries WHERE run_id = %s AND key = %s AND points = %s FOR UPDATE SKIP LOCKED
+)
+"""
 
 
 @dataclass
 class MetricSeries:
-    """One run's series for one key, in step order (then timestamp), possibly downsampled."""
+    """One run's series for one key, in step order (then timestamp), possibly downsampled. ``packed`` says whether
+    it was read from the stored packed copy."""
 
     run_id: int
     key: str
@@ -165,19 +189,27 @@ class MetricSeries:
     steps: np.ndarray
     timestamps: np.ndarray
     values: np.ndarray
+    packed: bool = False
 
     @property
     def downsampled(self) -> bool:
         return len(self.steps) < self.total_points
 
 
-def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
-    with binary_results_cursor() as cursor:  # the bytea columns as bytes, not hex text (maestro/db.py)
-        cursor.execute(_HISTORY_SQL, [run_id, key])
-        total, step_bytes, timestamp_bytes, value_bytes = cursor.fetchone()
-    steps = np.frombuffer(step_bytes or b"", dtype=">i8").astype(np.int64)
-    timestamps = np.frombuffer(timestamp_bytes or b"", dtype=">i8").astype(np.int64)
-    values = np.frombuffer(value_bytes or b"", dtype=">f8").astype(np.float64)
+def _unpack(step_bytes: bytes | None, timestamp_bytes: bytes | None, value_bytes: bytes | None):
+    return (
+        np.frombuffer(step_bytes or b"", dtype=">i8").astype(np.int64),
+        np.frombuffer(timestamp_bytes or b"", dtype=">i8").astype(np.int64),
+        np.frombuffer(value_bytes or b"", dtype=">f8").astype(np.float64),
+    )
+
+
+def _pack_points(cursor, run_id: int, key: str, counted: bool) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Read the series from its points; store it as the packed copy when the series is ``counted`` (has a
+    ``MetricSeries`` row) and long enough for the copy to pay off."""
+    cursor.execute(_HISTORY_SQL, [run_id, key])
+    total, *packed = cursor.fetchone()
+    steps, timestamps, values = _unpack(*packed)
     # string_agg keeps the subquery's order in PostgreSQL's serial plans; a parallel plan could not, so verify
     # (one vectorised pass) and sort here if it ever happens.
     if len(steps) > 1:
@@ -185,10 +217,30 @@ def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
         if not ordered.all():
             order = np.lexsort((values, timestamps, steps))
             steps, timestamps, values = steps[order], timestamps[order], values[order]
+            packed = [steps.astype(">i8").tobytes(), timestamps.astype(">i8").tobytes(), values.astype(">f8").tobytes()]
+    if counted and total >= settings.METRIC_HISTORY_PACK_MIN_POINTS:
+        try:
+            with transaction.atomic():
+                cursor.execute(_STORE_PACKED_SQL, [total, *packed, run_id, key, total])
+        except DatabaseError:  # a cache write: the history is served all the same (e.g. in a read-only transaction)
+            logger.warning("metric history: packed copy not stored", exc_info=True, extra={"run_id": run_id})
+    return total, steps, timestamps, values
+
+
+def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
+    with binary_results_cursor() as cursor:  # the bytea columns as bytes, not hex text (maestro/db.py)
+        cursor.execute(_PACKED_SQL, [run_id, key])
+        row = cursor.fetchone()
+        if row is not None and row[1]:
+            total, packed = row[0], True
+            steps, timestamps, values = _unpack(*row[2:])
+        else:
+            packed = False
+            total, steps, timestamps, values = _pack_points(cursor, run_id, key, counted=row is not None)
     if max_points is not None and len(values) > max_points:
         keep = minmax_indices(values, max_points)
         steps, timestamps, values = steps[keep], timestamps[keep], values[keep]
-    return MetricSeries(run_id, key, total, steps, timestamps, values)
+    return MetricSeries(run_id, key, total, steps, timestamps, values, packed)
 
 
 def metric_history(*, user: User, run: Run, key: str, max_points: int | None = None) -> MetricSeries:

@@ -225,12 +225,14 @@ INSERT INTO metrics_runtag AS tag (run_id, key, value)
 SELECT %s, t.key, t.value FROM unnest(%s::varchar[], %s::text[]) AS t(key, value) ORDER BY t.key
 ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value WHERE tag.value IS DISTINCT FROM EXCLUDED.value
 """
-# One statement for the points and the latest values. Each column arrives as one comma-separated string that
-# PostgreSQL splits and casts in C (string_to_array(...)::float8[]): psycopg adapts Python lists element by element
-# in Python, which cost ~3 ms per 1000-element column — more than the insert. Commas cannot occur in validated keys
-# (``[\w.\-/ :]``), floats are written with repr (shortest round-trip form; "nan", "inf", "-inf" are accepted by
-# float8in), so the round trip is exact. The latest value per key (computed in Python: a handful of rows) is only
-# rewritten when the batch holds a later point, so a retried batch writes nothing at all.
+# One statement for the points, their per-key counts and the latest values. Each column arrives as one comma-separated
+# string that PostgreSQL splits and casts in C (string_to_array(...)::float8[]): psycopg adapts Python lists element
+# by element in Python, which cost ~3 ms per 1000-element column — more than the insert. Commas cannot occur in
+# validated keys (``[\w.\-/ :]``), floats are written with repr (shortest round-trip form; "nan", "inf", "-inf" are
+# accepted by float8in), so the round trip is exact. The latest value per key (computed in Python: a handful of rows)
+# is only rewritten when the batch holds a later point, and the per-key point count (``MetricSeries.points``, which
+# tells history reads whether their packed copy is current) only grows by the points actually inserted, so a retried
+# batch writes nothing at all. Rows of both are written in key order (a fixed lock order).
 _METRICS_SQL = """
 WITH points AS (
     INSERT INTO metrics_metricpoint (run_id, key, value, step, timestamp)
@@ -241,7 +243,11 @@ WITH points AS (
         string_to_array(%(timestamps)s, ',')::bigint[]
     ) AS t
     ON CONFLICT DO NOTHING
-    RETURNING 1
+    RETURNING key
+), series AS (
+    INSERT INTO metrics_metricseries AS series (run_id, key, points)
+    SELECT %(run)s, key, count(*) FROM points GROUP BY key ORDER BY key
+    ON CONFLICT (run_id, key) DO UPDATE SET points = series.points + EXCLUDED.points
 ), latest AS (
     INSERT INTO metrics_latestmetric AS latest (run_id, key, value, step, timestamp)
     SELECT %(run)s, t.* FROM unnest(

@@ -58,6 +58,16 @@ SECRET_COLUMNS: dict[str, dict[str, str]] = {
     "accounts.user": {"password": "'!'"},  # "!" is Django's unusable-password marker
     "accounts.apitoken": {"key_hash": "''"},  # matches no token
 }
+# model label -> {column: SQL expression} always exported instead of the value: caches the code rebuilds on demand.
+DERIVED_COLUMNS: dict[str, dict[str, str]] = {
+    # The packed copy of each metric series (rebuilt by the first history read after import).
+    "metrics.metricseries": {
+        "packed_points": "NULL",
+        "packed_steps": "NULL",
+        "packed_timestamps": "NULL",
+        "packed_values": "NULL",
+    },
+}
 # Tables left out entirely unless --with-secrets.
 SECRET_TABLES: frozenset[str] = frozenset({"sessions.session"})
 
@@ -288,7 +298,9 @@ def _export_table(model, workdir: Path, *, with_secrets: bool) -> dict:
     label = model._meta.label_lower
     columns = model_columns(model)
     redacted = {} if with_secrets else SECRET_COLUMNS.get(label, {})
-    select = ", ".join(f"{redacted[c]} AS {_qn(c)}" if c in redacted else _qn(c) for c in columns)
+    derived = DERIVED_COLUMNS.get(label, {})
+    replaced = {**redacted, **derived}
+    select = ", ".join(f"{replaced[c]} AS {_qn(c)}" if c in replaced else _qn(c) for c in columns)
     table = f"{_qn(connection.schema_name)}.{_qn(model._meta.db_table)}"
     key_columns = primary_key_columns(model)
     order = ", ".join(_qn(c) for c in key_columns)
@@ -312,6 +324,7 @@ def _export_table(model, workdir: Path, *, with_secrets: bool) -> dict:
         "size": size,
         "sha256": digest.hexdigest(),
         "redacted_columns": sorted(redacted),
+        "derived_columns": sorted(derived),
     }
 
 

@@ -453,3 +453,8 @@ INTEGRATIONS_RECONCILE_SECONDS = env.int("INTEGRATIONS_RECONCILE_SECONDS", defau
 # ---------------------------------------------------------------------------------------------- artifact library
 # Largest file accepted by POST /api/v1/artifacts/{id}/versions (bytes); beyond it the API answers 413.
 ARTIFACT_MAX_UPLOAD_BYTES = env.int("ARTIFACT_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)
+
+# ---------------------------------------------------------------------------------------------- metric history
+# Series of at least this many points keep a packed copy for history reads (apps.metrics.models.MetricSeries);
+# shorter ones are read from their points each time, which costs about as much as reading the copy.
+METRIC_HISTORY_PACK_MIN_POINTS = env.int("METRIC_HISTORY_PACK_MIN_POINTS", default=1000)

@@ -3,10 +3,10 @@
 Seeding deliberately bypasses the projects / artifacts / metrics services: those validate and audit one object at a
 time, which would make seeding thousands of projects with their teams, usages, runs and metric points take
 minutes. The rows written are the same the services would write (including the denormalised
-``ArtifactUsage.artifact`` and ``Artifact.usage_count``, and ``LatestMetric``), and the audit trail gets one event per
-bulk write (``apps.audit.services.audited_bulk_create`` / ``audited_delete``) instead of one per row. Seeded objects
-are recognisable: project slugs start with ``seed-`` and seeded artifacts carry the ``seed-demo`` tag, which is what
-``--reset`` deletes.
+``ArtifactUsage.artifact`` and ``Artifact.usage_count``, ``LatestMetric`` and the ``MetricSeries`` point counts), and
+the audit trail gets one event per bulk write (``apps.audit.services.audited_bulk_create`` / ``audited_delete``)
+instead of one per row. Seeded objects are recognisable: project slugs start with ``seed-`` and seeded artifacts carry
+the ``seed-demo`` tag, which is what ``--reset`` deletes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from django.utils.text import slugify
 
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
 from apps.audit.services import audited_bulk_create, audited_delete
-from apps.metrics.models import LatestMetric, MetricPoint, Run, RunParam, RunTag
+from apps.metrics.models import LatestMetric, MetricPoint, MetricSeries, Run, RunParam, RunTag
 from apps.projects.models import Project, TeamMember
 from apps.recommendations.demo.generate import (
     CATALOG,
@@ -176,7 +176,7 @@ def _write_runs(rng, chunk, created, owner, runs_per_project: int, steps: int) -
             final = (1.2 - quality) if metric in LOWER_IS_BETTER else quality
             plans.append((metric, final, started))
     audited_bulk_create(Run, runs, batch_size=2000)
-    points, latest, params, tags = [], [], [], []
+    points, latest, series, params, tags = [], [], [], [], []
     for run, (metric, final, started) in zip(runs, plans, strict=True):
         base_ms = int(started.timestamp() * 1000)
         curves = {
@@ -192,6 +192,7 @@ def _write_runs(rng, chunk, created, owner, runs_per_project: int, steps: int) -
                 LatestMetric(run=run, key=key, value=float(values[-1]), step=steps - 1,
                              timestamp=base_ms + (steps - 1) * 60_000)
             )  # fmt: skip
+            series.append(MetricSeries(run=run, key=key, points=len(values)))
         params += [
             RunParam(run=run, key="learning_rate", value=f"{float(rng.choice([0.1, 0.05, 0.01, 0.003])):g}"),
             RunParam(run=run, key="batch_size", value=str(int(rng.choice([32, 64, 128, 256])))),
@@ -199,5 +200,6 @@ def _write_runs(rng, chunk, created, owner, runs_per_project: int, steps: int) -
         tags.append(RunTag(run=run, key="source", value="seed_demo"))
     MetricPoint.objects.bulk_create(points, batch_size=5000)
     LatestMetric.objects.bulk_create(latest, batch_size=5000)
+    MetricSeries.objects.bulk_create(series, batch_size=5000)  # the point counts history reads rely on
     RunParam.objects.bulk_create(params, batch_size=5000)
     RunTag.objects.bulk_create(tags, batch_size=5000)

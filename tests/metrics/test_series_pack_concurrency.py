@@ -1,0 +1,51 @@
+"""The packed metric series copy under concurrency, on two real connections (outside a test transaction)."""
+
+import time
+
+import pytest
+from django.db import connection
+
+from apps.metrics import selectors, services
+from apps.metrics.models import MetricPoint, MetricSeries, Run
+from apps.metrics.validation import parse_log_batch
+from apps.projects.models import Project
+from tests.metrics.factories import points
+from tests.support.batch_in_flight import batch_in_flight
+
+
+def series_row(ctx, run_id, key):
+    with ctx.context():
+        return MetricSeries.objects.filter(run_id=run_id, key=key).values("points", "packed_points").first()
+
+
+@pytest.mark.slow
+def test_a_read_during_a_batch_neither_waits_nor_stores_a_stale_copy(committed, settings):
+    """A batch in flight holds the series row; a history read beside it answers at once with the committed points
+    and leaves the copy unstored (SKIP LOCKED), so the batch's points are never hidden behind an old copy."""
+    settings.METRIC_HISTORY_PACK_MIN_POINTS = 4
+    alpha, _ = committed
+    with alpha.context():
+        project = Project.objects.create(name="p", slug="pack-concurrent")
+        run = services.run_create(user=None, project=project)
+        services.run_log_batch(run=run, batch=parse_log_batch({"metrics": points("loss", [1.0, 2.0, 3.0, 4.0])}))
+    try:
+        more = parse_log_batch({"metrics": points("loss", [5.0, 6.0], start_step=4)})
+        with batch_in_flight(alpha, run.pk, more, hold_seconds=1.5) as errors:
+            started = time.monotonic()
+            with alpha.context():
+                during = selectors._load_series(run.pk, "loss", None)
+            waited = time.monotonic() - started
+        assert not errors, errors
+        assert waited < 1.0  # did not wait for the batch's commit
+        assert list(during.values) == [1.0, 2.0, 3.0, 4.0] and not during.packed
+        assert series_row(alpha, run.pk, "loss") == {"points": 6, "packed_points": None}
+        with alpha.context():
+            after = selectors._load_series(run.pk, "loss", None)
+            assert list(after.values) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+            assert selectors._load_series(run.pk, "loss", None).packed
+    finally:
+        with alpha.context():
+            MetricPoint.objects.filter(run_id=run.pk).delete()
+            Run.objects.filter(pk=run.pk).delete()
+            project.delete()
+        connection.set_schema_to_public()

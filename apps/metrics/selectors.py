@@ -158,23 +158,30 @@ FROM metrics_metricseries WHERE run_id = %s AND key = %s
 # Otherwise the points themselves are packed the same way: numpy reads the bytes without creating a Python object
 # per point (~10 ms for 25,000 points instead of ~50 ms through row tuples); three column aggregates cost PostgreSQL
 # ~15 % less than one of concatenated 24-byte records. The rows come from an index-only scan of the primary key
-# (run_id, key, step, timestamp, value), already in order.
-_HISTORY_SQL = """
-SELECT count(*), string_agg(int8send(step), ''), string_agg(int8send(timestamp), ''), string_agg(float8send(value), '')
-FROM (
-    SELECT step, timestamp, value FROM metrics_metricpoint
-    WHERE run_id = %s AND key = %s ORDER BY step, timestamp, value
-) AS points
-"""
-# ... and the result is kept as the packed copy, unless points arrived since it was read: the row is only updated
-# while ``points`` still equals the count packed (re-checked on the row's newest version), and a row locked by a
-# batch being written is skipped rather than waited for (that batch makes the copy stale anyway).
-_STORE_PACKED_SQL = """
-UPDATE metrics_metricseries
-SET packed_points = %s, packed_steps = %s, packed_timestamps = %s, packed_values = %s
-WHERE id = (
-    SELECT id FROM metrics_metricseries WHERE run_id = %s AND key = %s AND points = %s FOR UPDATE SKIP LOCKED
+# (run_id, key, step, timestamp, value), already in order. The same statement stores the result as the packed copy
+# (server-side: the ~600 kB never travel back), unless points arrived since its snapshot: the row is only locked and
+# updated while ``points`` still equals the count packed (re-checked on the row's newest version), and a row locked
+# by a batch being written is skipped rather than waited for (that batch makes the copy stale anyway).
+_PACK_SQL = """
+WITH packed AS MATERIALIZED (
+    SELECT count(*) AS total, string_agg(int8send(step), '') AS step_bytes,
+        string_agg(int8send(timestamp), '') AS timestamp_bytes, string_agg(float8send(value), '') AS value_bytes
+    FROM (
+        SELECT step, timestamp, value FROM metrics_metricpoint
+        WHERE run_id = %(run)s AND key = %(key)s ORDER BY step, timestamp, value
+    ) AS points
+), store AS (
+    UPDATE metrics_metricseries AS series
+    SET packed_points = packed.total, packed_steps = packed.step_bytes, packed_timestamps = packed.timestamp_bytes,
+        packed_values = packed.value_bytes
+    FROM packed
+    WHERE series.points = packed.total AND series.id = (
+        SELECT id FROM metrics_metricseries, packed
+        WHERE run_id = %(run)s AND key = %(key)s AND points = packed.total AND packed.total >= %(min_points)s
+        FOR UPDATE OF metrics_metricseries SKIP LOCKED
+    )
 )
+SELECT total, step_bytes, timestamp_bytes, value_bytes FROM packed
 """
 
 
@@ -204,12 +211,32 @@ def _unpack(step_bytes: bytes | None, timestamp_bytes: bytes | None, value_bytes
     )
 
 
-def _pack_points(cursor, run_id: int, key: str, counted: bool) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """Read the series from its points; store it as the packed copy when the series is ``counted`` (has a
-    ``MetricSeries`` row) and long enough for the copy to pay off."""
-    cursor.execute(_HISTORY_SQL, [run_id, key])
-    total, *packed = cursor.fetchone()
-    steps, timestamps, values = _unpack(*packed)
+def _pack_points(cursor, run_id: int, key: str) -> tuple[int, bytes | None, bytes | None, bytes | None]:
+    """Pack the series from its points and store the packed copy when it is long enough to pay off. The store is
+    a cache write: committed without waiting for the WAL flush (a copy lost in a crash is rebuilt), and where it
+    cannot be written (e.g. a read-only transaction) the series is packed without it."""
+    params = {"run": run_id, "key": key, "min_points": settings.METRIC_HISTORY_PACK_MIN_POINTS}
+    outermost = not connection.in_atomic_block
+    try:
+        with transaction.atomic():
+            if outermost:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+            cursor.execute(_PACK_SQL, params)
+            return cursor.fetchone()
+    except DatabaseError:
+        logger.warning("metric history: packed copy not stored", exc_info=True, extra={"run_id": run_id})
+    params["min_points"] = None  # compares as unknown: nothing is locked or stored
+    cursor.execute(_PACK_SQL, params)
+    return cursor.fetchone()
+
+
+def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
+    with binary_results_cursor() as cursor:  # the bytea columns as bytes, not hex text (maestro/db.py)
+        cursor.execute(_PACKED_SQL, [run_id, key])
+        row = cursor.fetchone()
+        packed = row is not None and row[1]
+        total, *columns = (row[0], *row[2:]) if packed else _pack_points(cursor, run_id, key)
+    steps, timestamps, values = _unpack(*columns)
     # string_agg keeps the subquery's order in PostgreSQL's serial plans; a parallel plan could not, so verify
     # (one vectorised pass) and sort here if it ever happens.
     if len(steps) > 1:
@@ -217,26 +244,6 @@ def _pack_points(cursor, run_id: int, key: str, counted: bool) -> tuple[int, np.
         if not ordered.all():
             order = np.lexsort((values, timestamps, steps))
             steps, timestamps, values = steps[order], timestamps[order], values[order]
-            packed = [steps.astype(">i8").tobytes(), timestamps.astype(">i8").tobytes(), values.astype(">f8").tobytes()]
-    if counted and total >= settings.METRIC_HISTORY_PACK_MIN_POINTS:
-        try:
-            with transaction.atomic():
-                cursor.execute(_STORE_PACKED_SQL, [total, *packed, run_id, key, total])
-        except DatabaseError:  # a cache write: the history is served all the same (e.g. in a read-only transaction)
-            logger.warning("metric history: packed copy not stored", exc_info=True, extra={"run_id": run_id})
-    return total, steps, timestamps, values
-
-
-def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
-    with binary_results_cursor() as cursor:  # the bytea columns as bytes, not hex text (maestro/db.py)
-        cursor.execute(_PACKED_SQL, [run_id, key])
-        row = cursor.fetchone()
-        if row is not None and row[1]:
-            total, packed = row[0], True
-            steps, timestamps, values = _unpack(*row[2:])
-        else:
-            packed = False
-            total, steps, timestamps, values = _pack_points(cursor, run_id, key, counted=row is not None)
     if max_points is not None and len(values) > max_points:
         keep = minmax_indices(values, max_points)
         steps, timestamps, values = steps[keep], timestamps[keep], values[keep]

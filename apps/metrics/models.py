@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import HashIndex
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Now
 
 from apps.metrics.choices import LifecycleStage, RunStatus
 from apps.metrics.expressions import NumericText
@@ -166,13 +167,16 @@ class MetricSeries(models.Model):
     ``packed_points == points``, both read in one statement (one snapshot). A read that finds the copy stale rebuilds it
     from ``MetricPoint`` and stores it only if no point arrived meanwhile (``WHERE points = <count it read>``).
 
-    Anything that stores metric points must keep ``points`` (as the batch writer does); exports leave the packed copy
-    out (the first read rebuilds it).
+    A series still being written (a batch within ``METRIC_HISTORY_PACK_QUIET_SECONDS``, per ``written_at``) is read
+    from its points without storing a copy each time, which would cost every chart refresh of a live run more than
+    it saves. Anything that stores metric points must keep ``points`` and ``written_at`` (as the batch writer does);
+    exports leave the packed copy out (the first read rebuilds it).
     """
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_series", db_index=False)
     key = models.CharField(max_length=KEY_MAX_LENGTH)
     points = models.BigIntegerField(help_text="Points stored for this run and key.")
+    written_at = models.DateTimeField(db_default=Now(), help_text="When a batch last added points.")
     packed_points = models.BigIntegerField(null=True, blank=True, help_text="Points in the packed copy.")
     packed_steps = models.BinaryField(null=True, blank=True)
     packed_timestamps = models.BinaryField(null=True, blank=True)

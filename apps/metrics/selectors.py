@@ -147,9 +147,10 @@ def run_data_attach(runs: Sequence[Run]) -> Sequence[Run]:
 # ---------------------------------------------------------------------------------------------- metric history
 
 # A series is read from its packed copy (``MetricSeries``: three bytea columns of big-endian values) when that copy
-# is current, one row instead of an index scan of every point; the bytes are only sent when it is.
+# is current, one row instead of an index scan of every point; the bytes are only sent when it is. ``quiet``: no
+# batch added points for ``METRIC_HISTORY_PACK_QUIET_SECONDS`` (by the database's clock).
 _PACKED_SQL = """
-SELECT points, packed_points = points,
+SELECT points, packed_points = points, statement_timestamp() - written_at >= make_interval(secs => %s),
     CASE WHEN packed_points = points THEN packed_steps END,
     CASE WHEN packed_points = points THEN packed_timestamps END,
     CASE WHEN packed_points = points THEN packed_values END
@@ -158,31 +159,33 @@ FROM metrics_metricseries WHERE run_id = %s AND key = %s
 # Otherwise the points themselves are packed the same way: numpy reads the bytes without creating a Python object
 # per point (~10 ms for 25,000 points instead of ~50 ms through row tuples); three column aggregates cost PostgreSQL
 # ~15 % less than one of concatenated 24-byte records. The rows come from an index-only scan of the primary key
-# (run_id, key, step, timestamp, value), already in order. The same statement stores the result as the packed copy
-# (server-side: the ~600 kB never travel back), unless points arrived since its snapshot: the row is only locked and
-# updated while ``points`` still equals the count packed (re-checked on the row's newest version), and a row locked
-# by a batch being written is skipped rather than waited for (that batch makes the copy stale anyway).
-_PACK_SQL = """
-WITH packed AS MATERIALIZED (
-    SELECT count(*) AS total, string_agg(int8send(step), '') AS step_bytes,
-        string_agg(int8send(timestamp), '') AS timestamp_bytes, string_agg(float8send(value), '') AS value_bytes
-    FROM (
-        SELECT step, timestamp, value FROM metrics_metricpoint
-        WHERE run_id = %(run)s AND key = %(key)s ORDER BY step, timestamp, value
-    ) AS points
-), store AS (
+# (run_id, key, step, timestamp, value), already in order.
+_HISTORY_SQL = """
+SELECT count(*) AS total, string_agg(int8send(step), '') AS step_bytes,
+    string_agg(int8send(timestamp), '') AS timestamp_bytes, string_agg(float8send(value), '') AS value_bytes
+FROM (
+    SELECT step, timestamp, value FROM metrics_metricpoint
+    WHERE run_id = %(run)s AND key = %(key)s ORDER BY step, timestamp, value
+) AS points
+"""
+# For a quiet series, the same statement stores the result as its packed copy (server-side: the ~600 kB never travel
+# back), unless points arrived since its snapshot: the row is only locked and updated while ``points`` still equals
+# the count packed (re-checked on the row's newest version), and a row locked by a batch being written is skipped
+# rather than waited for (that batch makes the copy stale anyway).
+_PACK_SQL = f"""
+WITH packed AS MATERIALIZED ({_HISTORY_SQL}), store AS (
     UPDATE metrics_metricseries AS series
     SET packed_points = packed.total, packed_steps = packed.step_bytes, packed_timestamps = packed.timestamp_bytes,
         packed_values = packed.value_bytes
     FROM packed
     WHERE series.points = packed.total AND series.id = (
         SELECT id FROM metrics_metricseries, packed
-        WHERE run_id = %(run)s AND key = %(key)s AND points = packed.total AND packed.total >= %(min_points)s
+        WHERE run_id = %(run)s AND key = %(key)s AND points = packed.total
         FOR UPDATE OF metrics_metricseries SKIP LOCKED
     )
 )
 SELECT total, step_bytes, timestamp_bytes, value_bytes FROM packed
-"""
+"""  # noqa: S608 (no input in the f-string: it nests one constant in another)
 
 
 @dataclass
@@ -212,10 +215,10 @@ def _unpack(step_bytes: bytes | None, timestamp_bytes: bytes | None, value_bytes
 
 
 def _pack_points(cursor, run_id: int, key: str) -> tuple[int, bytes | None, bytes | None, bytes | None]:
-    """Pack the series from its points and store the packed copy when it is long enough to pay off. The store is
-    a cache write: committed without waiting for the WAL flush (a copy lost in a crash is rebuilt), and where it
-    cannot be written (e.g. a read-only transaction) the series is packed without it."""
-    params = {"run": run_id, "key": key, "min_points": settings.METRIC_HISTORY_PACK_MIN_POINTS}
+    """Pack the series from its points and store the packed copy. The store is a cache write: committed without
+    waiting for the WAL flush (a copy lost in a crash is rebuilt), and where it cannot be written (e.g. in a
+    read-only transaction) the series is read without it."""
+    params = {"run": run_id, "key": key}
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
@@ -225,17 +228,22 @@ def _pack_points(cursor, run_id: int, key: str) -> tuple[int, bytes | None, byte
             return cursor.fetchone()
     except DatabaseError:
         logger.warning("metric history: packed copy not stored", exc_info=True, extra={"run_id": run_id})
-    params["min_points"] = None  # compares as unknown: nothing is locked or stored
-    cursor.execute(_PACK_SQL, params)
+    cursor.execute(_HISTORY_SQL, params)
     return cursor.fetchone()
 
 
 def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
     with binary_results_cursor() as cursor:  # the bytea columns as bytes, not hex text (maestro/db.py)
-        cursor.execute(_PACKED_SQL, [run_id, key])
+        cursor.execute(_PACKED_SQL, [settings.METRIC_HISTORY_PACK_QUIET_SECONDS, run_id, key])
         row = cursor.fetchone()
-        packed = row is not None and row[1]
-        total, *columns = (row[0], *row[2:]) if packed else _pack_points(cursor, run_id, key)
+        packed = row is not None and bool(row[1])
+        if packed:
+            total, *columns = row[0], *row[3:]
+        elif row is not None and row[2] and row[0] >= settings.METRIC_HISTORY_PACK_MIN_POINTS:
+            total, *columns = _pack_points(cursor, run_id, key)
+        else:  # not counted, too short to be worth a copy, or still being written
+            cursor.execute(_HISTORY_SQL, {"run": run_id, "key": key})
+            total, *columns = cursor.fetchone()
     steps, timestamps, values = _unpack(*columns)
     # string_agg keeps the subquery's order in PostgreSQL's serial plans; a parallel plan could not, so verify
     # (one vectorised pass) and sort here if it ever happens.

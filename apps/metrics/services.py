@@ -247,7 +247,7 @@ WITH points AS (
 ), series AS (
     INSERT INTO metrics_metricseries AS series (run_id, key, points)
     SELECT %(run)s, key, count(*) FROM points GROUP BY key ORDER BY key
-    ON CONFLICT (run_id, key) DO UPDATE SET points = series.points + EXCLUDED.points
+    ON CONFLICT (run_id, key) DO UPDATE SET points = series.points + EXCLUDED.points, written_at = statement_timestamp()
 ), latest AS (
     INSERT INTO metrics_latestmetric AS latest (run_id, key, value, step, timestamp)
     SELECT %(run)s, t.* FROM unnest(

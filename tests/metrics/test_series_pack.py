@@ -3,9 +3,11 @@ while it is current, rebuilt after new points, never stored from a stale read, a
 
 import json
 import math
+from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from apps.metrics import selectors, services
 from apps.metrics.models import MetricPoint, MetricSeries, Run
@@ -19,6 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def small_packs(settings):
     settings.METRIC_HISTORY_PACK_MIN_POINTS = 4
+    settings.METRIC_HISTORY_PACK_QUIET_SECONDS = 0
 
 
 def series_row(ctx, run_id, key):
@@ -81,7 +84,7 @@ def test_copy_round_trips_nan_and_infinity_and_keeps_step_order(api_a, tenant_a,
     assert body["values"] == [2.0, "NaN", "-Infinity", 0.5, "Infinity"]
 
 
-def test_short_series_keep_no_copy(api_a, tenant_a, run_a, settings):
+def test_short_series_keep_no_copy(api_a, tenant_a, run_a, small_packs, settings):
     settings.METRIC_HISTORY_PACK_MIN_POINTS = 50
     log(api_a, run_a["id"], points("loss", [float(i) for i in range(49)]))
     assert history(api_a, run_a["id"], "loss")["total_points"] == 49
@@ -89,6 +92,22 @@ def test_short_series_keep_no_copy(api_a, tenant_a, run_a, settings):
     log(api_a, run_a["id"], points("loss", [1.0], start_step=49))
     assert history(api_a, run_a["id"], "loss")["total_points"] == 50
     assert series_row(tenant_a, run_a["id"], "loss")["packed_points"] == 50
+
+
+def test_a_series_still_being_written_is_read_without_storing_a_copy(api_a, tenant_a, run_a, small_packs, settings):
+    settings.METRIC_HISTORY_PACK_QUIET_SECONDS = 60
+    log(api_a, run_a["id"], points("loss", [1.0, 2.0, 3.0, 4.0, 5.0]))
+    assert history(api_a, run_a["id"], "loss")["values"] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert series_row(tenant_a, run_a["id"], "loss") == {"points": 5, "packed_points": None}
+    with tenant_a.context():
+        MetricSeries.objects.filter(run_id=run_a["id"]).update(written_at=timezone.now() - timedelta(seconds=61))
+    assert history(api_a, run_a["id"], "loss")["values"] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert series_row(tenant_a, run_a["id"], "loss") == {"points": 5, "packed_points": 5}
+    log(api_a, run_a["id"], points("loss", [6.0], start_step=5))  # logging again: quiet no more
+    with tenant_a.context():
+        assert MetricSeries.objects.get(run_id=run_a["id"]).written_at > timezone.now() - timedelta(seconds=5)
+    assert history(api_a, run_a["id"], "loss")["values"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert series_row(tenant_a, run_a["id"], "loss") == {"points": 6, "packed_points": 5}
 
 
 def test_a_copy_is_only_stored_when_its_count_matches(api_a, tenant_a, run_a, small_packs):

@@ -23,6 +23,7 @@ def test_a_read_during_a_batch_neither_waits_nor_stores_a_stale_copy(committed, 
     """A batch in flight holds the series row; a history read beside it answers at once with the committed points
     and leaves the copy unstored (SKIP LOCKED), so the batch's points are never hidden behind an old copy."""
     settings.METRIC_HISTORY_PACK_MIN_POINTS = 4
+    settings.METRIC_HISTORY_PACK_QUIET_SECONDS = 0
     alpha, _ = committed
     with alpha.context():
         project = Project.objects.create(name="p", slug="pack-concurrent")

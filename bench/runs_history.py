@@ -2,7 +2,8 @@
 downsampled to 1,000 points, plus the multi-run comparison endpoint.
 
 Targets (issue 3): 25,000 points p95 ≤ 50 ms; downsampled to 1,000 points p95 ≤ 30 ms. Reads of an unchanged series
-come from its packed copy; the "first read after new points" rows measure the reads that rebuild it.
+come from its packed copy; the "run still logging" and "first read after logging stops" rows measure reads of a
+series with new points, without and with storing the copy.
 
     .venv/bin/python bench/runs_history.py [--points 25000] [--requests 200] [--workers 4]
 """
@@ -100,10 +101,21 @@ def main() -> None:
             scan = "index-only scan" if "Index Only Scan" in plan else "not an index-only scan"
             heap = next((line.strip() for line in plan.splitlines() if "Heap Fetches" in line), "")
 
-        def make_stale() -> None:
-            """What new points do to the packed copy (MetricSeries): the next read rebuilds it from the points."""
+        def logging_stopped() -> None:
+            """What new points do to the packed copy (MetricSeries), once the series has been quiet for
+            METRIC_HISTORY_PACK_QUIET_SECONDS: the next read packs the points and stores the copy."""
             with schema_context(tenant.slug), connection.cursor() as cursor:
-                cursor.execute("UPDATE metrics_metricseries SET packed_points = NULL WHERE key = 'loss'")
+                cursor.execute(
+                    "UPDATE metrics_metricseries SET packed_points = NULL, written_at = now() - interval '1 hour' "
+                    "WHERE key = 'loss'"
+                )
+
+        def still_logging() -> None:
+            """A series a batch has just added to: read from its points, no copy stored."""
+            with schema_context(tenant.slug), connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE metrics_metricseries SET packed_points = NULL, written_at = now() WHERE key = 'loss'"
+                )
 
         base = f"/api/v1/runs/{run_ids[0]}/metrics/loss/history"
         compare = f"/api/v1/metrics/history?runs={','.join(map(str, run_ids))}&key=loss&max_points=1000"
@@ -112,8 +124,10 @@ def main() -> None:
             ("downsampled, max_points=1000", f"{base}?max_points=1000", 30.0, None),
             ("downsampled, max_points=500", f"{base}?max_points=500", None, None),
             (f"{args.compare_runs} runs compared, max_points=1000 each", compare, None, None),
-            ("first read after new points: full history", base, None, make_stale),
-            ("first read after new points: max_points=1000", f"{base}?max_points=1000", None, make_stale),
+            ("run still logging: full history", base, None, still_logging),
+            ("run still logging: max_points=1000", f"{base}?max_points=1000", None, still_logging),
+            ("first read after logging stops: full history", base, None, logging_stopped),
+            ("first read after logging stops: max_points=1000", f"{base}?max_points=1000", None, logging_stopped),
         ]
         rows = []
         for label, path, target, before_each in cases:
@@ -145,9 +159,11 @@ def main() -> None:
                 "transaction keeps VACUUM from marking pages all-visible)",
                 "server CPU ms/req = CPU of the gunicorn workers and their PostgreSQL backends per request: the "
                 "latency floor on an idle machine; latency above it is waiting for a CPU",
-                "reads of an unchanged series are served from its packed copy (one row); 'first read after new "
-                "points' marks the copy stale before each request (not timed), so every request scans the points, "
-                "packs them and stores the new copy — the cost of the first chart refresh after each logged batch",
+                "the first four rows read an unchanged series: served from its packed copy (one row). Before each "
+                "request of the others (not timed) the copy is made stale as new points would make it: 'run still "
+                "logging' (a batch just now) reads the points each time without storing a copy; 'first read after "
+                "logging stops' (no batch for METRIC_HISTORY_PACK_QUIET_SECONDS) reads the points and stores the "
+                "copy, once per series after its last batch",
             ],
         )
 

@@ -158,19 +158,22 @@ class LatestMetric(models.Model):
 
 
 class MetricSeries(models.Model):
-    """Per (run, key): how many points are stored, and a packed copy of the whole series for fast history reads.
+    """Per (run, key): how many points are stored, and a packed copy of the series for fast history reads.
 
-    ``points`` is kept by every batch that stores points, in the batch's transaction (``services._METRICS_SQL``). The
-    packed copy (``packed_steps``, ``packed_timestamps``, ``packed_values``: big-endian int8, int8 and float8 arrays in
-    step order) is written by history reads (``selectors._load_series``) and holds ``packed_points`` points. Points are
-    never updated or deleted one by one (only with their run), so the copy is the current series exactly when
-    ``packed_points == points``, both read in one statement (one snapshot). A read that finds the copy stale rebuilds it
-    from ``MetricPoint`` and stores it only if no point arrived meanwhile (``WHERE points = <count it read>``).
+    ``points`` (and ``written_at``) are kept by every batch that stores points, in the batch's transaction
+    (``services._METRICS_SQL``). The packed copy (``packed_steps``, ``packed_timestamps``, ``packed_values``:
+    big-endian int8, int8 and float8 arrays in step order, ending with the point ``packed_last_*``) is written by
+    history reads (``selectors._load_series``) and holds ``packed_points`` points.
 
-    A series still being written (a batch within ``METRIC_HISTORY_PACK_QUIET_SECONDS``, per ``written_at``) is read
-    from its points without storing a copy each time, which would cost every chart refresh of a live run more than
-    it saves. Anything that stores metric points must keep ``points`` and ``written_at`` (as the batch writer does);
-    exports leave the packed copy out (the first read rebuilds it).
+    Points are never updated or deleted one by one (only with their run). So when the copy, plus the points after its
+    last point (an index range scan), add up to ``points`` — all read in one statement, one snapshot — no point
+    arrived in the middle and the series is exactly the copy followed by those points; otherwise the series is read
+    from all its points. A read rebuilds the copy when there is none (or it is unusable), when the points after it
+    reach a quarter of it, and once the series has been quiet (no batch for ``METRIC_HISTORY_PACK_QUIET_SECONDS``);
+    the rebuild is stored only if no point arrived meanwhile (``WHERE points = <count it packed>``).
+
+    Anything that stores metric points must keep ``points`` and ``written_at`` (as the batch writer does); exports
+    leave the packed copy out (the first read rebuilds it).
     """
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_series", db_index=False)
@@ -178,6 +181,9 @@ class MetricSeries(models.Model):
     points = models.BigIntegerField(help_text="Points stored for this run and key.")
     written_at = models.DateTimeField(db_default=Now(), help_text="When a batch last added points.")
     packed_points = models.BigIntegerField(null=True, blank=True, help_text="Points in the packed copy.")
+    packed_last_step = models.BigIntegerField(null=True, blank=True, help_text="The packed copy's last point.")
+    packed_last_timestamp = models.BigIntegerField(null=True, blank=True)
+    packed_last_value = models.FloatField(null=True, blank=True)
     packed_steps = models.BinaryField(null=True, blank=True)
     packed_timestamps = models.BinaryField(null=True, blank=True)
     packed_values = models.BinaryField(null=True, blank=True)

@@ -146,38 +146,51 @@ def run_data_attach(runs: Sequence[Run]) -> Sequence[Run]:
 
 # ---------------------------------------------------------------------------------------------- metric history
 
-# A series is read from its packed copy (``MetricSeries``: three bytea columns of big-endian values) when that copy
-# is current, one row instead of an index scan of every point; the bytes are only sent when it is. ``quiet``: no
-# batch added points for ``METRIC_HISTORY_PACK_QUIET_SECONDS`` (by the database's clock).
-_PACKED_SQL = """
-SELECT points, packed_points = points, statement_timestamp() - written_at >= make_interval(secs => %s),
-    CASE WHEN packed_points = points THEN packed_steps END,
-    CASE WHEN packed_points = points THEN packed_timestamps END,
-    CASE WHEN packed_points = points THEN packed_values END
-FROM metrics_metricseries WHERE run_id = %s AND key = %s
-"""
-# Otherwise the points themselves are packed the same way: numpy reads the bytes without creating a Python object
-# per point (~10 ms for 25,000 points instead of ~50 ms through row tuples); three column aggregates cost PostgreSQL
-# ~15 % less than one of concatenated 24-byte records. The rows come from an index-only scan of the primary key
-# (run_id, key, step, timestamp, value), already in order.
-_HISTORY_SQL = """
-SELECT count(*) AS total, string_agg(int8send(step), '') AS step_bytes,
-    string_agg(int8send(timestamp), '') AS timestamp_bytes, string_agg(float8send(value), '') AS value_bytes
-FROM (
+# The three aggregates pack points as three bytea columns of big-endian values, which numpy reads without creating
+# a Python object per point (~10 ms for 25,000 points instead of ~50 ms through row tuples); three column aggregates
+# cost PostgreSQL ~15 % less than one of concatenated 24-byte records. The rows come from an index-only scan of the
+# primary key (run_id, key, step, timestamp, value), already in order.
+_PACK_COLUMNS = """count(*) AS total, string_agg(int8send(step), '') AS step_bytes,
+    string_agg(int8send(timestamp), '') AS timestamp_bytes, string_agg(float8send(value), '') AS value_bytes"""
+_HISTORY_SQL = f"""
+SELECT {_PACK_COLUMNS} FROM (
     SELECT step, timestamp, value FROM metrics_metricpoint
     WHERE run_id = %(run)s AND key = %(key)s ORDER BY step, timestamp, value
 ) AS points
-"""
-# For a quiet series, the same statement stores the result as its packed copy (server-side: the ~600 kB never travel
+"""  # noqa: S608 (constants only)
+# A counted series: its count, whether it is quiet (no batch for METRIC_HISTORY_PACK_QUIET_SECONDS, by the database's
+# clock), its packed copy (``MetricSeries``) and the points after the copy's last point — an index range scan that
+# is skipped (a one-time filter) when the copy is current.
+_SERIES_SQL = f"""
+SELECT series.points, series.packed_points,
+    statement_timestamp() - series.written_at >= make_interval(secs => %(quiet)s),
+    series.packed_steps, series.packed_timestamps, series.packed_values,
+    tail.total, tail.step_bytes, tail.timestamp_bytes, tail.value_bytes
+FROM metrics_metricseries AS series, LATERAL (
+    SELECT {_PACK_COLUMNS} FROM (
+        SELECT step, timestamp, value FROM metrics_metricpoint
+        WHERE run_id = %(run)s AND key = %(key)s AND series.packed_points < series.points
+            AND (step, timestamp, value)
+                > (series.packed_last_step, series.packed_last_timestamp, series.packed_last_value)
+        ORDER BY step, timestamp, value
+    ) AS points
+) AS tail
+WHERE series.run_id = %(run)s AND series.key = %(key)s
+"""  # noqa: S608 (constants only)
+# Rebuilding the copy: one statement packs every point and stores the result server-side (the ~600 kB never travel
 # back), unless points arrived since its snapshot: the row is only locked and updated while ``points`` still equals
 # the count packed (re-checked on the row's newest version), and a row locked by a batch being written is skipped
-# rather than waited for (that batch makes the copy stale anyway).
+# rather than waited for (that batch changes the series anyway).
 _PACK_SQL = f"""
-WITH packed AS MATERIALIZED ({_HISTORY_SQL}), store AS (
+WITH packed AS MATERIALIZED ({_HISTORY_SQL}), last AS (
+    SELECT step, timestamp, value FROM metrics_metricpoint
+    WHERE run_id = %(run)s AND key = %(key)s ORDER BY step DESC, timestamp DESC, value DESC LIMIT 1
+), store AS (
     UPDATE metrics_metricseries AS series
     SET packed_points = packed.total, packed_steps = packed.step_bytes, packed_timestamps = packed.timestamp_bytes,
-        packed_values = packed.value_bytes
-    FROM packed
+        packed_values = packed.value_bytes, packed_last_step = last.step, packed_last_timestamp = last.timestamp,
+        packed_last_value = last.value
+    FROM packed, last
     WHERE series.points = packed.total AND series.id = (
         SELECT id FROM metrics_metricseries, packed
         WHERE run_id = %(run)s AND key = %(key)s AND points = packed.total
@@ -185,13 +198,20 @@ WITH packed AS MATERIALIZED ({_HISTORY_SQL}), store AS (
     )
 )
 SELECT total, step_bytes, timestamp_bytes, value_bytes FROM packed
-"""  # noqa: S608 (no input in the f-string: it nests one constant in another)
+"""  # noqa: S608 (constants only)
+
+
+class Source:
+    """Where a series was read from (``MetricSeries.source``)."""
+
+    POINTS = "points"  # every point (the copy was rebuilt from them if it was worth storing)
+    COPY = "copy"  # the packed copy, current
+    COPY_AND_TAIL = "copy+tail"  # the packed copy and the points logged after it
 
 
 @dataclass
 class MetricSeries:
-    """One run's series for one key, in step order (then timestamp), possibly downsampled. ``packed`` says whether
-    it was read from the stored packed copy."""
+    """One run's series for one key, in step order (then timestamp), possibly downsampled."""
 
     run_id: int
     key: str
@@ -199,7 +219,7 @@ class MetricSeries:
     steps: np.ndarray
     timestamps: np.ndarray
     values: np.ndarray
-    packed: bool = False
+    source: str = Source.POINTS
 
     @property
     def downsampled(self) -> bool:
@@ -214,11 +234,10 @@ def _unpack(step_bytes: bytes | None, timestamp_bytes: bytes | None, value_bytes
     )
 
 
-def _pack_points(cursor, run_id: int, key: str) -> tuple[int, bytes | None, bytes | None, bytes | None]:
+def _pack_points(cursor, params: dict) -> tuple:
     """Pack the series from its points and store the packed copy. The store is a cache write: committed without
     waiting for the WAL flush (a copy lost in a crash is rebuilt), and where it cannot be written (e.g. in a
     read-only transaction) the series is read without it."""
-    params = {"run": run_id, "key": key}
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
@@ -227,23 +246,38 @@ def _pack_points(cursor, run_id: int, key: str) -> tuple[int, bytes | None, byte
             cursor.execute(_PACK_SQL, params)
             return cursor.fetchone()
     except DatabaseError:
-        logger.warning("metric history: packed copy not stored", exc_info=True, extra={"run_id": run_id})
+        logger.warning("metric history: packed copy not stored", exc_info=True, extra={"run_id": params["run"]})
     cursor.execute(_HISTORY_SQL, params)
     return cursor.fetchone()
 
 
-def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
+def _read_series(run_id: int, key: str) -> tuple[str, tuple]:
+    """(source, (total, step bytes, timestamp bytes, value bytes)) of the whole series."""
+    params = {"run": run_id, "key": key, "quiet": settings.METRIC_HISTORY_PACK_QUIET_SECONDS}
     with binary_results_cursor() as cursor:  # the bytea columns as bytes, not hex text (maestro/db.py)
-        cursor.execute(_PACKED_SQL, [settings.METRIC_HISTORY_PACK_QUIET_SECONDS, run_id, key])
+        cursor.execute(_SERIES_SQL, params)
         row = cursor.fetchone()
-        packed = row is not None and bool(row[1])
-        if packed:
-            total, *columns = row[0], *row[3:]
-        elif row is not None and row[2] and row[0] >= settings.METRIC_HISTORY_PACK_MIN_POINTS:
-            total, *columns = _pack_points(cursor, run_id, key)
-        else:  # not counted, too short to be worth a copy, or still being written
-            cursor.execute(_HISTORY_SQL, {"run": run_id, "key": key})
-            total, *columns = cursor.fetchone()
+        if row is None:  # not counted (points written around the batch writer): read them, nothing to store
+            cursor.execute(_HISTORY_SQL, params)
+            return Source.POINTS, cursor.fetchone()
+        points, packed_points, quiet, *copy = row[:6]
+        tail_total, *tail = row[6:]
+        usable = packed_points is not None and packed_points + tail_total == points
+        rebuild = points >= settings.METRIC_HISTORY_PACK_MIN_POINTS and (
+            not usable or (tail_total and (quiet or tail_total * 4 >= packed_points))
+        )
+        if rebuild:
+            return Source.POINTS, _pack_points(cursor, params)
+        if usable and not tail_total:
+            return Source.COPY, (points, *copy)
+        if usable:
+            return Source.COPY_AND_TAIL, (points, *(a + b for a, b in zip(copy, tail, strict=True)))
+        cursor.execute(_HISTORY_SQL, params)
+        return Source.POINTS, cursor.fetchone()
+
+
+def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
+    source, (total, *columns) = _read_series(run_id, key)
     steps, timestamps, values = _unpack(*columns)
     # string_agg keeps the subquery's order in PostgreSQL's serial plans; a parallel plan could not, so verify
     # (one vectorised pass) and sort here if it ever happens.
@@ -255,7 +289,7 @@ def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
     if max_points is not None and len(values) > max_points:
         keep = minmax_indices(values, max_points)
         steps, timestamps, values = steps[keep], timestamps[keep], values[keep]
-    return MetricSeries(run_id, key, total, steps, timestamps, values, packed)
+    return MetricSeries(run_id, key, total, steps, timestamps, values, source)
 
 
 def metric_history(*, user: User, run: Run, key: str, max_points: int | None = None) -> MetricSeries:

@@ -63,6 +63,9 @@ DERIVED_COLUMNS: dict[str, dict[str, str]] = {
     # The packed copy of each metric series (rebuilt by the first history read after import).
     "metrics.metricseries": {
         "packed_points": "NULL",
+        "packed_last_step": "NULL",
+        "packed_last_timestamp": "NULL",
+        "packed_last_value": "NULL",
         "packed_steps": "NULL",
         "packed_timestamps": "NULL",
         "packed_values": "NULL",

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.metrics import selectors, services
 from apps.metrics.models import MetricPoint, MetricSeries, Run
+from apps.metrics.selectors import Source
 from apps.projects.models import Project
 from tests.metrics.factories import points
 from tests.metrics.test_history import history, log
@@ -43,45 +44,95 @@ def test_ingest_counts_only_the_points_it_inserts(api_a, tenant_a, run_a):
             assert row.points == MetricPoint.objects.filter(run_id=run_a["id"], key=row.key).count()
 
 
+def load(ctx, run_id, key):
+    with ctx.context():
+        return selectors._load_series(run_id, key, None)
+
+
 def test_history_is_served_from_the_copy_only_while_it_is_current(api_a, tenant_a, run_a, small_packs):
     values = [math.sin(i / 7) for i in range(40)]
     log(api_a, run_a["id"], points("loss", values))
     first = history(api_a, run_a["id"], "loss")
     assert series_row(tenant_a, run_a["id"], "loss") == {"points": 40, "packed_points": 40}
-    with tenant_a.context():
-        assert selectors._load_series(run_a["id"], "loss", None).packed
+    assert load(tenant_a, run_a["id"], "loss").source == Source.COPY
     assert history(api_a, run_a["id"], "loss") == first
-    assert history(api_a, run_a["id"], "loss", "?max_points=10") == history(
-        api_a, run_a["id"], "loss", "?max_points=10"
-    )
+    downsampled = history(api_a, run_a["id"], "loss", "?max_points=10")
+    assert downsampled["returned_points"] <= 10 and history(api_a, run_a["id"], "loss", "?max_points=10") == downsampled
 
-    log(api_a, run_a["id"], points("loss", [-5.0, 9.0], start_step=100))  # new points make the copy stale
-    with tenant_a.context():
-        fresh = selectors._load_series(run_a["id"], "loss", None)
-    assert not fresh.packed and fresh.total_points == 42
+    log(api_a, run_a["id"], points("loss", [-5.0, 9.0], start_step=100))  # quiet at once here: rebuilt on read
+    fresh = load(tenant_a, run_a["id"], "loss")
+    assert fresh.source == Source.POINTS and fresh.total_points == 42
     assert list(fresh.values[-2:]) == [-5.0, 9.0] and list(fresh.steps[-2:]) == [100, 101]
     assert series_row(tenant_a, run_a["id"], "loss") == {"points": 42, "packed_points": 42}
     body = history(api_a, run_a["id"], "loss")
     assert body["total_points"] == 42 and body["values"] == [*values, -5.0, 9.0]
+    assert load(tenant_a, run_a["id"], "loss").source == Source.COPY
+
+
+def test_points_logged_after_the_copy_are_read_with_it(api_a, tenant_a, run_a, small_packs, settings):
+    """While a run is logging, reads take the copy plus the points after it (no rewrite of the copy per batch);
+    the copy is rebuilt when those reach a quarter of it, and once the series has been quiet."""
+    settings.METRIC_HISTORY_PACK_QUIET_SECONDS = 60
+    values = [float(i) for i in range(40)]
+    log(api_a, run_a["id"], points("loss", values))
+    assert load(tenant_a, run_a["id"], "loss").source == Source.POINTS  # no copy yet: built even while logging
+    assert series_row(tenant_a, run_a["id"], "loss") == {"points": 40, "packed_points": 40}
+    for start in (40, 43, 46):
+        log(api_a, run_a["id"], points("loss", [float(start), float(start + 1), float(start + 2)], start_step=start))
+        series = load(tenant_a, run_a["id"], "loss")
+        assert series.source == Source.COPY_AND_TAIL
+        assert list(series.values) == [float(i) for i in range(start + 3)] == list(series.steps.astype(float))
+        assert series_row(tenant_a, run_a["id"], "loss")["packed_points"] == 40  # the copy is not rewritten
+    log(api_a, run_a["id"], points("loss", [49.0], start_step=49))  # 10 points after a 40-point copy: a quarter
+    assert load(tenant_a, run_a["id"], "loss").source == Source.POINTS
+    assert series_row(tenant_a, run_a["id"], "loss") == {"points": 50, "packed_points": 50}
+    log(api_a, run_a["id"], points("loss", [50.0], start_step=50))
+    assert load(tenant_a, run_a["id"], "loss").source == Source.COPY_AND_TAIL
     with tenant_a.context():
-        assert selectors._load_series(run_a["id"], "loss", None).packed
+        MetricSeries.objects.filter(run_id=run_a["id"]).update(written_at=timezone.now() - timedelta(seconds=61))
+    quiet = load(tenant_a, run_a["id"], "loss")
+    assert quiet.source == Source.POINTS and list(quiet.values) == [float(i) for i in range(51)]
+    assert series_row(tenant_a, run_a["id"], "loss") == {"points": 51, "packed_points": 51}
+    assert load(tenant_a, run_a["id"], "loss").source == Source.COPY
 
 
-def test_copy_round_trips_nan_and_infinity_and_keeps_step_order(api_a, tenant_a, run_a, small_packs):
+def test_a_point_logged_before_the_copys_end_is_not_missed(api_a, tenant_a, run_a, small_packs, settings):
+    """A point that sorts inside the copied range (a late or out-of-order log) makes the copy and the points after
+    it fall short of the count: the series is read from all its points, in order."""
+    settings.METRIC_HISTORY_PACK_QUIET_SECONDS = 60
+    log(api_a, run_a["id"], points("loss", [float(i) for i in range(10)], timestamp=1000))
+    load(tenant_a, run_a["id"], "loss")
+    log(api_a, run_a["id"], [{"key": "loss", "value": -1.0, "step": 4, "timestamp": 2000}])
+    series = load(tenant_a, run_a["id"], "loss")
+    assert series.source == Source.POINTS and series.total_points == 11
+    assert list(series.values) == [0.0, 1.0, 2.0, 3.0, 4.0, -1.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    assert list(series.timestamps[4:6]) == [1004, 2000]
+    assert series_row(tenant_a, run_a["id"], "loss") == {"points": 11, "packed_points": 11}
+
+
+def test_copy_round_trips_nan_and_infinity_and_keeps_step_order(api_a, tenant_a, run_a, small_packs, settings):
+    settings.METRIC_HISTORY_PACK_QUIET_SECONDS = 60
     metrics = [
         {"key": "odd", "value": v, "step": s, "timestamp": t}
-        for v, s, t in [(math.inf, 5, 50), (math.nan, 1, 10), (-math.inf, 3, 30), (0.5, 3, 31), (2.0, 0, 1)]
+        for v, s, t in [(math.inf, 4, 40), (math.nan, 5, 50), (-math.inf, 3, 30), (0.5, 3, 31), (2.0, 0, 1)]
     ]
     log(api_a, run_a["id"], metrics)
-    with tenant_a.context():
-        built = selectors._load_series(run_a["id"], "odd", None)
-        cached = selectors._load_series(run_a["id"], "odd", None)
-    assert not built.packed and cached.packed
+    built, cached = load(tenant_a, run_a["id"], "odd"), load(tenant_a, run_a["id"], "odd")
+    assert (built.source, cached.source) == (Source.POINTS, Source.COPY)
     for name in ("steps", "timestamps", "values"):
         np.testing.assert_array_equal(getattr(built, name), getattr(cached, name))
-    assert list(cached.steps) == [0, 1, 3, 3, 5] and list(cached.timestamps) == [1, 10, 30, 31, 50]
+    assert list(cached.steps) == [0, 3, 3, 4, 5] and list(cached.timestamps) == [1, 30, 31, 40, 50]
     body = json.loads(api_a.get(f"/api/v1/runs/{run_a['id']}/metrics/odd/history").content)
-    assert body["values"] == [2.0, "NaN", "-Infinity", 0.5, "Infinity"]
+    assert body["values"] == [2.0, "-Infinity", 0.5, "Infinity", "NaN"]
+    # After a copy ending in NaN (the largest float8): a later timestamp follows it, a smaller value at the same
+    # step and timestamp sorts before it.
+    log(api_a, run_a["id"], [{"key": "odd", "value": 0.0, "step": 5, "timestamp": 51}])
+    tail = load(tenant_a, run_a["id"], "odd")
+    assert tail.source == Source.COPY_AND_TAIL and list(tail.timestamps) == [1, 30, 31, 40, 50, 51]
+    log(api_a, run_a["id"], [{"key": "odd", "value": 7.0, "step": 5, "timestamp": 50}])
+    inside = load(tenant_a, run_a["id"], "odd")
+    assert inside.source == Source.POINTS
+    np.testing.assert_array_equal(inside.values, [2.0, -math.inf, 0.5, math.inf, 7.0, math.nan, 0.0])
 
 
 def test_short_series_keep_no_copy(api_a, tenant_a, run_a, small_packs, settings):
@@ -92,22 +143,6 @@ def test_short_series_keep_no_copy(api_a, tenant_a, run_a, small_packs, settings
     log(api_a, run_a["id"], points("loss", [1.0], start_step=49))
     assert history(api_a, run_a["id"], "loss")["total_points"] == 50
     assert series_row(tenant_a, run_a["id"], "loss")["packed_points"] == 50
-
-
-def test_a_series_still_being_written_is_read_without_storing_a_copy(api_a, tenant_a, run_a, small_packs, settings):
-    settings.METRIC_HISTORY_PACK_QUIET_SECONDS = 60
-    log(api_a, run_a["id"], points("loss", [1.0, 2.0, 3.0, 4.0, 5.0]))
-    assert history(api_a, run_a["id"], "loss")["values"] == [1.0, 2.0, 3.0, 4.0, 5.0]
-    assert series_row(tenant_a, run_a["id"], "loss") == {"points": 5, "packed_points": None}
-    with tenant_a.context():
-        MetricSeries.objects.filter(run_id=run_a["id"]).update(written_at=timezone.now() - timedelta(seconds=61))
-    assert history(api_a, run_a["id"], "loss")["values"] == [1.0, 2.0, 3.0, 4.0, 5.0]
-    assert series_row(tenant_a, run_a["id"], "loss") == {"points": 5, "packed_points": 5}
-    log(api_a, run_a["id"], points("loss", [6.0], start_step=5))  # logging again: quiet no more
-    with tenant_a.context():
-        assert MetricSeries.objects.get(run_id=run_a["id"]).written_at > timezone.now() - timedelta(seconds=5)
-    assert history(api_a, run_a["id"], "loss")["values"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
-    assert series_row(tenant_a, run_a["id"], "loss") == {"points": 6, "packed_points": 5}
 
 
 def test_a_copy_is_only_stored_when_its_count_matches(api_a, tenant_a, run_a, small_packs):
@@ -127,7 +162,7 @@ def test_series_without_a_count_are_read_from_their_points(tenant_a, small_packs
         run = services.run_create(user=None, project=project)
         MetricPoint.objects.bulk_create(MetricPoint(run=run, key="k", value=i, step=i, timestamp=i) for i in range(9))
         series = selectors._load_series(run.pk, "k", None)
-        assert series.total_points == 9 and not series.packed
+        assert series.total_points == 9 and series.source == Source.POINTS
         assert not MetricSeries.objects.filter(run=run).exists()
 
 

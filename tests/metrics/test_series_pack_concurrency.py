@@ -38,12 +38,12 @@ def test_a_read_during_a_batch_neither_waits_nor_stores_a_stale_copy(committed, 
             waited = time.monotonic() - started
         assert not errors, errors
         assert waited < 1.0  # did not wait for the batch's commit
-        assert list(during.values) == [1.0, 2.0, 3.0, 4.0] and not during.packed
+        assert list(during.values) == [1.0, 2.0, 3.0, 4.0] and during.source == selectors.Source.POINTS
         assert series_row(alpha, run.pk, "loss") == {"points": 6, "packed_points": None}
         with alpha.context():
             after = selectors._load_series(run.pk, "loss", None)
             assert list(after.values) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
-            assert selectors._load_series(run.pk, "loss", None).packed
+            assert selectors._load_series(run.pk, "loss", None).source == selectors.Source.COPY
     finally:
         with alpha.context():
             MetricPoint.objects.filter(run_id=run.pk).delete()

@@ -3,14 +3,13 @@
 import time
 
 import pytest
-from django.db import connection
 from django.http import Http404
 
 from apps.metrics import services
 from apps.metrics.models import MetricPoint, Run
 from apps.metrics.validation import parse_log_batch
 from apps.projects.models import Project
-from tests.support.batch_in_flight import batch_in_flight
+from tests.support.batch_in_flight import batch_in_flight, committed_run
 
 BATCH = {"metrics": [{"key": "loss", "value": 1.0 / (i + 1), "step": i, "timestamp": i} for i in range(10)]}
 
@@ -31,10 +30,7 @@ def test_deleting_a_run_waits_for_a_batch_in_flight_and_removes_its_points(commi
     """A batch holds the run FOR KEY SHARE until it commits; deletion (FOR UPDATE) waits and then removes the
     batch's points too — no orphaned history, on two real connections."""
     alpha, _ = committed
-    with alpha.context():
-        project = Project.objects.create(name="p", slug="integrity-concurrent")
-        run = services.run_create(user=None, project=project)
-    try:
+    with committed_run(alpha, "integrity-concurrent") as run:
         with batch_in_flight(alpha, run.pk, parse_log_batch(BATCH)) as errors:
             started = time.monotonic()
             with alpha.context():
@@ -44,9 +40,3 @@ def test_deleting_a_run_waits_for_a_batch_in_flight_and_removes_its_points(commi
                 assert not Run.objects.filter(pk=run.pk).exists()
         assert not errors, errors
         assert waited > 0.5  # the deletion really waited for the batch to commit
-    finally:
-        with alpha.context():
-            MetricPoint.objects.filter(run_id=run.pk).delete()
-            Run.objects.filter(pk=run.pk).delete()
-            project.delete()
-        connection.set_schema_to_public()

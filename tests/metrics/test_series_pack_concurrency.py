@@ -3,14 +3,12 @@
 import time
 
 import pytest
-from django.db import connection
 
 from apps.metrics import selectors, services
-from apps.metrics.models import MetricPoint, MetricSeries, Run
+from apps.metrics.models import MetricSeries
 from apps.metrics.validation import parse_log_batch
-from apps.projects.models import Project
 from tests.metrics.factories import points
-from tests.support.batch_in_flight import batch_in_flight
+from tests.support.batch_in_flight import batch_in_flight, committed_run
 
 
 def series_row(ctx, run_id, key):
@@ -25,11 +23,9 @@ def test_a_read_during_a_batch_neither_waits_nor_stores_a_stale_copy(committed, 
     settings.METRIC_HISTORY_PACK_MIN_POINTS = 4
     settings.METRIC_HISTORY_PACK_QUIET_SECONDS = 0
     alpha, _ = committed
-    with alpha.context():
-        project = Project.objects.create(name="p", slug="pack-concurrent")
-        run = services.run_create(user=None, project=project)
-        services.run_log_batch(run=run, batch=parse_log_batch({"metrics": points("loss", [1.0, 2.0, 3.0, 4.0])}))
-    try:
+    with committed_run(alpha, "pack-concurrent") as run:
+        with alpha.context():
+            services.run_log_batch(run=run, batch=parse_log_batch({"metrics": points("loss", [1.0, 2.0, 3.0, 4.0])}))
         more = parse_log_batch({"metrics": points("loss", [5.0, 6.0], start_step=4)})
         with batch_in_flight(alpha, run.pk, more, hold_seconds=1.5) as errors:
             started = time.monotonic()
@@ -44,9 +40,3 @@ def test_a_read_during_a_batch_neither_waits_nor_stores_a_stale_copy(committed, 
             after = selectors._load_series(run.pk, "loss", None)
             assert list(after.values) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
             assert selectors._load_series(run.pk, "loss", None).source == selectors.Source.COPY
-    finally:
-        with alpha.context():
-            MetricPoint.objects.filter(run_id=run.pk).delete()
-            Run.objects.filter(pk=run.pk).delete()
-            project.delete()
-        connection.set_schema_to_public()

@@ -39,3 +39,26 @@ def batch_in_flight(ctx, run_id: int, batch, *, hold_seconds: float = 1.0) -> It
         yield errors
     finally:
         writer.join(10)
+
+
+@contextmanager
+def committed_run(ctx, slug: str):
+    """A project and a run committed in ``ctx`` (for tests on the ``committed`` fixture), removed on exit with their
+    metric points (which have no database-level foreign key to cascade them)."""
+    from django.db import connection
+
+    from apps.metrics import services
+    from apps.metrics.models import MetricPoint, Run
+    from apps.projects.models import Project
+
+    with ctx.context():
+        project = Project.objects.create(name="p", slug=slug)
+        run = services.run_create(user=None, project=project)
+    try:
+        yield run
+    finally:
+        with ctx.context():
+            MetricPoint.objects.filter(run_id=run.pk).delete()
+            Run.objects.filter(pk=run.pk).delete()
+            project.delete()
+        connection.set_schema_to_public()

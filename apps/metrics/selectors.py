@@ -159,8 +159,8 @@ SELECT {_PACK_COLUMNS} FROM (
 ) AS points
 """  # noqa: S608 (constants only)
 # A counted series: its count, whether it is quiet (no batch for METRIC_HISTORY_PACK_QUIET_SECONDS, by the database's
-# clock), its packed copy (``MetricSeries``) and the points after the copy's last point — an index range scan that
-# is skipped (a one-time filter) when the copy is current.
+# clock), its packed copy (``models.MetricSeries``) and the points after the copy's last point — an index range scan
+# that is skipped (a one-time filter) when the copy is current.
 _SERIES_SQL = f"""
 SELECT series.points, series.packed_points,
     statement_timestamp() - series.written_at >= make_interval(secs => %(quiet)s),
@@ -202,7 +202,7 @@ SELECT total, step_bytes, timestamp_bytes, value_bytes FROM packed
 
 
 class Source:
-    """Where a series was read from (``MetricSeries.source``)."""
+    """Where a history read found its series (``SeriesHistory.source``)."""
 
     POINTS = "points"  # every point (the copy was rebuilt from them if it was worth storing)
     COPY = "copy"  # the packed copy, current
@@ -210,7 +210,7 @@ class Source:
 
 
 @dataclass
-class MetricSeries:
+class SeriesHistory:
     """One run's series for one key, in step order (then timestamp), possibly downsampled."""
 
     run_id: int
@@ -276,7 +276,7 @@ def _read_series(run_id: int, key: str) -> tuple[str, tuple]:
         return Source.POINTS, cursor.fetchone()
 
 
-def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
+def _load_series(run_id: int, key: str, max_points: int | None) -> SeriesHistory:
     source, (total, *columns) = _read_series(run_id, key)
     steps, timestamps, values = _unpack(*columns)
     # string_agg keeps the subquery's order in PostgreSQL's serial plans; a parallel plan could not, so verify
@@ -289,17 +289,17 @@ def _load_series(run_id: int, key: str, max_points: int | None) -> MetricSeries:
     if max_points is not None and len(values) > max_points:
         keep = minmax_indices(values, max_points)
         steps, timestamps, values = steps[keep], timestamps[keep], values[keep]
-    return MetricSeries(run_id, key, total, steps, timestamps, values, source)
+    return SeriesHistory(run_id, key, total, steps, timestamps, values, source)
 
 
-def metric_history(*, user: User, run: Run, key: str, max_points: int | None = None) -> MetricSeries:
+def metric_history(*, user: User, run: Run, key: str, max_points: int | None = None) -> SeriesHistory:
     """The history of ``key`` in a visible ``run`` (an empty series when the run never logged it)."""
     return _load_series(run.pk, key, max_points)
 
 
 def metric_history_many(
     *, user: User, run_ids: Iterable[int], key: str, max_points: int | None = None
-) -> list[MetricSeries]:
+) -> list[SeriesHistory]:
     """Histories of ``key`` for several runs (a comparison chart), in the order asked. Raises Http404 naming the
     ids that are not visible runs."""
     run_ids = list(dict.fromkeys(run_ids))

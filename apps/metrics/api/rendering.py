@@ -16,7 +16,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
 
-from apps.metrics.selectors import MetricSeries
+from apps.metrics.selectors import SeriesHistory
 from apps.metrics.validation import MAX_BATCH_BODY_BYTES, float64_to_json, parse_json_float
 from maestro.api.parsers import check_json
 
@@ -27,7 +27,7 @@ def _values(values: np.ndarray):
     return [float64_to_json(value) for value in values.tolist()]
 
 
-def series_payload(series: MetricSeries) -> dict:
+def series_payload(series: SeriesHistory) -> dict:
     return {
         "run_id": series.run_id,
         "key": series.key,

@@ -28,6 +28,7 @@ from apps.metrics.search.compiler import MAX_RESULTS_LIMIT, SearchPage, search_r
 from apps.metrics.validation import INT64_MAX
 from apps.projects.models import Project
 from maestro.db import binary_results_cursor
+from maestro.observability.metrics import record_history_read
 
 ACTIVE_ONLY = (LifecycleStage.ACTIVE,)
 
@@ -206,7 +207,7 @@ class Source:
 
     POINTS = "points"  # every point (the copy was rebuilt from them if it was worth storing)
     COPY = "copy"  # the packed copy, current
-    COPY_AND_TAIL = "copy+tail"  # the packed copy and the points logged after it
+    COPY_AND_TAIL = "copy_tail"  # the packed copy and the points logged after it
 
 
 @dataclass
@@ -278,6 +279,7 @@ def _read_series(run_id: int, key: str) -> tuple[str, tuple]:
 
 def _load_series(run_id: int, key: str, max_points: int | None) -> SeriesHistory:
     source, (total, *columns) = _read_series(run_id, key)
+    record_history_read(source)
     steps, timestamps, values = _unpack(*columns)
     # string_agg keeps the subquery's order in PostgreSQL's serial plans; a parallel plan could not, so verify
     # (one vectorised pass) and sort here if it ever happens.

@@ -7,7 +7,8 @@ Label policy (cardinality must stay bounded):
 * ``tenant`` — the tenant's schema name. Used only on per-tenant series whose other labels are a small fixed set,
   so a series count is at most (number of tenants) × (a handful). Never combined with user, project, run, route or
   any client-supplied value. Defaults to the schema of the current connection (``schema_context`` in tasks).
-* ``reason`` / ``outcome`` / ``resource`` — fixed enumerations below; anything else is recorded as ``other``.
+* ``reason`` / ``outcome`` / ``resource`` / ``source`` — fixed enumerations below; anything else is recorded as
+  ``other``.
 * ``task`` — registered Celery task names (bounded by the code base).
 * ``queue`` — the queues in ``METRICS_CELERY_QUEUES``.
 
@@ -15,6 +16,7 @@ Label policy (cardinality must stay bounded):
 |---|---|---|
 | ``maestro_metric_points_ingested_total`` | counter | tenant |
 | ``maestro_metric_batches_rejected_total`` | counter | reason |
+| ``maestro_metric_history_reads_total`` | counter | tenant, source (points, copy, copy_tail) |
 | ``maestro_recommendations_served_total`` | counter | tenant |
 | ``maestro_recommendation_latency_seconds`` | histogram | — |
 | ``maestro_predictions_insufficient_data_total`` | counter | tenant |
@@ -49,12 +51,19 @@ BATCH_REJECT_REASONS = frozenset(
 TRAINING_OUTCOMES = frozenset({"success", "failure"})
 TASK_OUTCOMES = frozenset({"success", "failure", "retry", "skipped", "other"})
 QUOTA_RESOURCES = frozenset({"users", "projects", "artifacts", "storage"})
+HISTORY_SOURCES = frozenset({"points", "copy", "copy_tail"})
 
 metric_points_ingested = Counter(
     "maestro_metric_points_ingested_total", "Metric points stored by the ingest API (duplicates excluded).", ["tenant"]
 )
 metric_batches_rejected = Counter(
     "maestro_metric_batches_rejected_total", "Metric batches refused as a whole, by reason.", ["reason"]
+)
+metric_history_reads = Counter(
+    "maestro_metric_history_reads_total",
+    "Metric series read for history, by where they were found: every point, the packed copy, or the copy plus the "
+    "points logged after it.",
+    ["tenant", "source"],
 )
 recommendations_served = Counter("maestro_recommendations_served_total", "Recommendation responses served.", ["tenant"])
 recommendation_latency = Histogram(
@@ -119,6 +128,11 @@ def record_points_ingested(count: int, *, tenant: str | None = None) -> None:
     """``count`` metric points were stored (call after the batch committed; 0 is allowed and ignored)."""
     if count > 0:
         metric_points_ingested.labels(tenant=_tenant(tenant)).inc(count)
+
+
+def record_history_read(source: str, *, tenant: str | None = None) -> None:
+    """One metric series was read for history from ``source`` (one of ``HISTORY_SOURCES``, else ``other``)."""
+    metric_history_reads.labels(tenant=_tenant(tenant), source=_bounded(source, HISTORY_SOURCES)).inc()
 
 
 def record_batch_rejected(reason: str) -> None:

@@ -61,6 +61,7 @@ def exported(django_db_setup, django_db_blocker, _session_tenants) -> set[str]:
             cursor.execute("SELECT * FROM no_such_table_for_the_error_counter")
         m.record_points_ingested(1, tenant="alpha")
         m.record_batch_rejected("validation")
+        m.record_history_read("copy", tenant="alpha")
         m.record_recommendation_served(0.01, tenant="alpha")
         m.record_prediction_insufficient_data(tenant="alpha")
         m.record_model_training(duration_seconds=1.0, succeeded=True, cv_mae=0.1, tenant="alpha")
@@ -104,7 +105,7 @@ def test_alerts_and_dashboard_reference_only_exported_metrics(exported):
 
 def test_dashboard_covers_every_maestro_metric():
     defined = set(re.findall(r"``(maestro_[a-z0-9_]+)", m.__doc__))
-    assert len(defined) == 16
+    assert len(defined) == 17
     referenced = {name for expr in _dashboard_exprs() for name in METRIC_RE.findall(expr)}
     covered = {name for name in defined if any(ref == name or ref.startswith(name + "_") for ref in referenced)}
     assert defined - covered == set()

@@ -13,9 +13,14 @@ from django.core.cache import cache
 from kombu.transport.redis import PRIORITY_STEPS, Channel
 
 from apps.accounts.tasks import clear_expired_sessions
+from apps.metrics import services
+from apps.metrics.selectors import metric_history
+from apps.metrics.validation import parse_log_batch
+from apps.projects.models import Project
 from maestro.celery import app
 from maestro.observability import metrics as m
 from maestro.observability.multiproc import mark_process_dead, prepare_multiproc_dir
+from tests.metrics.factories import points
 from tests.ops.scrape import scrape, value
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +40,37 @@ def test_points_ingested_is_counted_per_tenant_from_the_current_schema(tenant_a,
     after = scrape()
     assert _delta(before, after, "maestro_metric_points_ingested_total", tenant="alpha") == 5
     assert _delta(before, after, "maestro_metric_points_ingested_total", tenant="beta") == 2
+
+
+def test_history_reads_are_counted_per_tenant_and_source(tenant_a, tenant_b, settings):
+    """Real reads: a series' first read packs its points, the next ones use the copy (and the points after it)."""
+    settings.METRIC_HISTORY_PACK_MIN_POINTS = 4
+    settings.METRIC_HISTORY_PACK_QUIET_SECONDS = 3600
+    before = scrape()
+    with tenant_a.context():
+        run = services.run_create(user=None, project=Project.objects.create(name="p", slug="history-reads"))
+        first = parse_log_batch({"metrics": points("loss", [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0])})
+        services.run_log_batch(run=run, batch=first)
+        metric_history(user=None, run=run, key="loss")
+        metric_history(user=None, run=run, key="loss", max_points=4)
+        services.run_log_batch(run=run, batch=parse_log_batch({"metrics": points("loss", [0.5], start_step=8)}))
+        metric_history(user=None, run=run, key="loss")
+    with tenant_b.context():
+        m.record_history_read("copy")
+        m.record_history_read("<client>")
+    after = scrape()
+    counts = {
+        (tenant, source): _delta(before, after, "maestro_metric_history_reads_total", tenant=tenant, source=source)
+        for tenant in ("alpha", "beta")
+        for source in ("points", "copy", "copy_tail", "other")
+    }
+    assert {k: v for k, v in counts.items() if v} == {
+        ("alpha", "points"): 1,
+        ("alpha", "copy"): 1,
+        ("alpha", "copy_tail"): 1,
+        ("beta", "copy"): 1,
+        ("beta", "other"): 1,
+    }
 
 
 def test_rejected_batches_are_counted_by_a_bounded_reason():

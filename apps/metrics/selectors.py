@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,6 +166,7 @@ SELECT {_PACK_COLUMNS} FROM (
 _SERIES_SQL = f"""
 SELECT series.points, series.packed_points,
     statement_timestamp() - series.written_at >= make_interval(secs => %(quiet)s),
+    series.packed_last_step, series.packed_last_timestamp, series.packed_last_value,
     series.packed_steps, series.packed_timestamps, series.packed_values,
     tail.total, tail.step_bytes, tail.timestamp_bytes, tail.value_bytes
 FROM metrics_metricseries AS series, LATERAL (
@@ -199,6 +201,33 @@ WITH packed AS MATERIALIZED ({_HISTORY_SQL}), last AS (
     )
 )
 SELECT total, step_bytes, timestamp_bytes, value_bytes FROM packed
+"""  # noqa: S608 (constants only)
+# Extending a usable copy with the points after it (it already holds the rest): no scan of the copied points. The
+# same conditions as a rebuild, plus: the copy is still the one the read used (``packed_points``), and the copy and
+# those points still add up to ``points`` on the row's newest version.
+_EXTEND_SQL = f"""
+WITH tail AS MATERIALIZED (
+    SELECT {_PACK_COLUMNS} FROM (
+        SELECT step, timestamp, value FROM metrics_metricpoint
+        WHERE run_id = %(run)s AND key = %(key)s
+            AND (step, timestamp, value) > (%(last_step)s::bigint, %(last_timestamp)s::bigint, %(last_value)s::float8)
+        ORDER BY step, timestamp, value
+    ) AS points
+), last AS (
+    SELECT step, timestamp, value FROM metrics_metricpoint
+    WHERE run_id = %(run)s AND key = %(key)s ORDER BY step DESC, timestamp DESC, value DESC LIMIT 1
+)
+UPDATE metrics_metricseries AS series
+SET packed_points = series.packed_points + tail.total, packed_steps = series.packed_steps || tail.step_bytes,
+    packed_timestamps = series.packed_timestamps || tail.timestamp_bytes,
+    packed_values = series.packed_values || tail.value_bytes, packed_last_step = last.step,
+    packed_last_timestamp = last.timestamp, packed_last_value = last.value
+FROM tail, last
+WHERE tail.total > 0 AND series.packed_points = %(packed)s AND series.points = series.packed_points + tail.total
+    AND series.id = (
+        SELECT id FROM metrics_metricseries WHERE run_id = %(run)s AND key = %(key)s AND packed_points = %(packed)s
+        FOR UPDATE SKIP LOCKED
+    )
 """  # noqa: S608 (constants only)
 
 
@@ -235,21 +264,18 @@ def _unpack(step_bytes: bytes | None, timestamp_bytes: bytes | None, value_bytes
     )
 
 
-def _pack_points(cursor, params: dict) -> tuple:
-    """Pack the series from its points and store the packed copy. The store is a cache write: committed without
-    waiting for the WAL flush (a copy lost in a crash is rebuilt), and where it cannot be written (e.g. in a
-    read-only transaction) the series is read without it."""
+@contextmanager
+def _cache_write(run_id: int) -> Iterator[None]:
+    """A write of the packed copy: committed without waiting for the WAL flush (a copy lost in a crash is rebuilt),
+    and given up, with a warning, where it cannot be written (e.g. in a read-only transaction)."""
     outermost = not connection.in_atomic_block
     try:
-        with transaction.atomic():
+        with transaction.atomic(), connection.cursor() as cursor:
             if outermost:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-            cursor.execute(_PACK_SQL, params)
-            return cursor.fetchone()
+            yield
     except DatabaseError:
-        logger.warning("metric history: packed copy not stored", exc_info=True, extra={"run_id": params["run"]})
-    cursor.execute(_HISTORY_SQL, params)
-    return cursor.fetchone()
+        logger.warning("metric history: packed copy not stored", exc_info=True, extra={"run_id": run_id})
 
 
 def _read_series(run_id: int, key: str) -> tuple[str, tuple]:
@@ -261,18 +287,22 @@ def _read_series(run_id: int, key: str) -> tuple[str, tuple]:
         if row is None:  # not counted (points written around the batch writer): read them, nothing to store
             cursor.execute(_HISTORY_SQL, params)
             return Source.POINTS, cursor.fetchone()
-        points, packed_points, quiet, *copy = row[:6]
-        tail_total, *tail = row[6:]
+        points, packed_points, quiet, last_step, last_timestamp, last_value, *copy = row[:9]
+        tail_total, *tail = row[9:]
         usable = packed_points is not None and packed_points + tail_total == points
-        rebuild = points >= settings.METRIC_HISTORY_PACK_MIN_POINTS and (
-            not usable or (tail_total and (quiet or tail_total * 4 >= packed_points))
-        )
-        if rebuild:
-            return Source.POINTS, _pack_points(cursor, params)
+        worth_a_copy = points >= settings.METRIC_HISTORY_PACK_MIN_POINTS
         if usable and not tail_total:
             return Source.COPY, (points, *copy)
         if usable:
+            if worth_a_copy and (quiet or tail_total * 4 >= packed_points):
+                extend = {"packed": packed_points, "last_step": last_step, "last_timestamp": last_timestamp}
+                with _cache_write(run_id):
+                    cursor.execute(_EXTEND_SQL, {**params, **extend, "last_value": last_value})
             return Source.COPY_AND_TAIL, (points, *(a + b for a, b in zip(copy, tail, strict=True)))
+        if worth_a_copy:  # no copy, or a point arrived inside the copied range: pack every point, keep the result
+            with _cache_write(run_id):
+                cursor.execute(_PACK_SQL, params)
+                return Source.POINTS, cursor.fetchone()
         cursor.execute(_HISTORY_SQL, params)
         return Source.POINTS, cursor.fetchone()
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from apps.metrics import selectors, services
@@ -44,6 +45,29 @@ def test_ingest_counts_only_the_points_it_inserts(api_a, tenant_a, run_a):
             assert row.points == MetricPoint.objects.filter(run_id=run_a["id"], key=row.key).count()
 
 
+def stored_copy(ctx, run_id, key):
+    with ctx.context():
+        row = MetricSeries.objects.values_list(
+            "packed_points", "packed_steps", "packed_timestamps", "packed_values",
+            "packed_last_step", "packed_last_timestamp", "packed_last_value",
+        ).get(run_id=run_id, key=key)  # fmt: skip
+    return (row[0], *(bytes(column) for column in row[1:4]), *row[4:])
+
+
+def packed_from_points(ctx, run_id, key):
+    """What a rebuild from every point would store."""
+    with ctx.context(), connection.cursor() as cursor:
+        cursor.execute(selectors._HISTORY_SQL, {"run": run_id, "key": key})
+        total, *columns = cursor.fetchone()
+        cursor.execute(
+            "SELECT step, timestamp, value FROM metrics_metricpoint WHERE run_id = %s AND key = %s "
+            "ORDER BY step DESC, timestamp DESC, value DESC LIMIT 1",
+            [run_id, key],
+        )
+        last = cursor.fetchone()
+    return (total, *(bytes(column) for column in columns), *last)
+
+
 def load(ctx, run_id, key):
     with ctx.context():
         return selectors._load_series(run_id, key, None)
@@ -59,9 +83,9 @@ def test_history_is_served_from_the_copy_only_while_it_is_current(api_a, tenant_
     downsampled = history(api_a, run_a["id"], "loss", "?max_points=10")
     assert downsampled["returned_points"] <= 10 and history(api_a, run_a["id"], "loss", "?max_points=10") == downsampled
 
-    log(api_a, run_a["id"], points("loss", [-5.0, 9.0], start_step=100))  # quiet at once here: rebuilt on read
+    log(api_a, run_a["id"], points("loss", [-5.0, 9.0], start_step=100))  # quiet at once here: extended on read
     fresh = load(tenant_a, run_a["id"], "loss")
-    assert fresh.source == Source.POINTS and fresh.total_points == 42
+    assert fresh.source == Source.COPY_AND_TAIL and fresh.total_points == 42
     assert list(fresh.values[-2:]) == [-5.0, 9.0] and list(fresh.steps[-2:]) == [100, 101]
     assert series_row(tenant_a, run_a["id"], "loss") == {"points": 42, "packed_points": 42}
     body = history(api_a, run_a["id"], "loss")
@@ -84,15 +108,17 @@ def test_points_logged_after_the_copy_are_read_with_it(api_a, tenant_a, run_a, s
         assert list(series.values) == [float(i) for i in range(start + 3)] == list(series.steps.astype(float))
         assert series_row(tenant_a, run_a["id"], "loss")["packed_points"] == 40  # the copy is not rewritten
     log(api_a, run_a["id"], points("loss", [49.0], start_step=49))  # 10 points after a 40-point copy: a quarter
-    assert load(tenant_a, run_a["id"], "loss").source == Source.POINTS
+    assert load(tenant_a, run_a["id"], "loss").source == Source.COPY_AND_TAIL  # … and the copy is extended
     assert series_row(tenant_a, run_a["id"], "loss") == {"points": 50, "packed_points": 50}
+    assert stored_copy(tenant_a, run_a["id"], "loss") == packed_from_points(tenant_a, run_a["id"], "loss")
     log(api_a, run_a["id"], points("loss", [50.0], start_step=50))
     assert load(tenant_a, run_a["id"], "loss").source == Source.COPY_AND_TAIL
     with tenant_a.context():
         MetricSeries.objects.filter(run_id=run_a["id"]).update(written_at=timezone.now() - timedelta(seconds=61))
     quiet = load(tenant_a, run_a["id"], "loss")
-    assert quiet.source == Source.POINTS and list(quiet.values) == [float(i) for i in range(51)]
+    assert quiet.source == Source.COPY_AND_TAIL and list(quiet.values) == [float(i) for i in range(51)]
     assert series_row(tenant_a, run_a["id"], "loss") == {"points": 51, "packed_points": 51}
+    assert stored_copy(tenant_a, run_a["id"], "loss") == packed_from_points(tenant_a, run_a["id"], "loss")
     assert load(tenant_a, run_a["id"], "loss").source == Source.COPY
 
 
@@ -185,3 +211,31 @@ def test_multi_run_history_uses_each_runs_copy(api_a, tenant_a, project_a, run_a
     assert series_row(tenant_a, other["id"], "loss") == {"points": 4, "packed_points": 4}
     assert api_a.get(path).json() == first.json()
     assert [s["values"] for s in first.json()["series"]] == [[1.0, 2.0, 3.0, 4.0, 5.0], [9.0, 8.0, 7.0, 6.0]]
+
+
+def test_extending_a_copy_ending_in_nan_matches_a_rebuild(api_a, tenant_a, run_a, small_packs):
+    log(api_a, run_a["id"], points("loss", [1.0, 2.0, 3.0, math.nan]))
+    assert load(tenant_a, run_a["id"], "loss").source == Source.POINTS
+    log(api_a, run_a["id"], points("loss", [4.0, math.inf], start_step=4))
+    extended = load(tenant_a, run_a["id"], "loss")
+    assert extended.source == Source.COPY_AND_TAIL
+    np.testing.assert_array_equal(extended.values, [1.0, 2.0, 3.0, math.nan, 4.0, math.inf])
+    assert stored_copy(tenant_a, run_a["id"], "loss") == packed_from_points(tenant_a, run_a["id"], "loss")
+    assert load(tenant_a, run_a["id"], "loss").source == Source.COPY
+
+
+def test_extending_is_refused_when_a_point_arrived_inside_the_copy_meanwhile(api_a, tenant_a, run_a, small_packs):
+    """The extension re-checks copy + newer points against the count on the row it updates: a point that sorts
+    inside the copied range, committed after the read, leaves the copy as it was."""
+    log(api_a, run_a["id"], points("loss", [1.0, 2.0, 3.0, 4.0], timestamp=100))
+    load(tenant_a, run_a["id"], "loss")
+    log(api_a, run_a["id"], points("loss", [5.0, 6.0], start_step=4, timestamp=104))
+    before = stored_copy(tenant_a, run_a["id"], "loss")
+    seen = {"packed": 4, "last_step": 3, "last_timestamp": 103, "last_value": 4.0}  # what a read saw
+    log(api_a, run_a["id"], [{"key": "loss", "value": 9.0, "step": 1, "timestamp": 500}])  # inside the copy
+    with tenant_a.context(), connection.cursor() as cursor:
+        cursor.execute(selectors._EXTEND_SQL, {"run": run_a["id"], "key": "loss", **seen})
+        assert cursor.rowcount == 0
+    assert stored_copy(tenant_a, run_a["id"], "loss") == before
+    series = load(tenant_a, run_a["id"], "loss")
+    assert series.source == Source.POINTS and list(series.values) == [1.0, 2.0, 9.0, 3.0, 4.0, 5.0, 6.0]

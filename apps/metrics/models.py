@@ -166,11 +166,12 @@ class MetricSeries(models.Model):
     history reads (``selectors._load_series``) and holds ``packed_points`` points.
 
     Points are never updated or deleted one by one (only with their run). So when the copy, plus the points after its
-    last point (an index range scan), add up to ``points`` — all read in one statement, one snapshot — no point
-    arrived in the middle and the series is exactly the copy followed by those points; otherwise the series is read
-    from all its points. A read rebuilds the copy when there is none (or it is unusable), when the points after it
-    reach a quarter of it, and once the series has been quiet (no batch for ``METRIC_HISTORY_PACK_QUIET_SECONDS``);
-    the rebuild is stored only if no point arrived meanwhile (``WHERE points = <count it packed>``).
+    last point (an index range scan), add up to ``points`` — all read in one statement, one snapshot — no point arrived
+    in the middle and the series is exactly the copy followed by those points; otherwise the series is read from all its
+    points. A read packs every point into a new copy when there is none or it is unusable, and extends a usable copy
+    with the points after it when those reach a quarter of it or the series has been quiet (no batch for
+    ``METRIC_HISTORY_PACK_QUIET_SECONDS``). Either write re-checks the count on the row it updates, so a copy is only
+    stored if it matches ``points``, and skips a row locked by a batch in flight.
 
     Anything that stores metric points must keep ``points`` and ``written_at`` (as the batch writer does); exports
     leave the packed copy out (the first read rebuilds it).

@@ -458,6 +458,6 @@ ARTIFACT_MAX_UPLOAD_BYTES = env.int("ARTIFACT_MAX_UPLOAD_BYTES", default=100 * 1
 # Series of at least this many points keep a packed copy for history reads (apps.metrics.models.MetricSeries);
 # shorter ones are read from their points each time, which costs about as much as reading the copy.
 METRIC_HISTORY_PACK_MIN_POINTS = env.int("METRIC_HISTORY_PACK_MIN_POINTS", default=1000)
-# While a run logs, reads take the copy plus the points logged after it; the copy is rewritten with them once no
+# While a run logs, reads take the copy plus the points logged after it; the copy is extended with them once no
 # batch has added points for this many seconds (or when they reach a quarter of the copy).
 METRIC_HISTORY_PACK_QUIET_SECONDS = env.float("METRIC_HISTORY_PACK_QUIET_SECONDS", default=10.0)

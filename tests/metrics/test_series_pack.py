@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.metrics import selectors, services
@@ -239,3 +239,17 @@ def test_extending_is_refused_when_a_point_arrived_inside_the_copy_meanwhile(api
     assert stored_copy(tenant_a, run_a["id"], "loss") == before
     series = load(tenant_a, run_a["id"], "loss")
     assert series.source == Source.POINTS and list(series.values) == [1.0, 2.0, 9.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_a_copy_that_cannot_be_written_still_serves_the_series(api_a, tenant_a, run_a, small_packs, caplog):
+    """In a read-only transaction the copy's write fails; the read answers from the points all the same."""
+    log(api_a, run_a["id"], points("loss", [1.0, 2.0, 3.0, 4.0, 5.0]))
+    with tenant_a.context(), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL transaction_read_only = on")
+        series = selectors._load_series(run_a["id"], "loss", None)
+        assert series.source == Source.POINTS and list(series.values) == [1.0, 2.0, 3.0, 4.0, 5.0]
+        assert MetricSeries.objects.get(run_id=run_a["id"]).packed_points is None
+        transaction.set_rollback(True)  # back to read-write for the rest of the test
+    assert load(tenant_a, run_a["id"], "loss").source == Source.POINTS  # read-write again: packed and stored
+    assert load(tenant_a, run_a["id"], "loss").source == Source.COPY
+    assert "packed copy not stored" in caplog.text

@@ -162,13 +162,15 @@ SELECT {_PACK_COLUMNS} FROM (
 """  # noqa: S608 (constants only)
 # A counted series: its count, whether it is quiet (no batch for METRIC_HISTORY_PACK_QUIET_SECONDS, by the database's
 # clock), its packed copy (``models.MetricSeries``) and the points after the copy's last point — an index range scan
-# that is skipped (a one-time filter) when the copy is current.
+# that is skipped (a one-time filter) when the copy is current — or, for a series too short to keep a copy, all its
+# points (so a short series is one statement, as a chart of a few hundred points should be).
 _SERIES_SQL = f"""
 SELECT series.points, series.packed_points,
     statement_timestamp() - series.written_at >= make_interval(secs => %(quiet)s),
     series.packed_last_step, series.packed_last_timestamp, series.packed_last_value,
     series.packed_steps, series.packed_timestamps, series.packed_values,
-    tail.total, tail.step_bytes, tail.timestamp_bytes, tail.value_bytes
+    tail.total, tail.step_bytes, tail.timestamp_bytes, tail.value_bytes,
+    whole.total, whole.step_bytes, whole.timestamp_bytes, whole.value_bytes
 FROM metrics_metricseries AS series, LATERAL (
     SELECT {_PACK_COLUMNS} FROM (
         SELECT step, timestamp, value FROM metrics_metricpoint
@@ -177,7 +179,13 @@ FROM metrics_metricseries AS series, LATERAL (
                 > (series.packed_last_step, series.packed_last_timestamp, series.packed_last_value)
         ORDER BY step, timestamp, value
     ) AS points
-) AS tail
+) AS tail, LATERAL (
+    SELECT {_PACK_COLUMNS} FROM (
+        SELECT step, timestamp, value FROM metrics_metricpoint
+        WHERE run_id = %(run)s AND key = %(key)s AND series.packed_points IS NULL AND series.points < %(min_points)s
+        ORDER BY step, timestamp, value
+    ) AS points
+) AS whole
 WHERE series.run_id = %(run)s AND series.key = %(key)s
 """  # noqa: S608 (constants only)
 # Rebuilding the copy: one statement packs every point and stores the result server-side (the ~600 kB never travel
@@ -280,7 +288,8 @@ def _cache_write(run_id: int) -> Iterator[None]:
 
 def _read_series(run_id: int, key: str) -> tuple[str, tuple]:
     """(source, (total, step bytes, timestamp bytes, value bytes)) of the whole series."""
-    params = {"run": run_id, "key": key, "quiet": settings.METRIC_HISTORY_PACK_QUIET_SECONDS}
+    min_points = settings.METRIC_HISTORY_PACK_MIN_POINTS
+    params = {"run": run_id, "key": key, "quiet": settings.METRIC_HISTORY_PACK_QUIET_SECONDS, "min_points": min_points}
     with binary_results_cursor() as cursor:  # the bytea columns as bytes, not hex text (maestro/db.py)
         cursor.execute(_SERIES_SQL, params)
         row = cursor.fetchone()
@@ -288,9 +297,11 @@ def _read_series(run_id: int, key: str) -> tuple[str, tuple]:
             cursor.execute(_HISTORY_SQL, params)
             return Source.POINTS, cursor.fetchone()
         points, packed_points, quiet, last_step, last_timestamp, last_value, *copy = row[:9]
-        tail_total, *tail = row[9:]
+        tail_total, *tail = row[9:13]
+        worth_a_copy = points >= min_points
+        if packed_points is None and not worth_a_copy:
+            return Source.POINTS, row[13:]
         usable = packed_points is not None and packed_points + tail_total == points
-        worth_a_copy = points >= settings.METRIC_HISTORY_PACK_MIN_POINTS
         if usable and not tail_total:
             return Source.COPY, (points, *copy)
         if usable:

@@ -9,9 +9,11 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import Count
 
 from apps.artifacts.models import Artifact
 from apps.audit.models import AuditEvent
+from apps.metrics.models import MetricPoint, MetricSeries, Run
 from apps.projects.models import Project, TeamMember
 from apps.recommendations import caches, selectors, services
 from apps.recommendations.api.serializers import RecommendationInsufficientSerializer, RecommendationOkSerializer
@@ -562,6 +564,11 @@ def test_seed_demo_is_idempotent_and_resets(tenant_b, capsys):
         assert Artifact.objects.filter(tags__contains=["seed-demo"]).count() == 18
         used = Artifact.objects.get(name="eda-starter-notebook")
         assert used.usage_count == used.usages.values("project").distinct().count()
+        # Each seeded series is counted as ingest would count it (history reads rely on these counts).
+        counted = set(MetricSeries.objects.values_list("run_id", "key", "points"))
+        per_series = MetricPoint.objects.values("run_id", "key").annotate(n=Count("*"))
+        stored = set(per_series.values_list("run_id", "key", "n"))
+        assert counted == stored and len(counted) == 2 * Run.objects.count() > 0
     call_command("seed_demo", tenant="beta", projects=12, seed=3, no_train=True)
     with tenant_b.context():
         assert set(Project.objects.values_list("slug", flat=True)) == first

@@ -307,6 +307,10 @@ RECOMMENDATIONS_BLAS_THREADS = env.int("RECOMMENDATIONS_BLAS_THREADS", default=1
 # Precision of the embedding model: auto (bfloat16 where the CPU computes it natively, else float32), float32,
 # bfloat16. See apps/recommendations/ml/embeddings.py for the measured speed and agreement.
 RECOMMENDATIONS_EMBEDDING_PRECISION = env.str("RECOMMENDATIONS_EMBEDDING_PRECISION", default="auto")
+# Per-process caches (apps/recommendations/caches.py), least recently used evicted: tenants whose similarity index a
+# process keeps (each 1.5–3 kB per embedded project, at least 1.5 MB) and loaded success models (all tenants together).
+RECOMMENDATIONS_CACHED_INDEXES = env.int("RECOMMENDATIONS_CACHED_INDEXES", default=16)
+RECOMMENDATIONS_CACHED_MODELS = env.int("RECOMMENDATIONS_CACHED_MODELS", default=8)
 # A queued run not started this long after it was sent is sent again by reconciliation (duplicates are no-ops).
 RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS = env.int("RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS", default=600)
 # A run "running" for longer than this is considered lost (worker died) and marked failed by reconciliation.

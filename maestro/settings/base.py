@@ -127,6 +127,11 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
 ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"
+# What sits between Maestro and PostgreSQL: "direct" (nothing), "session" (a pooler in session mode, e.g. PgBouncer
+# pool_mode=session) or "transaction" / "statement" (a pooler that hands each transaction or statement to any server
+# connection). With TENANT_LIMIT_SET_CALLS the tenant's search_path is set once per connection, so the last two would
+# run one tenant's statements in another's schema: the tenants.E001 system check refuses to start with them.
+DATABASE_POOL_MODE = env.str("DATABASE_POOL_MODE", default="direct")
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

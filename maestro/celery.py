@@ -49,6 +49,21 @@ class TenantTask(Task):
             tenant_var.reset(token)
 
 
+@signals.worker_init.connect
+def _refuse_unsafe_configuration(**_kwargs):
+    """A worker reads and writes tenants' rows like the web does: the same startup checks stop it (maestro.startup).
+    Celery logs and swallows a signal handler's exception, so the worker is stopped with ``SystemExit``."""
+    from django.core.management.base import SystemCheckError
+
+    from maestro.startup import refuse_to_start_on_check_errors
+
+    try:
+        refuse_to_start_on_check_errors()
+    except SystemCheckError as exc:
+        logger.critical("worker_refused_to_start", extra={"reason": str(exc)})
+        raise SystemExit(str(exc)) from exc
+
+
 @signals.before_task_publish.connect
 def _attach_request_id(headers=None, **_kwargs):
     from maestro.context import actor_var, request_id_var

@@ -2,9 +2,12 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from maestro.startup import refuse_to_start_on_check_errors
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings.production")
 
 application = get_wsgi_application()
+refuse_to_start_on_check_errors()
 
 
 def _preload() -> None:

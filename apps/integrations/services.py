@@ -23,6 +23,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.audit.services import audited_update
 from apps.integrations import secrets
 from apps.integrations.choices import DeliveryStatus, Provider, PullRequestState
 from apps.integrations.models import CiRun, Commit, Integration, PullRequest, Review, WebhookDelivery
@@ -443,14 +444,16 @@ def integration_reprocess_enqueue(*, integration: Integration) -> None:
 
     The record (``reprocess_requested_at``) is what counts: when the broker is down the send is skipped (see
     ``maestro.enqueue``) and ``integrations.reconcile_reprocess`` sends it later; the task runs it once
-    (:func:`integration_reprocess_pending`)."""
+    (:func:`integration_reprocess_pending`). The request is audited (``integration.bulk_updated`` with the request
+    time), as is its completion."""
     from apps.integrations.tasks import reprocess_integration
 
-    Integration.objects.filter(pk=integration.pk).update(reprocess_requested_at=timezone.now())
     schema = connection.schema_name
-    transaction.on_commit(
-        lambda: send_or_defer(reprocess_integration, schema_name=schema, integration_id=integration.pk)
-    )
+    with transaction.atomic():
+        audited_update(Integration.objects.filter(pk=integration.pk), reprocess_requested_at=timezone.now())
+        transaction.on_commit(
+            lambda: send_or_defer(reprocess_integration, schema_name=schema, integration_id=integration.pk)
+        )
 
 
 def integration_reprocess_pending(*, integration_id: int) -> ReprocessResult | None:
@@ -463,7 +466,7 @@ def integration_reprocess_pending(*, integration_id: int) -> ReprocessResult | N
         if integration is None or integration.reprocess_requested_at is None:
             return None
         result = integration_reprocess(integration=integration)
-        Integration.objects.filter(pk=integration_id).update(reprocess_requested_at=None)
+        audited_update(Integration.objects.filter(pk=integration_id), reprocess_requested_at=None)
     return result
 
 

@@ -1,35 +1,82 @@
 """Per-process caches: each tenant's similarity index and loaded models.
 
-Similarity index. Every web or worker process keeps one ``SimilarityIndex`` per tenant schema with the tenant's
-spec embeddings. On each use it reads one integer, ``EmbeddingIndexState.version`` (a primary-key lookup); when
-that moved past the version the process holds, it fetches only the embedding rows written since
+Keys. Every entry is keyed by the tenant's *identity* (``apps.tenants.selectors.tenant_identity``: schema name,
+tenant row id and creation time), never by the schema name alone. A tenant dropped and provisioned again under the
+same slug, or imported over a dropped one, is a new row with a new id, so no process serves it the old tenant's
+index or model (whose ids and versions the new tenant's restart from 1); the old entries are never read again and
+leave by eviction.
+
+Bounds. Each cache is a small LRU (``_LRU``), so a long-lived process that serves many tenants over time holds at
+most ``RECOMMENDATIONS_CACHED_INDEXES`` similarity indexes (each 1.5–3 kB per embedded project, at least 1.5 MB),
+``RECOMMENDATIONS_CACHED_MODELS`` predictors and ``MAX_VECTORS`` text vectors; the least recently used goes first.
+
+Similarity index. Every web or worker process keeps one ``SimilarityIndex`` per tenant with the tenant's spec
+embeddings. On each use it reads one integer, ``EmbeddingIndexState.version`` (a primary-key lookup); when that
+moved past the version the process holds, it fetches only the embedding rows written since
 (``index_version > held``) and upserts or removes them — never a full reload per request. Embedding writers bump
 the version under the state row's lock in their own transaction, so versions become visible in commit order and no
 row is skipped. Rows of deleted projects disappear with the project (cascade) without a version bump; searches
 drop such ids when the project lookup misses them (``selectors.similar_projects``) and remove them here.
 
-Text vectors. The embedding of a free text (a proposed spec) is kept in a small per-process LRU keyed by (tenant
-schema, SHA-256 of the text), so re-asking for recommendations while editing the team or constraints of the same
-spec does not run the model again.
+Text vectors. The embedding of a free text (a proposed spec) is kept per (tenant, SHA-256 of the text), so
+re-asking for recommendations while editing the team or constraints of the same spec does not run the model again.
 
-Models. A ``Predictor`` is cached per (tenant schema, model id, version), a small LRU: loading parses the boosters
-and reads the neighbour pool's embeddings once; a promotion or rollback changes the active id, so the next request
-loads the other model, and nothing is ever served across tenants.
+Models. A ``Predictor`` is cached per (tenant, model id, version): loading parses the boosters and reads the
+neighbour pool's embeddings once; a promotion or rollback changes the active id, so the next request loads the other
+model, and nothing is ever served across tenants.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
-from django.db import connection
+from django.conf import settings
 
 from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.ml.similarity import SimilarityIndex
+from apps.tenants.selectors import TenantIdentity, tenant_identity
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 _lock = threading.RLock()
+
+
+class _LRU(Generic[K, V]):
+    """A least-recently-used map bounded by ``bound()`` entries, read when an entry is added (so a changed setting
+    applies at once). Callers hold ``_lock``. Not ``functools.lru_cache``: entries are looked up, updated in place
+    and removed by key; not ``cachetools``: a production dependency for twenty lines."""
+
+    def __init__(self, bound: Callable[[], int]):
+        self._bound = bound
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: K, value: V) -> V:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > max(1, self._bound()):
+            self._items.popitem(last=False)
+        return value
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(list(self._items))
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass
@@ -38,7 +85,7 @@ class _TenantIndex:
     version: int
 
 
-_indexes: dict[str, _TenantIndex] = {}
+_indexes: _LRU[TenantIdentity, _TenantIndex] = _LRU(lambda: settings.RECOMMENDATIONS_CACHED_INDEXES)
 
 
 def current_index_version() -> int:
@@ -73,14 +120,14 @@ def _apply(index: SimilarityIndex, rows) -> None:
 
 def tenant_index() -> SimilarityIndex:
     """The current tenant's index, brought up to date incrementally."""
-    schema = connection.schema_name
+    key = tenant_identity()
     version = current_index_version()
     with _lock:
-        entry = _indexes.get(schema)
+        entry = _indexes.get(key)
         if entry is None:
             index = SimilarityIndex(emb.DIMENSION)
             _apply(index, _rows_since(None))
-            entry = _indexes[schema] = _TenantIndex(index, version)
+            entry = _indexes.put(key, _TenantIndex(index, version))
         elif entry.version < version:
             _apply(entry.index, _rows_since(entry.version))
             entry.version = version
@@ -90,30 +137,26 @@ def tenant_index() -> SimilarityIndex:
 def forget_projects(ids) -> None:
     """Remove ids (deleted projects) from this process's index of the current tenant."""
     with _lock:
-        entry = _indexes.get(connection.schema_name)
+        entry = _indexes.get(tenant_identity())
         if entry is not None:
             entry.index.remove(ids)
 
 
-_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 MAX_VECTORS = 512
+_vectors: _LRU[tuple[TenantIdentity, str], np.ndarray] = _LRU(lambda: MAX_VECTORS)
 
 
 def text_vector(text: str) -> np.ndarray:
     """The embedding of ``text`` (computed once per process while it stays among the recently used)."""
-    key = (connection.schema_name, emb.text_sha256(text))
+    key = (tenant_identity(), emb.text_sha256(text))
     with _lock:
         found = _vectors.get(key)
-        if found is not None:
-            _vectors.move_to_end(key)
-            return found
+    if found is not None:
+        return found
     vector = emb.encode([text])[0]
     vector.setflags(write=False)
     with _lock:
-        _vectors[key] = vector
-        while len(_vectors) > MAX_VECTORS:
-            _vectors.popitem(last=False)
-    return vector
+        return _vectors.put(key, vector)
 
 
 def clear() -> None:
@@ -124,8 +167,7 @@ def clear() -> None:
         _vectors.clear()
 
 
-_predictors: OrderedDict[tuple[str, int, int], object] = OrderedDict()
-MAX_PREDICTORS = 8
+_predictors: _LRU[tuple[TenantIdentity, int, int], object] = _LRU(lambda: settings.RECOMMENDATIONS_CACHED_MODELS)
 
 
 def predictor_for(model_id: int, version: int):
@@ -134,19 +176,15 @@ def predictor_for(model_id: int, version: int):
     from apps.recommendations.ml.predict import Predictor, deserialize
     from apps.recommendations.models import SuccessModel
 
-    key = (connection.schema_name, int(model_id), int(version))
+    key = (tenant_identity(), int(model_id), int(version))
     with _lock:
         found = _predictors.get(key)
-        if found is not None:
-            _predictors.move_to_end(key)
-            return found
+    if found is not None:
+        return found
     blob = SuccessModel.objects.filter(pk=model_id).values_list("booster", flat=True).get()
     data = deserialize(blob)
     pool_ids = [int(i) for i in data["pool_ids"]]
     matrix, has = dataset.embeddings_for(pool_ids)
     predictor = Predictor(data, matrix, has if len(pool_ids) else np.zeros(0, dtype=bool))
     with _lock:
-        _predictors[key] = predictor
-        while len(_predictors) > MAX_PREDICTORS:
-            _predictors.popitem(last=False)
-    return predictor
+        return _predictors.put(key, predictor)

@@ -13,6 +13,7 @@ class TenantsConfig(AppConfig):
         from django.db.models.signals import post_delete
         from django_tenants.signals import tenant_delete_callback
 
+        from apps.tenants import checks  # noqa: F401  (registers the system check)
         from apps.tenants.models import Tenant
 
         post_delete.disconnect(tenant_delete_callback)

@@ -127,6 +127,11 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
 ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"
+# What sits between Maestro and PostgreSQL: "direct" (nothing), "session" (a pooler in session mode, e.g. PgBouncer
+# pool_mode=session) or "transaction" / "statement" (a pooler that hands each transaction or statement to any server
+# connection). With TENANT_LIMIT_SET_CALLS the tenant's search_path is set once per connection, so the last two would
+# run one tenant's statements in another's schema: the tenants.E001 system check refuses to start with them.
+DATABASE_POOL_MODE = env.str("DATABASE_POOL_MODE", default="direct")
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -307,6 +312,10 @@ RECOMMENDATIONS_BLAS_THREADS = env.int("RECOMMENDATIONS_BLAS_THREADS", default=1
 # Precision of the embedding model: auto (bfloat16 where the CPU computes it natively, else float32), float32,
 # bfloat16. See apps/recommendations/ml/embeddings.py for the measured speed and agreement.
 RECOMMENDATIONS_EMBEDDING_PRECISION = env.str("RECOMMENDATIONS_EMBEDDING_PRECISION", default="auto")
+# Per-process caches (apps/recommendations/caches.py), least recently used evicted: tenants whose similarity index a
+# process keeps (each 1.5–3 kB per embedded project, at least 1.5 MB) and loaded success models (all tenants together).
+RECOMMENDATIONS_CACHED_INDEXES = env.int("RECOMMENDATIONS_CACHED_INDEXES", default=16)
+RECOMMENDATIONS_CACHED_MODELS = env.int("RECOMMENDATIONS_CACHED_MODELS", default=8)
 # A queued run not started this long after it was sent is sent again by reconciliation (duplicates are no-ops).
 RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS = env.int("RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS", default=600)
 # A run "running" for longer than this is considered lost (worker died) and marked failed by reconciliation.

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.accounts.services import token_create, user_create
+from apps.audit.models import AuditEvent
 from apps.integrations.models import Commit, Integration, WebhookDelivery
 from apps.projects.models import Project, TeamMember
 from tests.integrations.factories import ProjectFactory, make_integration
@@ -164,6 +165,34 @@ def test_another_tenant_sees_none_of_the_integrations(tenant_a, tenant_b):
     assert api_b.post(_url(project, f"/{integration.pk}/rotate-secret")).status_code == 404
     assert api_b.get(_url(project), HTTP_HOST="localhost").status_code == 404  # routed to B by B's token
     assert tenant_b.api(_token(tenant_a)).get(_url(project)).status_code == 401
+
+
+def test_a_reprocess_request_and_its_completion_are_audited(tenant_a, tenant_b):
+    """Both writes of ``reprocess_requested_at`` bypass ``save()``: each records one ``integration.bulk_updated``
+    event naming the integration, who acted and the field's change; the other tenant's trail has neither."""
+    from apps.integrations.tasks import reprocess_integration
+
+    with tenant_a.context():
+        integration, _ = make_integration(ProjectFactory())
+        start = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    with tenant_b.context():
+        b_start = AuditEvent.objects.count()
+    response = tenant_a.api(_token(tenant_a)).post(_url(integration.project, f"/{integration.pk}/reprocess"))
+    assert response.status_code == 202
+    with tenant_a.context():
+        requested_at = Integration.objects.get(pk=integration.pk).reprocess_requested_at
+    assert requested_at is not None
+    assert reprocess_integration(schema_name="alpha", integration_id=integration.pk) is not None
+    with tenant_a.context():
+        trail = list(AuditEvent.objects.filter(id__gt=start, object_type="integrations.integration").order_by("id"))
+    assert [(e.action, e.extra["ids"], e.actor_type, e.actor_username) for e in trail] == [
+        ("integration.bulk_updated", [integration.pk], "token", "admin"),
+        ("integration.bulk_updated", [integration.pk], "system", ""),
+    ]
+    assert trail[0].changes == {"reprocess_requested_at": {"before": [None], "after": requested_at.isoformat()}}
+    assert trail[1].changes == {"reprocess_requested_at": {"before": [requested_at.isoformat()], "after": None}}
+    with tenant_b.context():
+        assert AuditEvent.objects.count() == b_start
 
 
 def test_openapi_schema_describes_the_integration_endpoints(tenant_a):

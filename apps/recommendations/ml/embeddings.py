@@ -5,12 +5,12 @@ Hugging Face offline switches are set before sentence-transformers is imported, 
 model is loaded lazily, once per process (thread-safe), and returns L2-normalised float32 vectors, so the cosine
 similarity of two vectors is their dot product.
 
-On CPUs with native bfloat16 arithmetic (AVX-512 BF16 / AMX, as on the machines Maestro is measured on) the model
-runs in bfloat16 by default (``RECOMMENDATIONS_EMBEDDING_PRECISION=auto``): a single spec encodes in ~18 ms instead
-of ~27 ms and batches ~3× faster, and the vectors agree with float32 ones to a cosine of at least 0.9999 (measured
-on the demo specs; ``tests/recommendations/test_embedding_precision.py`` asserts ≥ 0.9995 and the same nearest
-neighbours), so float32 and bfloat16 vectors are interchangeable and stored embeddings are not recomputed when the
-precision changes. Elsewhere ``auto`` means float32; bfloat16 without hardware support would be slower.
+On CPUs with native bfloat16 arithmetic (AVX-512 BF16 / AMX, as on the machines Maestro is measured on) the model runs
+in bfloat16 by default (``RECOMMENDATIONS_EMBEDDING_PRECISION=auto``): a single spec encodes in ~18 ms instead of ~27 ms
+and batches ~3× faster, and the vectors agree with float32 ones to a cosine of at least 0.9999 (measured on the demo
+specs; ``tests/recommendations/test_embedding_precision.py`` asserts ≥ 0.9995 and the same nearest neighbours up to ties
+within bfloat16's epsilon), so float32 and bfloat16 vectors are interchangeable and stored embeddings are not recomputed
+when the precision changes. Elsewhere ``auto`` means float32; bfloat16 without hardware support would be slower.
 
 The model reads at most 256 word pieces of a text (its ``max_seq_length``); longer specs are embedded from their
 beginning. Requirement-level comparison (``ml.overlap``) embeds sentence by sentence and is not affected.

@@ -286,6 +286,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("INTEGRATIONS_RECONCILE_SECONDS", default=60),
     },
 }
+# The audit trail's hash chain (apps/audit/chain.py): new events are sealed this often.
+AUDIT_SEAL_SECONDS = env.int("AUDIT_SEAL_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "audit.seal_all_tenants", "schedule": AUDIT_SEAL_SECONDS}
 CELERY_TASK_ROUTES = {"recommendations.*": {"queue": "ml"}}
 CELERY_BEAT_SCHEDULE["recommendations-reconcile"] = {
     "task": "recommendations.reconcile_all_tenants",

@@ -128,6 +128,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
 ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+# The role web and workers connect as in the production split (README: "Database roles"); grant_runtime_role's
+# default. scripts/services.sh creates one locally when it can.
+DATABASE_RUNTIME_ROLE = env("DATABASE_RUNTIME_ROLE", default="")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -132,7 +132,8 @@ def record(
     actor = actor or current_actor()
     origin = current_origin()
     if obj is not None:
-        spec = spec_for(type(obj))
+        # obj.__class__, not type(obj): request.user is a lazy wrapper whose type is not the model.
+        spec = spec_for(obj.__class__) or spec_for(obj._meta.concrete_model)
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
         object_repr = object_repr or str(obj)

@@ -95,17 +95,18 @@ def move_personal_data(apps, schema_editor):
             personal_repr = object_repr if label and object_repr else ""
             if personal_repr:
                 object_repr = f"{label} #{object_id}" if object_id else ""
-            personal_changes = {}
+            personal_changes, masked = {}, False
             for name in fields & set(changes):
                 if isinstance(changes[name], dict):
                     if object_id:  # one object: kept for its subject; a bulk event's values are dropped
                         personal_changes[name] = changes[name]
                     changes[name] = {key: _marker(value) for key, value in changes[name].items()}
+                    masked = True
             personal_extra = {}
             key = NAMED_IN_EXTRA.get(action)
             if key and key in extra and (action != "grant.changed" or extra.get("principal_type") == "user"):
                 personal_extra[key] = extra.pop(key)
-            if not (personal_repr or personal_changes or personal_extra or subject is not None):
+            if not (personal_repr or masked or personal_extra or subject is not None):
                 continue
             cursor.execute(
                 "UPDATE audit_auditevent SET object_repr = %s, changes = %s::jsonb, extra = %s::jsonb WHERE id = %s",

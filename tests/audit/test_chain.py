@@ -4,8 +4,10 @@ an event is changed or removed behind the triggers' back; events and seals refus
 from __future__ import annotations
 
 import itertools
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from apps.audit.chain import GENESIS, audit_chain_verify, audit_seal
@@ -73,6 +75,24 @@ def test_a_removed_event_and_seal_break_the_chain_at_the_next_seal(tenant_a):
         report = audit_chain_verify()
         assert not report.ok
         assert report.problems[0].startswith(f"seal {following.pk} (event {events[2].pk}): does not follow")
+
+
+def test_verify_command_reports_each_tenant_and_fails_on_a_broken_chain(tenant_a, tenant_b):
+    with tenant_a.context():
+        events = _write_events(2)
+    out = StringIO()
+    call_command("verify_audit_trail", "--seal", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith(f"{tenant_a.schema}: ok; ") for line in lines)
+    assert any(line.startswith(f"{tenant_b.schema}: ok; ") for line in lines)
+    with tenant_a.context():
+        _as_owner_without_triggers(("UPDATE audit_auditevent SET extra = '{}' WHERE id = %s", [events[0].pk]))
+    out = StringIO()
+    with pytest.raises(CommandError, match=f"broken in: {tenant_a.schema}.$"):
+        call_command("verify_audit_trail", stdout=out)
+    assert f"{tenant_a.schema}: BROKEN" in out.getvalue() and f"{tenant_b.schema}: ok" in out.getvalue()
+    with pytest.raises(CommandError, match="No tenant with slug 'nowhere'"):
+        call_command("verify_audit_trail", "--tenant", "nowhere", stdout=StringIO())
 
 
 def test_an_event_slipped_in_with_an_old_time_is_reported_unsealed(tenant_a):

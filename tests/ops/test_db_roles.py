@@ -8,6 +8,7 @@ from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context
@@ -16,7 +17,9 @@ from apps.audit.chain import audit_chain_verify, audit_seal
 from apps.audit.models import AuditEvent, AuditEventDetail, AuditIdentity
 from apps.audit.services import audit_person_erase, audit_security_event
 from apps.ops.db_roles import runtime_role_grant
+from apps.ops.services import tenant_delete
 from apps.tenants.models import Tenant
+from apps.tenants.services import tenant_provision
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +136,13 @@ def test_grant_command_refuses_a_missing_or_privileged_role_and_prints_its_state
     assert f'REVOKE UPDATE, DELETE ON "alpha"."audit_auditevent" FROM {quoted};' in text
     assert f"ALTER DEFAULT PRIVILEGES GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {quoted};" in text
     assert f"Granted runtime privileges to '{runtime_role}'" in text
+
+
+def test_the_runtime_role_is_told_to_use_the_owner_to_create_or_drop_a_tenant(runtime_role, tenant_b):
+    with _As(runtime_role):
+        with pytest.raises(ValidationError, match="may not create or drop schemas"):
+            tenant_provision(slug="deltaroles", name="Delta", admin_email="admin@delta.test")
+        with pytest.raises(ValidationError, match="may not create or drop schemas"):
+            tenant_delete(tenant=tenant_b.tenant, force=True)
+        assert not Tenant.objects.filter(schema_name="deltaroles").exists()
+    assert Tenant.objects.get(pk=tenant_b.tenant.pk).is_active

@@ -86,7 +86,7 @@ def audit_seal() -> SealResult:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(schema)])
         last = AuditSeal.objects.order_by("-id").first()
         previous = last.digest if last is not None else GENESIS
-        pending = AuditEvent.objects.filter(seal__isnull=True)
+        pending = AuditEvent._base_manager.filter(seal__isnull=True)  # the event row alone: no identity or detail
         if last is not None:
             pending = pending.filter(occurred_at__gte=last.sealed_at - LOOKBACK)
         sealed, batch = 0, []
@@ -144,7 +144,7 @@ def audit_chain_verify(*, max_problems: int = 20) -> ChainReport:
         if len(report.problems) >= max_problems:
             report.problems.append("… stopped after the first problems")
             return report
-    unsealed = AuditEvent.objects.filter(seal__isnull=True)
+    unsealed = AuditEvent._base_manager.filter(seal__isnull=True)
     report.unsealed = unsealed.count()
     last = AuditSeal.objects.order_by("-id").values_list("sealed_at", flat=True).first()
     if last is not None:

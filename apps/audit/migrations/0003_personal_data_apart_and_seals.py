@@ -113,7 +113,8 @@ def move_personal_data(apps, schema_editor):
                 [object_repr, json.dumps(changes), json.dumps(extra), event_id],
             )
             cursor.execute(
-                "INSERT INTO audit_auditeventdetail (event_id, subject_id, ip, user_agent, object_repr, changes, extra) "
+                "INSERT INTO audit_auditeventdetail "
+                "(event_id, subject_id, ip, user_agent, object_repr, changes, extra) "
                 "VALUES (%s, %s, NULL, '', %s, %s::jsonb, %s::jsonb) ON CONFLICT (event_id) DO UPDATE SET "
                 "subject_id = EXCLUDED.subject_id, object_repr = EXCLUDED.object_repr, changes = EXCLUDED.changes, "
                 "extra = EXCLUDED.extra",
@@ -127,7 +128,8 @@ def move_personal_data(apps, schema_editor):
         erased = [row[0] for row in cursor.fetchall()]
         if erased:
             cursor.execute(
-                "INSERT INTO audit_auditidentity (actor_id, username, erased_at) SELECT unnest(%s::bigint[]), '', now() "
+                "INSERT INTO audit_auditidentity (actor_id, username, erased_at) "
+                "SELECT unnest(%s::bigint[]), '', now() "
                 "ON CONFLICT (actor_id) DO UPDATE SET username = '', erased_at = now()",
                 [erased],
             )
@@ -227,9 +229,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "subject_id",
-                    models.BigIntegerField(
-                        blank=True, db_index=True, help_text="The user this is about.", null=True
-                    ),
+                    models.BigIntegerField(blank=True, db_index=True, help_text="The user this is about.", null=True),
                 ),
                 ("ip", models.GenericIPAddressField(blank=True, null=True)),
                 ("user_agent", models.CharField(blank=True, max_length=300)),

@@ -4,8 +4,8 @@ The trigger stops the application from rewriting history; the chain shows whethe
 table's owner, a superuser, a restored dump) did. Each ``AuditSeal`` stores ``digest = SHA-256(previous digest,
 canonical content of one event)``; ``audit_chain_verify`` recomputes every digest, so a changed, removed or
 reordered sealed event, or a removed seal, breaks the chain at that point. A wholesale rewrite of events *and*
-seals is only visible against a copy of the head kept elsewhere: ``audit_seal`` logs the head after every run
-(``audit_sealed``, logger ``maestro.audit``), so shipped logs are that copy.
+seals is only visible against a copy of the head kept elsewhere: ``audit_seal`` logs the head after every run that
+sealed something (``audit_sealed``, logger ``maestro.audit``), so shipped logs are that copy.
 
 Why seal in batches instead of chaining each event as it is written: a chain written inline needs the previous
 row's digest, i.e. one lock per tenant held until each writing transaction commits — every audited write of a
@@ -35,7 +35,8 @@ logger = logging.getLogger("maestro.audit")
 
 GENESIS = "0" * 64
 VERSION = 1
-# Events written by a transaction that commits this long after the previous sealing run are still found by the next.
+# A run looks this far back before the previous run for unsealed events: an event whose transaction committed up to
+# this long after it was written (and after later events were sealed) is still sealed.
 LOOKBACK = timedelta(days=1)
 BATCH = 2000
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL and Redis answer for Maestro; start them when they do not.
 #
-#   scripts/services.sh up     ensure both services answer (idempotent), writing .env on first use
+#   scripts/services.sh up     ensure both services answer (idempotent), writing .env on first use; also ensures
+#                              the optional runtime database role (see ensure_runtime_role) where it can
 #   scripts/services.sh down   stop the services that `up` started (and only those)
 #   scripts/services.sh status print what answers
 #   scripts/services.sh browser make sure Chromium is installed for the browser tests (apt-get as root)
@@ -202,6 +203,52 @@ ensure_postgres() {
   say "PostgreSQL ready on 127.0.0.1:$PGU_PORT (database $PGU_DB)"
 }
 
+# ---------------------------------------------------------------- runtime database role (optional)
+# The production split (README, "Database roles"): web and workers connect as <owner>_app, which owns nothing and may
+# only SELECT/INSERT the audit trail; `manage.py grant_runtime_role` gives it its privileges after migrations. Local
+# runs keep using the owner (the platform admin creates and drops tenant schemas, which needs it); the role exists so
+# the split can be tried (DATABASE_URL=$DATABASE_RUNTIME_URL) and so the tests can check the grants. The owner is
+# made a member of the runtime role (it may SET ROLE to it, never the reverse). Created as the postgres superuser when
+# root, or by the owner when it may create roles; otherwise skipped with a note.
+ensure_runtime_role() {
+  local url="${DATABASE_URL:-$(env_get DATABASE_URL)}"
+  parse_db_url "$url"
+  local role="${PGU_USER}_app" runtime_url pass=""
+  runtime_url="${DATABASE_RUNTIME_URL:-$(env_get DATABASE_RUNTIME_URL)}"
+  if [ -z "$runtime_url" ] && is_root && [ -f "$SHARED_DB_ENV" ]; then
+    runtime_url=$(sed -n 's/^DATABASE_RUNTIME_URL=//p' "$SHARED_DB_ENV" | tail -n 1)
+  fi
+  if [ -n "$runtime_url" ]; then
+    pass=$(python3 -c "import sys; from urllib.parse import urlsplit, unquote; print(unquote(urlsplit(sys.argv[1]).password or ''))" "$runtime_url")
+  fi
+  [ -n "$pass" ] || pass=$(gen_secret 18)
+  local q_pass
+  q_pass=$(printf '%s' "$pass" | sed "s/'/''/g")
+  local sql="DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN
+    CREATE ROLE \"$role\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$q_pass';
+  ELSE
+    ALTER ROLE \"$role\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$q_pass';
+  END IF;
+END \$\$;
+GRANT \"$role\" TO \"$PGU_USER\";"
+  if is_root && runuser -u postgres -- psql -p "$PGU_PORT" -Atqc 'select 1' postgres >/dev/null 2>&1; then
+    runuser -u postgres -- psql -p "$PGU_PORT" -v ON_ERROR_STOP=1 -Atq postgres <<<"$sql" >/dev/null
+  elif [ "$(psql "$url" -Atqc "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user" 2>/dev/null)" = "t" ]; then
+    psql "$url" -v ON_ERROR_STOP=1 -Atq <<<"$sql" >/dev/null
+  else
+    say "NOTE: no runtime database role ($PGU_USER may not create roles); the role-split tests will be skipped"
+    return 0
+  fi
+  runtime_url="postgres://$role:$pass@$PGU_HOST:$PGU_PORT/$PGU_DB"
+  if is_root && [ -f "$SHARED_DB_ENV" ] && ! grep -q '^DATABASE_RUNTIME_URL=' "$SHARED_DB_ENV"; then
+    (umask 077; printf 'DATABASE_RUNTIME_URL=%s\n' "$runtime_url" >>"$SHARED_DB_ENV")
+  fi
+  [ "$(env_get DATABASE_RUNTIME_URL)" = "$runtime_url" ] || env_set DATABASE_RUNTIME_URL "$runtime_url"
+  [ "$(env_get DATABASE_RUNTIME_ROLE)" = "$role" ] || env_set DATABASE_RUNTIME_ROLE "$role"
+  say "runtime database role $role ready (grants: manage.py grant_runtime_role, after migrations)"
+}
+
 # ---------------------------------------------------------------- Redis
 ensure_redis() {
   local url="${REDIS_URL:-$(env_get REDIS_URL)}"
@@ -276,6 +323,7 @@ case "${1:-up}" in
   up)
     ensure_secret_key
     ensure_postgres
+    ensure_runtime_role
     ensure_redis
     ;;
   browser) ensure_browser ;;

@@ -103,11 +103,15 @@ def _write(obj: Model, level: str | None, *, user=None, group=None) -> str | Non
 
 def _audit(obj: Model, before: str | None, after: str | None, principal: tuple[str, int, str], **extra) -> None:
     kind, pk, name = principal
+    # A user's name is personal data: it goes to the erasable part of the event (the group's name does not).
+    person = kind == "user"
     audit_security_event(
         "grant.changed",
         obj=obj,
         changes={"level": {"before": before, "after": after}},
-        extra={"principal_type": kind, "principal_id": pk, "principal": name, **extra},
+        extra={"principal_type": kind, "principal_id": pk, **({} if person else {"principal": name}), **extra},
+        subject_id=pk if person else None,
+        personal_extra={"principal": name} if person else None,
     )
 
 

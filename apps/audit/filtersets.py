@@ -28,4 +28,5 @@ class AuditEventFilterSet(django_filters.FilterSet):
         fields = []
 
     def filter_actor(self, queryset, name, value):
-        return queryset.filter(Q(actor_username=value) | Q(actor_token=value))
+        # Through the identity: an erased user's former name matches nothing.
+        return queryset.filter(Q(actor__username=value, actor__erased_at__isnull=True) | Q(actor_token=value))

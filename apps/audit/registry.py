@@ -10,6 +10,11 @@ the helpers in ``apps.audit.services`` (``audited_update``, ``audited_bulk_creat
 
 Every model of a tenant app must appear either in ``AUDITED`` / ``audit_register(...)`` or in ``NOT_AUDITED`` with
 a reason; ``tests/audit/test_registry.py`` fails for a model in neither.
+
+Models that describe a person declare it: ``subject_field`` names the attribute holding the id of the user the row
+is about (``pk`` for the user itself), and ``personal_fields`` the fields whose values identify them. Their events
+keep those values (and the object's ``str()``) out of the append-only row, in the erasable detail
+(``apps.audit.models``), so a privacy erasure can remove them without rewriting history.
 """
 
 from __future__ import annotations
@@ -45,6 +50,16 @@ class AuditSpec:
     m2m_fields: tuple[str, ...] = ()
     category: str = Category.DATA
     classify: Classifier | None = field(default=None, compare=False)
+    personal_fields: frozenset[str] = frozenset()
+    subject_field: str = ""
+
+    @property
+    def is_personal(self) -> bool:
+        """Rows of this model are about one person: their ``str()`` is personal text."""
+        return bool(self.subject_field)
+
+    def subject_of(self, obj: Model) -> int | None:
+        return getattr(obj, self.subject_field, None) if self.subject_field else None
 
     @property
     def object_type(self) -> str:
@@ -86,11 +101,19 @@ AUDITED: dict[str, dict] = {
         "ignore_fields": {"last_login"},
         "m2m_fields": ("groups", "user_permissions"),
         "classify": _classify_user,
+        "personal_fields": {"username", "first_name", "last_name", "email"},
+        "subject_field": "pk",
     },
-    "accounts.ApiToken": {"name": "token", "secret_fields": {"key_hash"}, "classify": _classify_token},
+    "accounts.ApiToken": {
+        "name": "token",
+        "secret_fields": {"key_hash"},
+        "classify": _classify_token,
+        "personal_fields": {"name"},  # often the person's name or device ("carol laptop")
+        "subject_field": "user_id",
+    },
     "auth.Group": {"name": "group", "m2m_fields": ("permissions",), "category": Category.SECURITY},
     "projects.Project": {"name": "project"},
-    "projects.TeamMember": {"name": "team_member"},
+    "projects.TeamMember": {"name": "team_member", "personal_fields": {"display_name"}, "subject_field": "user_id"},
     "projects.ScoringSettings": {"name": "scoring_settings"},
     "artifacts.Artifact": {"name": "artifact", "ignore_fields": {"usage_count"}},
     "artifacts.ArtifactBlob": {"name": "artifact_blob"},
@@ -123,6 +146,9 @@ NOT_AUDITED: dict[str, str] = {
     "metrics.RunParam": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
     "metrics.RunTag": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
     "audit.AuditEvent": "the trail itself (append-only)",
+    "audit.AuditIdentity": "the trail's actor names (written with each event, blanked by privacy erasure)",
+    "audit.AuditEventDetail": "the trail's erasable per-event detail (client address, personal text)",
+    "audit.AuditSeal": "the trail's hash chain (append-only, written by audit_seal)",
     "integrations.WebhookDelivery": "the append-only record of each webhook received (provider, delivery id, time,"
     " signature check); an audit row per delivery would duplicate it",
     "integrations.Commit": "derived from webhook deliveries by normalisation (re-buildable from them)",
@@ -157,12 +183,15 @@ def audit_register(
     m2m_fields=(),
     category: str = Category.DATA,
     classify: Classifier | None = None,
+    personal_fields=(),
+    subject_field: str = "",
 ) -> AuditSpec:
     """Audit every create, update and delete of ``model`` (one event each). Call once, e.g. in AppConfig.ready().
 
     ``secret_fields`` are recorded as changed but masked (fields named like password/secret/token/key are masked
     anyway); ``ignore_fields`` (plus ``auto_now`` fields) are left out, and an update touching only them records
-    nothing; ``m2m_fields`` also record additions and removals.
+    nothing; ``m2m_fields`` also record additions and removals; ``subject_field`` / ``personal_fields`` mark a model
+    whose rows are about a person (see the module docstring).
     """
     from apps.audit import signals
 
@@ -177,6 +206,8 @@ def audit_register(
         m2m_fields=tuple(m2m_fields),
         category=category,
         classify=classify,
+        personal_fields=frozenset(personal_fields),
+        subject_field=subject_field,
     )
     if model in _REGISTRY:
         if _REGISTRY[model] == spec:
@@ -189,6 +220,14 @@ def audit_register(
 
 def spec_for(model: type[Model]) -> AuditSpec | None:
     return _REGISTRY.get(model)
+
+
+def spec_for_label(object_type: str) -> AuditSpec | None:
+    """The spec of an ``app_label.model`` object type (as events store it), or None."""
+    for model, spec in _REGISTRY.items():
+        if model._meta.label_lower == object_type:
+            return spec
+    return None
 
 
 def registered() -> dict[type[Model], AuditSpec]:

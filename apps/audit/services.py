@@ -1,5 +1,10 @@
 """Writing audit events. Model changes are recorded by signals (see ``registry``); these functions record what
-signals cannot see: security events, batch ingest, and bulk writes that bypass ``save()``/``delete()``."""
+signals cannot see: security events, batch ingest, and bulk writes that bypass ``save()``/``delete()``.
+
+Each event is split on the way in (see ``apps.audit.models``): the append-only row gets the pseudonymous actor id
+and only non-personal text; the actor's name goes to ``AuditIdentity``, the client address, user agent and personal
+text to ``AuditEventDetail``. ``audit_person_erase`` is the one place that empties those for a user.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.db.models.fields.files import FieldFile
+from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 from apps.audit.context import Actor, actor_from, current_actor, current_origin, suppressed
-from apps.audit.models import AuditEvent, Category
-from apps.audit.registry import SECRET_NAME_RE, AuditSpec, spec_for
+from apps.audit.models import PERSONAL, AuditEvent, AuditEventDetail, AuditIdentity, Category, erased_label
+from apps.audit.registry import SECRET_NAME_RE, AuditSpec, spec_for, spec_for_label
 
 logger = logging.getLogger("maestro.audit")
 
@@ -68,6 +74,39 @@ def _in_tenant_schema() -> bool:
     return connection.schema_name != get_public_schema_name()
 
 
+def _personal(value: Any) -> Any:
+    return value if value in (None, "", [], {}) else PERSONAL
+
+
+def _split_changes(spec: AuditSpec | None, changes: dict, *, keep: bool) -> tuple[dict, dict]:
+    """(changes for the event, personal changes for the detail): a personal field's values become markers in the
+    event; they are kept in the detail only when ``keep`` (one object, so erasure can find them by subject)."""
+    if spec is None or not spec.personal_fields:
+        return changes, {}
+    public, personal = {}, {}
+    for name, change in changes.items():
+        if name in spec.personal_fields and isinstance(change, dict):
+            public[name] = {key: _personal(value) for key, value in change.items()}
+            if keep:
+                personal[name] = change
+        else:
+            public[name] = change
+    return public, personal
+
+
+def _identity_note(actor_id: int, username: str) -> None:
+    """Record (or refresh after a rename) the name behind ``actor_id``; an erased identity stays erased. Takes no
+    row lock unless the name changed, so concurrent writes by one user do not queue on it."""
+    table = connection.ops.quote_name(AuditIdentity._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH renamed AS (UPDATE {table} SET username = %s "  # noqa: S608 (table name from the model)
+            "WHERE actor_id = %s AND erased_at IS NULL AND username <> %s RETURNING 1) "
+            f"INSERT INTO {table} (actor_id, username) VALUES (%s, %s) ON CONFLICT (actor_id) DO NOTHING",
+            [username, actor_id, username, actor_id, username],
+        )
+
+
 def record(
     action: str,
     *,
@@ -79,33 +118,81 @@ def record(
     changes: dict | None = None,
     extra: dict | None = None,
     actor: Actor | None = None,
+    subject_id: int | None = None,
+    personal_extra: dict | None = None,
 ) -> AuditEvent | None:
-    """Write one audit event in the current tenant schema (platform-schema activity is not audited: None)."""
+    """Write one audit event in the current tenant schema (platform-schema activity is not audited: None).
+
+    ``subject_id`` names the user the event is about when ``obj`` does not (it does for models registered with a
+    ``subject_field``); ``personal_extra`` is extra data that identifies a person (e.g. a username typed into a
+    failed login): kept in the erasable detail, never in the append-only row.
+    """
     if not _in_tenant_schema():
         return None
     actor = actor or current_actor()
     origin = current_origin()
     if obj is not None:
+        # obj.__class__, not type(obj): request.user is a lazy wrapper whose type is not the model.
+        spec = spec_for(obj.__class__) or spec_for(obj._meta.concrete_model)
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
         object_repr = object_repr or str(obj)
-    return AuditEvent.objects.create(
+        if subject_id is None and spec is not None:
+            subject_id = spec.subject_of(obj)
+    else:
+        spec = spec_for_label(object_type) if object_type else None
+    object_id = "" if object_id in (None, "") else str(object_id)
+    personal_repr = ""
+    if spec is not None and spec.is_personal and object_repr:
+        personal_repr, object_repr = object_repr, (f"{spec.name} #{object_id}" if object_id else "")
+    public_changes, personal_changes = _split_changes(spec, changes or {}, keep=obj is not None)
+    personal = mask_extra(personal_extra)
+    if actor.user_id is not None:
+        _identity_note(actor.user_id, actor.username)
+    event = AuditEvent.objects.create(
         category=category,
         action=action,
         object_type=object_type,
-        object_id="" if object_id in (None, "") else str(object_id),
+        object_id=object_id,
         object_repr=(object_repr or "")[:200],
         actor_type=actor.type,
         actor_id=actor.user_id,
-        actor_username=actor.username,
         actor_token=actor.token_prefix,
         source=origin.source,
-        changes=changes or {},
+        changes=public_changes,
         extra=mask_extra(extra),
-        ip=origin.ip,
-        user_agent=origin.user_agent,
         request_id=origin.request_id,
     )
+    if origin.ip or origin.user_agent or personal_repr or personal_changes or personal or subject_id is not None:
+        event.detail = AuditEventDetail.objects.create(
+            event=event,
+            subject_id=subject_id,
+            ip=origin.ip,
+            user_agent=origin.user_agent,
+            object_repr=personal_repr[:200],
+            changes=personal_changes,
+            extra=personal,
+        )
+    return event
+
+
+@transaction.atomic
+def audit_person_erase(*, user_id: int) -> int:
+    """Make user ``user_id`` unidentifiable in the trail without touching an event: their identity reads
+    ``erased user #<id>``; the client address and user agent of their events (and of anonymous events about them,
+    e.g. failed logins with their username) and the personal text about them are cleared. Returns the number of
+    event details changed. The append-only events and their seals are untouched, so the chain still verifies."""
+    AuditIdentity.objects.update_or_create(actor_id=user_id, defaults={"username": "", "erased_at": timezone.now()})
+    theirs = AuditEventDetail.objects.filter(
+        Q(event__actor_id=user_id) | Q(subject_id=user_id, event__actor_id__isnull=True)
+    )
+    changed = set(theirs.exclude(ip__isnull=True, user_agent="").values_list("pk", flat=True))
+    theirs.update(ip=None, user_agent="")
+    about = AuditEventDetail.objects.filter(subject_id=user_id)
+    changed |= set(about.values_list("pk", flat=True))
+    about.exclude(object_repr="").update(object_repr=erased_label(user_id))
+    about.update(changes={}, extra={})
+    return len(changed)
 
 
 def audit_security_event(action: str, *, user=None, token=None, **fields) -> AuditEvent | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models import Model, signals
 
@@ -177,6 +178,17 @@ def _on_logout(sender, request, user, **kwargs):
         )
 
 
+def _user_id_named(username) -> int | None:
+    """The id of the tenant's user with this username, if any: the person a failed login or lockout is about (so
+    that erasing them clears the username typed in)."""
+    if not username:
+        return None
+    user_model = get_user_model()
+    return (
+        user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).values_list("pk", flat=True).first()
+    )
+
+
 def _on_login_failed(sender, credentials, request=None, **kwargs):
     from apps.audit.services import audit_security_event
 
@@ -185,7 +197,9 @@ def _on_login_failed(sender, credentials, request=None, **kwargs):
         "auth.login_failed",
         object_type="accounts.user",
         object_repr=username,
-        extra={"username": username, "locked_out": bool(getattr(request, "axes_locked_out", False))},
+        extra={"locked_out": bool(getattr(request, "axes_locked_out", False))},
+        subject_id=_user_id_named(username),
+        personal_extra={"username": username},
     )
 
 
@@ -204,7 +218,9 @@ def _on_locked_out(sender, request, username, ip_address, **kwargs):
         "auth.lockout",
         object_type="accounts.user",
         object_repr=str(username or "")[:150],
-        extra={"username": username, "failures": failures},
+        extra={"failures": failures},
+        subject_id=_user_id_named(username),
+        personal_extra={"username": username},
     )
 
 

@@ -48,6 +48,8 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.audit.models import APPEND_ONLY_MODELS
+
 FORMAT_NAME = "maestro-tenant-export"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -495,15 +497,22 @@ def load_rows(archive: VerifiedArchive, *, progress: Progress = _noop) -> int:
 
     Must run inside a transaction in the target schema: the fresh schema's rows made by migrations (content types,
     permissions, defaults) are truncated first so the archive's rows — and primary keys — are restored exactly.
+    The append-only audit tables are not truncated (their triggers refuse it); they must still be empty.
     """
     assert connection.in_atomic_block, "load_rows must run inside transaction.atomic()"
     schema = connection.schema_name
-    all_tables = [f"{_qn(schema)}.{_qn(m._meta.db_table)}" for m in tenant_models()]
+    append_only = {m._meta.db_table for m in APPEND_ONLY_MODELS}
+    emptied = [f"{_qn(schema)}.{_qn(m._meta.db_table)}" for m in tenant_models() if m._meta.db_table not in append_only]
     with connection.cursor() as cursor:
         # Fire the foreign-key checks the migrations left pending (TRUNCATE refuses tables with pending trigger
         # events), empty every table, then defer the checks again while the rows are loaded in any order.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"TRUNCATE {', '.join(all_tables)} RESTART IDENTITY CASCADE")
+        cursor.execute(f"TRUNCATE {', '.join(emptied)} RESTART IDENTITY CASCADE")
+        # The audit trail refuses TRUNCATE (and DELETE): a fresh schema has none, and nothing may empty one.
+        for table in sorted(append_only):
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {_qn(schema)}.{_qn(table)})")  # noqa: S608
+            if cursor.fetchone()[0]:
+                raise ArchiveError(f"Table {table} of the new schema is not empty; it is append-only.")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     total = 0
     tables = archive.manifest["tables"]

@@ -3,15 +3,17 @@
 Erasure anonymises in place instead of deleting, so everything the user did (runs, artifacts, audit events) keeps
 its history with a *pseudonymous* actor: the user row keeps its primary key but its username becomes the
 pseudonym (``actor_pseudonym``), its names and e-mail are cleared, its password made unusable and it is
-deactivated; its tokens, sessions and object permissions are deleted.
+deactivated; its tokens, sessions and object permissions are deleted. The audit trail stays append-only and its
+hash chain valid: its events never held personal data, and ``apps.audit.services.audit_person_erase`` empties the
+erasable side (the user's name behind their actor id, the addresses and agents of their events, personal text about
+them), so they show as ``erased user #<id>``.
 
 Hooks for other apps:
 
 * ``actor_pseudonym(user)`` — a stable, non-reversible label (HMAC of tenant and user id under
-  ``PRIVACY_PSEUDONYM_KEY``). Audit events store it as their actor label, so an erased user's events show the
-  same pseudonym before and after erasure and never a name.
+  ``PRIVACY_PSEUDONYM_KEY``): what an erased user's username becomes.
 * ``register_erasure_handler(fn)`` — ``fn(user=..., pseudonym=...)`` runs inside the erasure transaction; use it
-  to scrub denormalised personal text an app stored (e.g. a username copied into an audit payload).
+  to scrub denormalised personal text an app stored.
 * ``PERSONAL_TEXT_FIELDS`` — ``{"app.model": ("<user FK field>", ["<text field>", ...])}``: text fields replaced by
   the pseudonym on rows linked to the erased user.
 """
@@ -34,6 +36,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from apps.audit.selectors import audit_events_of_actor
+from apps.audit.services import audit_person_erase, audit_security_event
 from apps.ops.archive import SECRET_COLUMNS, tenant_models
 
 EXPORT_FORMAT = "maestro-user-export"
@@ -82,7 +86,8 @@ def _strip_secrets(label: str, row: dict) -> dict:
 
 
 def user_data_export(*, user) -> dict:
-    """Everything of the tenant that belongs to or points at ``user``, as JSON-ready data (no secrets)."""
+    """Everything of the tenant that belongs to or points at ``user``, as JSON-ready data (no secrets), and the
+    audit events they performed as the audit log shows them (with their client addresses and user agents)."""
     user_model = get_user_model()
     label = user_model._meta.label_lower
     profile = _strip_secrets(label, serializers.serialize("python", [user])[0])
@@ -94,6 +99,9 @@ def user_data_export(*, user) -> dict:
             related[key] = [
                 _strip_secrets(model._meta.label_lower, row) for row in serializers.serialize("python", rows)
             ]
+    events = [event.shown() for event in audit_events_of_actor(actor_id=user.pk)]
+    if events:
+        related["audit.auditevent (as actor)"] = events
     return {
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_FORMAT_VERSION,
@@ -115,6 +123,7 @@ class ErasureResult:
     sessions_deleted: int
     permissions_deleted: int
     rows_scrubbed: int
+    audit_details_cleared: int
 
 
 def _sessions_of(user) -> list[str]:
@@ -173,10 +182,14 @@ def user_erase(*, user) -> ErasureResult:
     user.save()
     for handler in list(_erasure_handlers):
         handler(user=user, pseudonym=pseudonym)
+    # Last, so the erasure's own events (the user.updated above, this one) are cleared with the rest.
+    audit_security_event("user.erased", obj=user)
+    audit_details_cleared = audit_person_erase(user_id=user.pk)
     return ErasureResult(
         pseudonym=pseudonym,
         tokens_deleted=tokens_deleted,
         sessions_deleted=sessions_deleted,
         permissions_deleted=permissions_deleted,
         rows_scrubbed=scrubbed,
+        audit_details_cleared=audit_details_cleared,
     )

@@ -31,7 +31,12 @@ from apps.ops.archive import (
 )
 from apps.ops.models import TenantExport
 from apps.tenants.models import Domain, Tenant
-from apps.tenants.services import tenant_set_active, tenant_validate_domain, tenant_validate_slug
+from apps.tenants.services import (
+    tenant_set_active,
+    tenant_validate_domain,
+    tenant_validate_schema_owner,
+    tenant_validate_slug,
+)
 
 logger = logging.getLogger("maestro.ops")
 
@@ -158,6 +163,10 @@ def tenant_delete(*, tenant: Tenant, force: bool = False, progress: Progress = _
     """
     if tenant.is_public:
         raise ValidationError({"tenant": "The platform schema cannot be deleted."})
+    try:
+        tenant_validate_schema_owner(tenant.schema_name)
+    except ValidationError as exc:
+        raise ValidationError({"tenant": exc.message_dict["slug"]}) from exc
     export = tenant_fresh_export(tenant)
     if export is None and not force:
         raise ValidationError(

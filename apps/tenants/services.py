@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from apps.tenants.models import Domain, Tenant
@@ -33,6 +33,30 @@ def tenant_validate_slug(slug: str) -> None:
         raise ValidationError({"slug": f"'{slug}' is reserved."})
     if Tenant.objects.filter(schema_name=slug).exists():
         raise ValidationError({"slug": f"A tenant with slug '{slug}' already exists."})
+    tenant_validate_schema_owner()
+
+
+OWNER_ONLY = (
+    "This database role may not create or drop schemas (it is the runtime role of the production split, README "
+    "'Database roles'); run the management command with the owner role's DATABASE_URL."
+)
+
+
+def tenant_validate_schema_owner(schema_name: str | None = None) -> None:
+    """Raise ValidationError unless the current database role may create schemas — and drop ``schema_name`` (own
+    it, directly or through a role it belongs to) when given. Only the owner role of the role split may."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT has_database_privilege(current_database(), 'CREATE')")
+        allowed = cursor.fetchone()[0]
+        if allowed and schema_name is not None:
+            cursor.execute(
+                "SELECT pg_has_role(current_user, nspowner, 'USAGE') FROM pg_namespace WHERE nspname = %s",
+                [schema_name],
+            )
+            row = cursor.fetchone()
+            allowed = row is None or row[0]
+    if not allowed:
+        raise ValidationError({"slug": OWNER_ONLY})
 
 
 def tenant_validate_domain(domain: str) -> None:

@@ -133,6 +133,9 @@ ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"
 # run one tenant's statements in another's schema: the tenants.E001 system check refuses to start with them.
 DATABASE_POOL_MODE = env.str("DATABASE_POOL_MODE", default="direct")
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+# The role web and workers connect as in the production split (README: "Database roles"); grant_runtime_role's
+# default. scripts/services.sh creates one locally when it can.
+DATABASE_RUNTIME_ROLE = env("DATABASE_RUNTIME_ROLE", default="")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -291,6 +294,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("INTEGRATIONS_RECONCILE_SECONDS", default=60),
     },
 }
+# The audit trail's hash chain (apps/audit/chain.py): new events are sealed this often.
+AUDIT_SEAL_SECONDS = env.int("AUDIT_SEAL_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "audit.seal_all_tenants", "schedule": AUDIT_SEAL_SECONDS}
 CELERY_TASK_ROUTES = {"recommendations.*": {"queue": "ml"}}
 CELERY_BEAT_SCHEDULE["recommendations-reconcile"] = {
     "task": "recommendations.reconcile_all_tenants",

@@ -35,7 +35,7 @@ def test_dashboard_login_locks_out_after_the_limit_and_logs_it(tenant_a, caplog)
     with tenant_a.context():
         lockouts = AuditEvent.objects.filter(action="auth.lockout")
         assert lockouts.count() == 1  # recorded once, when the lockout starts
-        assert lockouts.get().extra["username"] == "admin"
+        assert lockouts.get().display_extra["username"] == "admin"
         assert AuditEvent.objects.filter(action="auth.login_failed").count() == LIMIT + 2
         assert not AuditEvent.objects.filter(action="auth.login").exists()
     assert any(r.getMessage() == "login lockout" and r.username == "admin" for r in caplog.records)
@@ -179,6 +179,6 @@ def test_password_change_guesses_count_towards_the_lockout(tenant_a):
     right = {"old_password": tenant_a.admin_password, "new_password1": new, "new_password2": new}
     assert client.post("/accounts/password/", right).status_code == 429  # locked, even with the right password
     with tenant_a.context():
-        failures = AuditEvent.objects.filter(action="auth.login_failed", extra__username="admin")
+        failures = AuditEvent.objects.filter(action="auth.login_failed", detail__extra__username="admin")
         assert failures.count() == LIMIT + 1
         assert AuditEvent.objects.filter(action="auth.lockout").count() == 1

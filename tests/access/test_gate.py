@@ -154,7 +154,8 @@ def test_creator_gets_manage_and_grants_die_with_the_object(tenant_a, people):
         assert level_for(member, project) == policy.MANAGE
         event = AuditEvent.objects.filter(action="grant.changed", object_id=str(project.pk)).get()
         assert event.changes == {"level": {"before": None, "after": "manage"}}
-        assert event.extra["reason"] == "creator" and event.extra["principal"] == member.username
+        assert event.extra["reason"] == "creator" and event.display_extra["principal"] == member.username
+        assert "principal" not in event.extra  # a user's name is kept in the erasable detail only
         pk = project.pk
         project.delete()
         assert not UserObjectPermission.objects.filter(object_pk=str(pk)).exists()

@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from apps.accounts.models import ApiToken, User
 from apps.accounts.services import token_create, token_revoke, user_create
 from apps.audit.context import audit_actor
-from apps.audit.models import AuditEvent
+from apps.audit.models import PERSONAL, AuditEvent
 from apps.audit.services import (
     audit_ingest,
     audit_security_event,
@@ -55,7 +55,8 @@ def test_api_create_update_deactivate_user_each_yield_one_event_with_context(ten
     assert (event.actor_type, event.actor_id, event.actor_username) == ("token", admin.user.pk, admin.user.username)
     assert event.actor_token == admin.token.split("_")[2]
     assert (event.ip, event.user_agent, event.request_id) == ("127.0.0.1", "audit-test/1.0", "req-audit-000001")
-    assert event.changes["username"] == {"before": None, "after": "carol"}
+    assert event.display_changes["username"] == {"before": None, "after": "carol"}
+    assert event.changes["username"] == {"before": None, "after": PERSONAL}  # the name is in the erasable detail
     assert event.changes["password"] == {"before": None, "after": "***"}  # unusable password, masked anyway
     api.patch(f"/api/v1/users/{created['id']}", {"first_name": "Carol"}, format="json")
     api.delete(f"/api/v1/users/{created['id']}")
@@ -115,7 +116,7 @@ def test_admin_add_change_delete_user_each_yield_one_event(tenant_a):
     trail = events(tenant_a, object_type="accounts.user", object_id=str(dave.pk))
     assert [e.action for e in trail] == ["user.created", "user.role_changed", "user.deleted"]
     assert trail[1].changes == {"role": {"before": "member", "after": "lead"}}
-    assert trail[2].changes["username"] == {"before": "dave", "after": None}
+    assert trail[2].display_changes["username"] == {"before": "dave", "after": None}
     assert trail[0].changes["password"] == {"before": None, "after": "***"}
 
 
@@ -222,7 +223,9 @@ def test_dashboard_login_success_and_failure_are_recorded(tenant_a):
     client.post("/accounts/login/", {"username": "admin", "password": "wrong-password"}, HTTP_USER_AGENT="ua-1")
     client.post("/accounts/login/", {"username": "admin", "password": tenant_a.admin_password})
     failed = events(tenant_a, action="auth.login_failed")[-1]
-    assert failed.extra["username"] == "admin" and failed.user_agent == "ua-1" and failed.actor_type == "anonymous"
+    assert failed.display_extra["username"] == "admin" and failed.user_agent == "ua-1"
+    assert failed.actor_type == "anonymous"
+    assert "username" not in failed.extra and failed.object_repr == ""
     assert "wrong-password" not in str(failed.extra)
     login = events(tenant_a, action="auth.login")[-1]
     assert (login.actor_username, login.source) == ("admin", "dashboard")

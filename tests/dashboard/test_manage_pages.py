@@ -218,5 +218,5 @@ def test_a_viewer_posting_to_edit_and_admin_endpoints_is_refused_and_nothing_cha
         assert not group.user_set.exists()
         assert token.revoked_at is None and not ApiToken.objects.filter(name="stolen").exists()
         # the only trace: each refused attempt is recorded as a security event
-        new = list(AuditEvent.objects.filter(id__gt=last_event).values_list("action", "actor_username"))
+        new = list(AuditEvent.objects.filter(id__gt=last_event).values_list("action", "actor__username"))
         assert set(new) == {("access.denied", "vic")}

@@ -117,7 +117,13 @@ def make_row(model, index: int):
     for f in model._meta.concrete_fields:
         if f.name in values or f.generated or (f.primary_key and isinstance(f, models.AutoField)):
             continue
-        if f.is_relation:
+        if f.is_relation and f.unique:  # one-to-one: a target no row of this model points at yet
+            used = model._base_manager.values(f.attname)
+            target = f.related_model._base_manager.exclude(pk__in=used).order_by("pk").first()
+            if target is None and not f.null:
+                target = make_row(f.related_model, index)
+            setattr(obj, f.name, target)
+        elif f.is_relation:
             targets = list(f.related_model._base_manager.order_by("pk")[: index + 1])
             target = targets[index % len(targets)] if targets else None
             if target is None and not f.null:
@@ -140,10 +146,10 @@ def make_row(model, index: int):
 
 def populate_every_tenant_model(rows_per_model: int = 2) -> dict[str, int]:
     """Give every empty tenant model ``rows_per_model`` rows; return the row count of every model afterwards."""
-    counts = {}
-    for model in tenant_models():
+    models_in_order = tenant_models()
+    for model in models_in_order:
         if not model._base_manager.exists():
             for index in range(min(rows_per_model, MAX_ROWS.get(model._meta.label_lower, rows_per_model))):
                 make_row(model, index)
-        counts[model._meta.label_lower] = model._base_manager.count()
-    return counts
+    # Counted after all are filled: a one-to-one row may have needed a new row of a model filled before it.
+    return {model._meta.label_lower: model._base_manager.count() for model in models_in_order}

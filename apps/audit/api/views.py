@@ -47,8 +47,9 @@ def _cell(value) -> str:
 def csv_rows(queryset):
     writer = csv.writer(_Echo())
     yield writer.writerow(FIELDS)
-    for event in queryset.values_list(*FIELDS).iterator(chunk_size=EXPORT_CHUNK):
-        yield writer.writerow([_cell(value) for value in event])
+    for event in queryset.iterator(chunk_size=EXPORT_CHUNK):
+        shown = event.shown()
+        yield writer.writerow([_cell(shown[name]) for name in FIELDS])
 
 
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -60,7 +61,7 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     serializer_class = AuditEventSerializer
     queryset = AuditEvent.objects.none()
     filterset_class = AuditEventFilterSet
-    search_fields = ["object_repr", "actor_username", "action"]
+    search_fields = ["object_repr", "detail__object_repr", "actor__username", "action"]
 
     def get_queryset(self):
         return audit_event_list(user=self.request.user)

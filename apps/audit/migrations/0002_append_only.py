@@ -1,8 +1,9 @@
 """Audit events are append-only, enforced by PostgreSQL: a trigger refuses every UPDATE and DELETE.
 
 Runs in every tenant schema (the app is a tenant app), so the function and trigger live next to each schema's
-table. The application's database role owns the table and could drop the trigger; what this prevents is any
-application code path — ORM, admin, raw SQL through the app — from rewriting or erasing history.
+table. What this prevents is any application code path — ORM, admin, raw SQL through the app — from rewriting or
+erasing history. The table's owner could still drop the trigger: migration 0003 adds TRUNCATE and the hash chain,
+and in the production role split (README, "Database roles") web and workers connect as a role that owns nothing.
 """
 
 from django.db import migrations

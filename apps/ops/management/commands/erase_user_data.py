@@ -11,7 +11,8 @@ from apps.ops.privacy import user_erase
 class Command(BaseCommand):
     help = (
         "Anonymise a user: pseudonymous username, no name/e-mail/password, deactivated; tokens, sessions and object "
-        "permissions deleted. History (runs, audit events) keeps the pseudonym."
+        "permissions deleted. History (runs, audit events) keeps a pseudonymous actor; the audit trail's names, "
+        "addresses and user agents of the user are cleared."
     )
 
     def add_arguments(self, parser):
@@ -33,6 +34,6 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Erased: now '{result.pseudonym}'; {result.tokens_deleted} tokens, "
                 f"{result.sessions_deleted} sessions, {result.permissions_deleted} object permissions deleted; "
-                f"{result.rows_scrubbed} rows scrubbed."
+                f"{result.rows_scrubbed} rows scrubbed; {result.audit_details_cleared} audit event details cleared."
             )
         )

@@ -328,6 +328,9 @@ METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.
 # Celery queues whose length /metrics reports, and the timeout of each scrape-time read (Redis, seconds).
 METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["default", "ml"])
 METRICS_COLLECTOR_TIMEOUT = env.float("METRICS_COLLECTOR_TIMEOUT", default=0.5)
+# A Celery worker whose host shares no metrics directory with the web (a Kubernetes pod, a compose container) serves
+# its own /metrics on this port, under the rule above (maestro/observability/worker_server.py). 0: it serves none.
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
 # The Celery worker keeps Django's logging (JSON, context, redaction) instead of installing its own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -291,7 +291,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("INTEGRATIONS_RECONCILE_SECONDS", default=60),
     },
 }
-CELERY_TASK_ROUTES = {"recommendations.*": {"queue": "ml"}}
+# Embedding, training and impact on the ml worker; reconciliation (light reads that queue runs) on the default one, so
+# the ml queue is empty between pieces of real work (apps/recommendations/tasks.py).
+CELERY_TASK_ROUTES = {
+    "recommendations.reconcile": {"queue": "default"},
+    "recommendations.reconcile_all_tenants": {"queue": "default"},
+    "recommendations.*": {"queue": "ml"},
+}
 CELERY_BEAT_SCHEDULE["recommendations-reconcile"] = {
     "task": "recommendations.reconcile_all_tenants",
     "schedule": env.int("RECOMMENDATIONS_RECONCILE_SECONDS", default=300),

@@ -85,7 +85,14 @@ class HealthCheckMiddleware:
         if request.path == "/healthz":
             return JsonResponse({"status": "ok"})
         if request.path == "/readyz":
-            checks = health.readiness()
+            names = [name for name in request.GET.get("dependencies", "").split(",") if name]
+            unknown = sorted(set(names) - set(health.CHECKS))
+            if unknown:
+                message = f"Unknown dependency {', '.join(unknown)}; known: {', '.join(health.CHECKS)}."
+                error = {"field": "dependencies", "code": "invalid", "message": message}
+                body = {"status": 400, "code": "invalid", "detail": f"dependencies: {message}", "errors": [error]}
+                return JsonResponse(body, status=400)
+            checks = health.readiness(names)
             failed = sorted(name for name, state in checks.items() if state != "ok")
             if failed:
                 return JsonResponse({"status": "unavailable", "failed": failed, "checks": checks}, status=503)

@@ -6,9 +6,10 @@
 #   scripts/services.sh down   stop the services that `up` started (and only those)
 #   scripts/services.sh status print what answers
 #   scripts/services.sh browser make sure Chromium is installed for the browser tests (apt-get as root)
-#   scripts/services.sh tools  optional test tools: promtool (Debian package prometheus) validates the alert rules;
-#                              installed with apt-get as root, skipped with a note otherwise (tests then fall back
-#                              to a structural check)
+#   scripts/services.sh tools  optional test tools, installed with apt-get as root, skipped with a note otherwise (the
+#                              tests then fall back to a structural check): promtool (Debian package prometheus)
+#                              validates the alert rules, amtool (prometheus-alertmanager) the Alertmanager config,
+#                              caddy runs deploy/caddy/Caddyfile in front of a test server
 #
 # Order of preference:
 #   1. DATABASE_URL / REDIS_URL from the environment or .env, when they answer.
@@ -306,6 +307,20 @@ ensure_promtool() {
   say "NOTE: promtool not available (Debian/Ubuntu: sudo apt-get install prometheus); alert rules get a structural check only."
 }
 
+# An optional test tool from a Debian package; the service some packages start (where an init system runs) is stopped.
+ensure_tool() {
+  local binary="$1" package="$2" purpose="$3"
+  if command -v "$binary" >/dev/null 2>&1; then say "$binary: $(command -v "$binary")"; return 0; fi
+  if is_root && command -v apt-get >/dev/null 2>&1 && (apt_install "$package") && command -v "$binary" >/dev/null 2>&1; then
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$package" 2>/dev/null; then
+      systemctl stop "$package" >/dev/null 2>&1 || true
+    fi
+    say "$binary: installed $(command -v "$binary")"
+    return 0
+  fi
+  say "NOTE: $binary not available (Debian/Ubuntu: sudo apt-get install $package); $purpose"
+}
+
 down() {
   [ -f "$STARTED" ] || { say "nothing was started by this project"; return 0; }
   local kind a b
@@ -327,7 +342,11 @@ case "${1:-up}" in
     ensure_redis
     ;;
   browser) ensure_browser ;;
-  tools) ensure_promtool ;;
+  tools)
+    ensure_promtool
+    ensure_tool amtool prometheus-alertmanager "the Alertmanager config gets a structural check only."
+    ensure_tool caddy caddy "the Caddyfile is not run in front of a test server."
+    ;;
   down) down ;;
   status)
     url="${DATABASE_URL:-$(env_get DATABASE_URL)}"

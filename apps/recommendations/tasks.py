@@ -1,4 +1,8 @@
-"""Celery entry points of the recommendation engine (queue ``ml``): thin wrappers that run one TrainingRun.
+"""Celery entry points of the recommendation engine: thin wrappers that run one TrainingRun (queue ``ml``).
+
+Reconciliation (``reconcile_all_tenants`` from beat, and each tenant's ``reconcile``) only reads rows and queues runs,
+so it goes to the ``default`` queue: the ``ml`` queue then holds work only when there is embedding, training or impact
+to compute, and its worker can scale to zero between them (deploy/kubernetes/components/ml-scale-to-zero).
 
 Each task takes the tenant's ``schema_name`` explicitly and runs inside it (``TenantTask``), acknowledges late
 (a worker dying mid-task leaves the message to be redelivered) and is idempotent: the run row moves from queued to
@@ -10,6 +14,7 @@ from celery import shared_task
 from maestro.celery import TenantTask
 
 ML_TASK = {"base": TenantTask, "acks_late": True, "queue": "ml"}
+RECONCILE_TASK = {"base": TenantTask, "acks_late": True, "queue": "default"}
 
 
 @shared_task(name="recommendations.retrain", **ML_TASK)
@@ -36,14 +41,14 @@ def recompute_embeddings(*, schema_name: str, run_id: int) -> str | None:
     return run.status if run else None
 
 
-@shared_task(name="recommendations.reconcile", **ML_TASK)
+@shared_task(name="recommendations.reconcile", **RECONCILE_TASK)
 def reconcile(*, schema_name: str) -> dict:
     from apps.recommendations.services import reconcile as reconcile_tenant
 
     return reconcile_tenant()
 
 
-@shared_task(name="recommendations.reconcile_all_tenants", acks_late=True, queue="ml")
+@shared_task(name="recommendations.reconcile_all_tenants", acks_late=True, queue="default")
 def reconcile_all_tenants() -> int:
     """Beat entry point: one ``reconcile`` per active tenant."""
     from apps.tenants.selectors import tenant_schemas_active

@@ -297,7 +297,13 @@ CELERY_BEAT_SCHEDULE = {
 # The audit trail's hash chain (apps/audit/chain.py): new events are sealed this often.
 AUDIT_SEAL_SECONDS = env.int("AUDIT_SEAL_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "audit.seal_all_tenants", "schedule": AUDIT_SEAL_SECONDS}
-CELERY_TASK_ROUTES = {"recommendations.*": {"queue": "ml"}}
+# Embedding, training and impact on the ml worker; reconciliation (light reads that queue runs) on the default one, so
+# the ml queue is empty between pieces of real work (apps/recommendations/tasks.py).
+CELERY_TASK_ROUTES = {
+    "recommendations.reconcile": {"queue": "default"},
+    "recommendations.reconcile_all_tenants": {"queue": "default"},
+    "recommendations.*": {"queue": "ml"},
+}
 CELERY_BEAT_SCHEDULE["recommendations-reconcile"] = {
     "task": "recommendations.reconcile_all_tenants",
     "schedule": env.int("RECOMMENDATIONS_RECONCILE_SECONDS", default=300),
@@ -334,6 +340,9 @@ METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.
 # Celery queues whose length /metrics reports, and the timeout of each scrape-time read (Redis, seconds).
 METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["default", "ml"])
 METRICS_COLLECTOR_TIMEOUT = env.float("METRICS_COLLECTOR_TIMEOUT", default=0.5)
+# A Celery worker whose host shares no metrics directory with the web (a Kubernetes pod, a compose container) serves
+# its own /metrics on this port, under the rule above (maestro/observability/worker_server.py). 0: it serves none.
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
 # The Celery worker keeps Django's logging (JSON, context, redaction) instead of installing its own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

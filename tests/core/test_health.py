@@ -22,6 +22,19 @@ def test_readyz_reports_each_dependency(client):
     assert response.json()["checks"] == {"postgresql": "ok", "redis": "ok"}
 
 
+def test_readyz_refuses_an_unknown_dependency_naming_it(client):
+    response = client.get("/readyz?dependencies=postgresql,mysql", HTTP_HOST="localhost")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["errors"][0]["field"] == "dependencies" and "mysql" in body["errors"][0]["message"]
+
+
+def test_probes_answer_on_a_pod_address_not_in_allowed_hosts(client):
+    """Kubernetes probes and Prometheus address a pod by its IP: no ALLOWED_HOSTS entry names it."""
+    for path in ("/healthz", "/readyz", "/readyz?dependencies=postgresql"):
+        assert client.get(path, HTTP_HOST="10.244.3.7:8000").status_code == 200, path
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -48,6 +61,11 @@ def test_readyz_is_503_naming_redis_when_redis_stops(client, tmp_path):
             assert response.status_code == 503
             assert response.json()["failed"] == ["redis"]
             assert response.json()["checks"]["postgresql"] == "ok"
+            # The Kubernetes readiness probe asks for PostgreSQL only: the web serves on while Redis is down.
+            scoped = client.get("/readyz?dependencies=postgresql", HTTP_HOST="10.244.3.7:8000")
+            assert scoped.status_code == 200
+            assert scoped.json() == {"status": "ok", "checks": {"postgresql": "ok"}}
+            assert client.get("/readyz?dependencies=postgresql,redis").status_code == 503
     finally:
         if server.poll() is None:
             server.kill()

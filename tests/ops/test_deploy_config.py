@@ -1,5 +1,6 @@
-"""deploy/: the Prometheus config loads the alert rules (promtool-checked and unit-tested), the Grafana dashboard
-parses and references only metrics /metrics really exports, and compose shares the metrics directory."""
+"""deploy/: the Prometheus config loads the alert rules (promtool-checked and unit-tested) and sends alerts to
+Alertmanager (amtool-checked), the Grafana dashboard parses and references only metrics /metrics really exports, and
+compose scrapes every container on its own, behind a TLS proxy."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ REQUIRED_ALERTS = {
     "MaestroDown",
 }
 promtool = shutil.which("promtool")
+amtool = shutil.which("amtool")
+ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.yml"
 pytestmark = pytest.mark.django_db
 
 
@@ -78,11 +81,46 @@ def _missing(referenced: set[str], exported: set[str]) -> set[str]:
     return {name for name in referenced if not known(name)}
 
 
-def test_prometheus_config_scrapes_metrics_and_loads_the_alert_rules():
+def test_prometheus_config_scrapes_every_container_and_alerts_through_alertmanager():
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
     assert config["rule_files"] == ["alerts.yml"]
     (job,) = config["scrape_configs"]
-    assert job["metrics_path"] == "/metrics" and job["static_configs"][0]["targets"] == ["web:8000"]
+    assert job["job_name"] == "maestro"  # the alert rules select up{job="maestro"}
+    compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())["services"]
+    port = compose["worker"]["environment"]["METRICS_WORKER_PORT"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"][0]["targets"] == ["web:8000", f"worker:{port}", f"mlworker:{port}"]
+    (alertmanagers,) = config["alerting"]["alertmanagers"]
+    assert alertmanagers["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    assert "9093:9093" in compose["alertmanager"]["ports"]
+    assert "/etc/alertmanager/alertmanager.yml" in " ".join(compose["alertmanager"]["command"])
+
+
+def test_alertmanager_routes_every_alert_to_a_documented_receiver():
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
+    assert config["route"]["receiver"] in receivers
+    assert {route["receiver"] for route in config["route"].get("routes", [])} <= set(receivers)
+    for receiver in receivers.values():
+        (email,) = receiver["email_configs"]
+        assert email["to"] and email["smarthost"] and email["send_resolved"] is True
+        assert "auth_password" not in email, "the password is read from a file, never written in the config"
+        assert email["auth_password_file"].startswith("/etc/alertmanager/secrets/")
+    ignored = (DEPLOY / "alertmanager" / "secrets" / ".gitignore").read_text().splitlines()
+    assert "*" in ignored and "!.gitignore" in ignored
+    severities = {rule["labels"]["severity"] for rule in _alert_rules()}
+    assert severities == {"page", "warning"}
+
+
+@pytest.mark.skipif(amtool is None, reason="amtool not installed (scripts/services.sh tools installs it)")
+def test_amtool_accepts_the_alertmanager_config_and_rejects_a_broken_one(tmp_path):
+    result = subprocess.run([amtool, "check-config", str(ALERTMANAGER)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        ALERTMANAGER.read_text().replace("receiver: operators\n  group_by", "receiver: nobody\n  group_by")
+    )
+    assert subprocess.run([amtool, "check-config", str(broken)], capture_output=True, timeout=60).returncode != 0
 
 
 def test_alert_rules_are_complete_and_well_formed():
@@ -125,15 +163,34 @@ def test_dashboard_is_a_provisionable_grafana_dashboard():
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
 
 
-def test_compose_shares_the_metrics_directory_between_web_and_worker():
-    compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())
-    web, worker, mlworker = (compose["services"][name] for name in ("web", "worker", "mlworker"))
-    for service in (web, worker, mlworker):
-        assert "metrics:/app/.local/prometheus-multiproc" in service["volumes"]
-        assert service["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/app/.local/prometheus-multiproc"
-    assert worker["pid"] == mlworker["pid"] == "service:web"
-    assert "deploy/gunicorn.conf.py" in web["command"]
-    assert "PROMETHEUS_MULTIPROC_DIR" not in compose["services"]["release"]["environment"]
+def test_compose_containers_share_nothing_and_run_read_only():
+    """Like Kubernetes pods: each container's metrics directory is its own (a tmpfs), no PID namespace is shared, and
+    the root filesystem is read-only, with the image's writable paths mounted."""
+    compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())["services"]
+    for name in ("release", "web", "worker", "mlworker", "beat"):
+        service = compose[name]
+        metrics_dir = service["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+        assert metrics_dir in service["tmpfs"] and "/tmp" in service["tmpfs"], name
+        assert not any(metrics_dir in volume for volume in service.get("volumes", [])), name
+        assert "pid" not in service and service["read_only"] is True, name
+    assert "deploy/gunicorn.conf.py" in compose["web"]["command"]
+    assert compose["worker"]["expose"] == compose["mlworker"]["expose"] == [compose["worker"]["environment"][
+        "METRICS_WORKER_PORT"]]  # fmt: skip
+    assert "ports" not in compose["web"], "the web is reached through Caddy (TLS) only"
+
+
+def test_caddy_fronts_the_web_with_tls_for_every_localhost_host():
+    compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())["services"]
+    caddy = compose["caddy"]
+    assert set(caddy["ports"]) == {"80:80", "443:443"}
+    assert "./deploy/caddy/Caddyfile:/etc/caddy/Caddyfile:ro" in caddy["volumes"]
+    assert caddy["depends_on"]["web"]["condition"] == "service_healthy"
+    caddyfile = (DEPLOY / "caddy" / "Caddyfile").read_text()
+    assert re.search(r"^localhost, \*\.localhost \{$", caddyfile, re.MULTILINE)
+    assert re.search(r"^\ttls internal \{\n\t\ton_demand\n\t\}$", caddyfile, re.MULTILINE)
+    assert "reverse_proxy {$MAESTRO_UPSTREAM:web:8000}" in caddyfile
+    environment = compose["web"]["environment"]
+    assert environment["MAESTRO_TRUSTED_PROXY_COUNT"] == "1" and "SECURE_SSL_REDIRECT" not in environment
 
 
 @pytest.mark.skipif(promtool is None, reason="promtool not installed (scripts/services.sh tools installs it)")

@@ -222,3 +222,20 @@ def test_beat_reconciliation_embeds_stale_projects_in_every_tenant(seeded_tenant
             with ctx.context():
                 Project.objects.filter(pk=created.get(ctx.schema)).delete()
         connection.set_schema_to_public()
+
+
+def test_only_embedding_training_and_impact_go_to_the_ml_queue():
+    """Reconciliation runs on the default worker, so the ml queue is empty between pieces of real work and its worker
+    can scale to zero (deploy/kubernetes/components/ml-scale-to-zero)."""
+    from maestro.celery import app
+
+    def queue_of(name: str) -> str:
+        return app.amqp.router.route({}, name)["queue"].name
+
+    assert {name: queue_of(name) for name in sorted(app.tasks) if name.startswith("recommendations.")} == {
+        "recommendations.reconcile": "default",
+        "recommendations.reconcile_all_tenants": "default",
+        "recommendations.recompute_embeddings": "ml",
+        "recommendations.recompute_impact": "ml",
+        "recommendations.retrain": "ml",
+    }

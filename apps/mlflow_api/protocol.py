@@ -209,9 +209,9 @@ def parse_offset_token(token: str | None) -> int:
     try:
         parsed = json.loads(base64.b64decode(token, validate=True))
         offset = int(parsed["offset"])
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError, OverflowError):
         raise MlflowError("Invalid page token, could not base64-decode") from None
-    if offset <= 0:
+    if not 0 < offset < 2**63:  # beyond int64 PostgreSQL could not take it as an OFFSET
         raise MlflowError(f"Invalid page token, parsed value={parsed}")
     return offset
 

@@ -8,8 +8,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.access.views import PasswordChangeView
-from apps.mlflow_api.api.urls import ajax_urlpatterns as mlflow_ajax_urls
-from apps.mlflow_api.api.urls import api_urlpatterns as mlflow_api_urls
+from apps.mlflow_api.api import urls as mlflow_urls
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
@@ -42,8 +41,12 @@ urlpatterns = [
     # Pages without their own icon link (admin, API docs) make browsers ask for /favicon.ico.
     path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True)),
     path("api/v1/", include(api_v1)),
-    path("api/2.0/mlflow/", include(mlflow_api_urls)),
-    path("ajax-api/2.0/mlflow/", include(mlflow_ajax_urls)),
+    path("api/2.0/mlflow/", include(mlflow_urls.api_urlpatterns)),
+    path("ajax-api/2.0/mlflow/", include(mlflow_urls.ajax_urlpatterns)),
+    path("api/2.0/mlflow-artifacts/", include(mlflow_urls.artifacts_urlpatterns)),
+    path("ajax-api/2.0/mlflow-artifacts/", include(mlflow_urls.ajax_artifacts_urlpatterns)),
+    path("api/3.0/mlflow/", include(mlflow_urls.v3_urlpatterns)),
+    path("ajax-api/3.0/mlflow/", include(mlflow_urls.ajax_v3_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="maestro.urls"), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -333,4 +333,6 @@ PUBLIC_VIEWS: dict[str, str] = {
     "drf_spectacular.views.SpectacularRedocView": "ReDoc page for the schema (no tenant data)",
     "apps.integrations.api.views.WebhookView": "GitHub/GitLab deliveries, authenticated by the provider's "
     "signature or token instead of a user; rate-limited per tenant in the ingest scope",
+    "apps.mlflow_api.api.views.EndpointNotFoundView": "MLflow paths Maestro does not serve: answers MLflow's 404 "
+    "ENDPOINT_NOT_FOUND for every method and reads or writes nothing (a Bearer token is still verified)",
 }

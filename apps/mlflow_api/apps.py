@@ -5,3 +5,11 @@ class MlflowApiConfig(AppConfig):
     name = "apps.mlflow_api"
     label = "mlflow_api"
     verbose_name = "MLflow compatibility"
+
+    def ready(self):
+        from apps.mlflow_api.protocol import PREFIXES, error_body_for_status
+        from maestro.api.errors import register_error_shape
+
+        # Errors answered before or outside the MLflow views (routing, middleware, Django's handlers) under
+        # MLflow's paths take MLflow's shape, which its clients parse.
+        register_error_shape(PREFIXES, error_body_for_status)

@@ -30,6 +30,7 @@ REQUEST_LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
 TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
 ENDPOINT_NOT_FOUND = "ENDPOINT_NOT_FOUND"
 BAD_REQUEST = "BAD_REQUEST"
+INTERNAL_ERROR = "INTERNAL_ERROR"
 
 # error code → (HTTP status, sqlstate, error_class) as MLflow's server sends them (``mlflow.exceptions``). The one
 # deliberate difference: INVALID_STATE answers 400 where MLflow answers 500 — it is caused by the request (e.g.
@@ -45,6 +46,28 @@ ERRORS: dict[str, tuple[int, str | None, str | None]] = {
     ENDPOINT_NOT_FOUND: (404, "KAM00", "RESOURCE_NOT_FOUND"),
     REQUEST_LIMIT_EXCEEDED: (429, None, None),
     TEMPORARILY_UNAVAILABLE: (503, "XXM00", "CLIENT_INTERNAL_ERROR"),
+    INTERNAL_ERROR: (500, "XXM00", "CLIENT_INTERNAL_ERROR"),
+}
+# The paths of MLflow's REST API (tracking v2 and v3, artifacts; ``/ajax-api/`` is what its web UI calls). Every path
+# under them answers MLflow's error shape: the served endpoints through their views, every other path through the
+# ENDPOINT_NOT_FOUND view mounted after them, and errors raised before any view (tenant routing, request checks,
+# Django's error handlers) through ``error_body_for_status``, registered for these prefixes at start-up.
+PREFIXES = (
+    "/api/2.0/mlflow/",
+    "/ajax-api/2.0/mlflow/",
+    "/api/2.0/mlflow-artifacts/",
+    "/ajax-api/2.0/mlflow-artifacts/",
+    "/api/3.0/mlflow/",
+    "/ajax-api/3.0/mlflow/",
+)
+_STATUS_ERRORS = {
+    400: INVALID_PARAMETER_VALUE,
+    401: UNAUTHENTICATED,
+    403: PERMISSION_DENIED,
+    404: ENDPOINT_NOT_FOUND,
+    405: BAD_REQUEST,
+    429: REQUEST_LIMIT_EXCEEDED,
+    503: TEMPORARILY_UNAVAILABLE,
 }
 DOCS_HINT = " See the API docs for more information about request parameters."
 
@@ -70,6 +93,12 @@ def error_body(code: str, message: str) -> dict[str, str]:
     if error_class:
         body["error_class"] = error_class
     return body
+
+
+def error_body_for_status(status: int, message: str) -> dict[str, str]:
+    """MLflow's error body for an HTTP status answered outside the MLflow views."""
+    code = _STATUS_ERRORS.get(status) or (INTERNAL_ERROR if status >= 500 else BAD_REQUEST)
+    return error_body(code, message)
 
 
 def invalid_value(path: str, value: Any, message: str | None = None) -> str:
@@ -209,9 +238,9 @@ def parse_offset_token(token: str | None) -> int:
     try:
         parsed = json.loads(base64.b64decode(token, validate=True))
         offset = int(parsed["offset"])
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError, OverflowError):
         raise MlflowError("Invalid page token, could not base64-decode") from None
-    if offset <= 0:
+    if not 0 < offset < 2**63:  # beyond int64 PostgreSQL could not take it as an OFFSET
         raise MlflowError(f"Invalid page token, parsed value={parsed}")
     return offset
 

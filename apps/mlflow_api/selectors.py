@@ -18,6 +18,7 @@ from apps.access.selectors import scope
 from apps.accounts.models import User
 from apps.metrics import selectors as metric_selectors
 from apps.metrics.models import Run
+from apps.metrics.search.compiler import Like
 from apps.metrics.search.grammar import BoolOp, Comparison, Not, SearchSyntaxError, parse_filter, parse_order_item
 from apps.mlflow_api.models import Experiment, ExperimentTag
 from apps.mlflow_api.protocol import (
@@ -143,8 +144,6 @@ _OPS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 def _experiment_q(node) -> Q:
     """Compile a parsed filter (the run-search grammar) into a condition on experiments: ``name``,
     ``creation_time``, ``last_update_time``, ``experiment_id`` and ``tags.<key>`` as MLflow's search allows."""
-    from apps.metrics.search.compiler import Like
-
     if isinstance(node, BoolOp):
         q = _experiment_q(node.children[0])
         for child in node.children[1:]:
@@ -199,6 +198,14 @@ def _experiment_q(node) -> Q:
     raise MlflowError(f"Invalid comparator '{op}' for attribute '{key}'.")
 
 
+def _parsed(field: str, parse, text: str):
+    """``parse(text)``, or INVALID_PARAMETER_VALUE naming ``field``, the problem and where it is."""
+    try:
+        return parse(text)
+    except SearchSyntaxError as exc:
+        raise MlflowError(f"Invalid value for parameter '{field}' supplied: {exc}") from None
+
+
 @dataclass
 class ExperimentPage:
     projects: list[Project]
@@ -224,11 +231,8 @@ def experiment_search(
     projects = experiment_list(user=user, stages=stages).annotate(
         _updated=Greatest("updated_at", "mlflow_experiment__updated_at")
     )
-    try:
-        tree = parse_filter(filter_text)
-        items = [parse_order_item(text) for text in order_by]
-    except SearchSyntaxError as exc:
-        raise MlflowError(f"Invalid filter or order_by: {exc}") from None
+    tree = _parsed("filter", parse_filter, filter_text)
+    items = [_parsed(f"order_by[{index}]", parse_order_item, text) for index, text in enumerate(order_by)]
     if tree is not None:
         projects = projects.filter(_experiment_q(tree))
     ordering = []

@@ -7,23 +7,18 @@ import functools
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
-from django.http import JsonResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
 from apps.accounts.tokens import schema_from_authorization
 from apps.tenants.models import Tenant
+from maestro.api.errors import api_error
 from maestro.context import tenant_var
 
 API_PREFIXES = ("/api/", "/ajax-api/")
 # On the platform host these paths are served only for a tenant, chosen by the Bearer token.
-TOKEN_ROUTED_PREFIXES = ("/api/v1/", "/api/2.0/", "/ajax-api/")
-
-
-# MLflow's tracking API answers errors in MLflow's own shape, which its clients parse.
-MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/")
-MLFLOW_ERROR_CODES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "ENDPOINT_NOT_FOUND"}
+TOKEN_ROUTED_PREFIXES = ("/api/v1/", "/api/2.0/", "/api/3.0/", "/ajax-api/")
 
 
 @functools.cache
@@ -48,17 +43,10 @@ def _is_api(request) -> bool:
     return request.path.startswith(API_PREFIXES)
 
 
-def _api_error(request, status: int, code: str, message: str) -> JsonResponse:
-    if request.path.startswith(MLFLOW_PREFIXES):
-        body = {"error_code": MLFLOW_ERROR_CODES.get(status, "TEMPORARILY_UNAVAILABLE"), "message": message}
-    else:
-        body = {"status": status, "code": code, "detail": message, "errors": []}
-    return JsonResponse(body, status=status)
-
-
 def _refuse(request, status: int, message: str, template: str):
     if _is_api(request):
-        return _api_error(request, status, "refused", message)
+        # In the shared error shape, or the one registered for the path (MLflow's, which its clients parse).
+        return api_error(status, "refused", message, request=request)
     return render(request, template, {"message": message}, status=status)
 
 
@@ -117,6 +105,6 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
     def _unauthorized(request):
         has_header = bool(request.headers.get("Authorization"))
         detail = "Invalid token." if has_header else "Authentication credentials were not provided."
-        response = _api_error(request, 401, "not_authenticated", detail)
+        response = api_error(401, "not_authenticated", detail, request=request)
         response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from urllib.parse import unquote_to_bytes
 
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponseBadRequest
 
-from maestro.api.errors import is_api
+from maestro.api.errors import api_error, is_api
 
 
 def _raw_bytes(query_string: str) -> bytes:
@@ -65,8 +65,5 @@ class RequestTextGuardMiddleware:
         if not is_api(request):
             return HttpResponseBadRequest(message, content_type="text/plain")
         detail = f"{field}: {message}" if field else message
-        return JsonResponse(
-            {"status": 400, "code": "invalid", "detail": detail,
-             "errors": [{"field": field, "code": "invalid", "message": message}]},
-            status=400,
-        )  # fmt: skip
+        errors = [{"field": field, "code": "invalid", "message": message}]
+        return api_error(400, "invalid", detail, request=request, errors=errors)

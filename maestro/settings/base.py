@@ -178,6 +178,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# API paths answer a CSRF failure in JSON (their error shape), pages with Django's own page.
+CSRF_FAILURE_VIEW = "maestro.api.errors.csrf_failure"
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None
 

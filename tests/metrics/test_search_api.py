@@ -214,6 +214,9 @@ def test_results_carry_params_tags_and_latest_metrics(api_a, runs):
         ({"filter": "name IS NULL"}, "filter", 0, "IS NULL applies to end_time"),
         ({"filter": "params.lr IN (1, 'a')"}, "filter", 0, "Mix of numbers and strings"),
         ({"filter": "id = 99999999999999999999"}, "filter", 5, "int64"),
+        ({"filter": "tags.team ILIKE '%\\\\'"}, "filter", 16, "must not end with the escape character"),
+        ({"filter": "name LIKE 'r\\\\'"}, "filter", 10, "must not end with the escape character"),
+        ({"filter": "start_time > '9999-12-31T23:59:59-23:59'"}, "filter", 13, "Time out of range"),
         ({"order_by": ["metrics.acc SIDEWAYS"]}, "order_by[0]", 12, "ASC, DESC"),
         ({"order_by": ["start_time", "colour"]}, "order_by[1]", 0, "Unknown attribute"),
     ],
@@ -260,3 +263,21 @@ def test_like_wildcards_and_escaped_percent(api_a, tenant_a, project_a):
     assert matching(api_a, "tags.share LIKE '50\\\\%'") == {"pct"}
     assert matching(api_a, "tags.share LIKE '5_0'") == {"five-hundred", "under"}
     assert matching(api_a, "tags.share NOT LIKE '5\\\\_0'") == {"pct", "five-hundred"}
+
+
+def test_like_pattern_ending_in_the_escape_character_is_a_400_not_a_database_error(api_a, runs):
+    """PostgreSQL refuses such a pattern only once a row reaches it (r1-r3 carry the tag): the parser refuses it
+    first, for every row set, and an escaped backslash at the end stays a valid pattern."""
+    for pattern in ("'%\\\\'", "'vision\\\\'", "'%\\\\\\\\\\\\'"):
+        response = api_a.post("/api/v1/runs/search", {"filter": f"tags.team LIKE {pattern}"}, format="json")
+        assert response.status_code == 400, response.content
+        assert response.json()["errors"][0] | {"message": ""} == {
+            "field": "filter", "code": "invalid_pattern", "message": "", "position": 15
+        }  # fmt: skip
+    assert matching(api_a, "tags.team LIKE '%\\\\\\\\'") == set()  # ends in a literal backslash: none does
+
+
+def test_times_with_offsets_postgresql_refuses_are_compared_in_utc(api_a, runs):
+    # 2026-05-02T16:30+16:30 is 2026-05-02T00:00Z: only r1 started before it (r2 started at that very instant).
+    assert matching(api_a, "start_time < '2026-05-02T16:30:00+16:30'") == {"r1"}
+    assert matching(api_a, "start_time >= '2026-05-04T23:59:00+23:59'") == {"r4", "r5"}

@@ -165,3 +165,32 @@ def test_tree_nodes_are_comparisons_at_the_leaves():
     tree = parse_filter("a = 1 AND (b = 2 OR NOT c = 3)")
     leaves = [tree.children[0], tree.children[1].children[0], tree.children[1].children[1].child]
     assert all(isinstance(leaf, Comparison) for leaf in leaves)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "position"),
+    [("'\\\\'", 12), ("'%\\\\'", 12), ("'a\\\\\\\\\\\\'", 12), ('"%x\\\\"', 12)],
+)
+def test_like_pattern_ending_in_a_lone_escape_character_is_refused_at_the_pattern(pattern, position):
+    """Decoded, these patterns end in one (or three) backslashes: the last escapes nothing."""
+    caught = error(f"tags.x LIKE {pattern}")
+    assert caught.code == "invalid_pattern" and caught.position == position
+    assert "must not end with the escape character" in caught.message
+
+
+def test_like_pattern_ending_in_an_escaped_backslash_parses():
+    (value,) = parse_filter("tags.x NOT ILIKE '%\\\\\\\\'").values  # decoded: %\\ — a literal backslash
+    assert value.value == "%\\\\"
+    assert parse_filter("name = '\\\\'").values[0].value == "\\"  # only LIKE patterns use the escape
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "what"),
+    [("name = 'a\x00'", 9, "a null character"), ("tags.`k\x00` = 'a'", 7, "a null character"),
+     ("name = '\ud800'", 8, "a lone surrogate")],
+)  # fmt: skip
+def test_text_postgresql_cannot_take_is_refused_with_its_position(text, position, what):
+    caught = error(text)
+    assert caught.code == "invalid_character" and caught.position == position and what in caught.message
+    with pytest.raises(SearchSyntaxError):
+        parse_order_item("params.`a\x00`")

@@ -131,3 +131,19 @@ def test_experiment_zero_is_the_tenants_default_experiment(mlflow_a, tenant_a):
     searched = mlflow_a.ok("post", "runs/search", {"experiment_ids": ["0"]})
     assert [r["info"]["run_id"] for r in searched["runs"]] == [run["info"]["run_id"]]
     assert mlflow_a.post("runs/create", {}).json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_offset_page_tokens_beyond_int64_or_not_finite_are_invalid_parameter_values(mlflow_a):
+    """MLflow's page tokens are base64 of {"offset": N}; an offset PostgreSQL cannot take (or int() cannot make) was
+    a 500 on experiments/search; get-history reads the same tokens."""
+    run_id = mlflow_a.run(mlflow_a.experiment("paged"))["info"]["run_id"]
+    for offset in (2**63, 10**30, float("inf"), float("-inf")):
+        token = base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+        searched = mlflow_a.post("experiments/search", {"page_token": token})
+        assert "Invalid page token" in error_of(searched, 400, "INVALID_PARAMETER_VALUE")
+        history = mlflow_a.get(
+            "metrics/get-history", {"run_id": run_id, "metric_key": "m", "max_results": 5, "page_token": token}
+        )
+        assert "Invalid page token" in error_of(history, 400, "INVALID_PARAMETER_VALUE")
+    last = base64.b64encode(json.dumps({"offset": 2**63 - 1}).encode()).decode()
+    assert mlflow_a.ok("post", "experiments/search", {"page_token": last}) == {"experiments": []}

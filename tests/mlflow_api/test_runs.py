@@ -245,3 +245,19 @@ def test_log_metric_single_point_and_ajax_api_path(mlflow_a, tenant_a):
         assert (point.value, point.step, point.timestamp) == (0.5, 3, T0)
     missing = mlflow_a.post("runs/log-metric", {"run_id": run_id, "key": "acc", "timestamp": T0})
     assert "'value'" in error_of(missing, 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_body_text_postgresql_cannot_store_is_refused_naming_its_place(mlflow_a):
+    """NUL and lone surrogates arrive only as JSON escapes; a lone surrogate echoed in an error message could not
+    even be rendered (a 500)."""
+    for body, place in (
+        ('{"experiment_id": "\\ud800"}', "experiment_id"),
+        ('{"name": "a\\u0000b"}', "name"),
+        ('{"experiment_id": "1", "tags": [{"key": "k", "value": "\\udfff"}]}', "tags[0].value"),
+    ):
+        for path in ("experiments/delete", "experiments/create", "runs/create"):
+            response = mlflow_a.api.post("/api/2.0/mlflow/" + path, body, content_type="application/json")
+            assert error_of(response, 400, "INVALID_PARAMETER_VALUE").startswith(f"{place}: "), (path, body)
+    emoji = mlflow_a.api.post("/api/2.0/mlflow/experiments/create", '{"name": "\\ud83d\\ude00 run"}',
+                              content_type="application/json")  # fmt: skip
+    assert emoji.status_code == 200, emoji.content  # a surrogate pair is a character like any other

@@ -3,6 +3,7 @@ isolation) on the MLflow API."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -150,3 +151,38 @@ def test_tenants_are_isolated_and_tokens_route_on_the_platform_host(tenant_a, te
     # no token on the platform host: 401 in MLflow's shape from the routing middleware
     anonymous = tenant_a.api(host="localhost").get("/api/2.0/mlflow/runs/get", {"run_id": run_b})
     assert error_of(anonymous, 401, "UNAUTHENTICATED") == "Authentication credentials were not provided."
+
+
+def test_like_patterns_ending_in_the_escape_character_are_invalid_parameter_values(mlflow_a, runs):
+    """As on the native API: refused before PostgreSQL, which would refuse them only once a row reaches them."""
+    exp, _ = runs
+    mlflow_a.ok("post", "experiments/set-experiment-tag", {"experiment_id": exp, "key": "team", "value": "vision"})
+    for path, body in (
+        ("runs/search", {"experiment_ids": [exp], "filter": "tags.`team name` ILIKE '%\\\\'"}),
+        ("runs/search", {"experiment_ids": [exp], "filter": "attributes.run_name LIKE 'r\\\\'"}),
+        ("experiments/search", {"filter": "name ILIKE '%\\\\'"}),
+        ("experiments/search", {"filter": "tags.team LIKE 'vision\\\\'"}),
+    ):
+        for prefix in ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"):
+            message = error_of(mlflow_a.post(path, body, prefix=prefix), 400, "INVALID_PARAMETER_VALUE")
+            assert message.startswith("Invalid value for parameter 'filter' supplied: A LIKE pattern must not end"), (
+                message
+            )
+    bad_order = mlflow_a.post("experiments/search", {"order_by": ["name", "name SIDEWAYS"]})
+    assert "parameter 'order_by[1]'" in error_of(bad_order, 400, "INVALID_PARAMETER_VALUE")
+    assert _search(mlflow_a, exp, filter="tags.`team name` ILIKE '%\\\\\\\\'") == []  # a literal backslash: none
+
+
+def test_text_postgresql_cannot_store_is_an_invalid_parameter_value_in_filters_and_order_by(mlflow_a, runs):
+    """NUL and lone surrogates in a filter or order_by item: refused by MLflow's body parser, naming the field (the
+    search grammar would refuse them too, with a position: tests/metrics/test_search_grammar.py)."""
+    exp, _ = runs
+    for path, body, field in (
+        ("runs/search", {"experiment_ids": [exp], "filter": "params.optimizer = 'a\x00'"}, "filter"),
+        ("runs/search", {"experiment_ids": [exp], "order_by": ["params.`a\ud800`"]}, "order_by[0]"),
+        ("experiments/search", {"filter": "tags.`a\x00` = 'x'"}, "filter"),
+        ("experiments/search", {"order_by": ["name", "`\x00`"]}, "order_by[1]"),
+    ):
+        raw = mlflow_a.api.post("/api/2.0/mlflow/" + path, json.dumps(body), content_type="application/json")
+        message = error_of(raw, 400, "INVALID_PARAMETER_VALUE")
+        assert message.startswith(f"{field}: ") and ("Null characters" in message or "surrogate" in message), message

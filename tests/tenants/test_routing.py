@@ -143,3 +143,19 @@ def test_the_routed_tenant_is_the_full_model_instance(tenant_a, how):
     for field in Tenant._meta.concrete_fields:
         assert getattr(routed, field.attname) == getattr(expected, field.attname), field.name
     assert isinstance(routed.rate_limits, dict)
+
+
+def test_platform_host_serves_the_schema_to_a_client_that_sends_its_tenant_token(tenant_a, client):
+    """Tokens are verified in their tenant's schema; the platform host serves the public one, where the schema (no
+    tenant data) reads no credentials — while a tenant's host still refuses a token that is not valid there."""
+    token = admin_actor(tenant_a).api._credentials["HTTP_AUTHORIZATION"]
+    for headers in ({"HTTP_AUTHORIZATION": token}, {}):
+        schema = client.get("/api/schema/?format=json", HTTP_HOST="localhost", **headers)
+        assert schema.status_code == 200, schema.content[:200]
+        assert "/api/v1/runs/search/" in schema.json()["paths"]
+        docs = client.get("/api/docs/", HTTP_HOST="localhost", **headers)
+        assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+    assert client.get("/api/schema/?format=json", HTTP_HOST=tenant_a.host, HTTP_AUTHORIZATION=token).status_code == 200
+    forged = f"Bearer mae_{tenant_a.schema}_0123abcd_{'0' * 40}"
+    refused = client.get("/api/schema/?format=json", HTTP_HOST=tenant_a.host, HTTP_AUTHORIZATION=forged)
+    assert refused.status_code == 401 and refused.json()["detail"] == "Invalid token."

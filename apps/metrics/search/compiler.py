@@ -122,7 +122,16 @@ def _time_value(literal: Literal) -> datetime:
         parsed = None
     if parsed is None:
         raise _fail(f"Expected a time: milliseconds since the epoch or ISO 8601, got {text[:40]!r}", literal.pos)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return _in_utc(parsed)
+    except OverflowError:
+        raise _fail(f"Time out of range: {text[:40]!r}", literal.pos) from None
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (naive means UTC): PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 strings (and
+    Python) allow up to ±23:59. OverflowError when the UTC time falls outside years 1–9999."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _attribute_value(name: str, kind: str, literal: Literal) -> tuple[str, Any]:
@@ -376,14 +385,19 @@ def _decode_value(kind: str, raw: Any) -> Any:
     elif kind == "time" and isinstance(raw, str):
         parsed = parse_datetime(raw)
         if parsed is not None:
-            return parsed
+            return _in_utc(parsed)
     elif kind == "uuid" and isinstance(raw, str):
         return uuid.UUID(raw)
-    elif (kind == "int" and isinstance(raw, int) and not isinstance(raw, bool)) or (
-        kind == "string" and isinstance(raw, str)
-    ):
+    elif kind == "int" and _is_int64(raw):
+        return raw
+    elif kind == "string" and isinstance(raw, str) and "\x00" not in raw:
+        raw.encode()  # a lone surrogate raises UnicodeEncodeError (a ValueError): PostgreSQL could not take it
         return raw
     raise ValueError(kind)
+
+
+def _is_int64(value: Any) -> bool:
+    return type(value) is int and -(2**63) <= value < 2**63
 
 
 def _fingerprint(filter_text: str, normalised_order: list[str]) -> str:
@@ -411,7 +425,7 @@ def decode_page_token(token: str, keys: list[SortKey], fingerprint: str) -> tupl
             raise SearchError(
                 "page_token", "This page token belongs to a different filter/order_by; repeat the same query."
             )
-        if not isinstance(values, list) or len(values) != len(keys) or type(last_id) is not int:
+        if not isinstance(values, list) or len(values) != len(keys) or not _is_int64(last_id):
             raise invalid
         return [_decode_value(key.kind, raw) for key, raw in zip(keys, values, strict=True)], last_id
     except SearchError:

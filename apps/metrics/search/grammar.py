@@ -109,7 +109,15 @@ def _read_quoted(text: str, start: int, quote: str, what: str) -> tuple[str, int
     raise SearchSyntaxError(f"Unterminated {what}: expected a closing {quote}", start)
 
 
+# Characters PostgreSQL cannot take in a text parameter: NUL, and lone UTF-16 surrogates (not encodable as UTF-8).
+# Every key, value and pattern becomes a bound parameter, so they are refused here, for every caller of the grammar.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def tokenize(text: str) -> list[Token]:
+    if bad := _UNSTORABLE.search(text):
+        what = "a null character" if bad.group() == "\x00" else "a lone surrogate (not valid Unicode)"
+        raise SearchSyntaxError(f"The text contains {what}", bad.start(), code="invalid_character")
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:
@@ -382,6 +390,7 @@ class _Parser:
             pattern = self.current
             if pattern.kind != "STRING":
                 self.fail(f"a quoted pattern after {word}")
+            _check_like_pattern(str(pattern.value), pattern.pos)
             self.advance()
             op = f"NOT {word}" if negated else word
             return Comparison(entity, op, (Literal(pattern.value, pattern.pos),), start.pos)
@@ -412,6 +421,20 @@ class _Parser:
             return Comparison(entity, "IS NOT NULL" if is_not else "IS NULL", (), start.pos)
         self.fail("an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL)")
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_like_pattern(pattern: str, pos: int) -> None:
+    """A LIKE pattern's backslash escapes the next character (``\\%`` is a literal percent sign), so a pattern
+    ending in an unescaped backslash is incomplete; PostgreSQL would refuse it only once a row reaches the comparison.
+    """
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    if trailing % 2:
+        raise SearchSyntaxError(
+            "A LIKE pattern must not end with the escape character \\; to match a backslash, escape it: "
+            "\\\\ in the pattern, written '\\\\\\\\' in a quoted string",
+            pos,
+            code="invalid_pattern",
+        )
 
 
 def parse_filter(text: str | None) -> Node | None:

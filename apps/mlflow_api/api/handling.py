@@ -4,6 +4,7 @@ authentication, permission matrix and rate limits, MLflow's error shape), and fa
 from __future__ import annotations
 
 import json
+import re
 
 import orjson
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -29,17 +30,27 @@ from apps.mlflow_api.protocol import (
     error_body,
 )
 from maestro.api.exceptions import flatten_errors
+from maestro.api.parsers import check_json
 
 # MLflow's limit on a log-batch body (MAX_BATCH_LOG_REQUEST_SIZE); other requests are small (tags, filters).
 MAX_BATCH_BODY_BYTES = 1_000_000
 MAX_BODY_BYTES = 2_000_000
 
 
+# In valid JSON, a NUL or a lone surrogate can only arrive as a \u escape (raw, they are not valid JSON or UTF-8).
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
 class MlflowJSONParser(BaseParser):
-    """Request bodies as MLflow's server reads them: JSON whatever the declared content type (an empty body is
+    r"""Request bodies as MLflow's server reads them: JSON whatever the declared content type (an empty body is
     ``{}``; a JSON-encoded string holding JSON, as old clients send, is decoded twice). NaN/Infinity literals are
     accepted; numbers beyond float64 are kept as markers so validation can name them. Bodies over the view's
-    ``max_body_bytes`` are refused with MLflow's message."""
+    ``max_body_bytes`` are refused with MLflow's message.
+
+    Strings PostgreSQL cannot store (NUL, lone surrogates — which could not even be rendered back in an error
+    message) are refused naming their place, as Maestro's own parser does (``maestro.api.parsers.check_json``). That
+    walk costs ~6 ms on a 1000-metric batch, so it runs only when the raw body holds an escape that could decode to
+    one (``\u0000``, ``\ud800``–``\udfff``): a regular search over the bytes, ~0.1 ms."""
 
     media_type = "*/*"
 
@@ -68,6 +79,8 @@ class MlflowJSONParser(BaseParser):
                 raise MlflowError("Malformed JSON request body: a string that is not JSON.") from None
         if not isinstance(data, dict):
             raise MlflowError("The request body must be a JSON object.")
+        if _SUSPECT_ESCAPE.search(body):
+            check_json(data)
         return data
 
 

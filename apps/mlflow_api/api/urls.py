@@ -1,11 +1,10 @@
 """MLflow's tracking endpoints, served twice as MLflow's server does: under ``/api/2.0/mlflow/`` (clients) and
-``/ajax-api/2.0/mlflow/`` (MLflow's web UI). Route names are prefixed per mount so both can be reversed."""
+``/ajax-api/2.0/mlflow/`` (MLflow's web UI); MLflow's other prefixes (``protocol.PREFIXES``) are mounted too, each
+ending in the ENDPOINT_NOT_FOUND view. Route names are prefixed per mount so each can be reversed."""
 
 from django.urls import re_path
 
 from apps.mlflow_api.api import views
-from apps.mlflow_api.api.handling import json_response
-from apps.mlflow_api.protocol import ENDPOINT_NOT_FOUND, error_body
 
 ENDPOINTS = [
     ("experiments/create", views.ExperimentCreateView, "experiments-create"),
@@ -33,17 +32,19 @@ ENDPOINTS = [
 ]
 
 
-def endpoint_not_found(request, rest: str = ""):
-    """Every other path under the prefix (artifacts, model registry, traces, …): MLflow's 404 for an endpoint it
-    does not serve. A plain view: it reads nothing and writes nothing, so it needs no access declaration."""
-    return json_response(error_body(ENDPOINT_NOT_FOUND, f"Maestro does not serve the MLflow endpoint '{rest}'."),
-                         status=404)  # fmt: skip
-
-
-def patterns(name_prefix: str) -> list:
-    served = [re_path(rf"^{path}/?$", view.as_view(), name=f"{name_prefix}{name}") for path, view, name in ENDPOINTS]
-    return [*served, re_path(r"^(?P<rest>.*)$", endpoint_not_found)]
+def patterns(name_prefix: str, endpoints=ENDPOINTS) -> list:
+    """The served ``endpoints`` under one mount, then the ENDPOINT_NOT_FOUND view for every other path under it
+    (last, so it never shadows a served route: add new endpoints to the list, not after this)."""
+    served = [re_path(rf"^{path}/?$", view.as_view(), name=f"{name_prefix}{name}") for path, view, name in endpoints]
+    return [*served, re_path(r"^.*$", views.EndpointNotFoundView.as_view(), name=f"{name_prefix}not-served")]
 
 
 api_urlpatterns = patterns("mlflow-")
 ajax_urlpatterns = patterns("mlflow-ajax-")
+# MLflow's artifact service (``/api/2.0/mlflow-artifacts/``) and tracking API v3 (``/api/3.0/mlflow/``: traces,
+# logged models): no endpoint served yet, so every path answers ENDPOINT_NOT_FOUND.
+ARTIFACT_ENDPOINTS: list = []
+artifacts_urlpatterns = patterns("mlflow-artifacts-", ARTIFACT_ENDPOINTS)
+ajax_artifacts_urlpatterns = patterns("mlflow-ajax-artifacts-", ARTIFACT_ENDPOINTS)
+v3_urlpatterns = patterns("mlflow-v3-", [])
+ajax_v3_urlpatterns = patterns("mlflow-ajax-v3-", [])

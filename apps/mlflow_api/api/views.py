@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from apps.accounts.authentication import BearerTokenAuthentication
 from apps.metrics.search.compiler import SearchError
 from apps.metrics.selectors import run_data_attach, run_search
 from apps.metrics.validation import float64_to_json, key_problem
 from apps.mlflow_api import selectors, services
 from apps.mlflow_api.api.handling import MAX_BATCH_BODY_BYTES, MlflowView, json_response
 from apps.mlflow_api.protocol import (
+    ENDPOINT_NOT_FOUND,
     STAGES,
     Fields,
     MlflowError,
@@ -498,3 +500,28 @@ class MetricHistoryBulkIntervalView(MlflowView):
             )
             metrics.extend(_points(key, history, run.uuid.hex))
         return json_response({"metrics": metrics} if metrics else {})
+
+
+# ---------------------------------------------------------------------------------------------- not served
+
+
+class EndpointNotFoundView(MlflowView):
+    """Every other path under an MLflow prefix (model registry, traces, logged models, artifacts, …), for every
+    method: MLflow's 404 ``ENDPOINT_NOT_FOUND``, which its clients report as such (and on which some fall back to an
+    older API). Mounted after the served endpoints of each prefix (``api/urls.py``).
+
+    It reads and writes nothing, so it has no row in the permission matrix (``PUBLIC_VIEWS``) and no session
+    authentication — hence no CSRF check, which answered a POST here with Django's HTML 403 page while this was a
+    plain Django view. A Bearer token is still verified: a bad one answers 401 as on every MLflow endpoint, a good
+    one counts against its user's rate limit rather than the anonymous one."""
+
+    authentication_classes = [BearerTokenAuthentication]
+    permission_classes = []
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options", "trace"]
+
+    def not_served(self, request, *args, **kwargs):
+        raise MlflowError(
+            f"Maestro does not serve the MLflow endpoint '{request.method} {request.path}'.", ENDPOINT_NOT_FOUND
+        )
+
+    get = post = put = patch = delete = head = options = trace = not_served

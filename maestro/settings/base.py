@@ -31,7 +31,7 @@ SHARED_APPS = [
     "apps.accounts",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    "apps.access.admin_config.TenantAdminConfig",  # django.contrib.admin, its site capped by the matrix
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
@@ -51,7 +51,7 @@ TENANT_APPS = [
     "apps.accounts",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    "apps.access.admin_config.TenantAdminConfig",  # django.contrib.admin, its site capped by the matrix
     "guardian",
     "axes",
     "apps.access",
@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "maestro.middleware.ActorMiddleware",
     "apps.audit.context.AuditContextMiddleware",
     "apps.access.sessions.SessionTimeoutMiddleware",
+    "apps.access.middleware.RouteGateMiddleware",  # undeclared routes are refused; dashboard role checks
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",

@@ -41,6 +41,19 @@ def client_ip(request) -> str | None:
 UNKNOWN_CLIENT_IP = "0.0.0.0"  # noqa: S104
 
 
+LOCKOUT_IPV6_PREFIX = 64
+
+
 def axes_client_ip(request) -> str:
-    """django-axes' AXES_CLIENT_IP_CALLABLE: the same address the rate limits use."""
-    return client_ip(request) or UNKNOWN_CLIENT_IP
+    """django-axes' AXES_CLIENT_IP_CALLABLE: the address the rate limits use, with IPv6 addresses reduced to their
+    /64 (written as its first address). One subscriber usually holds a whole /64, so counting single IPv6 addresses
+    would give an attacker 2**64 fresh addresses, each allowed its own failures for a username."""
+    address = client_ip(request)
+    if address is None:
+        return UNKNOWN_CLIENT_IP
+    parsed = ipaddress.ip_address(address)
+    if parsed.version == 6:
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/{LOCKOUT_IPV6_PREFIX}", strict=False).network_address)
+    return address

@@ -74,19 +74,29 @@ class Resource:
     ``model`` is the main model; ``anchor`` is ``"project"`` or ``"artifact"`` for resources whose objects are
     guarded by project/artifact permissions, and ``anchor_paths`` maps each model of the resource to the lookup
     path from it to the anchor (``""`` for the anchor itself). ``owner_path`` is the lookup to the owning user for
-    ``OWN`` cells.
+    ``OWN`` cells. ``models`` names the resource's other models (those without a path to an anchor, and those the
+    scoping selectors never see): the Django admin finds the resource governing each model it shows here or in
+    ``anchor_paths`` (``resource_of_model``), and refuses models found in neither.
     """
 
     label: str
     anchor: str | None = None
     anchor_paths: tuple[tuple[str, str], ...] = ()
     owner_path: str | None = None
+    models: tuple[str, ...] = ()
 
 
 RESOURCES: dict[str, Resource] = {
-    "projects": Resource("Projects", "project", (("projects.Project", ""),)),
+    "projects": Resource(
+        "Projects", "project", (("projects.Project", ""),), models=("mlflow_api.Experiment", "mlflow_api.ExperimentTag")
+    ),
     "team_members": Resource("Team members", "project", (("projects.TeamMember", "project"),)),
-    "runs": Resource("Runs (with params and tags)", "project", (("metrics.Run", "project"),)),
+    "runs": Resource(
+        "Runs (with params and tags)",
+        "project",
+        (("metrics.Run", "project"),),
+        models=("metrics.RunParam", "metrics.RunTag"),
+    ),
     "metrics": Resource(
         "Metrics",
         "project",
@@ -97,7 +107,12 @@ RESOURCES: dict[str, Resource] = {
         ),
     ),
     "artifacts": Resource("Artifacts", "artifact", (("artifacts.Artifact", ""),)),
-    "artifact_versions": Resource("Artifact versions", "artifact", (("artifacts.ArtifactVersion", "artifact"),)),
+    "artifact_versions": Resource(
+        "Artifact versions",
+        "artifact",
+        (("artifacts.ArtifactVersion", "artifact"),),
+        models=("artifacts.ArtifactBlob",),
+    ),
     "usages": Resource("Artifact usages", "project", (("artifacts.ArtifactUsage", "project"),)),
     "integrations": Resource(
         "Git/CI integrations, delivery metrics",
@@ -111,12 +126,25 @@ RESOURCES: dict[str, Resource] = {
             ("integrations.CiRun", "project"),
         ),
     ),
-    "models": Resource("Models, retraining, promotion"),
+    "models": Resource(
+        "Models, retraining, promotion",
+        models=(
+            "recommendations.SuccessModel",
+            "recommendations.ModelEvent",
+            "recommendations.TrainingRun",
+            "recommendations.Prediction",
+            "recommendations.ArtifactImpact",
+        ),
+    ),
     "grants": Resource("Object permission grants"),
-    "users": Resource("Users and service accounts"),
-    "tokens": Resource("API tokens", owner_path="user"),
-    "audit_log": Resource("Audit log"),
-    "tenant_settings": Resource("Tenant settings"),
+    # Groups exist to receive grants and are administered with users; axes' rows are users' login attempts.
+    "users": Resource(
+        "Users and service accounts",
+        models=("accounts.User", "auth.Group", "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog"),
+    ),
+    "tokens": Resource("API tokens", owner_path="user", models=("accounts.ApiToken",)),
+    "audit_log": Resource("Audit log", models=("audit.AuditEvent",)),
+    "tenant_settings": Resource("Tenant settings", models=("projects.ScoringSettings",)),
     "me": Resource("Own profile (/me)"),
 }
 
@@ -277,6 +305,16 @@ def resource_for_model(label: str) -> tuple[str, Resource, str]:
     raise PolicyError(f"Model '{label}' belongs to no resource of the permission matrix.")
 
 
+def resource_of_model(label: str) -> str | None:
+    """The resource governing model ``label`` (``app_label.ModelName``, any case), or None when no resource names it."""
+    wanted = label.lower()
+    for name, resource in RESOURCES.items():
+        labels = [model_label for model_label, _path in resource.anchor_paths] + list(resource.models)
+        if any(model_label.lower() == wanted for model_label in labels):
+            return name
+    return None
+
+
 def validate() -> list[str]:
     """Problems in the matrix itself (checked at start-up and by the tests): every resource has exactly the four
     actions, every cell is a known value, and allowed actions name a token scope."""
@@ -325,14 +363,49 @@ def markdown_table() -> str:
     return "\n".join(lines)
 
 
-# API views served without the matrix, and why. Everything else under /api/ must use AccessPolicy and declare.
-PUBLIC_VIEWS: dict[str, str] = {
+# ---------------------------------------------------------------------------------------------- outside the matrix
+# Routes served without the matrix, each with the reason and what guards it instead (reviewed: every other route of
+# both URL confs must be declared, or the tests fail and the gate answers 403). Keys: ``module.Class`` for
+# class-based views, ``module.function`` for functions, ``<admin site>:<view>`` for the tenant admin's own pages
+# (``apps.access.declarations.view_id``).
+PUBLIC_ROUTES: dict[str, str] = {
+    # API (DRF) views
     "drf_spectacular.views.SpectacularAPIView": "the OpenAPI schema describes the API and holds no tenant data",
-    "drf_spectacular.views.SpectacularSwaggerView": "Swagger UI page for the schema (no tenant data)",
     "drf_spectacular.views.SpectacularSwaggerSplitView": "Swagger UI page for the schema (no tenant data)",
-    "drf_spectacular.views.SpectacularRedocView": "ReDoc page for the schema (no tenant data)",
     "apps.integrations.api.views.WebhookView": "GitHub/GitLab deliveries, authenticated by the provider's "
     "signature or token instead of a user; rate-limited per tenant in the ingest scope",
     "apps.mlflow_api.api.views.EndpointNotFoundView": "MLflow paths Maestro does not serve: answers MLflow's 404 "
     "ENDPOINT_NOT_FOUND for every method and reads or writes nothing (a Bearer token is still verified)",
+    # signing in and out, one's own password
+    "django.contrib.auth.views.LoginView": "the login form, open to anyone by nature; guarded by the lockout "
+    "(django-axes per username and address, and the per-username wait)",
+    "django.contrib.auth.views.LogoutView": "ends the caller's own session (POST only)",
+    "apps.access.views.PasswordChangeView": "the signed-in user's own password (login required; old-password "
+    "guesses count towards the lockout)",
+    "django.contrib.auth.views.PasswordChangeDoneView": "confirmation after one's own password change (login "
+    "required; shows no data)",
+    # fixed answers
+    "django.views.generic.base.RedirectView": "a fixed redirect (favicon, the admin's old object URLs); reads no data",
+    "django.views.generic.base.TemplateView": "renders a fixed template without data (the platform's landing page)",
+    # the tenant admin's own pages (its model pages are governed by the matrix through their models)
+    "admin:index": "lists only the models whose admin the matrix lets the user see; staff only",
+    "admin:app_index": "lists only the models whose admin the matrix lets the user see; staff only",
+    "admin:login": "the admin's login form, guarded by the same lockout as /accounts/login/",
+    "admin:logout": "ends the caller's own session",
+    "admin:password_change": "the signed-in staff user's own password (old-password guesses count towards the lockout)",
+    "admin:password_change_done": "confirmation after one's own password change; shows no data",
+    "admin:autocomplete_view": "answers only for models whose admin the matrix lets the user see (Django checks "
+    "the ModelAdmin's view permission); staff only",
+    "admin:i18n_javascript": "the admin's translation catalogue (static text)",
+    "admin:catch_all_view": "adds a missing trailing slash or answers 404; staff only",
+    "admin:shortcut": "'view on site': redirects staff to an object's own dashboard page, which applies the matrix; "
+    "it only reveals whether an id exists",
+}
+PUBLIC_VIEWS = PUBLIC_ROUTES  # the former name, kept for callers
+
+# Admin sites that are not a tenant's: their users are platform operators in the public schema, where the tenant
+# roles of the matrix do not exist; Django's staff flag and model permissions govern them.
+OPERATOR_ADMIN_SITES: dict[str, str] = {
+    "platform_admin": "the platform operators' admin on the platform host (public schema: operators, tenants, "
+    "exports); staff and Django model permissions, no tenant roles",
 }

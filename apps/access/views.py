@@ -1,45 +1,26 @@
 """Dashboard views of the access app."""
 
 from django.contrib import messages
-from django.contrib.auth import authenticate
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.access import policy, selectors, services
+from apps.access.declarations import access
 from apps.access.forms import LEVEL_CHOICES, GrantForm
+from apps.access.policy import CREATE, DELETE, READ
 from apps.accounts.selectors import group_list, user_list
 from apps.artifacts.selectors import artifact_list
 from apps.dashboard.forms import call_service
 from apps.dashboard.permissions import can, require
 from apps.projects.selectors import project_list
+from maestro.passwords import LockoutAwarePasswordChangeView
 
 
-class LockoutAwarePasswordChangeForm(PasswordChangeForm):
-    """Checks the old password through ``authenticate()``, so django-axes counts wrong guesses and locks out exactly
-    as at login (a stolen session cannot be used to guess the password), and failures are audited."""
-
-    def __init__(self, user, *args, request=None, **kwargs):
-        self.request = request
-        super().__init__(user, *args, **kwargs)
-
-    def clean_old_password(self):
-        old_password = self.cleaned_data["old_password"]
-        if authenticate(self.request, username=self.user.get_username(), password=old_password) is None:
-            raise ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
-        return old_password
-
-
-class PasswordChangeView(auth_views.PasswordChangeView):
-    form_class = LockoutAwarePasswordChangeForm
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "request": self.request}
+class PasswordChangeView(LockoutAwarePasswordChangeView):
+    """The dashboard's "change password" page: old-password guesses count towards the login lockout."""
 
 
 # ---------------------------------------------------------------------------------------------- grants
@@ -65,6 +46,7 @@ def _grant_form(request, data=None):
     return GrantForm(data, users=users, groups=group_list(user=request.user))
 
 
+@access("grants", get=READ, post=CREATE)
 @login_required
 def grants(request):
     """Who may see, change and manage one project or artifact — and changing that. Without an object: find one.
@@ -104,6 +86,7 @@ def grants(request):
     return render(request, "access/grants.html", context)
 
 
+@access("grants", post=DELETE)
 @login_required
 @require_POST
 def grant_remove(request):

@@ -106,12 +106,21 @@ def token_revoke(*, token: ApiToken) -> ApiToken:
     return token
 
 
+def _is_owner(actor: User) -> bool:
+    return actor.role == Role.OWNER and not actor.is_service_account
+
+
+def user_changeable_by(actor: User, user: User) -> bool:
+    """Whether ``actor`` may change ``user`` at all, given that the matrix lets them change users: owners are
+    changed by owners only."""
+    return user.role != Role.OWNER or _is_owner(actor)
+
+
 def _require_owner_for(actor: User, target: User | None, new_role: str | None) -> None:
     """Only owners may make someone an owner or change an owner; nobody changes their own role or deactivates
     themselves (so a tenant cannot lose its last owner by accident)."""
-    actor_is_owner = actor.role == Role.OWNER and not actor.is_service_account
-    touches_owner = new_role == Role.OWNER or (target is not None and target.role == Role.OWNER)
-    if touches_owner and not actor_is_owner:
+    touches_owner = new_role == Role.OWNER or (target is not None and not user_changeable_by(actor, target))
+    if touches_owner and not _is_owner(actor):
         from apps.access.selectors import record_denial
 
         record_denial(actor, "users", "change" if target else "create", target, reason="owner_only")
@@ -168,6 +177,46 @@ def user_update(*, actor: User, user: User, data: dict) -> User:
         with transaction.atomic():
             user.save(update_fields=changed)
     return user
+
+
+# Fields that amount to a role: the role itself, Django's superuser and staff flags and permissions (the admin's
+# powers), group membership (groups receive grants) and whether the account may sign in at all.
+PRIVILEGE_FIELDS = ("role", "is_superuser", "is_staff", "user_permissions", "groups", "is_active")
+_OWN_PRIVILEGES = ("role", "is_superuser", "is_staff", "user_permissions")
+
+
+def user_privileges_check(*, actor: User, user: User | None, changes: dict) -> None:
+    """Refuse privilege changes (``PRIVILEGE_FIELDS``) ``actor`` may not make to ``user`` (None: a new user) — the
+    rules of the admin area and the API, for editors that write the user row themselves, such as the Django admin's
+    user form. PermissionDenied when the matrix or the owner rule refuses; ValidationError naming the field otherwise.
+
+    The matrix decides who changes users at all; only owners make or change owners and grant or remove superuser
+    status (it carries every Django permission, as the tenant's first owner holds it); nobody changes their own role,
+    superuser or staff status or permissions, or deactivates themselves.
+    """
+    unknown = set(changes) - set(PRIVILEGE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not privilege fields: {sorted(unknown)}")
+    if not changes:
+        return
+    require(actor, "users", "change" if user is not None else "create", user)
+    errors = {}
+    if "role" in changes and changes["role"] not in Role.values:
+        errors["role"] = f"Unknown role '{changes['role']}'."
+    if user is not None and user.pk == actor.pk:
+        for name in _OWN_PRIVILEGES:
+            if name in changes:
+                errors[name] = "You cannot change your own role, superuser or staff status, or permissions."
+        if changes.get("is_active") is False:
+            errors["is_active"] = "You cannot deactivate yourself."
+    if errors:
+        raise ValidationError(errors)
+    _require_owner_for(actor, user, changes.get("role"))
+    if "is_superuser" in changes and not _is_owner(actor):
+        from apps.access.selectors import record_denial
+
+        record_denial(actor, "users", "change", user, reason="owner_only")
+        raise PermissionDenied("Only an owner may grant or remove superuser status.")
 
 
 def user_deactivate(*, actor: User, user: User) -> User:

@@ -14,6 +14,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from apps.access.declarations import access
+from apps.access.policy import CREATE, DELETE, READ, UPDATE
 from apps.accounts import selectors, services
 from apps.accounts.choices import Role
 from apps.accounts.forms import (
@@ -43,6 +45,7 @@ def _create_token(request, form, *, user=None):
 
 
 # ---------------------------------------------------------------------------------------------- own tokens
+@access("tokens", get=READ, post=CREATE)
 @never_cache
 @login_required
 def token_list(request):
@@ -59,6 +62,7 @@ def token_list(request):
     return render(request, "accounts/tokens.html", {"form": form, "created": created, "tokens": tokens})
 
 
+@access("tokens", post=UPDATE)
 @login_required
 @require_POST
 def token_revoke(request, pk: int):
@@ -80,12 +84,14 @@ def _admin_only(request) -> None:
     require(request.user, "users", "create")
 
 
+@access("users", get=CREATE)
 @login_required
 def manage_home(request):
     _admin_only(request)
     return redirect("accounts:manage-users")
 
 
+@access("users", get=CREATE, post=CREATE)
 @login_required
 def manage_users(request):
     _admin_only(request)
@@ -117,6 +123,7 @@ def manage_users(request):
     return render(request, "accounts/manage_users.html", context)
 
 
+@access("users", get=CREATE, post=UPDATE)
 @login_required
 def manage_user(request, pk: int):
     _admin_only(request)
@@ -140,6 +147,7 @@ def manage_user(request, pk: int):
     return render(request, "accounts/manage_user.html", context)
 
 
+@access("users", get=CREATE, post=CREATE)
 @login_required
 def manage_groups(request):
     _admin_only(request)
@@ -160,6 +168,7 @@ def _group_or_404(request, pk: int):
     return group
 
 
+@access("users", get=CREATE, post=UPDATE)
 @login_required
 def manage_group(request, pk: int):
     _admin_only(request)
@@ -178,6 +187,7 @@ def manage_group(request, pk: int):
     return render(request, "accounts/manage_group.html", context)
 
 
+@access("users", post=UPDATE)
 @login_required
 @require_POST
 def manage_group_remove(request, pk: int, user_pk: int):
@@ -191,6 +201,7 @@ def manage_group_remove(request, pk: int, user_pk: int):
     return redirect("accounts:manage-group", pk=group.pk)
 
 
+@access("users", post=DELETE)
 @login_required
 @require_POST
 def manage_group_delete(request, pk: int):
@@ -201,6 +212,7 @@ def manage_group_delete(request, pk: int):
     return redirect("accounts:manage-groups")
 
 
+@access("users", get=CREATE, post=CREATE)  # the admin area: for those who administer users
 @never_cache
 @login_required
 def manage_tokens(request):

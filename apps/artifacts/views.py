@@ -12,6 +12,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from apps.access.declarations import access
+from apps.access.policy import CREATE, READ, UPDATE
 from apps.artifacts import selectors, services
 from apps.artifacts.filtersets import ArtifactFilterSet
 from apps.artifacts.forms import ArtifactFilterForm, ArtifactForm, ArtifactVersionForm
@@ -39,6 +41,7 @@ def _artifact_or_404(user, pk: int) -> Artifact:
     return artifact
 
 
+@access("artifacts")
 @login_required
 def artifact_list(request):
     filters = ArtifactFilterForm(request.GET or None)
@@ -63,6 +66,7 @@ def artifact_list(request):
     return render(request, template, context)
 
 
+@access("artifacts", get=CREATE, post=CREATE)
 @login_required
 def artifact_create(request):
     require(request.user, "artifacts", "create")
@@ -77,6 +81,7 @@ def artifact_create(request):
     return render(request, "artifacts/form.html", {"form": form, "artifact": None})
 
 
+@access("artifacts", get=UPDATE, post=UPDATE)
 @login_required
 def artifact_edit(request, pk: int):
     artifact = _artifact_or_404(request.user, pk)
@@ -108,12 +113,14 @@ def _detail_context(request, artifact: Artifact, version_form: ArtifactVersionFo
     }
 
 
+@access("artifacts")
 @login_required
 def artifact_detail(request, pk: int):
     artifact = _artifact_or_404(request.user, pk)
     return render(request, "artifacts/detail.html", _detail_context(request, artifact))
 
 
+@access("artifact_versions", get=READ, post=CREATE)
 @csrf_exempt
 def artifact_version_upload(request, pk: int):
     """Upload a new version (multipart form). The file streams through the same hashing, size-limited upload

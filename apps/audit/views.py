@@ -7,6 +7,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from apps.access.declarations import access
 from apps.audit.api.views import csv_rows
 from apps.audit.filtersets import AuditEventFilterSet
 from apps.audit.models import ActorType, Category, Source
@@ -27,6 +28,7 @@ def _filtered(request):
     return filterset, data
 
 
+@access("audit_log")
 @login_required
 def audit_log(request):
     filterset, data = _filtered(request)
@@ -44,6 +46,7 @@ def audit_log(request):
     return render(request, "audit/log.html", context)
 
 
+@access("audit_log")
 @login_required
 def audit_export(request):
     """The filtered events as CSV (streamed; formula-looking cells are defused exactly as the API's export)."""

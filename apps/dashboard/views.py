@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, F
 from django.shortcuts import render
 
+from apps.access.declarations import access
 from apps.artifacts.selectors import artifact_list
 from apps.audit.selectors import audit_event_list
 from apps.dashboard.charts import chart
@@ -19,6 +20,7 @@ SHOWN = 8
 STATUS_COLOURS = {"planned": "#d97706", "active": "#4f46e5", "completed": "#059669", "cancelled": "#9ca3af"}
 
 
+@access("projects")
 @login_required
 def home(request):
     user = request.user

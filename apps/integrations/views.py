@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import render
 from rest_framework.exceptions import ValidationError
 
+from apps.access.declarations import access
 from apps.integrations import selectors
 from apps.integrations.api.serializers import parse_period, period_bounds
 from apps.integrations.metrics import OK
@@ -47,6 +48,7 @@ def metric_cards(report: dict) -> list[dict]:
     return cards
 
 
+@access("integrations")
 @login_required
 def delivery_panel(request, pk: int):
     """The project's delivery panel: a partial for htmx requests, a full page otherwise."""

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from apps.access.declarations import access
 from apps.dashboard.charts import axis, chart, finite, xy_points
 from apps.dashboard.forms import wants_partial
 from apps.metrics import selectors
@@ -55,6 +56,7 @@ def _frequent(keys: Counter, limit: int, *, keep: str | None = None) -> list[str
     return sorted(chosen)
 
 
+@access("runs")
 @login_required
 def run_list(request):
     """Runs the user may see. Filters (project, status, name) narrow the selector's queryset; the optional search
@@ -144,6 +146,7 @@ def _chosen_keys(request, available: list[str]) -> list[str]:
     return (asked or available)[:MAX_CHARTS]
 
 
+@access("runs")
 @login_required
 def run_detail(request, pk: int):
     run = selectors.run_get(user=request.user, run_id=pk)
@@ -187,6 +190,7 @@ def _compare_ids(request) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
+@access("runs")
 @login_required
 def run_compare(request):
     """Several runs side by side: params (differences highlighted), latest metrics with bars scaled per metric, and one

@@ -9,6 +9,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.access.declarations import access
+from apps.access.policy import CREATE, DELETE, UPDATE
 from apps.dashboard.forms import call_service, wants_partial
 from apps.dashboard.listing import page_of, sort_from
 from apps.dashboard.permissions import can, require
@@ -50,6 +52,7 @@ def _nulls_last(ordering: tuple[str, ...]) -> list:
     ]
 
 
+@access("projects")
 @login_required
 def project_list(request):
     """Every project the user may see, filtered by the shared ProjectFilterSet, sorted by a column, 25 a page."""
@@ -73,6 +76,7 @@ def project_list(request):
     return render(request, template, context)
 
 
+@access("projects", get=CREATE, post=CREATE)
 @login_required
 def project_create(request):
     require(request.user, "projects", "create")
@@ -87,6 +91,7 @@ def project_create(request):
     return render(request, "projects/form.html", {"form": form, "project": None})
 
 
+@access("projects", get=UPDATE, post=UPDATE)
 @login_required
 def project_edit(request, pk: int):
     project = _project_or_404(request.user, pk)
@@ -101,6 +106,7 @@ def project_edit(request, pk: int):
     return render(request, "projects/form.html", {"form": form, "project": project})
 
 
+@access("projects", post=DELETE)
 @login_required
 @require_POST
 def project_delete(request, pk: int):
@@ -121,6 +127,7 @@ def _team_context(request, project: Project, form: TeamMemberForm | None = None)
     }
 
 
+@access("projects")
 @login_required
 def project_detail(request, pk: int):
     project = _project_or_404(request.user, pk)
@@ -147,6 +154,7 @@ def _render_team(request, project: Project, form: TeamMemberForm | None = None):
     return redirect("projects:detail", pk=project.pk)
 
 
+@access("team_members", post=CREATE)
 @login_required
 @require_POST
 def team_member_add(request, pk: int):
@@ -166,6 +174,7 @@ def team_member_add(request, pk: int):
     return _render_team(request, project, form)
 
 
+@access("team_members", post=DELETE)
 @login_required
 @require_POST
 def team_member_remove(request, pk: int, member_pk: int):

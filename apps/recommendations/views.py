@@ -11,6 +11,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.access.declarations import access
+from apps.access.policy import CREATE, READ, UPDATE
 from apps.artifacts.choices import ArtifactType
 from apps.artifacts.selectors import artifact_list
 from apps.dashboard.charts import axis, chart
@@ -120,6 +122,7 @@ def _project_initial(user, project_id: str) -> tuple[dict, list[MemberRow]]:
     return initial, rows
 
 
+@access("models")
 @login_required
 def what_if(request):
     """Compose a team, pick artifacts, paste a spec: the prediction below updates as you type (htmx)."""
@@ -141,6 +144,7 @@ def _choices() -> dict:
     return {"roles": MemberRole.choices, "levels": ExperienceLevel.choices}
 
 
+@access("models")
 @login_required
 def what_if_member_row(request):
     """One more (empty) team row for the what-if form."""
@@ -172,6 +176,7 @@ def _serializer_errors(errors: dict, form: WhatIfForm, rows: list[MemberRow]) ->
     return general
 
 
+@access("models", post=READ)
 @login_required
 @require_POST
 def what_if_predict(request):
@@ -270,6 +275,7 @@ def _interval(prediction: dict, actual: float | None = None) -> dict | None:
 
 
 # ---------------------------------------------------------------------------------------------- models
+@access("models")
 @login_required
 def model_registry(request):
     require(request.user, "models", "read")
@@ -333,6 +339,7 @@ def model_registry(request):
     return render(request, "recommendations/models.html", context)
 
 
+@access("models", post=CREATE)
 @login_required
 @require_POST
 def model_retrain(request):
@@ -360,12 +367,14 @@ def _model_action(request, pk: int, service, verb: str):
     return redirect("recommendations:models")
 
 
+@access("models", post=UPDATE)
 @login_required
 @require_POST
 def model_promote(request, pk: int):
     return _model_action(request, pk, services.model_promote, "promoted")
 
 
+@access("models", post=UPDATE)
 @login_required
 @require_POST
 def model_rollback(request, pk: int):
@@ -373,6 +382,7 @@ def model_rollback(request, pk: int):
 
 
 # ---------------------------------------------------------------------------------------------- project pieces
+@access("projects")
 @login_required
 def project_similar(request, pk: int):
     """The project's most similar projects (htmx partial, loaded after the page: embedding a changed spec takes a

@@ -9,9 +9,12 @@ from django.core.exceptions import ValidationError
 from apps.accounts.models import User
 from apps.tenants.models import Domain, Tenant
 from apps.tenants.services import tenant_provision, tenant_set_active, tenant_validate_domain, tenant_validate_slug
+from maestro.passwords import LockoutAwareAdminSiteMixin
 
 
-class PlatformAdminSite(admin.AdminSite):
+class PlatformAdminSite(LockoutAwareAdminSiteMixin, admin.AdminSite):
+    """Operators' old-password guesses on "change password" count towards the login lockout, as at login."""
+
     site_header = "Maestro platform"
     site_title = "Maestro platform"
     index_title = "Tenants and operators"

@@ -31,7 +31,7 @@ SHARED_APPS = [
     "apps.accounts",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    "apps.access.admin_config.TenantAdminConfig",  # django.contrib.admin, its site capped by the matrix
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
@@ -51,7 +51,7 @@ TENANT_APPS = [
     "apps.accounts",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    "apps.access.admin_config.TenantAdminConfig",  # django.contrib.admin, its site capped by the matrix
     "guardian",
     "axes",
     "apps.access",
@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "maestro.middleware.ActorMiddleware",
     "apps.audit.context.AuditContextMiddleware",
     "apps.access.sessions.SessionTimeoutMiddleware",
+    "apps.access.middleware.RouteGateMiddleware",  # undeclared routes are refused; dashboard role checks
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -396,10 +397,16 @@ LOGGING = {
 MAESTRO_TRUSTED_PROXY_COUNT = env.int("MAESTRO_TRUSTED_PROXY_COUNT", default=0)
 
 # Login lockout (django-axes; tables in every schema, so lockouts are per tenant): after AXES_FAILURE_LIMIT failed
-# logins for one username, or from one client address, further attempts are refused for AXES_COOLOFF_TIME.
+# logins for one username from one client address, that username is refused from that address for AXES_COOLOFF_TIME
+# (the combination: a flood from elsewhere cannot lock the real user out). Past the limit for a username from all
+# addresses together, each address that failed for it waits a doubling delay, capped at
+# MAESTRO_LOGIN_DELAY_MAX_SECONDS, between attempts (apps.access.lockout).
 AXES_FAILURE_LIMIT = min(env.int("AXES_FAILURE_LIMIT", default=5), 10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "apps.access.lockout.LoginAttemptHandler"
+AXES_LOCKOUT_CALLABLE = "apps.access.lockout.lockout_response"
+MAESTRO_LOGIN_DELAY_MAX_SECONDS = max(env.int("MAESTRO_LOGIN_DELAY_MAX_SECONDS", default=300), 1)
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "maestro.net.axes_client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"

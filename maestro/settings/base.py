@@ -187,10 +187,21 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "/media/"
-# Uploaded files are stored under MEDIA_ROOT/<tenant schema>/ by django-tenants' storage.
-MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+# Where stored files (artifact library, MLflow artifacts) go; see maestro/storage.py and README "File storage".
+# Empty: MEDIA_ROOT/<tenant schema>/ on this host's filesystem. s3://bucket[/prefix]: an S3-compatible bucket, with
+# the endpoint of a non-AWS store (MinIO) below; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+MAESTRO_STORAGE_URL = env("MAESTRO_STORAGE_URL", default="")
+MAESTRO_STORAGE_ENDPOINT_URL = env("MAESTRO_STORAGE_ENDPOINT_URL", default="")
+MAESTRO_STORAGE_PUBLIC_ENDPOINT_URL = env("MAESTRO_STORAGE_PUBLIC_ENDPOINT_URL", default="")
+MAESTRO_STORAGE_REGION = env("MAESTRO_STORAGE_REGION", default="")
+MAESTRO_STORAGE_PART_BYTES = env.int("MAESTRO_STORAGE_PART_BYTES", default=8 * 1024 * 1024)
+MAESTRO_STORAGE_CONNECT_TIMEOUT = env.float("MAESTRO_STORAGE_CONNECT_TIMEOUT", default=3.0)
+MAESTRO_STORAGE_READ_TIMEOUT = env.float("MAESTRO_STORAGE_READ_TIMEOUT", default=30.0)
+MAESTRO_STORAGE_MAX_ATTEMPTS = env.int("MAESTRO_STORAGE_MAX_ATTEMPTS", default=2)
+# Multipart uploads (and partly written files) older than this are aborted by the storage-cleanup beat task.
+MAESTRO_STORAGE_STALE_UPLOAD_SECONDS = env.int("MAESTRO_STORAGE_STALE_UPLOAD_SECONDS", default=24 * 60 * 60)
 STORAGES = {
-    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    "default": {"BACKEND": "maestro.storage.CurrentTenantStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

@@ -37,9 +37,10 @@ API (the registry and artifact-library code call only this):
   - ``sha256(key)``, ``size(key)``, ``exists(key)``, ``delete(key)``, ``walk(prefix) -> [(key, size)]`` (every file
     under ``prefix``, in no particular order), ``delete_prefix(prefix) -> count``, ``is_empty()``.
   - ``presigned_multipart`` (True on S3) and ``multipart_create(key, parts) -> Multipart(upload_id, urls)``,
-    ``multipart_complete(key, upload_id, [(part_number, etag)]) -> size``, ``multipart_abort(key, upload_id)``:
-    S3 multipart uploads whose parts the client PUTs straight to the store with presigned URLs (as ``mlflow server``
-    does); ``UploadNotFound`` for an unknown or finished upload id of that key.
+    ``multipart_complete(key, upload_id, [(part_number, etag)], max_bytes=None) -> size``,
+    ``multipart_abort(key, upload_id)``: S3 multipart uploads whose parts the client PUTs straight to the store
+    with presigned URLs (as ``mlflow server`` does); ``UploadNotFound`` for an unknown or finished upload id;
+    ``TooLarge`` (upload aborted, the old file kept) when the parts add up to more than ``max_bytes``.
 
 * ``default_storage`` (``STORAGES["default"]`` = ``CurrentTenantStorage``) resolves the current tenant on every call,
   so ``FileField``s keep working unchanged.
@@ -308,7 +309,9 @@ class TenantStorage(Storage):
     def multipart_create(self, key: str, parts: int, *, content_type: str = "", expires: int = 3600) -> Multipart:
         raise NotImplementedError("Presigned multipart uploads need an S3 storage.")
 
-    def multipart_complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> int:
+    def multipart_complete(
+        self, key: str, upload_id: str, parts: list[tuple[int, str]], *, max_bytes: int | None = None
+    ) -> int:
         raise NotImplementedError("Presigned multipart uploads need an S3 storage.")
 
     def multipart_abort(self, key: str, upload_id: str) -> None:
@@ -579,12 +582,25 @@ class S3TenantStorage(TenantStorage):
         params = {"Bucket": self.config.bucket, "Key": object_key, "UploadId": upload_id, "PartNumber": number}
         return self.presign_client.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires)
 
-    def multipart_complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> int:
-        """Finish the upload; the object's size. Asks for the upload first, so an unknown id is ``UploadNotFound``
-        on every store (some answer a completion of an unknown id with a 500)."""
+    def multipart_complete(
+        self, key: str, upload_id: str, parts: list[tuple[int, str]], *, max_bytes: int | None = None
+    ) -> int:
+        """Assemble the uploaded ``parts`` into the file; its size. The parts' sizes are read from the store first:
+        an unknown id is ``UploadNotFound`` on every store (some answer a completion of an unknown id with a 500),
+        and beyond ``max_bytes`` the upload is aborted — ``TooLarge``, and ``key`` keeps its old content."""
         object_key = self._object_key(key)
+        wanted = {number for number, _etag in parts}
+        total = 0
         with _s3_errors(key):
-            self.client.list_parts(Bucket=self.config.bucket, Key=object_key, UploadId=upload_id, MaxParts=1)
+            pages = self.client.get_paginator("list_parts").paginate(
+                Bucket=self.config.bucket, Key=object_key, UploadId=upload_id
+            )
+            for page in pages:
+                total += sum(int(part["Size"]) for part in page.get("Parts", ()) if part["PartNumber"] in wanted)
+        if max_bytes is not None and total > max_bytes:
+            self.multipart_abort(key, upload_id)
+            raise TooLarge(max_bytes)
+        with _s3_errors(key):
             self.client.complete_multipart_upload(
                 Bucket=self.config.bucket,
                 Key=object_key,

@@ -10,6 +10,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from apps.access.views import PasswordChangeView
 from apps.mlflow_api.api.urls import ajax_urlpatterns as mlflow_ajax_urls
 from apps.mlflow_api.api.urls import api_urlpatterns as mlflow_api_urls
+from apps.mlflow_api.api.urls import artifacts_ajax_urlpatterns as mlflow_artifacts_ajax_urls
+from apps.mlflow_api.api.urls import artifacts_api_urlpatterns as mlflow_artifacts_api_urls
+from apps.mlflow_api.api.urls import v3_ajax_urlpatterns as mlflow_v3_ajax_urls
+from apps.mlflow_api.api.urls import v3_api_urlpatterns as mlflow_v3_api_urls
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
@@ -44,6 +48,10 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/2.0/mlflow/", include(mlflow_api_urls)),
     path("ajax-api/2.0/mlflow/", include(mlflow_ajax_urls)),
+    path("api/2.0/mlflow-artifacts/", include(mlflow_artifacts_api_urls)),
+    path("ajax-api/2.0/mlflow-artifacts/", include(mlflow_artifacts_ajax_urls)),
+    path("api/3.0/mlflow/", include(mlflow_v3_api_urls)),
+    path("ajax-api/3.0/mlflow/", include(mlflow_v3_ajax_urls)),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="maestro.urls"), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]

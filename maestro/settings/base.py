@@ -297,6 +297,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("INTEGRATIONS_RECONCILE_SECONDS", default=60),
     },
 }
+# Abandoned multipart uploads and partly written files, hashes of multipart uploads, files of deleted runs.
+CELERY_BEAT_SCHEDULE["storage-housekeeping"] = {
+    "task": "mlflow_api.artifact_housekeeping_all_tenants",
+    "schedule": env.int("STORAGE_HOUSEKEEPING_SECONDS", default=60 * 60),
+}
 CELERY_TASK_ROUTES = {"recommendations.*": {"queue": "ml"}}
 CELERY_BEAT_SCHEDULE["recommendations-reconcile"] = {
     "task": "recommendations.reconcile_all_tenants",
@@ -464,6 +469,8 @@ INTEGRATIONS_RECONCILE_SECONDS = env.int("INTEGRATIONS_RECONCILE_SECONDS", defau
 # ---------------------------------------------------------------------------------------------- artifact library
 # Largest file accepted by POST /api/v1/artifacts/{id}/versions (bytes); beyond it the API answers 413.
 ARTIFACT_MAX_UPLOAD_BYTES = env.int("ARTIFACT_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)
+# Largest file accepted by the MLflow artifact proxy (PUT, or a multipart upload's parts together); beyond it 413.
+MLFLOW_ARTIFACT_MAX_UPLOAD_BYTES = env.int("MLFLOW_ARTIFACT_MAX_UPLOAD_BYTES", default=5 * 1024**3)
 
 # ---------------------------------------------------------------------------------------------- metric history
 # Series of at least this many points keep a packed copy for history reads (apps.metrics.models.MetricSeries);

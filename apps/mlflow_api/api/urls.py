@@ -1,9 +1,11 @@
 """MLflow's tracking endpoints, served twice as MLflow's server does: under ``/api/2.0/mlflow/`` (clients) and
-``/ajax-api/2.0/mlflow/`` (MLflow's web UI). Route names are prefixed per mount so both can be reversed."""
+``/ajax-api/2.0/mlflow/`` (MLflow's web UI); the artifact proxy likewise under ``/api/2.0/mlflow-artifacts/`` and
+``/ajax-api/2.0/mlflow-artifacts/``; and ``/api/3.0/mlflow/server-info``. Route names are prefixed per mount so
+each can be reversed."""
 
 from django.urls import re_path
 
-from apps.mlflow_api.api import views
+from apps.mlflow_api.api import artifacts, views
 from apps.mlflow_api.api.handling import json_response
 from apps.mlflow_api.protocol import ENDPOINT_NOT_FOUND, error_body
 
@@ -30,7 +32,18 @@ ENDPOINTS = [
     ("runs/delete-tag", views.DeleteTagView, "runs-delete-tag"),
     ("metrics/get-history", views.MetricHistoryView, "metrics-get-history"),
     ("metrics/get-history-bulk-interval", views.MetricHistoryBulkIntervalView, "metrics-get-history-bulk-interval"),
+    ("artifacts/list", artifacts.RunArtifactListView, "artifacts-list"),
 ]
+
+# /api/2.0/mlflow-artifacts/…: <artifact_path> is everything after the prefix (checked by artifact_roots).
+ARTIFACT_ENDPOINTS = [
+    (r"^artifacts/?$", artifacts.ArtifactListView, "list"),
+    (r"^artifacts/(?P<artifact_path>.+)$", artifacts.ArtifactView, "file"),
+    (r"^mpu/create/(?P<artifact_path>.+)$", artifacts.MultipartCreateView, "mpu-create"),
+    (r"^mpu/complete/(?P<artifact_path>.+)$", artifacts.MultipartCompleteView, "mpu-complete"),
+    (r"^mpu/abort/(?P<artifact_path>.+)$", artifacts.MultipartAbortView, "mpu-abort"),
+]
+V3_ENDPOINTS = [(r"^server-info/?$", artifacts.ServerInfoView, "server-info")]
 
 
 def endpoint_not_found(request, rest: str = ""):
@@ -45,5 +58,14 @@ def patterns(name_prefix: str) -> list:
     return [*served, re_path(r"^(?P<rest>.*)$", endpoint_not_found)]
 
 
+def regex_patterns(endpoints, name_prefix: str) -> list:
+    served = [re_path(regex, view.as_view(), name=f"{name_prefix}{name}") for regex, view, name in endpoints]
+    return [*served, re_path(r"^(?P<rest>.*)$", endpoint_not_found)]
+
+
 api_urlpatterns = patterns("mlflow-")
 ajax_urlpatterns = patterns("mlflow-ajax-")
+artifacts_api_urlpatterns = regex_patterns(ARTIFACT_ENDPOINTS, "mlflow-artifacts-")
+artifacts_ajax_urlpatterns = regex_patterns(ARTIFACT_ENDPOINTS, "mlflow-artifacts-ajax-")
+v3_api_urlpatterns = regex_patterns(V3_ENDPOINTS, "mlflow-v3-")
+v3_ajax_urlpatterns = regex_patterns(V3_ENDPOINTS, "mlflow-v3-ajax-")

@@ -113,6 +113,9 @@ def storage_backend(request, settings, tmp_path) -> str:
     return request.param
 
 
+LIVE_S3_MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # the MLflow artifact upload limit of live_server_s3
+
+
 @pytest.fixture(scope="session")
 def live_server_s3(_session_tenants, s3_server, tmp_path_factory):
     """A second real gunicorn like ``live_server_url``, whose file storage is the S3 server (prefix ``.prefix``)."""
@@ -121,7 +124,8 @@ def live_server_s3(_session_tenants, s3_server, tmp_path_factory):
     port = free_port()
     prefix = s3_server.new_prefix()
     log_path = tmp_path_factory.mktemp("gunicorn-s3") / "server.log"
-    proc = start_server(log_path, port, extra_env=s3_server.env(prefix))
+    limits = {"MLFLOW_ARTIFACT_MAX_UPLOAD_BYTES": str(LIVE_S3_MAX_UPLOAD_BYTES)}
+    proc = start_server(log_path, port, extra_env={**s3_server.env(prefix), **limits})
     server = LiveServer(port=port, log_path=log_path)
     server.prefix = prefix
     yield server

@@ -361,7 +361,11 @@ def artifact_file_hash(*, file_id: int) -> str | None:
     file = ArtifactFile.objects.filter(pk=file_id, sha256="").first()
     if file is None:
         return None
-    digest = tenant_storage().sha256(storage_key(file.path))
+    try:
+        digest = tenant_storage().sha256(storage_key(file.path))
+    except FileNotFoundError:  # replaced or deleted meanwhile; housekeeping tries again if the row is still blank
+        logger.warning("artifact to hash is missing from storage", extra={"path": file.path})
+        return None
     ArtifactFile.objects.filter(pk=file_id, sha256="", size=file.size).update(sha256=digest)
     return digest
 

@@ -18,11 +18,18 @@ from maestro.context import tenant_var
 
 API_PREFIXES = ("/api/", "/ajax-api/")
 # On the platform host these paths are served only for a tenant, chosen by the Bearer token.
-TOKEN_ROUTED_PREFIXES = ("/api/v1/", "/api/2.0/", "/ajax-api/")
+TOKEN_ROUTED_PREFIXES = ("/api/v1/", "/api/2.0/", "/api/3.0/", "/ajax-api/")
 
 
-# MLflow's tracking API answers errors in MLflow's own shape, which its clients parse.
-MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/")
+# MLflow's APIs (tracking, artifact proxy, server-info) answer errors in MLflow's own shape, which its clients parse.
+MLFLOW_PREFIXES = (
+    "/api/2.0/mlflow/",
+    "/ajax-api/2.0/mlflow/",
+    "/api/2.0/mlflow-artifacts/",
+    "/ajax-api/2.0/mlflow-artifacts/",
+    "/api/3.0/mlflow/",
+    "/ajax-api/3.0/mlflow/",
+)
 MLFLOW_ERROR_CODES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "ENDPOINT_NOT_FOUND"}
 
 

@@ -4,6 +4,7 @@
 each can be reversed."""
 
 from django.urls import re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from apps.mlflow_api.api import artifacts, views
 from apps.mlflow_api.api.handling import json_response
@@ -46,9 +47,10 @@ ARTIFACT_ENDPOINTS = [
 V3_ENDPOINTS = [(r"^server-info/?$", artifacts.ServerInfoView, "server-info")]
 
 
+@csrf_exempt  # API clients POST without a CSRF token; they must get MLflow's 404, not Django's CSRF page
 def endpoint_not_found(request, rest: str = ""):
-    """Every other path under the prefix (artifacts, model registry, traces, …): MLflow's 404 for an endpoint it
-    does not serve. A plain view: it reads nothing and writes nothing, so it needs no access declaration."""
+    """Every other path under the prefix (model registry, traces, …): MLflow's 404 for an endpoint it does not
+    serve. A plain view: it reads nothing and writes nothing, so it needs no access declaration."""
     return json_response(error_body(ENDPOINT_NOT_FOUND, f"Maestro does not serve the MLflow endpoint '{rest}'."),
                          status=404)  # fmt: skip
 

@@ -781,7 +781,40 @@ def ensure_bucket() -> bool:
     return True
 
 
+@dataclasses.dataclass
+class CopyResult:
+    copied: int = 0
+    skipped: int = 0
+    bytes: int = 0
+
+
+def copy_local_files(source_root: Path, schema: str, *, progress=lambda message: None) -> CopyResult:
+    """Copy ``<source_root>/<schema>/…`` (files stored on a local disk, e.g. before S3 was configured) into the
+    tenant's configured storage under the same keys. Files already there with the same size are skipped, so it can
+    be run again after an interruption; content-addressed library files are checked against their hash."""
+    storage = tenant_storage(schema)
+    top = Path(source_root) / schema
+    result = CopyResult()
+    for path in sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else []:
+        key = path.relative_to(top).as_posix()
+        size = path.stat().st_size
+        if storage.exists(key) and storage.size(key) == size:
+            result.skipped += 1
+            continue
+        with open(path, "rb") as handle:
+            stored = storage.save_stream(key, handle)
+        parts = key.split("/")
+        if len(parts) == 3 and parts[0] == "artifacts" and parts[2] != stored.sha256:
+            storage.delete(key)
+            raise ValueError(f"{path}: its content does not match its name (SHA-256 {stored.sha256}); not copied.")
+        result.copied += 1
+        result.bytes += stored.size
+        progress(f"{schema}: {key} ({stored.size} bytes)")
+    return result
+
+
 __all__ = [
+    "CopyResult",
     "CurrentTenantStorage",
     "InvalidKey",
     "InvalidUpload",
@@ -795,6 +828,7 @@ __all__ = [
     "UploadNotFound",
     "clean_key",
     "cleanup_stale_uploads",
+    "copy_local_files",
     "current_config",
     "ensure_bucket",
     "tenant_storage",

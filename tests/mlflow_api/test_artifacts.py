@@ -396,3 +396,19 @@ def test_housekeeping_aborts_stale_uploads_and_removes_files_of_deleted_runs(s3_
     assert f"{prefix}/{tenant_a.schema}/mlflow/{root}/keep.txt" in keys
     assert not any(key.startswith(f"{prefix}/{tenant_a.schema}/mlflow/{root2}") for key in keys)
     assert content(get(mlflow_a, f"{root}/keep.txt")) == b"keep"
+
+
+def test_the_housekeeping_tasks_run_per_tenant(tenant_a, mlflow_a, settings, tmp_path):
+    from apps.mlflow_api import tasks
+
+    settings.MEDIA_ROOT = str(tmp_path)  # only this test's files: no other test's leftovers to sweep
+
+    _exp, _run, root = new_run(mlflow_a)
+    put(mlflow_a, f"{root}/f.txt", b"f")
+    with tenant_a.context():
+        row = ArtifactFile.objects.get(path=f"{root}/f.txt")
+        ArtifactFile.objects.filter(pk=row.pk).update(sha256="")
+    assert tasks.hash_artifact_file(schema_name=tenant_a.schema, file_id=row.pk) == hashlib.sha256(b"f").hexdigest()
+    assert tasks.artifact_housekeeping(schema_name=tenant_a.schema) == {
+        "uploads_aborted": 0, "files_hashed": 0, "orphans_removed": 0
+    }  # fmt: skip

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-from io import StringIO
+from io import BytesIO, StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -63,3 +63,16 @@ def test_storage_ensure_bucket_creates_a_missing_bucket_once(s3_server, settings
         "Bucket 'maestro-fresh-bucket' exists.",
     ]
     assert "maestro-fresh-bucket" in [b["Name"] for b in s3_server.client().list_buckets()["Buckets"]]
+
+
+def test_a_tenant_export_takes_its_files_from_s3(s3_storage, tenant_a, tmp_path):
+    """The archive's files come from the tenant's storage whatever it is: here the bucket (keys, sizes, hashes)."""
+    from apps.ops.archive import write_archive
+
+    store = tenant_storage(tenant_a.schema)
+    files = {"artifacts/aa/aabb": b"library bytes", "mlflow/4/0123456789abcdef0123456789abcdef/artifacts/m.txt": b"m"}
+    for key, content in files.items():
+        store.save_stream(key, BytesIO(content))
+    result = write_archive(tenant_a.tenant, tmp_path / "alpha.tar.gz")
+    exported = {entry["path"]: (entry["size"], entry["sha256"]) for entry in result.manifest["files"]}
+    assert exported == {key: (len(content), hashlib.sha256(content).hexdigest()) for key, content in files.items()}

@@ -139,6 +139,9 @@ def mlflow_server(python: Path, backend_uri: str, workers: int, artifact_env: di
         str(python), "-m", "mlflow", "server", "--backend-store-uri", backend_uri, "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(workers), "--serve-artifacts",
         "--artifacts-destination", artifacts_destination or str(workdir / "artifacts"),
+        # uvicorn restarts a worker that misses its 5 s health check — on a busy 2-core machine, one still importing
+        # on its first request; the request is lost. A longer wait keeps the comparison about throughput.
+        "--uvicorn-opts", "--timeout-worker-healthcheck 120",
     ]  # fmt: skip
     progress(f"starting mlflow server {MLFLOW_VERSION} with {workers} workers on port {port} (log {log.name})")
     proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

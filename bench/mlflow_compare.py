@@ -458,6 +458,7 @@ def scenario_artifacts(target: Target, experiment_id: str, size: int, repeats: i
     run = target.json("GET", "runs/get", {"run_id": run_id})["run"]["info"]
     root = run["artifact_uri"].removeprefix("mlflow-artifacts:").lstrip("/")
     expected = hashlib.sha256(source.read_bytes()).hexdigest()
+    cpu_before = target.cpu_snapshot()
     with PeakRss(target.root_pid) as upload_rss:
         started = time.perf_counter()
         for number in range(repeats):
@@ -468,6 +469,8 @@ def scenario_artifacts(target: Target, experiment_id: str, size: int, repeats: i
             if answer.status_code != 200:
                 raise RuntimeError(f"{target.name}: upload answered {answer.status_code}: {answer.text[:300]}")
         upload_seconds = time.perf_counter() - started
+    upload_cpu = target.cpu_since(cpu_before) * 1000 / repeats
+    cpu_before = target.cpu_snapshot()
     with PeakRss(target.root_pid) as download_rss:
         started = time.perf_counter()
         for number in range(repeats):
@@ -481,12 +484,13 @@ def scenario_artifacts(target: Target, experiment_id: str, size: int, repeats: i
             if digest.hexdigest() != expected:
                 raise RuntimeError(f"{target.name}: downloaded bytes differ from the uploaded ones")
         download_seconds = time.perf_counter() - started
+    download_cpu = target.cpu_since(cpu_before) * 1000 / repeats
     total = size * repeats / MB
     return {
-        "upload": Result(total / upload_seconds, "MB/s", detail=f"{repeats} × {size / MB:g} MB, peak worker RSS "
-                         f"{upload_rss.peak:.0f} MiB"),
-        "download": Result(total / download_seconds, "MB/s", detail=f"{repeats} × {size / MB:g} MB, peak worker "
-                           f"RSS {download_rss.peak:.0f} MiB"),
+        "upload": Result(total / upload_seconds, "MB/s", upload_cpu, detail=f"{repeats} × {size / MB:g} MB, "
+                         f"server CPU {upload_cpu:.0f} ms/file, peak worker RSS {upload_rss.peak:.0f} MiB"),
+        "download": Result(total / download_seconds, "MB/s", download_cpu, detail=f"{repeats} × {size / MB:g} MB, "
+                           f"server CPU {download_cpu:.0f} ms/file, peak worker RSS {download_rss.peak:.0f} MiB"),
         "upload_rss": Result(upload_rss.peak, "MiB"),
         "download_rss": Result(download_rss.peak, "MiB"),
     }  # fmt: skip
@@ -594,20 +598,22 @@ def print_artifact_table(m: dict, f: dict, args, repeats: dict[int, int]) -> Non
             factor = m[key].value / f[key].value
             rows.append([f"{way} {size / MB:g} MB × {repeats[size]}", f"{m[key].value:,.1f} MB/s",
                          f"{f[key].value:,.1f} MB/s", f"{factor:.2f}×", "≥ 1×",
-                         "met" if factor >= 1 else "NOT met"])  # fmt: skip
+                         "met" if factor >= 1 else "NOT met",
+                         f"{m[key].cpu_ms:.0f} / {f[key].cpu_ms:.0f}"])  # fmt: skip
     for way in ("upload", "download"):
         small, large = (f"artifacts {way}_rss {size}" for size in repeats)
         flat_m = m[large].value - m[small].value
         rows.append([f"peak worker RSS, {way} 1 MB → 100 MB", f"{m[small].value:.0f} → {m[large].value:.0f} MiB",
                      f"{f[small].value:.0f} → {f[large].value:.0f} MiB", "—", "flat (growth ≪ 100 MB)",
-                     "met" if flat_m < 32 else "NOT met"])  # fmt: skip
+                     "met" if flat_m < 32 else "NOT met", ""])  # fmt: skip
     print_table(
         f"Artifacts: Maestro vs mlflow server {MLFLOW_VERSION}, through each artifact proxy "
         f"({args.artifact_storage}, {args.workers} workers each)",
-        ["scenario", "Maestro", "MLflow", "Maestro ÷ MLflow", "target", "verdict"],
+        ["scenario", "Maestro", "MLflow", "Maestro ÷ MLflow", "target", "verdict", "server CPU ms/file M / F"],
         rows,
         notes=[
-            "one client, sequential requests; every download checked against the upload's SHA-256",
+            "one client, sequential requests; every download checked against the upload's SHA-256; server CPU = "
+            "worker processes plus their PostgreSQL backends (steadier than wall time on a shared machine)",
             "RSS: the largest single worker process of each server, sampled every 20 ms during the transfers "
             "(MLflow's S3 proxy downloads a file to a temporary file before sending it)",
             "storage: local directories on this machine, or one local S3 API (moto) serving both servers",

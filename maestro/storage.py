@@ -16,7 +16,8 @@ Configuration (settings, read from the environment by ``maestro/settings/base.py
   reach the store under another address than the server does (docker-compose: ``http://localhost:9000``).
 * ``MAESTRO_STORAGE_REGION``; credentials come from boto3's own environment variables (``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY``) or an instance role — never from settings files.
-* ``MAESTRO_STORAGE_PART_BYTES`` — part size of streamed uploads to S3 (default 8 MiB, at least S3's 5 MiB).
+* ``MAESTRO_STORAGE_PART_BYTES`` — part size of streamed uploads to S3 (default 8 MiB, at least S3's 5 MiB), and
+  ``MAESTRO_STORAGE_UPLOAD_CONCURRENCY`` — parts sent at once (default 4): memory per upload is their product.
 
 Layout: a tenant's files live under its schema name — ``<MEDIA_ROOT>/<schema>/<key>`` or
 ``s3://<bucket>/<prefix>/<schema>/<key>``. The filesystem layout is the one django-tenants' storage used before this
@@ -30,7 +31,7 @@ API (the registry and artifact-library code call only this):
 
   - ``save_stream(key, stream, *, max_bytes=None, content_type="") -> Stored(key, size, sha256)``: reads ``stream``
     (anything with ``read(n)``) in chunks, hashing on the way, and stores it under ``key``, replacing what was there.
-    Memory stays flat in the file's size (one S3 part at most); large files go to S3 as multipart uploads. Readers
+    Memory stays flat in the file's size (a few S3 parts at most); large files go to S3 as multipart uploads. Readers
     see the old content or the new, never a part. Raises ``TooLarge(limit)`` beyond ``max_bytes`` — nothing stored.
   - ``open_stream(key) -> Reader``: the content as an iterator of chunks (``size`` attribute, ``close()``);
     ``FileNotFoundError`` when there is no such file.
@@ -65,6 +66,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -144,6 +146,7 @@ class StorageConfig:
     public_endpoint_url: str = ""
     region: str = ""
     part_bytes: int = 8 * 1024 * 1024
+    upload_concurrency: int = 4
     connect_timeout: float = 3.0
     read_timeout: float = 30.0
     max_attempts: int = 2
@@ -153,6 +156,7 @@ class StorageConfig:
         url = (getattr(settings, "MAESTRO_STORAGE_URL", "") or "").strip()
         common = {
             "part_bytes": max(int(getattr(settings, "MAESTRO_STORAGE_PART_BYTES", 8 * 1024 * 1024)), S3_MIN_PART_BYTES),
+            "upload_concurrency": max(int(getattr(settings, "MAESTRO_STORAGE_UPLOAD_CONCURRENCY", 4)), 1),
             "connect_timeout": float(getattr(settings, "MAESTRO_STORAGE_CONNECT_TIMEOUT", 3.0)),
             "read_timeout": float(getattr(settings, "MAESTRO_STORAGE_READ_TIMEOUT", 30.0)),
             "max_attempts": int(getattr(settings, "MAESTRO_STORAGE_MAX_ATTEMPTS", 2)),
@@ -505,8 +509,9 @@ class S3TenantStorage(TenantStorage):
 
     # -- streams
     def save_stream(self, key: str, stream: IO[bytes], *, max_bytes: int | None = None, content_type: str = ""):
-        """One PUT for files smaller than a part; above, a multipart upload sent part by part (one part in memory),
-        aborted if anything fails — S3 shows the object only once it is complete."""
+        """One PUT for files smaller than a part; above, a multipart upload whose parts are sent while the next ones
+        are read — at most ``upload_concurrency`` parts in memory, however large the file — and aborted if anything
+        fails: S3 shows the object only once it is complete."""
         object_key = self._object_key(key)
         extra = {"ContentType": content_type} if content_type else {}
         reader = _HashingReader(stream, max_bytes)
@@ -519,25 +524,37 @@ class S3TenantStorage(TenantStorage):
             upload_id = self.client.create_multipart_upload(Bucket=self.config.bucket, Key=object_key, **extra)[
                 "UploadId"
             ]
+
+        def send(number: int, body: bytes) -> dict:
+            with _s3_errors(key):
+                answer = self.client.upload_part(
+                    Bucket=self.config.bucket, Key=object_key, UploadId=upload_id, PartNumber=number, Body=body
+                )
+            return {"PartNumber": number, "ETag": answer["ETag"]}
+
+        pool = ThreadPoolExecutor(max_workers=self.config.upload_concurrency, thread_name_prefix="s3-part")
         try:
+            in_flight: list[Future] = []
             parts, number, body = [], 1, first
             while body:
-                with _s3_errors(key):
-                    answer = self.client.upload_part(
-                        Bucket=self.config.bucket, Key=object_key, UploadId=upload_id, PartNumber=number, Body=body
-                    )
-                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+                in_flight.append(pool.submit(send, number, body))
                 number += 1
-                body = None  # let the part go before the next is read: one part in memory at a time
+                body = None  # the part now belongs to its upload
+                if len(in_flight) >= self.config.upload_concurrency:  # wait before reading more: bounded memory
+                    parts.append(in_flight.pop(0).result())
                 body = reader.read_exactly(part_bytes)
+            parts.extend(future.result() for future in in_flight)
             with _s3_errors(key):
                 self.client.complete_multipart_upload(
                     Bucket=self.config.bucket, Key=object_key, UploadId=upload_id, MultipartUpload={"Parts": parts}
                 )
         except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
             with contextlib.suppress(Exception):
                 self.client.abort_multipart_upload(Bucket=self.config.bucket, Key=object_key, UploadId=upload_id)
             raise
+        finally:
+            pool.shutdown(wait=True)
         return Stored(key, reader.size, reader.digest.hexdigest())
 
     def open_stream(self, key: str) -> Reader:

@@ -78,8 +78,8 @@ def blob_store(*, file) -> ArtifactBlob:
 
     ``file`` normally comes from :class:`HashingUploadHandler` (``sha256`` and ``size`` already computed while it
     streamed in); other file objects are hashed here in chunks. The storage key depends only on the hash; the file
-    goes to the tenant's storage (``maestro.storage``: local disk or an S3 bucket) as a stream, one part in memory at
-    a time. A file left at that key by an upload whose transaction rolled back is reused; a concurrent insert of the
+    goes to the tenant's storage (``maestro.storage``: local disk or an S3 bucket) as a stream, a few parts in memory at
+    most. A file left at that key by an upload whose transaction rolled back is reused; a concurrent insert of the
     same hash keeps the first blob and drops the duplicate file.
 
     When the storage fails (disk full, I/O error, object store unreachable) nothing of the file stays (streamed

@@ -17,7 +17,9 @@ Configuration (settings, read from the environment by ``maestro/settings/base.py
 * ``MAESTRO_STORAGE_REGION``; credentials come from boto3's own environment variables (``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY``) or an instance role — never from settings files.
 * ``MAESTRO_STORAGE_PART_BYTES`` — part size of streamed uploads to S3 (default 8 MiB, at least S3's 5 MiB), and
-  ``MAESTRO_STORAGE_UPLOAD_CONCURRENCY`` — parts sent at once (default 4): memory per upload is their product.
+  ``MAESTRO_STORAGE_UPLOAD_CONCURRENCY`` — parts sent at once (default 1). Memory per upload grows with it (each
+  sending thread holds its part and boto3's copies: +23 MiB measured at 1, +126 MiB at 4 for 8 MiB parts), so
+  raise it only where a store takes parallel parts faster than one stream.
 
 Layout: a tenant's files live under its schema name — ``<MEDIA_ROOT>/<schema>/<key>`` or
 ``s3://<bucket>/<prefix>/<schema>/<key>``. The filesystem layout is the one django-tenants' storage used before this
@@ -146,7 +148,7 @@ class StorageConfig:
     public_endpoint_url: str = ""
     region: str = ""
     part_bytes: int = 8 * 1024 * 1024
-    upload_concurrency: int = 4
+    upload_concurrency: int = 1
     connect_timeout: float = 3.0
     read_timeout: float = 30.0
     max_attempts: int = 2
@@ -156,7 +158,7 @@ class StorageConfig:
         url = (getattr(settings, "MAESTRO_STORAGE_URL", "") or "").strip()
         common = {
             "part_bytes": max(int(getattr(settings, "MAESTRO_STORAGE_PART_BYTES", 8 * 1024 * 1024)), S3_MIN_PART_BYTES),
-            "upload_concurrency": max(int(getattr(settings, "MAESTRO_STORAGE_UPLOAD_CONCURRENCY", 4)), 1),
+            "upload_concurrency": max(int(getattr(settings, "MAESTRO_STORAGE_UPLOAD_CONCURRENCY", 1)), 1),
             "connect_timeout": float(getattr(settings, "MAESTRO_STORAGE_CONNECT_TIMEOUT", 3.0)),
             "read_timeout": float(getattr(settings, "MAESTRO_STORAGE_READ_TIMEOUT", 30.0)),
             "max_attempts": int(getattr(settings, "MAESTRO_STORAGE_MAX_ATTEMPTS", 2)),

@@ -2,6 +2,7 @@
 PostgreSQL, same number of workers, driven by the same load code through MLflow's REST API with the same data.
 
     .venv/bin/python bench/mlflow_compare.py [--workers 4] [--clients 4] [--quick]
+        [--artifacts | --artifacts-only] [--artifact-storage filesystem|s3]
 
 What it does, printing progress as it goes:
 
@@ -15,6 +16,12 @@ What it does, printing progress as it goes:
 5. prints the table (with the command line) and a compatibility check: the same bad requests sent to both, with
    the error codes each answers;
 6. stops both servers and drops the tenant and the database — also on Ctrl-C or an error.
+
+Artifacts (issue 19): ``--artifacts`` adds upload and download throughput of 1 MB and 100 MB files through each
+server's artifact proxy (MLflow: ``--serve-artifacts``), with the servers' peak worker memory (RSS, sampled every
+20 ms) during each size — flat in the file size when uploads and downloads stream. ``--artifact-storage s3`` puts
+both servers' artifacts in one local S3 API (moto's server; MLflow needs boto3, installed into its virtualenv) instead
+of local directories; ``--artifacts-only`` skips the tracking scenarios.
 
 Scenarios (targets from issue 8): log-batch metrics/s with 1000-metric batches from several clients (Maestro ≥ 5×);
 single log-metric requests/s; get-history p95 of a 25,000-point series (≥ 5× faster); runs/search p95 over 10,000
@@ -56,6 +63,7 @@ from _harness import (
 
 MLFLOW_VERSION = "3.17.2"  # the same version as the pinned mlflow-skinny client of the tests
 PSYCOPG_VERSION = "3.3.9"  # the project's pin
+BOTO3_VERSION = "1.44.5"  # the project's pin (MLflow's server needs boto3 for S3 artifacts)
 VENV = ROOT / ".local" / "mlflow-bench" / f"venv-{MLFLOW_VERSION}"
 API = "/api/2.0/mlflow/"
 T0 = 1_767_225_600_000
@@ -68,7 +76,7 @@ def ensure_mlflow_venv() -> Path:
     """A virtualenv with the pinned mlflow (server) and psycopg; created once, reused afterwards."""
     python = VENV / "bin" / "python"
     stamp = VENV / ".installed"
-    if stamp.exists():
+    if stamp.exists() and "boto3" in stamp.read_text():
         progress(f"reusing mlflow {MLFLOW_VERSION} virtualenv {VENV}")
         return python
     progress(f"creating virtualenv {VENV} and installing mlflow=={MLFLOW_VERSION} (once; takes a few minutes)")
@@ -76,13 +84,13 @@ def ensure_mlflow_venv() -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
     done = subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         f"mlflow=={MLFLOW_VERSION}", f"psycopg[binary]=={PSYCOPG_VERSION}"],
+         f"mlflow=={MLFLOW_VERSION}", f"psycopg[binary]=={PSYCOPG_VERSION}", f"boto3=={BOTO3_VERSION}"],
         capture_output=True, text=True,
     )  # fmt: skip
     if done.returncode != 0:
         print(done.stdout[-4000:], done.stderr[-4000:], sep="\n", file=sys.stderr)
         raise RuntimeError(f"installing mlflow=={MLFLOW_VERSION} into {VENV} failed")
-    stamp.write_text(MLFLOW_VERSION)
+    stamp.write_text(f"{MLFLOW_VERSION} boto3 {BOTO3_VERSION}")
     return python
 
 
@@ -113,7 +121,8 @@ def throwaway_database():
 
 
 @contextlib.contextmanager
-def mlflow_server(python: Path, backend_uri: str, workers: int):
+def mlflow_server(python: Path, backend_uri: str, workers: int, artifact_env: dict | None = None,
+                  artifacts_destination: str | None = None):  # fmt: skip
     port = _free_port()
     app_name = f"mlflow-bench-{port}"
     workdir = Path(tempfile.mkdtemp(prefix="mlflow-bench-"))
@@ -123,11 +132,16 @@ def mlflow_server(python: Path, backend_uri: str, workers: int):
         "PGAPPNAME": app_name,
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
+        **(artifact_env or {}),
     }
+    # Artifacts through MLflow's own proxy (mlflow-artifacts:/ URIs), as Maestro serves them.
     command = [
         str(python), "-m", "mlflow", "server", "--backend-store-uri", backend_uri, "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(workers), "--no-serve-artifacts",
-        "--default-artifact-root", str(workdir / "artifacts"),
+        "--port", str(port), "--workers", str(workers), "--serve-artifacts",
+        "--artifacts-destination", artifacts_destination or str(workdir / "artifacts"),
+        # uvicorn restarts a worker that misses its 5 s health check — on a busy 2-core machine, one still importing
+        # on its first request; the request is lost. A longer wait keeps the comparison about throughput.
+        "--uvicorn-opts", "--timeout-worker-healthcheck 120",
     ]  # fmt: skip
     progress(f"starting mlflow server {MLFLOW_VERSION} with {workers} workers on port {port} (log {log.name})")
     proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -388,6 +402,132 @@ def scenario_retry(target: Target, experiment_id: str, small: int, large: int, r
     return results[0], results[1]
 
 
+# ---------------------------------------------------------------------------------------------- artifacts
+
+MB = 1_000_000
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class PeakRss:
+    """Samples the resident memory of every worker process of a server every 20 ms; ``peak`` is the largest single
+    worker's RSS seen (MiB) — one request is served by one worker, so that is where a buffered file would show."""
+
+    def __init__(self, root_pid: int):
+        self.root_pid = root_pid
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            workers = [pid for pid in _descendants(self.root_pid) if pid != self.root_pid] or [self.root_pid]
+            self.peak = max(self.peak, max(_rss_kib(pid) for pid in workers) / 1024)
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _artifact_url(target: Target, path: str) -> str:
+    return f"http://127.0.0.1:{target.port}/api/2.0/mlflow-artifacts/artifacts/{path}"
+
+
+def scenario_artifacts(target: Target, experiment_id: str, size: int, repeats: int, source: Path) -> dict[str, Result]:
+    """Upload ``source`` (``size`` bytes) ``repeats`` times through the server's artifact proxy, then download each
+    copy back (checked byte for byte by SHA-256): MB/s each way, and the server's peak worker RSS while it ran."""
+    import hashlib
+
+    import requests
+
+    headers = {"Host": target.host, **({"Authorization": f"Bearer {target.token}"} if target.token else {})}
+    run_id = new_run(target, experiment_id, f"artifacts-{size}")
+    run = target.json("GET", "runs/get", {"run_id": run_id})["run"]["info"]
+    root = run["artifact_uri"].removeprefix("mlflow-artifacts:").lstrip("/")
+    expected = hashlib.sha256(source.read_bytes()).hexdigest()
+    cpu_before = target.cpu_snapshot()
+    with PeakRss(target.root_pid) as upload_rss:
+        started = time.perf_counter()
+        for number in range(repeats):
+            with open(source, "rb") as body:
+                put_headers = {**headers, "Content-Type": "application/octet-stream"}
+                answer = requests.put(_artifact_url(target, f"{root}/file-{number}.bin"), data=body,
+                                      headers=put_headers, timeout=600)  # fmt: skip
+            if answer.status_code != 200:
+                raise RuntimeError(f"{target.name}: upload answered {answer.status_code}: {answer.text[:300]}")
+        upload_seconds = time.perf_counter() - started
+    upload_cpu = target.cpu_since(cpu_before) * 1000 / repeats
+    cpu_before = target.cpu_snapshot()
+    with PeakRss(target.root_pid) as download_rss:
+        started = time.perf_counter()
+        for number in range(repeats):
+            digest = hashlib.sha256()
+            with requests.get(_artifact_url(target, f"{root}/file-{number}.bin"), headers=headers, stream=True,
+                              timeout=600) as answer:  # fmt: skip
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{target.name}: download answered {answer.status_code}")
+                for chunk in answer.iter_content(1 << 20):
+                    digest.update(chunk)
+            if digest.hexdigest() != expected:
+                raise RuntimeError(f"{target.name}: downloaded bytes differ from the uploaded ones")
+        download_seconds = time.perf_counter() - started
+    download_cpu = target.cpu_since(cpu_before) * 1000 / repeats
+    total = size * repeats / MB
+    return {
+        "upload": Result(total / upload_seconds, "MB/s", upload_cpu, detail=f"{repeats} × {size / MB:g} MB, "
+                         f"server CPU {upload_cpu:.0f} ms/file, peak worker RSS {upload_rss.peak:.0f} MiB"),
+        "download": Result(total / download_seconds, "MB/s", download_cpu, detail=f"{repeats} × {size / MB:g} MB, "
+                           f"server CPU {download_cpu:.0f} ms/file, peak worker RSS {download_rss.peak:.0f} MiB"),
+        "upload_rss": Result(upload_rss.peak, "MiB"),
+        "download_rss": Result(download_rss.peak, "MiB"),
+    }  # fmt: skip
+
+
+@contextlib.contextmanager
+def s3_for_artifacts():
+    """A local S3 API (moto's server, from the project's virtualenv) with one bucket both servers store into."""
+    import boto3
+
+    port = _free_port()
+    creds = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret", "AWS_DEFAULT_REGION": "us-east-1"}
+    log = open(Path(tempfile.mkdtemp(prefix="bench-s3-")) / "moto.log", "wb")  # noqa: SIM115  (closed below)
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **creds})  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                                      aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                                      aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+                client.create_bucket(Bucket="bench-artifacts")
+                break
+            except Exception:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"moto server did not start; see {log.name}") from None
+                time.sleep(0.3)
+        progress(f"S3 API (moto) on {endpoint}, bucket bench-artifacts")
+        yield endpoint, creds
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
 # ---------------------------------------------------------------------------------------------- compatibility
 
 
@@ -450,6 +590,37 @@ def unlimited_rate_limits(slug: str) -> None:
     )
 
 
+def print_artifact_table(m: dict, f: dict, args, repeats: dict[int, int]) -> None:
+    rows = []
+    for way in ("upload", "download"):
+        for size in repeats:
+            key = f"artifacts {way} {size}"
+            factor = m[key].value / f[key].value
+            rows.append([f"{way} {size / MB:g} MB × {repeats[size]}", f"{m[key].value:,.1f} MB/s",
+                         f"{f[key].value:,.1f} MB/s", f"{factor:.2f}×", "≥ 1×",
+                         "met" if factor >= 1 else "NOT met",
+                         f"{m[key].cpu_ms:.0f} / {f[key].cpu_ms:.0f}"])  # fmt: skip
+    for way in ("upload", "download"):
+        small, large = (f"artifacts {way}_rss {size}" for size in repeats)
+        flat_m = m[large].value - m[small].value
+        rows.append([f"peak worker RSS, {way} 1 MB → 100 MB", f"{m[small].value:.0f} → {m[large].value:.0f} MiB",
+                     f"{f[small].value:.0f} → {f[large].value:.0f} MiB", "—", "flat (growth ≪ 100 MB)",
+                     "met" if flat_m < 32 else "NOT met", ""])  # fmt: skip
+    print_table(
+        f"Artifacts: Maestro vs mlflow server {MLFLOW_VERSION}, through each artifact proxy "
+        f"({args.artifact_storage}, {args.workers} workers each)",
+        ["scenario", "Maestro", "MLflow", "Maestro ÷ MLflow", "target", "verdict", "server CPU ms/file M / F"],
+        rows,
+        notes=[
+            "one client, sequential requests; every download checked against the upload's SHA-256; server CPU = "
+            "worker processes plus their PostgreSQL backends (steadier than wall time on a shared machine)",
+            "RSS: the largest single worker process of each server, sampled every 20 ms during the transfers "
+            "(MLflow's S3 proxy downloads a file to a temporary file before sending it)",
+            "storage: local directories on this machine, or one local S3 API (moto) serving both servers",
+        ],
+    )
+
+
 def ratio(maestro: float, mlflow: float, higher_is_better: bool) -> float:
     return maestro / mlflow if higher_is_better else mlflow / maestro
 
@@ -468,11 +639,24 @@ def main() -> int:
     parser.add_argument("--retry-large", type=int, default=200_000)
     parser.add_argument("--retries", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="a small run to check the set-up (not the targets)")
+    parser.add_argument("--artifacts", action="store_true", help="also the artifact upload/download scenarios")
+    parser.add_argument("--artifacts-only", action="store_true", help="only the artifact scenarios")
+    parser.add_argument(
+        "--artifact-storage",
+        choices=["filesystem", "s3"],
+        default="filesystem",
+        help="where both servers store artifacts: local directories, or one local S3 API (moto)",
+    )
+    parser.add_argument("--artifact-repeats", default="20,3", help="uploads (and downloads) of 1 MB, of 100 MB")
     args = parser.parse_args()
     if args.quick:
         args.batches, args.single, args.history_points, args.history_requests = 5, 30, 5000, 5
         args.search_runs, args.search_requests, args.retry_small, args.retry_large, args.retries = 300, 5, 2000, 6000, 5
 
+    artifacts = args.artifacts or args.artifacts_only
+    repeats = dict(zip((MB, 100 * MB), (int(n) for n in args.artifact_repeats.split(",")), strict=True))
+    if args.quick:
+        repeats = {MB: 5, 100 * MB: 1}
     python = ensure_mlflow_venv()
     setup_django()
     from django.db import connection
@@ -482,8 +666,24 @@ def main() -> int:
         tenant = stack.enter_context(throwaway_tenant())
         unlimited_rate_limits(tenant.slug)
         connection.set_schema_to_public()
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-artifacts-")))
+        # Maestro's files go to a throwaway place too: a temporary MEDIA_ROOT, or the S3 API's bucket.
+        os.environ.update({"MEDIA_ROOT": str(workdir / "maestro-media"), "MAESTRO_STORAGE_URL": "",
+                           "MLFLOW_ARTIFACT_MAX_UPLOAD_BYTES": str(10 * 1024**3)})  # fmt: skip
+        mlflow_artifact_env, destination = {}, str(workdir / "mlflow-artifacts")
+        if artifacts and args.artifact_storage == "s3":
+            endpoint, creds = stack.enter_context(s3_for_artifacts())
+            os.environ.update({**creds, "MAESTRO_STORAGE_URL": "s3://bench-artifacts/maestro",
+                               "MAESTRO_STORAGE_ENDPOINT_URL": endpoint,
+                               "MAESTRO_STORAGE_REGION": "us-east-1"})  # fmt: skip
+            mlflow_artifact_env, destination = (
+                {**creds, "MLFLOW_S3_ENDPOINT_URL": endpoint},
+                "s3://bench-artifacts/mlflow",
+            )
         server = stack.enter_context(gunicorn(args.workers))
-        mlflow_port, mlflow_pid, mlflow_app = stack.enter_context(mlflow_server(python, backend_uri, args.workers))
+        mlflow_port, mlflow_pid, mlflow_app = stack.enter_context(
+            mlflow_server(python, backend_uri, args.workers, mlflow_artifact_env, destination)
+        )
         # Maestro is addressed as an MLflow user would: the platform host plus a Maestro token naming the tenant.
         maestro = Target("Maestro", server.port, "127.0.0.1", tenant.token, server.pid, server.app_name)
         mlflow = Target("MLflow", mlflow_port, "localhost", None, mlflow_pid, mlflow_app)
@@ -506,14 +706,31 @@ def main() -> int:
                     progress(f"  {target.name}: {outcome.value:,.1f} {outcome.unit} ({outcome.detail})")
 
         e = experiments
-        run("log-batch", lambda t: scenario_log_batch(t, e[t.name], args.clients, args.batches))
-        run("log-metric", lambda t: scenario_log_metric(t, e[t.name], args.clients, args.single))
-        run("get-history", lambda t: scenario_history(t, e[t.name], args.history_points, args.history_requests))
-        run("search", lambda t: scenario_search(t, e[t.name], args.search_runs, args.search_requests, args.clients))
-        run("retry", lambda t: scenario_retry(t, e[t.name], args.retry_small, args.retry_large, args.retries))
-        compat_rows = compatibility(targets, experiments)
+        if artifacts:
+            for size, count in repeats.items():
+                source = workdir / f"source-{size}.bin"
+                source.write_bytes(os.urandom(size))
+                for target in targets:
+                    progress(f"artifacts {size / MB:g} MB: {target.name}")
+                    for key, value in scenario_artifacts(target, e[target.name], size, count, source).items():
+                        results[target.name][f"artifacts {key} {size}"] = value
+                        if value.detail:
+                            progress(f"  {target.name} {key}: {value.value:,.1f} {value.unit} ({value.detail})")
+                source.unlink()
+        if not args.artifacts_only:
+            run("log-batch", lambda t: scenario_log_batch(t, e[t.name], args.clients, args.batches))
+            run("log-metric", lambda t: scenario_log_metric(t, e[t.name], args.clients, args.single))
+            run("get-history", lambda t: scenario_history(t, e[t.name], args.history_points, args.history_requests))
+            run("search", lambda t: scenario_search(t, e[t.name], args.search_runs, args.search_requests, args.clients))
+            run("retry", lambda t: scenario_retry(t, e[t.name], args.retry_small, args.retry_large, args.retries))
+            compat_rows = compatibility(targets, experiments)
 
     m, f = results["Maestro"], results["MLflow"]
+    if artifacts:
+        print_artifact_table(m, f, args, repeats)
+    if args.artifacts_only:
+        return 0
+
     retry_flat_m = m["retry (large)"].value / m["retry (10k)"].value
     retry_flat_f = f["retry (large)"].value / f["retry (10k)"].value
     rows = []

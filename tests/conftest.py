@@ -83,6 +83,55 @@ def live_server_url(_session_tenants, tmp_path_factory):
     stop_server(proc)
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 API (moto's server, its own process on a free port) with the tests' bucket; started on first use."""
+    from tests.support.s3 import start_s3, stop_s3
+
+    server = start_s3(tmp_path_factory.mktemp("s3") / "moto.log")
+    yield server
+    stop_s3(server)
+
+
+@pytest.fixture
+def s3_storage(s3_server, settings):
+    """Maestro's file storage on the S3 server for this test, under a key prefix of its own: ``(server, prefix)``."""
+    prefix = s3_server.new_prefix()
+    for name, value in s3_server.settings(prefix).items():
+        setattr(settings, name, value)
+    return s3_server, prefix
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def storage_backend(request, settings, tmp_path) -> str:
+    """Runs a test twice: on the local filesystem (a MEDIA_ROOT of its own) and on the S3 server (a prefix of its
+    own), so it sees only the files it stores."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_storage")
+    else:
+        settings.MEDIA_ROOT = str(tmp_path / "media")
+    return request.param
+
+
+LIVE_S3_MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # the MLflow artifact upload limit of live_server_s3
+
+
+@pytest.fixture(scope="session")
+def live_server_s3(_session_tenants, s3_server, tmp_path_factory):
+    """A second real gunicorn like ``live_server_url``, whose file storage is the S3 server (prefix ``.prefix``)."""
+    from tests.support.live_server import free_port, start_server, stop_server
+
+    port = free_port()
+    prefix = s3_server.new_prefix()
+    log_path = tmp_path_factory.mktemp("gunicorn-s3") / "server.log"
+    limits = {"MLFLOW_ARTIFACT_MAX_UPLOAD_BYTES": str(LIVE_S3_MAX_UPLOAD_BYTES)}
+    proc = start_server(log_path, port, extra_env={**s3_server.env(prefix), **limits})
+    server = LiveServer(port=port, log_path=log_path)
+    server.prefix = prefix
+    yield server
+    stop_server(proc)
+
+
 class LiveServer:
     def __init__(self, port: int, log_path):
         self.port = port

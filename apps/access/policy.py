@@ -114,6 +114,11 @@ RESOURCES: dict[str, Resource] = {
         models=("artifacts.ArtifactBlob",),
     ),
     "usages": Resource("Artifact usages", "project", (("artifacts.ArtifactUsage", "project"),)),
+    "mlflow_artifacts": Resource(
+        "MLflow artifacts (files of runs and models)",
+        "project",
+        (("mlflow_api.ArtifactFile", "project"), ("mlflow_api.ArtifactUpload", "project")),
+    ),
     "integrations": Resource(
         "Git/CI integrations, delivery metrics",
         "project",
@@ -202,6 +207,10 @@ RULES: tuple[Rule, ...] = (
     Rule("usages",            CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
     Rule("usages",            UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
     Rule("usages",            DELETE, ALL,  ALL,  MANAGE, MANAGE, _,     _,      W),
+    Rule("mlflow_artifacts",  READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("mlflow_artifacts",  CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
+    Rule("mlflow_artifacts",  UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
+    Rule("mlflow_artifacts",  DELETE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
     Rule("integrations",      READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
     Rule("integrations",      CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
     Rule("integrations",      UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
@@ -247,6 +256,8 @@ ACTION_NOTES = {
     ("tokens", UPDATE): "revoke",
     ("metrics", CREATE): "log metrics (ingest)",
     ("runs", CREATE): "also log params and tags",
+    ("mlflow_artifacts", UPDATE): "no route: an upload to a taken path replaces the file",
+    ("mlflow_artifacts", CREATE): "upload or replace a file (PUT, multipart), like log-batch",
 }
 
 MATRIX: dict[tuple[str, str], Rule] = {(rule.resource, rule.action): rule for rule in RULES}

@@ -5,3 +5,10 @@ class ArtifactsConfig(AppConfig):
     name = "apps.artifacts"
     label = "artifacts"
     verbose_name = "Artifact library"
+
+    def ready(self):
+        from apps.artifacts.models import ArtifactBlob
+        from apps.tenants.quotas import register_storage_measure, sum_of
+
+        # each stored content once (blobs are content-addressed), however many versions share it
+        register_storage_measure("artifact library", lambda: sum_of(ArtifactBlob.objects.all()))

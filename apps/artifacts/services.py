@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -26,6 +25,7 @@ from apps.projects.models import Project
 from apps.projects.services import normalize_tags, reject_unknown_fields
 from apps.tenants.quotas import quota_check
 from maestro.api.exceptions import storage_error
+from maestro.storage import tenant_storage
 
 logger = logging.getLogger(__name__)
 
@@ -77,54 +77,42 @@ def blob_store(*, file) -> ArtifactBlob:
     """The blob holding ``file``'s content, stored once per tenant under its SHA-256.
 
     ``file`` normally comes from :class:`HashingUploadHandler` (``sha256`` and ``size`` already computed while it
-    streamed in); other file objects are hashed here in chunks. The storage path depends only on the hash. A file
-    left at that path by an upload whose transaction rolled back is reused; a concurrent insert of the same hash
-    keeps the first blob and drops the duplicate file.
+    streamed in); other file objects are hashed here in chunks. The storage key depends only on the hash; the file
+    goes to the tenant's storage (``maestro.storage``: local disk or an S3 bucket) as a stream, a few parts in memory at
+    most. A file left at that key by an upload whose transaction rolled back is reused; a concurrent insert of the
+    same hash keeps the first blob and drops the duplicate file.
+
+    When the storage fails (disk full, I/O error, object store unreachable) nothing of the file stays (streamed
+    writes are atomic) and the API's storage error is raised — 413 when full, 424 otherwise — so the surrounding
+    transaction rolls back and neither a row nor a file is left.
     """
+    storage = tenant_storage()
     sha256, size = getattr(file, "sha256", None), getattr(file, "size", None)
     if not sha256 or size is None:
         sha256, size = hash_stream(file)
     existing = ArtifactBlob.objects.filter(sha256=sha256).first()
-    if existing is not None:
-        if not default_storage.exists(existing.file.name):  # lost from storage: the new upload restores it
+    try:
+        if existing is not None:
+            if not storage.exists(existing.file.name):  # lost from storage: the new upload restores it
+                file.seek(0)
+                storage.save_stream(existing.file.name, file)
+            return existing
+        quota_check("storage", adding=size)
+        blob = ArtifactBlob(sha256=sha256, size=size)
+        name = blob_upload_to(blob, "")
+        if not (storage.exists(name) and storage.size(name) == size):
             file.seek(0)
-            _save_or_discard(existing.file.name, file)
-        return existing
-    quota_check("storage", adding=size)
-    blob = ArtifactBlob(sha256=sha256, size=size)
-    name = blob_upload_to(blob, "")
-    if default_storage.exists(name) and default_storage.size(name) == size:
-        stored = name
-    else:
-        if default_storage.exists(name):
-            default_storage.delete(name)
-        file.seek(0)
-        stored = _save_or_discard(name, file)
-    blob.file.name = stored
+            storage.save_stream(name, file)
+    except OSError as exc:
+        logger.warning("artifact storage failed: %s", exc)
+        raise storage_error(exc) from exc
+    blob.file.name = name
     try:
         with transaction.atomic():
             blob.save()
     except IntegrityError:
         blob = ArtifactBlob.objects.get(sha256=sha256)
-        if stored != blob.file.name:
-            default_storage.delete(stored)
     return blob
-
-
-def _save_or_discard(name: str, file) -> str:
-    """Save ``file`` at ``name``; when storage fails (disk full, I/O error) remove whatever part was written and
-    raise the API's storage error (413 when full, 424 otherwise) — the surrounding transaction then rolls back, so
-    neither a row nor a file is left behind."""
-    try:
-        return default_storage.save(name, file)
-    except OSError as exc:
-        try:
-            if default_storage.exists(name):
-                default_storage.delete(name)
-        except OSError:
-            logger.exception("could not remove a partly written artifact file %s", name)
-        logger.warning("artifact storage failed: %s", exc)
-        raise storage_error(exc) from exc
 
 
 def _collect_blobs(blob_ids: set[int]) -> None:
@@ -138,9 +126,13 @@ def _collect_blobs(blob_ids: set[int]) -> None:
 
     def remove_files():
         with schema_context(schema):
+            storage = tenant_storage(schema)
             for sha256, name in names:
                 if not ArtifactBlob.objects.filter(sha256=sha256).exists():
-                    default_storage.delete(name)
+                    try:
+                        storage.delete(name)
+                    except OSError:  # the rows are gone; an unreachable store keeps an orphan file, logged
+                        logger.warning("could not remove the stored file of a deleted blob", extra={"key": name})
 
     transaction.on_commit(remove_files)
 

@@ -122,6 +122,8 @@ AUDITED: dict[str, dict] = {
     "metrics.Run": {"name": "run"},
     "mlflow_api.Experiment": {"name": "mlflow_experiment"},
     "mlflow_api.ExperimentTag": {"name": "mlflow_experiment_tag"},
+    # Every upload through the MLflow artifact proxy (created, or updated when a path is overwritten) and delete.
+    "mlflow_api.ArtifactFile": {"name": "mlflow_artifact"},
     "integrations.Integration": {
         "name": "integration",
         "secret_fields": {"secret_salt", "secret_hash"},
@@ -162,6 +164,8 @@ NOT_AUDITED: dict[str, str] = {
     "guardian.UserObjectPermission": "written only by apps.access.services, which records one grant.changed event",
     "guardian.GroupObjectPermission": "written only by apps.access.services, which records one grant.changed event",
     "axes.*": "login attempt bookkeeping; failures and lockouts are audited as auth.* security events",
+    "mlflow_api.ArtifactUpload": "a multipart upload in progress (bookkeeping until it completes or is aborted);"
+    " the file it produces is audited as mlflow_artifact.created / .updated",
     "recommendations.ProjectEmbedding": "derived from the project's spec (recomputed when it changes)",
     "recommendations.EmbeddingIndexState": "a version counter of the embeddings, bumped by every embedding write",
     "recommendations.ModelEvent": "the registry's own promotion history; each promotion and rollback is also a"

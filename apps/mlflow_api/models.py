@@ -5,8 +5,11 @@ its runs the project's runs. These two small tables hold the rest: the experimen
 experiments softly and can restore them), its artifact location, whether it is the tenant's ``Default`` experiment
 (MLflow's experiment ``0``), and its tags (MLflow's experiment tags are key → string, unlike the project's list of
 labels). A project that MLflow never touched has no row and reads as an active experiment without tags.
+
+``ArtifactFile`` / ``ArtifactUpload`` index the MLflow artifacts stored through the artifact proxy.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -53,3 +56,60 @@ class ExperimentTag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.value[:40]}"
+
+
+ARTIFACT_PATH_MAX_LENGTH = 800  # the storage key adds "mlflow/" and the tenant's prefix; S3 keys hold 1024 bytes
+
+
+class ArtifactFile(models.Model):
+    """One file under an MLflow artifact root (a run's ``<experiment>/<run>/artifacts/…``, or a root another part of
+    the app registered, see ``artifact_roots``), uploaded through the artifact proxy.
+
+    The content is in the tenant's file storage at key ``mlflow/<path>`` (``maestro.storage``); this row is its
+    index entry: listings, downloads, the storage quota and the audit trail read it. ``sha256`` is computed while a
+    proxied upload streams in; for a presigned multipart upload (whose bytes go straight to the object store) a
+    background task computes it afterwards, so it may be empty for a short while.
+    """
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="mlflow_artifact_files")
+    path = models.CharField(max_length=ARTIFACT_PATH_MAX_LENGTH, unique=True)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, blank=True)
+    content_type = models.CharField(max_length=120, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["path"]
+        indexes = [
+            # prefix scans (a directory's files: path LIKE '<dir>/%') whatever the database's collation
+            models.Index(fields=["path"], name="mlflow_artifact_path_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["project", "path"], name="mlflow_artifact_project_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.size} bytes)"
+
+
+class ArtifactUpload(models.Model):
+    """A multipart upload in progress (MLflow's ``mpu/create`` until ``mpu/complete`` or ``mpu/abort``): which
+    tenant file path the store's upload id belongs to, so only this tenant can finish or abort it, and when it began,
+    so an abandoned one is aborted after ``MLFLOW_ARTIFACT_UPLOAD_TTL_SECONDS``."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="mlflow_artifact_uploads")
+    path = models.CharField(max_length=ARTIFACT_PATH_MAX_LENGTH)
+    upload_id = models.CharField(max_length=1024, unique=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["created_at"], name="mlflow_artifact_upload_age")]
+
+    def __str__(self) -> str:
+        return f"upload of {self.path}"

@@ -4,7 +4,8 @@ Format ``maestro-tenant-export`` version 1 (documented in the README, "Backup, r
 
     data/<app_label>.<model>.copy   one member per table, PostgreSQL COPY text format (one line per row, columns
                                     as listed in the manifest, ``\\N`` for NULL), rows ordered by primary key
-    files/<storage path>            every file in the tenant's storage (MEDIA_ROOT/<schema>/...)
+    files/<storage key>             every file in the tenant's storage (maestro.storage: MEDIA_ROOT/<schema>/…
+                                    or the tenant's prefix in an S3 bucket)
     manifest.json                   written last: format name and version, source tenant (name, domains, plan),
                                     applied migrations, tables in dependency order (model, table, columns, primary
                                     key, row count, member, size, SHA-256, redacted columns), skipped tables,
@@ -28,8 +29,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
-import shutil
 import tarfile
 import tempfile
 import zlib
@@ -42,13 +43,14 @@ from pathlib import Path, PurePosixPath
 import django
 from django.apps import apps
 from django.conf import settings
-from django.core.files.base import File
-from django.core.files.storage import storages
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.audit.models import APPEND_ONLY_MODELS
+from maestro.storage import tenant_storage
+
+logger = logging.getLogger("maestro.ops")
 
 FORMAT_NAME = "maestro-tenant-export"
 FORMAT_VERSION = 1
@@ -198,17 +200,6 @@ def _snapshot() -> Iterator[None]:
         yield
 
 
-def _storage_files(storage, path: str = "") -> Iterator[str]:
-    try:
-        directories, files = storage.listdir(path)
-    except FileNotFoundError:
-        return
-    for name in sorted(files):
-        yield f"{path}/{name}" if path else name
-    for directory in sorted(directories):
-        yield from _storage_files(storage, f"{path}/{directory}" if path else directory)
-
-
 def _applied_migrations() -> dict[str, list[str]]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT app, name FROM {_qn('django_migrations')} ORDER BY app, id")  # noqa: S608
@@ -274,8 +265,8 @@ def write_archive(tenant, out_path: Path, *, with_secrets: bool = False, progres
                 entry = _export_table(model, workdir, with_secrets=with_secrets)
                 manifest["tables"].append(entry)
                 progress(f"[{index}/{len(model_list)}] {label}: {entry['rows']} rows")
-            storage = storages["default"]
-            file_names = list(_storage_files(storage))
+            storage = tenant_storage(tenant.schema_name)
+            file_names = [key for key, _size in storage.walk("")]
             manifest["missing_files"] = sorted(_referenced_files(model_list) - set(file_names))
             with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
                 for entry in manifest["tables"]:
@@ -338,7 +329,7 @@ def _add_storage_file(tar: tarfile.TarFile, storage, name: str) -> dict:
     info = tarfile.TarInfo(member)
     info.size = storage.size(name)
     info.mtime = int(storage.get_modified_time(name).timestamp())
-    with storage.open(name, "rb") as raw:
+    with storage.open_stream(name) as raw:
         reader = _HashingReader(raw)
         tar.addfile(info, reader)
     if reader.size != info.size:
@@ -550,25 +541,26 @@ def _no_style():
     return no_style()
 
 
-def restore_files(archive: VerifiedArchive, *, written: list[Path], progress: Progress = _noop) -> int:
-    """Write the archive's files into the current tenant's storage; every path written is appended to ``written``
-    (for cleanup if the import fails later)."""
-    storage = storages["default"]
+def restore_files(archive: VerifiedArchive, *, written: list[str], progress: Progress = _noop) -> int:
+    """Write the archive's files into the current tenant's storage (streamed, local disk or S3 alike); every key
+    written is appended to ``written`` (for cleanup if the import fails later)."""
+    storage = tenant_storage()
     files = archive.manifest["files"]
     for count, entry in enumerate(files, start=1):
-        with open(archive.member_path(entry["member"]), "rb") as handle:
-            saved = storage.save(entry["path"], File(handle))
-        written.append(Path(storage.path(saved)))
-        if saved != entry["path"]:
+        if storage.exists(entry["path"]):
             raise ArchiveError(f"Storage already had a file at {entry['path']}; nothing was imported.")
+        with open(archive.member_path(entry["member"]), "rb") as handle:
+            written.append(entry["path"])
+            storage.save_stream(entry["path"], handle)
         if count % 100 == 0 or count == len(files):
             progress(f"files: {count}/{len(files)}")
     return len(files)
 
 
-def remove_written(written: list[Path], root: Path) -> None:
-    """Undo ``restore_files``: delete the files, then the tenant's media directory if it is left empty."""
-    for path in written:
-        path.unlink(missing_ok=True)
-    if root.is_dir() and not any(p.is_file() for p in root.rglob("*")):
-        shutil.rmtree(root, ignore_errors=True)
+def remove_written(written: list[str], schema: str) -> None:
+    """Undo ``restore_files``: the import began only with the tenant's storage empty, so everything in it now is what
+    the import wrote (``written``) — remove it all, directories included."""
+    try:
+        tenant_storage(schema).delete_prefix("")
+    except OSError:  # best effort: the import fails anyway, and says so
+        logger.warning("could not remove the files of a failed import", extra={"schema": schema, "files": len(written)})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,12 +36,9 @@ from apps.tenants.services import (
     tenant_validate_schema_owner,
     tenant_validate_slug,
 )
+from maestro.storage import tenant_storage
 
 logger = logging.getLogger("maestro.ops")
-
-
-def tenant_media_root(schema_name: str) -> Path:
-    return Path(settings.MEDIA_ROOT) / (settings.MULTITENANT_RELATIVE_MEDIA_ROOT % schema_name)
 
 
 def default_export_path(schema_name: str) -> Path:
@@ -109,13 +105,12 @@ def tenant_import(
     domain = domain or f"{slug}.{settings.MAESTRO_TENANT_DOMAIN_SUFFIX}"
     tenant_validate_slug(slug)
     tenant_validate_domain(domain)
-    media_root = tenant_media_root(slug)
-    if media_root.exists() and any(media_root.iterdir()):
-        raise ValidationError({"slug": f"Media directory {media_root} already holds files; remove it first."})
+    if not tenant_storage(slug).is_empty():
+        raise ValidationError({"slug": f"The file storage already holds files of '{slug}'; remove them first."})
     with tempfile.TemporaryDirectory(prefix="maestro-import-") as workdir:
         archive = read_archive(Path(archive_path), Path(workdir), progress=progress)
         source = archive.manifest["tenant"]
-        written: list[Path] = []
+        written: list[str] = []
         try:
             with transaction.atomic():
                 progress(f"Creating tenant '{slug}' (schema and migrations)…")
@@ -126,11 +121,11 @@ def tenant_import(
                     files = restore_files(archive, written=written, progress=progress)
                     rows = load_rows(archive, progress=progress)
         except (DatabaseError, psycopg.Error) as exc:  # COPY runs on the raw psycopg cursor
-            remove_written(written, media_root)
+            remove_written(written, slug)
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ArchiveError(f"The archive's rows could not be loaded ({reason}); nothing was imported.") from exc
         except BaseException:
-            remove_written(written, media_root)
+            remove_written(written, slug)
             raise
     logger.info("tenant_imported", extra={"schema": slug, "source": source["schema_name"], "rows": rows})
     progress(f"Tenant '{slug}' restored from '{source['schema_name']}': {rows} rows, {files} files, host {domain}")
@@ -189,10 +184,9 @@ def tenant_delete(*, tenant: Tenant, force: bool = False, progress: Progress = _
             # foreign-key checks pending, and PostgreSQL refuses to drop tables with pending trigger events.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         tenant.delete(force_drop=True)
-    media_root = tenant_media_root(schema)
-    if media_root.exists():
-        progress(f"Removing stored files in {media_root}")
-        shutil.rmtree(media_root)
+    progress("Removing the tenant's stored files")
+    removed_files = tenant_storage(schema).delete_prefix("")
+    progress(f"{removed_files} stored files removed")
     removed = _purge_cache(schema)
     logger.warning("tenant_deleted", extra={"schema": schema, "forced": export is None})
     progress(f"Tenant '{schema}' deleted ({removed} cache entries removed).")

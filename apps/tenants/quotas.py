@@ -9,8 +9,9 @@ What counts:
 
 * ``users`` — active users of the tenant (service accounts included; deactivated and erased users do not count);
 * ``projects`` — all projects; ``artifacts`` — all artifacts (inactive ones included);
-* ``storage`` — bytes of stored artifact content (``ArtifactBlob.size``, each blob once), against
-  ``max_storage_mb`` × 1 MiB; ``adding`` is the size in bytes of the new content.
+* ``storage`` — bytes of stored files, against ``max_storage_mb`` × 1 MiB: what every registered storage measure
+  counts (``register_storage_measure``; the artifact library's blobs, each once, and MLflow artifact files register
+  theirs at start-up, so this base module imports neither); ``adding`` is the size in bytes of the new content.
 
 In the platform schema (operators) there are no limits.
 """
@@ -49,10 +50,22 @@ def _count_artifacts() -> int:
     return Artifact.objects.count()
 
 
-def _storage_bytes() -> int:
-    from apps.artifacts.models import ArtifactBlob
+_STORAGE_MEASURES: dict[str, Callable[[], int]] = {}
 
-    return ArtifactBlob.objects.aggregate(total=Sum("size"))["total"] or 0
+
+def register_storage_measure(name: str, measure: Callable[[], int]) -> None:
+    """Count ``measure()`` (bytes of files one app keeps in the tenant's storage, in the current schema) into the
+    ``storage`` quota. Apps call it from ``AppConfig.ready``; registering a name again replaces it."""
+    _STORAGE_MEASURES[name] = measure
+
+
+def sum_of(queryset, field: str = "size") -> int:
+    """A storage measure's usual body: the sum of ``field`` over ``queryset`` (0 when empty)."""
+    return queryset.aggregate(total=Sum(field))["total"] or 0
+
+
+def _storage_bytes() -> int:
+    return sum(measure() for measure in _STORAGE_MEASURES.values())
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from maestro.storage import StorageUnavailable
+
 logger = logging.getLogger("maestro.api")
 
 
@@ -102,13 +104,26 @@ class StorageFailed(exceptions.APIException):
     default_code = "storage_failed"
 
 
+class StorageUnreachable(exceptions.APIException):
+    """The file storage (an S3-compatible store) cannot be reached or refused the request. 424 like a failed write,
+    not a 5xx: the service works and nothing was read, stored or changed; retry after ``Retry-After``."""
+
+    status_code = status.HTTP_424_FAILED_DEPENDENCY
+    default_detail = "The file storage is unreachable; nothing was read, stored or changed. Try again shortly."
+    default_code = "storage_unavailable"
+    retry_after = 5
+
+
 # errno values meaning "the storage has no room" (disk full, quota); any other OSError of a storage is a failure.
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def storage_error(exc: OSError) -> exceptions.APIException:
     """The API error for a failed write to file storage, never a 5xx (issue 9): 413 ``storage_full`` when it is
-    full, 424 ``storage_failed`` otherwise. Either way nothing was stored (see ``artifacts.services``)."""
+    full, 424 ``storage_unavailable`` when an object store is unreachable, 424 ``storage_failed`` otherwise. Either
+    way nothing was stored (see ``artifacts.services``)."""
+    if isinstance(exc, StorageUnavailable):
+        return StorageUnreachable()
     if exc.errno in _NO_SPACE:
         return StorageFull()
     return StorageFailed()
@@ -131,6 +146,8 @@ def exception_handler(exc, context):
     if is_database_unavailable(exc):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
         exc = ServiceUnavailable()
+    elif isinstance(exc, StorageUnavailable):
+        exc = StorageUnreachable()
     if isinstance(exc, DjangoValidationError):
         exc = django_validation_to_drf(exc)
     elif isinstance(exc, Http404):
@@ -152,7 +169,7 @@ def exception_handler(exc, context):
         code = getattr(message, "code", None) or getattr(exc, "default_code", "error")
         errors = []
     response.data = {"status": response.status_code, "code": code, "detail": summary, "errors": errors}
-    if isinstance(exc, ServiceUnavailable):
+    if isinstance(exc, (ServiceUnavailable, StorageUnreachable)):
         response["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -167,6 +184,7 @@ __all__ = [
     "ServiceUnavailable",
     "StorageFailed",
     "StorageFull",
+    "StorageUnreachable",
     "error_response",
     "exception_handler",
     "flatten_errors",

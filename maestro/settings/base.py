@@ -198,10 +198,22 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "/media/"
-# Uploaded files are stored under MEDIA_ROOT/<tenant schema>/ by django-tenants' storage.
-MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+# Where stored files (artifact library, MLflow artifacts) go; see maestro/storage.py and README "File storage".
+# Empty: MEDIA_ROOT/<tenant schema>/ on this host's filesystem. s3://bucket[/prefix]: an S3-compatible bucket, with
+# the endpoint of a non-AWS store (MinIO) below; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+MAESTRO_STORAGE_URL = env("MAESTRO_STORAGE_URL", default="")
+MAESTRO_STORAGE_ENDPOINT_URL = env("MAESTRO_STORAGE_ENDPOINT_URL", default="")
+MAESTRO_STORAGE_PUBLIC_ENDPOINT_URL = env("MAESTRO_STORAGE_PUBLIC_ENDPOINT_URL", default="")
+MAESTRO_STORAGE_REGION = env("MAESTRO_STORAGE_REGION", default="")
+MAESTRO_STORAGE_PART_BYTES = env.int("MAESTRO_STORAGE_PART_BYTES", default=8 * 1024 * 1024)
+MAESTRO_STORAGE_UPLOAD_CONCURRENCY = env.int("MAESTRO_STORAGE_UPLOAD_CONCURRENCY", default=1)
+MAESTRO_STORAGE_CONNECT_TIMEOUT = env.float("MAESTRO_STORAGE_CONNECT_TIMEOUT", default=3.0)
+MAESTRO_STORAGE_READ_TIMEOUT = env.float("MAESTRO_STORAGE_READ_TIMEOUT", default=30.0)
+MAESTRO_STORAGE_MAX_ATTEMPTS = env.int("MAESTRO_STORAGE_MAX_ATTEMPTS", default=2)
+# Multipart uploads (and partly written files) older than this are aborted by the storage-cleanup beat task.
+MAESTRO_STORAGE_STALE_UPLOAD_SECONDS = env.int("MAESTRO_STORAGE_STALE_UPLOAD_SECONDS", default=24 * 60 * 60)
 STORAGES = {
-    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    "default": {"BACKEND": "maestro.storage.CurrentTenantStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
@@ -306,6 +318,11 @@ CELERY_TASK_ROUTES = {
     "recommendations.reconcile": {"queue": "default"},
     "recommendations.reconcile_all_tenants": {"queue": "default"},
     "recommendations.*": {"queue": "ml"},
+}
+# Abandoned multipart uploads and partly written files, hashes of multipart uploads, files of deleted runs.
+CELERY_BEAT_SCHEDULE["storage-housekeeping"] = {
+    "task": "mlflow_api.artifact_housekeeping_all_tenants",
+    "schedule": env.int("STORAGE_HOUSEKEEPING_SECONDS", default=60 * 60),
 }
 CELERY_BEAT_SCHEDULE["recommendations-reconcile"] = {
     "task": "recommendations.reconcile_all_tenants",
@@ -486,6 +503,8 @@ INTEGRATIONS_RECONCILE_SECONDS = env.int("INTEGRATIONS_RECONCILE_SECONDS", defau
 # ---------------------------------------------------------------------------------------------- artifact library
 # Largest file accepted by POST /api/v1/artifacts/{id}/versions (bytes); beyond it the API answers 413.
 ARTIFACT_MAX_UPLOAD_BYTES = env.int("ARTIFACT_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)
+# Largest file accepted by the MLflow artifact proxy (PUT, or a multipart upload's parts together); beyond it 413.
+MLFLOW_ARTIFACT_MAX_UPLOAD_BYTES = env.int("MLFLOW_ARTIFACT_MAX_UPLOAD_BYTES", default=5 * 1024**3)
 
 # ---------------------------------------------------------------------------------------------- metric history
 # Series of at least this many points keep a packed copy for history reads (apps.metrics.models.MetricSeries);

@@ -230,8 +230,10 @@ def test_request_field_errors_follow_mlflows_messages(mlflow_a):
     assert "Malformed JSON" in error_of(garbage, 400, "INVALID_PARAMETER_VALUE")
     unknown = mlflow_a.get("runs/get", {"run_id": "not-a-run"})
     assert error_of(unknown, 404, "RESOURCE_DOES_NOT_EXIST") == "Run with id=not-a-run not found"
-    artifacts = mlflow_a.get("artifacts/list", {"run_id": "x"})
-    assert "artifacts/list" in error_of(artifacts, 404, "ENDPOINT_NOT_FOUND")
+    artifacts = mlflow_a.get("artifacts/list", {"run_id": "x"})  # served since issue 19: the run is unknown
+    assert error_of(artifacts, 404, "RESOURCE_DOES_NOT_EXIST") == "Run with id=x not found"
+    unserved = mlflow_a.get("no-such/endpoint", {"run_id": "x"})
+    assert "no-such/endpoint" in error_of(unserved, 404, "ENDPOINT_NOT_FOUND")
     wrong_method = mlflow_a.get("runs/log-batch")
     assert wrong_method.status_code == 405 and wrong_method.json()["error_code"] == "BAD_REQUEST"
 

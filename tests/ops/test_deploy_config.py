@@ -193,6 +193,27 @@ def test_caddy_fronts_the_web_with_tls_for_every_localhost_host():
     assert environment["MAESTRO_TRUSTED_PROXY_COUNT"] == "1" and "SECURE_SSL_REDIRECT" not in environment
 
 
+def test_compose_stores_files_in_minio_for_every_app_container():
+    """One S3 store (MinIO) for web and workers, so every host reads what another stored; its bucket is created at
+    release; credentials come from .env (compose refuses to start without them), none are written here."""
+    compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())
+    services = compose["services"]
+    minio = services["minio"]
+    assert minio["image"].startswith("minio/minio:RELEASE.") and "/data" in minio["command"]
+    assert minio["healthcheck"]["test"][:2] == ["CMD", "mc"]
+    for name in ("web", "worker", "mlworker", "beat", "release"):
+        env = services[name]["environment"]
+        assert env["MAESTRO_STORAGE_URL"].startswith("s3://"), name
+        assert env["MAESTRO_STORAGE_ENDPOINT_URL"] == "http://minio:9000", name
+        assert env["AWS_ACCESS_KEY_ID"].startswith("${MINIO_ROOT_USER:?"), name
+        assert env["AWS_SECRET_ACCESS_KEY"].startswith("${MINIO_ROOT_PASSWORD:?"), name
+        depends = services[name]["depends_on"]
+        assert "minio" in depends or "release" in depends, name  # directly, or through release
+        assert not any("media" in volume for volume in services[name].get("volumes", [])), name
+    assert services["release"]["depends_on"]["minio"] == {"condition": "service_healthy"}
+    assert "storage_ensure_bucket" in services["release"]["command"]
+
+
 @pytest.mark.skipif(promtool is None, reason="promtool not installed (scripts/services.sh tools installs it)")
 def test_promtool_accepts_the_config_and_the_rules_and_their_unit_tests():
     for args in (

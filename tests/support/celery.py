@@ -22,16 +22,24 @@ def test_database_url() -> str:
 
 
 def worker_env() -> dict[str, str]:
+    """The environment of the processes tests start: the test database, broker and file storage (the current
+    settings' storage: MEDIA_ROOT, or the S3 bucket a test switched to — tests/support/s3.py)."""
+    storage = {
+        name: str(getattr(settings, name))
+        for name in ("MAESTRO_STORAGE_URL", "MAESTRO_STORAGE_ENDPOINT_URL", "MAESTRO_STORAGE_PUBLIC_ENDPOINT_URL",
+                     "MAESTRO_STORAGE_REGION")
+    }  # fmt: skip
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "maestro.settings.test",
         "DATABASE_URL": test_database_url(),
         "TEST_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        **storage,
     }
 
 
-def start_worker(log_path: Path, queues: str = "default,ml") -> subprocess.Popen:
+def start_worker(log_path: Path, queues: str = "default,ml", extra_env: dict | None = None) -> subprocess.Popen:
     from maestro.celery import app
 
     app.control.purge()
@@ -39,7 +47,7 @@ def start_worker(log_path: Path, queues: str = "default,ml") -> subprocess.Popen
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "maestro", "worker", "--pool", "solo", "-Q", queues,
          "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
-        env=worker_env(), stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
+        env={**worker_env(), **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -33,12 +33,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(log_path: Path, port: int, workers: int = 2) -> subprocess.Popen:
+def start_server(log_path: Path, port: int, workers: int = 2, extra_env: dict | None = None) -> subprocess.Popen:
+    """gunicorn on the test database; ``extra_env`` adds settings (e.g. S3 file storage, tests/support/s3.py)."""
     log = open(log_path, "ab")  # noqa: SIM115  (closed with the process)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "maestro.wsgi", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--timeout", "60", "--graceful-timeout", "5"],
-        env={**worker_env(), "MAESTRO_BASE_PORT": str(port)},
+        env={**worker_env(), "MAESTRO_BASE_PORT": str(port), **(extra_env or {})},
         stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
     )  # fmt: skip
     deadline = time.monotonic() + 60

@@ -23,6 +23,7 @@ from apps.artifacts.uploads import HashingUploadHandler, UploadTooLarge, max_upl
 from apps.projects.api.views import ProjectChildMixin
 from maestro.api.exceptions import error_response, storage_error
 from maestro.api.parsers import JSONParser
+from maestro.storage import tenant_storage
 
 ARTIFACT_PK = OpenApiParameter("artifact_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Artifact id.")
 PROJECT_PK = OpenApiParameter("project_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Project id.")
@@ -173,7 +174,8 @@ class ArtifactVersionViewSet(
     )
     @action(detail=True, methods=["get"])
     def download(self, request, artifact_pk=None, pk=None):
-        """The version's file as an attachment, with its SHA-256 as ETag (``If-None-Match`` answers 304)."""
+        """The version's file as an attachment, with its SHA-256 as ETag (``If-None-Match`` answers 304). Streamed
+        from the tenant's storage through Maestro (local disk or S3 alike), one chunk in memory at a time."""
         version = self.get_object()
         if version.blob_id is None:
             raise NotFound("This version has no file.")
@@ -183,7 +185,7 @@ class ArtifactVersionViewSet(
             response["ETag"] = etag
             return response
         try:
-            handle = version.blob.file.open("rb")
+            handle = tenant_storage().open_stream(version.blob.file.name)
         except FileNotFoundError:
             raise NotFound("The stored file of this version is missing.") from None
         response = FileResponse(

@@ -29,8 +29,9 @@ from apps.mlflow_api.protocol import (
     MlflowError,
     error_body,
 )
-from maestro.api.exceptions import flatten_errors
+from maestro.api.exceptions import StorageUnreachable, flatten_errors
 from maestro.api.parsers import check_json
+from maestro.storage import InvalidKey, StorageUnavailable
 
 # MLflow's limit on a log-batch body (MAX_BATCH_LOG_REQUEST_SIZE); other requests are small (tags, filters).
 MAX_BATCH_BODY_BYTES = 1_000_000
@@ -118,6 +119,14 @@ def _mlflow_error_for(exc) -> tuple[str, str, dict[str, str]] | None:
         return REQUEST_LIMIT_EXCEEDED, str(exc.detail), headers
     if isinstance(exc, RateLimitUnavailable):
         return TEMPORARILY_UNAVAILABLE, str(exc.detail), {"Retry-After": str(exc.wait)}
+    if isinstance(exc, StorageUnavailable):
+        return (
+            TEMPORARILY_UNAVAILABLE,
+            str(StorageUnreachable.default_detail),
+            {"Retry-After": str(StorageUnreachable.retry_after)},
+        )
+    if isinstance(exc, InvalidKey):
+        return INVALID_PARAMETER_VALUE, f"Invalid path: {exc}", {}
     if isinstance(exc, (exceptions.PermissionDenied, DjangoPermissionDenied)):
         return PERMISSION_DENIED, str(getattr(exc, "detail", "") or exc) or "Permission denied.", {}
     if isinstance(exc, exceptions.MethodNotAllowed):
@@ -134,6 +143,8 @@ def mlflow_exception_handler(exc, context):
         return None  # a server error: Django's 500 handling and logging
     code, message, headers = found
     status = exc.status if isinstance(exc, MlflowError) else None
+    if isinstance(exc, StorageUnavailable):
+        status = StorageUnreachable.status_code  # 424 as on the native API: no 5xx (see maestro.api.exceptions)
     if status is None:
         status = 405 if isinstance(exc, exceptions.MethodNotAllowed) else MlflowError(message, code).status
     response = json_response(error_body(code, message), status=status)

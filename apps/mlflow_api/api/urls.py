@@ -1,10 +1,12 @@
 """MLflow's tracking endpoints, served twice as MLflow's server does: under ``/api/2.0/mlflow/`` (clients) and
-``/ajax-api/2.0/mlflow/`` (MLflow's web UI); MLflow's other prefixes (``protocol.PREFIXES``) are mounted too, each
-ending in the ENDPOINT_NOT_FOUND view. Route names are prefixed per mount so each can be reversed."""
+``/ajax-api/2.0/mlflow/`` (MLflow's web UI); the artifact proxy likewise under ``/api/2.0/mlflow-artifacts/`` and
+``/ajax-api/2.0/mlflow-artifacts/``; and ``/api/3.0/mlflow/server-info``. MLflow's other prefixes
+(``protocol.PREFIXES``) are mounted too; each mount ends in the ENDPOINT_NOT_FOUND view. Route names are prefixed per
+mount so each can be reversed."""
 
 from django.urls import re_path
 
-from apps.mlflow_api.api import views
+from apps.mlflow_api.api import artifacts, views
 
 ENDPOINTS = [
     ("experiments/create", views.ExperimentCreateView, "experiments-create"),
@@ -29,22 +31,41 @@ ENDPOINTS = [
     ("runs/delete-tag", views.DeleteTagView, "runs-delete-tag"),
     ("metrics/get-history", views.MetricHistoryView, "metrics-get-history"),
     ("metrics/get-history-bulk-interval", views.MetricHistoryBulkIntervalView, "metrics-get-history-bulk-interval"),
+    ("artifacts/list", artifacts.RunArtifactListView, "artifacts-list"),
 ]
+
+# /api/2.0/mlflow-artifacts/…: <artifact_path> is everything after the prefix (checked by artifact_roots).
+ARTIFACT_ENDPOINTS = [
+    (r"^artifacts/?$", artifacts.ArtifactListView, "list"),
+    (r"^artifacts/(?P<artifact_path>.+)$", artifacts.ArtifactView, "file"),
+    (r"^mpu/create/(?P<artifact_path>.+)$", artifacts.MultipartCreateView, "mpu-create"),
+    (r"^mpu/complete/(?P<artifact_path>.+)$", artifacts.MultipartCompleteView, "mpu-complete"),
+    (r"^mpu/abort/(?P<artifact_path>.+)$", artifacts.MultipartAbortView, "mpu-abort"),
+]
+V3_ENDPOINTS = [(r"^server-info/?$", artifacts.ServerInfoView, "server-info")]
+
+
+def not_served(name_prefix: str):
+    """The ENDPOINT_NOT_FOUND view for every path under a mount not served before it (mount it last)."""
+    return re_path(r"^.*$", views.EndpointNotFoundView.as_view(), name=f"{name_prefix}not-served")
 
 
 def patterns(name_prefix: str, endpoints=ENDPOINTS) -> list:
     """The served ``endpoints`` under one mount, then the ENDPOINT_NOT_FOUND view for every other path under it
     (last, so it never shadows a served route: add new endpoints to the list, not after this)."""
     served = [re_path(rf"^{path}/?$", view.as_view(), name=f"{name_prefix}{name}") for path, view, name in endpoints]
-    return [*served, re_path(r"^.*$", views.EndpointNotFoundView.as_view(), name=f"{name_prefix}not-served")]
+    return [*served, not_served(name_prefix)]
+
+
+def regex_patterns(endpoints, name_prefix: str) -> list:
+    """As ``patterns``, for endpoints given as regular expressions (paths with a trailing ``<artifact_path>``)."""
+    served = [re_path(regex, view.as_view(), name=f"{name_prefix}{name}") for regex, view, name in endpoints]
+    return [*served, not_served(name_prefix)]
 
 
 api_urlpatterns = patterns("mlflow-")
 ajax_urlpatterns = patterns("mlflow-ajax-")
-# MLflow's artifact service (``/api/2.0/mlflow-artifacts/``) and tracking API v3 (``/api/3.0/mlflow/``: traces,
-# logged models): no endpoint served yet, so every path answers ENDPOINT_NOT_FOUND.
-ARTIFACT_ENDPOINTS: list = []
-artifacts_urlpatterns = patterns("mlflow-artifacts-", ARTIFACT_ENDPOINTS)
-ajax_artifacts_urlpatterns = patterns("mlflow-ajax-artifacts-", ARTIFACT_ENDPOINTS)
-v3_urlpatterns = patterns("mlflow-v3-", [])
-ajax_v3_urlpatterns = patterns("mlflow-ajax-v3-", [])
+artifacts_urlpatterns = regex_patterns(ARTIFACT_ENDPOINTS, "mlflow-artifacts-")
+ajax_artifacts_urlpatterns = regex_patterns(ARTIFACT_ENDPOINTS, "mlflow-ajax-artifacts-")
+v3_urlpatterns = regex_patterns(V3_ENDPOINTS, "mlflow-v3-")
+ajax_v3_urlpatterns = regex_patterns(V3_ENDPOINTS, "mlflow-ajax-v3-")

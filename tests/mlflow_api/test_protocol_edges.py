@@ -21,7 +21,7 @@ from tests.mlflow_api.conftest import admin_token, error_of
 pytestmark = pytest.mark.django_db
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-NOT_SERVED = ("logged-models", "runs/log-inputs", "model-versions/search", "artifacts/list", "traces/tr-1/info", "")
+NOT_SERVED = ("gateway-proxy", "scorers/list", "prompts/search", "traces/tr-1/info", "")
 
 
 def send(client, method: str, path: str):
@@ -61,7 +61,7 @@ def test_paths_not_served_answer_endpoint_not_found_for_every_method_and_credent
 def test_a_bad_token_on_a_path_not_served_is_unauthenticated_as_on_every_mlflow_path(tenant_a):
     forged = APIClient(HTTP_HOST=tenant_a.host, HTTP_AUTHORIZATION=f"Bearer mae_{tenant_a.schema}_0123abcd_{'0' * 40}")
     for method in METHODS:
-        response = send(forged, method, "/api/2.0/mlflow/logged-models")
+        response = send(forged, method, "/api/2.0/mlflow/traces/tr-1/info")
         assert_mlflow_json(response, 401, "UNAUTHENTICATED")
         assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
@@ -72,8 +72,8 @@ def test_on_the_platform_host_the_token_routes_every_mlflow_prefix(tenant_a):
     anonymous = APIClient(enforce_csrf_checks=True, HTTP_HOST="localhost")
     for prefix in PREFIXES:
         for method in METHODS:
-            assert_mlflow_json(send(routed, method, prefix + "logged-models"), 404, "ENDPOINT_NOT_FOUND")
-            assert_mlflow_json(send(anonymous, method, prefix + "logged-models"), 401, "UNAUTHENTICATED")
+            assert_mlflow_json(send(routed, method, prefix + "traces/tr-1/info"), 404, "ENDPOINT_NOT_FOUND")
+            assert_mlflow_json(send(anonymous, method, prefix + "traces/tr-1/info"), 401, "UNAUTHENTICATED")
     served = routed.get("/api/2.0/mlflow/experiments/search", {"max_results": 1})
     assert served.status_code == 200 and "experiments" in served.json()
 

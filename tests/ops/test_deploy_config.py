@@ -195,23 +195,25 @@ def test_caddy_fronts_the_web_with_tls_for_every_localhost_host():
 
 def test_compose_stores_files_in_minio_for_every_app_container():
     """One S3 store (MinIO) for web and workers, so every host reads what another stored; its bucket is created at
-    release; credentials come from .env (compose refuses to start without them), none are written here."""
+    release by the one-shot ``bucket`` service; credentials come from .env (compose refuses to start without them),
+    none are written here."""
     compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())
     services = compose["services"]
     minio = services["minio"]
     assert minio["image"].startswith("minio/minio:RELEASE.") and "/data" in minio["command"]
     assert minio["healthcheck"]["test"][:2] == ["CMD", "mc"]
-    for name in ("web", "worker", "mlworker", "beat", "release"):
+    for name in ("web", "worker", "mlworker", "beat", "release", "bucket"):
         env = services[name]["environment"]
         assert env["MAESTRO_STORAGE_URL"].startswith("s3://"), name
         assert env["MAESTRO_STORAGE_ENDPOINT_URL"] == "http://minio:9000", name
         assert env["AWS_ACCESS_KEY_ID"].startswith("${MINIO_ROOT_USER:?"), name
         assert env["AWS_SECRET_ACCESS_KEY"].startswith("${MINIO_ROOT_PASSWORD:?"), name
         depends = services[name]["depends_on"]
-        assert "minio" in depends or "release" in depends, name  # directly, or through release
+        assert {"minio", "release", "bucket"} & set(depends), name  # directly, or through release or bucket
         assert not any("media" in volume for volume in services[name].get("volumes", [])), name
-    assert services["release"]["depends_on"]["minio"] == {"condition": "service_healthy"}
-    assert "storage_ensure_bucket" in services["release"]["command"]
+    assert services["bucket"]["depends_on"]["minio"] == {"condition": "service_healthy"}
+    assert services["bucket"]["command"] == "python manage.py storage_ensure_bucket"
+    assert services["release"]["depends_on"]["bucket"] == {"condition": "service_completed_successfully"}
 
 
 @pytest.mark.skipif(promtool is None, reason="promtool not installed (scripts/services.sh tools installs it)")

@@ -45,8 +45,6 @@ CONFIG = K8S / "base" / "config.env"
 SECRETS_EXAMPLE = K8S / "overlays" / "example" / "secrets.env.example"
 # Read by libraries rather than Maestro's own code: boto3 takes its credentials from these (maestro/storage.py).
 READ_BY_LIBRARIES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
-# The per-tenant S3 storage (branch h19-storage) reads this; until that work is merged nothing here does.
-READ_ONCE_STORAGE_LANDS = {"MAESTRO_STORAGE_URL"}
 # Set by the code itself before the embedding library reads them (apps/recommendations/ml/embeddings.py) and by the
 # image (Dockerfile ENV): nothing for an operator to configure.
 FORCED_BY_THE_CODE = {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}
@@ -132,7 +130,7 @@ def test_every_variable_the_application_reads_is_in_the_configmap_or_the_secret(
 
 def test_every_variable_in_the_chart_is_read_by_the_application():
     read = set(variables_read_by_the_application())
-    assert chart_variables() - read - READ_BY_LIBRARIES - READ_ONCE_STORAGE_LANDS == set()
+    assert chart_variables() - read - READ_BY_LIBRARIES == set()
     assert not (env_file_keys(CONFIG) & env_file_keys(SECRETS_EXAMPLE)), "a variable is both config and secret"
 
 

@@ -99,6 +99,17 @@ AUDITED: dict[str, dict] = {
     "metrics.Run": {"name": "run"},
     "mlflow_api.Experiment": {"name": "mlflow_experiment"},
     "mlflow_api.ExperimentTag": {"name": "mlflow_experiment_tag"},
+    "mlflow_api.LoggedModel": {"name": "logged_model"},
+    "mlflow_api.LoggedModelTag": {"name": "logged_model_tag"},
+    "mlflow_api.LoggedModelParam": {"name": "logged_model_param"},
+    "mlflow_api.Dataset": {"name": "mlflow_dataset"},
+    "mlflow_api.RunInput": {"name": "run_input"},
+    "mlflow_api.RunModelLink": {"name": "run_model_link"},
+    "mlflow_api.RegisteredModel": {"name": "registered_model"},
+    "mlflow_api.RegisteredModelTag": {"name": "registered_model_tag"},
+    "mlflow_api.RegisteredModelAlias": {"name": "registered_model_alias"},
+    "mlflow_api.ModelVersion": {"name": "model_version"},
+    "mlflow_api.ModelVersionTag": {"name": "model_version_tag"},
     "integrations.Integration": {
         "name": "integration",
         "secret_fields": {"secret_salt", "secret_hash"},
@@ -122,6 +133,8 @@ NOT_AUDITED: dict[str, str] = {
     "metrics.MetricSeries": "per-series point counts (kept by ingest) and packed copies (a read cache)",
     "metrics.RunParam": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
     "metrics.RunTag": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
+    "mlflow_api.LoggedModelMetric": "metric points of a log-batch that name a logged model (the same points are"
+    " in the run's history); covered by the batch's metrics.ingested event",
     "audit.AuditEvent": "the trail itself (append-only)",
     "integrations.WebhookDelivery": "the append-only record of each webhook received (provider, delivery id, time,"
     " signature check); an audit row per delivery would duplicate it",

@@ -21,6 +21,12 @@ class Mlflow:
     def get(self, path: str, params: dict | None = None, *, prefix: str = PREFIX):
         return self.api.get(prefix + path, params or {})
 
+    def patch(self, path: str, body: dict | None = None, *, prefix: str = PREFIX):
+        return self.api.patch(prefix + path, body or {}, format="json")
+
+    def delete(self, path: str, body: dict | None = None, *, prefix: str = PREFIX):
+        return self.api.delete(prefix + path, body or {}, format="json")
+
     def ok(self, method: str, path: str, body: dict | None = None) -> dict:
         response = getattr(self, method)(path, body)
         assert response.status_code == 200, response.content[:500]

@@ -317,3 +317,19 @@ def run_io(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
     """``run_io_of`` for one run (one query)."""
     document = Run.objects.filter(pk=run.pk).annotate(_io=run_io_annotation()).values_list("_io", flat=True).first()
     return run_io_of(document)
+
+
+# ---------------------------------------------------------------------------------------------- artifact roots
+
+MODELS_KIND, ROOT_MARKER = "models", "artifacts"
+
+
+def logged_model_root_of(project, segments: Sequence[str]) -> tuple[str, LoggedModel] | None:
+    """For the MLflow artifact proxy: the root a path ``<exp>/models/<model id>/artifacts/…`` lies in — its path and
+    the logged model of ``project`` owning it (in any lifecycle stage, as a deleted run's files stay reachable) —
+    or None when ``project`` has no such model. The proxy has already authorised the experiment; the model id is
+    only looked up inside it, so a model of another experiment (or tenant) is never matched."""
+    if len(segments) < 4 or segments[1] != MODELS_KIND or segments[3] != ROOT_MARKER or len(segments[2]) > 36:
+        return None
+    model = LoggedModel.objects.filter(project=project, model_id=segments[2]).first()
+    return None if model is None else ("/".join(segments[:4]), model)

@@ -3,9 +3,9 @@
 Query strings and paths reach filters, lookups and hand-parsed parameters all over the API; PostgreSQL rejects text
 holding a NUL character (``DataError`` → a 500 wherever the value lands in a query), and a query string that is not
 UTF-8 is silently decoded with replacement characters (so a filter would match something other than what the client
-sent). This middleware answers both with a 400 in the error shape (a plain 400 page outside ``/api/``), naming the
-parameter, once for every endpoint — present and future. Bodies are checked by the JSON parser
-(``maestro.api.parsers``) and by DRF's character fields.
+sent). This middleware answers both with a 400 in the error shape (MLflow's shape under MLflow's paths, a plain 400
+page outside ``/api/``), naming the parameter, once for every endpoint — present and future. Bodies are checked by
+the JSON parsers (``maestro.api.parsers``, ``apps.mlflow_api.api.handling``) and by DRF's character fields.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from urllib.parse import unquote_to_bytes
 from django.http import HttpResponseBadRequest, JsonResponse
 
 from maestro.api.errors import is_api
+
+# The MLflow-compatible API (apps/mlflow_api) and its artifact proxy answer errors in MLflow's own shape.
+MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/3.0/mlflow")
 
 
 def _raw_bytes(query_string: str) -> bytes:
@@ -62,6 +65,9 @@ class RequestTextGuardMiddleware:
         if problem is None:
             return self.get_response(request)
         field, message = problem
+        if request.path.startswith(MLFLOW_PREFIXES):  # MLflow's clients parse MLflow's error shape
+            where = f"Invalid value for parameter '{field}' supplied: " if field else ""
+            return JsonResponse({"error_code": "INVALID_PARAMETER_VALUE", "message": f"{where}{message}"}, status=400)
         if not is_api(request):
             return HttpResponseBadRequest(message, content_type="text/plain")
         detail = f"{field}: {message}" if field else message

@@ -7,7 +7,8 @@ what it produced, and prints one JSON report on its last line:
 
     {"steps": {"log_params_metrics": {"ok": true, ...}, ...}}
 
-A failing step records {"ok": false, "error": "..."} and the script goes on with the next one.
+A failing step records {"ok": false, "error": "..."} and the script goes on with the next one; every step also
+records how long it took ("seconds").
 
     python user_workflow.py <experiment name> <registered model name>
 """
@@ -17,6 +18,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import traceback
 
 import mlflow
@@ -34,12 +36,14 @@ STATE = {}
 
 def step(name):
     def wrap(function):
+        started = time.perf_counter()
         try:
             result = function() or {}
             STEPS[name] = {"ok": True, **result}
         except Exception as exc:  # report and continue: the table shows every step
             STEPS[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000],
                            "trace": traceback.format_exc()[-3000:]}  # fmt: skip
+        STEPS[name]["seconds"] = round(time.perf_counter() - started, 3)
         return function
 
     return wrap

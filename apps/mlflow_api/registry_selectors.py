@@ -13,11 +13,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import CharField, F, OuterRef, QuerySet, Value, Window
+from django.db.models import CharField, Exists, F, OuterRef, QuerySet, Value, Window
 from django.db.models.functions import Cast, Replace, RowNumber
 
 from apps.access.selectors import scope
 from apps.accounts.models import User
+from apps.metrics.search.grammar import BoolOp, Not
 from apps.mlflow_api.filters import INT, TIME, Attribute, FilterSpec, compile_filter, parse, parse_order
 from apps.mlflow_api.models import (
     ModelVersion,
@@ -215,6 +216,31 @@ _MODEL_VERSION_ORDER = {
 }
 
 
+IS_PROMPT_TAG = "mlflow.prompt.is_prompt"  # MLflow's prompt registry keeps prompts as registered models with it
+
+
+def _asks_for_prompts(node) -> bool:
+    """Whether a filter selects prompts (``tags.`mlflow.prompt.is_prompt` = 'true'``, or ``!= 'false'``): MLflow's
+    searches leave prompts out otherwise."""
+    if node is None:
+        return False
+    if isinstance(node, BoolOp):
+        return any(_asks_for_prompts(child) for child in node.children)
+    if isinstance(node, Not):
+        return _asks_for_prompts(node.child)
+    if node.entity.kind != "tag" or node.entity.key != IS_PROMPT_TAG or not node.values:
+        return False
+    value = str(node.values[0].value).lower()
+    return (node.op == "=" and value == "true") or (node.op == "!=" and value == "false")
+
+
+def _without_prompts(queryset: QuerySet, tag_model, owner: str, tree) -> QuerySet:
+    if _asks_for_prompts(tree):
+        return queryset
+    prompt = tag_model.objects.filter(**{owner: OuterRef("pk")}, key=IS_PROMPT_TAG, value__iexact="true")
+    return queryset.exclude(Exists(prompt))
+
+
 @dataclass
 class Page:
     items: list
@@ -245,7 +271,7 @@ def registered_model_search(
     *, user: User, filter_text: str, max_results: int | None, order_by: list[str], page_token: str | None
 ) -> Page:
     """MLflow's search-registered-models: filter on ``name`` and ``tags.<key>``, order by name or time (then by
-    name), offset page tokens."""
+    name), offset page tokens; prompts (MLflow's prompt registry) only when the filter asks for them."""
     max_results = SEARCH_REGISTERED_MODELS_DEFAULT if max_results is None else max_results
     if not 1 <= max_results <= SEARCH_REGISTERED_MODELS_MAX:
         raise MlflowError(
@@ -256,6 +282,7 @@ def registered_model_search(
     tree = parse(filter_text)
     if tree is not None:
         models = models.filter(compile_filter(tree, REGISTERED_MODEL_FILTERS))
+    models = _without_prompts(models, RegisteredModelTag, "registered_model", tree)
     ordering, seen = _ordering(order_by, _REGISTERED_MODEL_ORDER)
     if "artifact__name" not in seen:
         ordering.append(F("artifact__name").asc())
@@ -279,6 +306,7 @@ def model_version_search(
     tree = parse(filter_text)
     if tree is not None:
         versions = versions.filter(compile_filter(tree, MODEL_VERSION_FILTERS))
+    versions = _without_prompts(versions, ModelVersionTag, "version", tree)
     ordering, seen = _ordering(
         order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"], _MODEL_VERSION_ORDER
     )

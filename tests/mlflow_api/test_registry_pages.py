@@ -8,6 +8,8 @@ import re
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.metrics.models import Run
@@ -94,3 +96,26 @@ def test_another_tenant_sees_no_registered_model_in_pages_or_admin(tenant_a, ten
     for page in ("registeredmodel", "modelversion", "loggedmodel"):
         body = person_b.client.get(f"/admin/mlflow_api/{page}/").content.decode()
         assert "alpha-only-model" not in body and model_id not in body
+
+
+def test_registry_pages_read_a_bounded_number_of_queries(tenant_a, mlflow_a):
+    """The list and a model's page run the same number of statements with three times the models and versions."""
+    person = signed_in(tenant_a)
+    counts = {}
+    for scale in (1, 3):
+        for index in range(scale):
+            name = f"bounded-{scale}-{index}"
+            _run_id, model_id = _registered(mlflow_a, name)
+            version = {"name": name, "source": f"models:/{model_id}", "model_id": model_id}
+            for _ in range(scale - 1):
+                mlflow_a.ok("post", "model-versions/create", version)
+            mlflow_a.ok("post", "registered-models/alias", {"name": name, "alias": "prod", "version": "1"})
+        with tenant_a.context():
+            pk = RegisteredModel.objects.get(artifact__name=f"bounded-{scale}-0").pk
+        with CaptureQueriesContext(connection) as listing:
+            assert person.client.get("/registry/").status_code == 200
+        with CaptureQueriesContext(connection) as detail:
+            assert person.client.get(f"/registry/{pk}/").status_code == 200
+        counts[scale] = (len(listing), len(detail))
+    assert counts[1] == counts[3], counts
+    assert counts[1][0] <= 8 and counts[1][1] <= 12, counts

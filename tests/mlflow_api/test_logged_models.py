@@ -9,6 +9,7 @@ import re
 import uuid
 
 import pytest
+from rest_framework.test import APIClient
 
 from apps.audit.models import AuditEvent
 from apps.metrics.models import MetricPoint, Run
@@ -275,3 +276,15 @@ def test_another_tenant_cannot_reach_logged_models_by_id(tenant_a, tenant_b, mlf
     with tenant_b.context():
         assert not Run.objects.get(uuid=uuid.UUID(run_b)).mlflow_model_links.exists()
         assert not MetricPoint.objects.filter(run__uuid=uuid.UUID(run_b)).exists()
+
+
+def test_a_post_to_an_endpoint_maestro_does_not_serve_is_mlflows_json_404(tenant_a, mlflow_a):
+    """Before logged models were served, `POST logged-models` met Django's CSRF check (403 HTML) in the catch-all;
+    MLflow's clients expect JSON, and the 404 ENDPOINT_NOT_FOUND is what they report."""
+    client = APIClient(enforce_csrf_checks=True, HTTP_HOST=tenant_a.host)
+    client.credentials(HTTP_AUTHORIZATION=mlflow_a.api._credentials["HTTP_AUTHORIZATION"])
+    for path in ("traces", "webhooks", "no/such/endpoint"):
+        response = client.post(f"/api/2.0/mlflow/{path}", {}, format="json")
+        assert response.json()["error_code"] == "ENDPOINT_NOT_FOUND" and response.status_code == 404
+    served = client.post("/api/2.0/mlflow/logged-models", {"experiment_id": mlflow_a.experiment("csrf")}, format="json")
+    assert served.status_code == 200 and served.json()["model"]["info"]["status"] == "LOGGED_MODEL_PENDING"

@@ -5,6 +5,16 @@ its runs the project's runs. These two small tables hold the rest: the experimen
 experiments softly and can restore them), its artifact location, whether it is the tenant's ``Default`` experiment
 (MLflow's experiment ``0``), and its tags (MLflow's experiment tags are key → string, unlike the project's list of
 labels). A project that MLflow never touched has no row and reads as an active experiment without tags.
+
+Below them: MLflow 3's logged models and the datasets runs read (tenant data of their project), and the model
+registry, whose registered models and versions are artifacts and artifact versions of Maestro's library (see the
+comment above ``RegisteredModel``).
+
+Why the registry lives here and not in an app of its own: its vocabulary (versions numbered per name, aliases, stages,
+``models:/`` URIs, sources resolved from runs and logged models) is MLflow's protocol, and everything Maestro-specific
+about it is already an existing domain object — the artifact and artifact version it *is*, the run and project its
+files belong to — which this engines-layer app may use. A separate engines app would have to be imported by this one
+(same layer), and moving it down to the domain layer would put MLflow's protocol there.
 """
 
 from django.conf import settings

@@ -9,6 +9,8 @@ import re
 import uuid
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
 from apps.audit.models import AuditEvent
@@ -288,3 +290,20 @@ def test_a_post_to_an_endpoint_maestro_does_not_serve_is_mlflows_json_404(tenant
         assert response.json()["error_code"] == "ENDPOINT_NOT_FOUND" and response.status_code == 404
     served = client.post("/api/2.0/mlflow/logged-models", {"experiment_id": mlflow_a.experiment("csrf")}, format="json")
     assert served.status_code == 200 and served.json()["model"]["info"]["status"] == "LOGGED_MODEL_PENDING"
+
+
+def test_a_logged_models_artifact_directories_list_its_stored_files(tenant_a, mlflow_a):
+    exp = mlflow_a.experiment("lm-files")
+    model_id = _model(mlflow_a, exp)["info"]["model_id"]
+    root = f"mlflow/{exp}/models/{model_id}/artifacts"
+    with tenant_a.context():
+        default_storage.save(f"{root}/MLmodel", ContentFile(b"flavors: {}\n"))
+        default_storage.save(f"{root}/data/model.pkl", ContentFile(b"\x80\x04" * 10))
+    top = mlflow_a.ok("get", f"logged-models/{model_id}/artifacts/directories")
+    assert top == {"root_uri": f"mlflow-artifacts:/{exp}/models/{model_id}/artifacts",
+                   "files": [{"path": "data", "is_dir": True},
+                             {"path": "MLmodel", "is_dir": False, "file_size": 12}]}  # fmt: skip
+    inner = mlflow_a.ok("get", f"logged-models/{model_id}/artifacts/directories", {"artifact_directory_path": "data"})
+    assert inner["files"] == [{"path": "data/model.pkl", "is_dir": False, "file_size": 20}]
+    escape = mlflow_a.get(f"logged-models/{model_id}/artifacts/directories", {"artifact_directory_path": "../.."})
+    error_of(escape, 400, "INVALID_PARAMETER_VALUE")

@@ -33,7 +33,7 @@ from apps.mlflow_api.models import (
 from apps.mlflow_api.protocol import MlflowError, not_found
 from apps.mlflow_api.registry_protocol import dataset_input_json, logged_model_json
 
-SEARCH_LOGGED_MODELS_DEFAULT = 100  # MLflow's SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT
+SEARCH_LOGGED_MODELS_DEFAULT = 50  # SearchLoggedModels.max_results default in the proto (what the server uses)
 SEARCH_LOGGED_MODELS_MAX = 1000
 
 

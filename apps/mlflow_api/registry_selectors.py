@@ -39,7 +39,7 @@ from apps.mlflow_api.registry_protocol import (
 
 SEARCH_REGISTERED_MODELS_DEFAULT = 100  # SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
 SEARCH_REGISTERED_MODELS_MAX = 1000
-SEARCH_MODEL_VERSIONS_DEFAULT = 10_000
+SEARCH_MODEL_VERSIONS_DEFAULT = 200_000  # SearchModelVersions.max_results default in the proto
 SEARCH_MODEL_VERSIONS_MAX = 200_000
 
 
@@ -275,7 +275,7 @@ def registered_model_search(
     max_results = SEARCH_REGISTERED_MODELS_DEFAULT if max_results is None else max_results
     if not 1 <= max_results <= SEARCH_REGISTERED_MODELS_MAX:
         raise MlflowError(
-            "Invalid value for request parameter max_results. It must be at most "
+            "Invalid value for request parameter max_results. It must be a positive integer not greater than "
             f"{SEARCH_REGISTERED_MODELS_MAX}, but got value {max_results}"
         )
     models = registered_model_list(user=user)

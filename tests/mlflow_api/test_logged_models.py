@@ -270,7 +270,7 @@ def test_another_tenant_cannot_reach_logged_models_by_id(tenant_a, tenant_b, mlf
         mlflow_b.post("logged-models", {"experiment_id": exp_b, "source_run_id": run_a}),
     ):
         error_of(response, 404, "RESOURCE_DOES_NOT_EXIST")
-    assert mlflow_b.ok("post", "logged-models/search", {"experiment_ids": [exp_a]}) == {"models": []}
+    assert mlflow_b.ok("post", "logged-models/search", {"experiment_ids": [exp_a]}) == {}
     with tenant_a.context():
         model = LoggedModel.objects.get(model_id=model_id)
         assert model.status == "LOGGED_MODEL_PENDING" and model.lifecycle_stage == "active"

@@ -199,7 +199,7 @@ class LoggedModelSearchView(MlflowView):
             order_by=order_by or None,
             page_token=fields.string("page_token") or None,
         )
-        body: dict = {"models": model_selectors.logged_model_payloads(page.models)}
+        body: dict = {"models": model_selectors.logged_model_payloads(page.models)} if page.models else {}
         if page.next_page_token:
             body["next_page_token"] = page.next_page_token
         return json_response(body)

@@ -1,6 +1,7 @@
-"""The full ``mlflow`` package (client and server, with scikit-learn), pinned by ``constraints-mlflow.txt``, in a
-virtualenv of its own under ``.local/mlflow/`` — for code that must run real MLflow: the end-to-end user-script test
-(``tests/mlflow_api/test_user_workflow.py``) and ``bench/mlflow_compare.py``.
+"""The full ``mlflow`` package (client and server, with scikit-learn; psycopg and boto3 for the benchmark's server),
+pinned by ``constraints-mlflow.txt``, in a virtualenv of its own under ``.local/mlflow/`` — for code that must run
+real MLflow: the end-to-end user-script test (``tests/mlflow_api/test_user_workflow.py``) and
+``bench/mlflow_compare.py``.
 
 Why not the project's virtualenv: ``mlflow==3.17.2`` requires ``gunicorn<27`` and Maestro runs gunicorn 27.0.1, so
 the two cannot be installed together (the project's dev dependency is ``mlflow-skinny``, the client without the
@@ -44,7 +45,7 @@ def ensure_mlflow_venv(progress: Callable[[str], None] = print) -> Path:
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         done = subprocess.run(
             [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-c", str(CONSTRAINTS),
-             f"mlflow=={MLFLOW_VERSION}", "scikit-learn", "pandas", "psycopg[binary]"],
+             f"mlflow=={MLFLOW_VERSION}", "scikit-learn", "pandas", "psycopg[binary]", "boto3"],
             capture_output=True, text=True,
         )  # fmt: skip
         if done.returncode != 0:

@@ -1,21 +1,26 @@
 """Side-by-side benchmark: Maestro's MLflow-compatible API against a real ``mlflow server``, same machine, same
 PostgreSQL, same number of workers, driven by the same load code through MLflow's REST API with the same data.
 
-    .venv/bin/python bench/mlflow_compare.py [--workers 4] [--clients 4] [--quick]
+    .venv/bin/python bench/mlflow_compare.py [--workers 4] [--clients 4] [--quick] [--only workflow]
         [--artifacts | --artifacts-only] [--artifact-storage filesystem|s3]
 
 What it does, printing progress as it goes:
 
-1. installs the pinned ``mlflow`` (full package, server included) with the psycopg driver into its own virtualenv
-   under ``.local/mlflow-bench/`` (once; reused by later runs) — never into the project's virtualenv;
+1. installs the pinned ``mlflow`` (full package, server included, scikit-learn, the psycopg driver;
+   ``constraints-mlflow.txt``) into its own virtualenv under ``.local/mlflow/`` (once; reused by later runs, and by
+   the tests: ``tests/support/mlflow_venv.py``) — never into the project's virtualenv;
 2. creates a throwaway PostgreSQL database for MLflow on the dev database server and a throwaway Maestro tenant
    (rate limits lifted for it: throughput is measured, not the plan's limits);
 3. starts Maestro (gunicorn, production settings, N sync workers) and ``mlflow server`` (its default uvicorn, N
    workers, PostgreSQL backend);
-4. runs each scenario on Maestro, then on MLflow — interleaved per scenario so both see similar machine load;
-5. prints the table (with the command line) and a compatibility check: the same bad requests sent to both, with
+4. runs an MLflow user's workflow on both (``tests/mlflow_api/scripts/user_workflow.py``: params, metrics and files,
+   ``mlflow.sklearn.log_model``, ``pyfunc.load_model`` + predict, ``register_model``, an alias and a load by alias,
+   ``log_input``, ``sklearn.autolog``), compares each step's outcome and times it — the log_model round trip side
+   by side (``--only workflow`` stops there);
+5. runs each throughput scenario on Maestro, then on MLflow — interleaved per scenario so both see similar load;
+6. prints the table (with the command line) and a compatibility check: the same bad requests sent to both, with
    the error codes each answers;
-6. stops both servers and drops the tenant and the database — also on Ctrl-C or an error.
+7. stops both servers and drops the tenant and the database — also on Ctrl-C or an error.
 
 Artifacts (issue 19): ``--artifacts`` adds upload and download throughput of 1 MB and 100 MB files through each
 server's artifact proxy (MLflow: ``--serve-artifacts``), with the servers' peak worker memory (RSS, sampled every
@@ -61,37 +66,14 @@ from _harness import (
     throwaway_tenant,
 )
 
-MLFLOW_VERSION = "3.17.2"  # the same version as the pinned mlflow-skinny client of the tests
-PSYCOPG_VERSION = "3.3.9"  # the project's pin
-BOTO3_VERSION = "1.44.5"  # the project's pin (MLflow's server needs boto3 for S3 artifacts)
-VENV = ROOT / ".local" / "mlflow-bench" / f"venv-{MLFLOW_VERSION}"
+from tests.support.mlflow_venv import MLFLOW_VERSION, ensure_mlflow_venv
+
 API = "/api/2.0/mlflow/"
+WORKFLOW_SCRIPT = ROOT / "tests" / "mlflow_api" / "scripts" / "user_workflow.py"
 T0 = 1_767_225_600_000
 
 
 # ---------------------------------------------------------------------------------------------- MLflow server
-
-
-def ensure_mlflow_venv() -> Path:
-    """A virtualenv with the pinned mlflow (server) and psycopg; created once, reused afterwards."""
-    python = VENV / "bin" / "python"
-    stamp = VENV / ".installed"
-    if stamp.exists() and "boto3" in stamp.read_text():
-        progress(f"reusing mlflow {MLFLOW_VERSION} virtualenv {VENV}")
-        return python
-    progress(f"creating virtualenv {VENV} and installing mlflow=={MLFLOW_VERSION} (once; takes a few minutes)")
-    VENV.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-    done = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         f"mlflow=={MLFLOW_VERSION}", f"psycopg[binary]=={PSYCOPG_VERSION}", f"boto3=={BOTO3_VERSION}"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if done.returncode != 0:
-        print(done.stdout[-4000:], done.stderr[-4000:], sep="\n", file=sys.stderr)
-        raise RuntimeError(f"installing mlflow=={MLFLOW_VERSION} into {VENV} failed")
-    stamp.write_text(f"{MLFLOW_VERSION} boto3 {BOTO3_VERSION}")
-    return python
 
 
 @contextlib.contextmanager
@@ -579,6 +561,81 @@ def compatibility(targets: list[Target], experiments: dict[str, str]) -> list[li
     return rows
 
 
+# ---------------------------------------------------------------------------------------------- the user workflow
+
+# What each step's outcome must agree on between the two servers (ids, URIs and timings differ by nature).
+COMPARED = {
+    "log_params_metrics": ("params", "metrics"),
+    "log_artifact": (),
+    "log_dict": (),
+    "list_artifacts": ("top", "docs"),
+    "download_artifacts": ("byte_equal", "features"),
+    "sklearn_log_model": ("status",),
+    "pyfunc_load_predict": ("same_predictions", "files"),
+    "register_model": ("version", "status"),
+    "alias_and_load": ("alias_version", "aliases", "same_predictions", "same_by_version"),
+    "log_input": ("datasets",),
+    "autolog_fit": ("params", "metrics", "model_files", "model_metrics"),
+}
+
+
+def _comparable(step: str, result: dict) -> dict:
+    out = {}
+    for key in COMPARED[step]:
+        value = result.get(key)
+        if key == "files" and isinstance(value, dict):
+            value = sorted(value)  # the names: MLmodel holds ids and times that differ by nature
+        if key == "metrics" and isinstance(value, dict):
+            value = {name: round(number, 9) for name, number in value.items()}
+        out[key] = value
+    return out
+
+
+def run_workflow(python: Path, target: Target, index: int) -> dict:
+    """``tests/mlflow_api/scripts/user_workflow.py`` (log params and files, log an sklearn model, load it, register
+    it, alias it, load it by alias, log a dataset, autolog) against ``target``, as an MLflow user runs it."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "VIRTUAL_ENV"))},
+        "MLFLOW_TRACKING_URI": f"http://{target.host}:{target.port}",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+    }
+    if target.token:
+        env["MLFLOW_TRACKING_TOKEN"] = target.token
+    done = subprocess.run(
+        [str(python), str(WORKFLOW_SCRIPT), f"workflow-{index}", f"workflow-model-{index}"],
+        env=env, capture_output=True, text=True, timeout=1800, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"{target.name}: the workflow script failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["steps"]
+
+
+def scenario_workflow(python: Path, targets: list[Target], runs: int) -> list[list[str]]:
+    """The user workflow ``runs`` times on each server (interleaved): per step, how often it succeeded, its median
+    wall time as the client sees it, and whether both servers gave the same outcome."""
+    reports: dict[str, list[dict]] = {t.name: [] for t in targets}
+    for index in range(runs):
+        for target in targets:
+            progress(f"user workflow {index + 1}/{runs}: {target.name}")
+            reports[target.name].append(run_workflow(python, target, index))
+    rows = []
+    for step in COMPARED:
+        row = [step]
+        outcomes = []
+        for target in targets:
+            results = [report[step] for report in reports[target.name]]
+            ok = sum(1 for result in results if result["ok"])
+            seconds = sorted(result["seconds"] for result in results)[len(results) // 2]
+            row.append(f"{ok}/{len(results)} ok, {seconds * 1000:,.0f} ms")
+            outcomes.append([_comparable(step, r) if r["ok"] else r.get("error") for r in results])
+        row.append("same" if all(o == outcomes[0] for o in outcomes) else "DIFFERENT")
+        rows.append(row)
+    totals = [sorted(sum(s["seconds"] for s in report.values()) for report in reports[t.name]) for t in targets]
+    rows.append(["all eleven steps", *[f"{times[len(times) // 2]:,.1f} s" for times in totals], ""])
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -638,6 +695,10 @@ def main() -> int:
     parser.add_argument("--retry-small", type=int, default=10_000)
     parser.add_argument("--retry-large", type=int, default=200_000)
     parser.add_argument("--retries", type=int, default=20)
+    parser.add_argument("--workflow-runs", type=int, default=3, help="runs of the user workflow on each server")
+    parser.add_argument(
+        "--only", choices=["all", "workflow"], default="all", help="workflow: only the user workflow, no throughput"
+    )
     parser.add_argument("--quick", action="store_true", help="a small run to check the set-up (not the targets)")
     parser.add_argument("--artifacts", action="store_true", help="also the artifact upload/download scenarios")
     parser.add_argument("--artifacts-only", action="store_true", help="only the artifact scenarios")
@@ -652,6 +713,7 @@ def main() -> int:
     if args.quick:
         args.batches, args.single, args.history_points, args.history_requests = 5, 30, 5000, 5
         args.search_runs, args.search_requests, args.retry_small, args.retry_large, args.retries = 300, 5, 2000, 6000, 5
+        args.workflow_runs = 1
 
     artifacts = args.artifacts or args.artifacts_only
     repeats = dict(zip((MB, 100 * MB), (int(n) for n in args.artifact_repeats.split(",")), strict=True))
@@ -705,6 +767,19 @@ def main() -> int:
                     results[target.name][label] = outcome
                     progress(f"  {target.name}: {outcome.value:,.1f} {outcome.unit} ({outcome.detail})")
 
+        workflow_rows = scenario_workflow(python, targets, args.workflow_runs)
+        print_table(
+            f"The MLflow user workflow on Maestro and mlflow server {MLFLOW_VERSION} ({args.workflow_runs} runs each)",
+            ["step", "Maestro", "MLflow", "outcome"],
+            workflow_rows,
+            notes=[
+                "tests/mlflow_api/scripts/user_workflow.py with the full mlflow package and scikit-learn; median "
+                "wall time per step as the client sees it; outcome: params, metrics, file lists, byte-equality "
+                "and predictions compared between the servers (ids, URIs and times differ by nature)",
+            ],
+        )
+        if args.only == "workflow":
+            return 0
         e = experiments
         if artifacts:
             for size, count in repeats.items():

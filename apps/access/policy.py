@@ -92,9 +92,14 @@ RESOURCES: dict[str, Resource] = {
     ),
     "team_members": Resource("Team members", "project", (("projects.TeamMember", "project"),)),
     "runs": Resource(
-        "Runs (with params and tags)",
+        "Runs (with params, tags and dataset inputs)",
         "project",
-        (("metrics.Run", "project"),),
+        (
+            ("metrics.Run", "project"),
+            ("mlflow_api.Dataset", "project"),
+            ("mlflow_api.RunInput", "run__project"),
+            ("mlflow_api.RunModelLink", "run__project"),
+        ),
         models=("metrics.RunParam", "metrics.RunTag"),
     ),
     "metrics": Resource(
@@ -104,6 +109,16 @@ RESOURCES: dict[str, Resource] = {
             ("metrics.MetricPoint", "run__project"),
             ("metrics.LatestMetric", "run__project"),
             ("metrics.MetricSeries", "run__project"),
+        ),
+    ),
+    "logged_models": Resource(
+        "Logged models (MLflow 3, with params, tags and metrics)",
+        "project",
+        (
+            ("mlflow_api.LoggedModel", "project"),
+            ("mlflow_api.LoggedModelTag", "model__project"),
+            ("mlflow_api.LoggedModelParam", "model__project"),
+            ("mlflow_api.LoggedModelMetric", "model__project"),
         ),
     ),
     "artifacts": Resource("Artifacts", "artifact", (("artifacts.Artifact", ""),)),
@@ -119,6 +134,25 @@ RESOURCES: dict[str, Resource] = {
         "project",
         (("mlflow_api.ArtifactFile", "project"), ("mlflow_api.ArtifactUpload", "project")),
     ),
+    # A registered model is an artifact of the library and its versions are artifact versions: the artifact's
+    # permissions govern them (see apps/mlflow_api/models.py).
+    "registered_models": Resource(
+        "Registered models (with tags and aliases)",
+        "artifact",
+        (
+            ("mlflow_api.RegisteredModel", "artifact"),
+            ("mlflow_api.RegisteredModelTag", "registered_model__artifact"),
+            ("mlflow_api.RegisteredModelAlias", "registered_model__artifact"),
+        ),
+    ),
+    "model_versions": Resource(
+        "Model versions (with tags and stages)",
+        "artifact",
+        (
+            ("mlflow_api.ModelVersion", "registered_model__artifact"),
+            ("mlflow_api.ModelVersionTag", "version__registered_model__artifact"),
+        ),
+    ),
     "integrations": Resource(
         "Git/CI integrations, delivery metrics",
         "project",
@@ -132,7 +166,7 @@ RESOURCES: dict[str, Resource] = {
         ),
     ),
     "models": Resource(
-        "Models, retraining, promotion",
+        "Success models (recommendations): retraining, promotion",
         models=(
             "recommendations.SuccessModel",
             "recommendations.ModelEvent",
@@ -195,6 +229,10 @@ RULES: tuple[Rule, ...] = (
     Rule("metrics",           CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
     Rule("metrics",           UPDATE, _,    _,    _,      _,      _,     _,      _),
     Rule("metrics",           DELETE, _,    _,    _,      _,      _,     _,      _),
+    Rule("logged_models",     READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("logged_models",     CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
+    Rule("logged_models",     UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
+    Rule("logged_models",     DELETE, ALL,  ALL,  MANAGE, MANAGE, _,     _,      W),
     Rule("artifacts",         READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
     Rule("artifacts",         CREATE, ALL,  ALL,  ALL,    ALL,    _,     _,      W),
     Rule("artifacts",         UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
@@ -211,6 +249,14 @@ RULES: tuple[Rule, ...] = (
     Rule("mlflow_artifacts",  CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
     Rule("mlflow_artifacts",  UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
     Rule("mlflow_artifacts",  DELETE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
+    Rule("registered_models", READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("registered_models", CREATE, ALL,  ALL,  ALL,    ALL,    _,     _,      W),
+    Rule("registered_models", UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
+    Rule("registered_models", DELETE, ALL,  ALL,  MANAGE, MANAGE, _,     _,      W),
+    Rule("model_versions",    READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
+    Rule("model_versions",    CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     CHANGE, W),
+    Rule("model_versions",    UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
+    Rule("model_versions",    DELETE, ALL,  ALL,  MANAGE, MANAGE, _,     _,      W),
     Rule("integrations",      READ,   ALL,  ALL,  VIEW,   VIEW,   VIEW,  VIEW,   R),
     Rule("integrations",      CREATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
     Rule("integrations",      UPDATE, ALL,  ALL,  CHANGE, CHANGE, _,     _,      W),
@@ -255,9 +301,13 @@ ACTION_NOTES = {
     ("integrations", UPDATE): "also rotate secret, re-process",
     ("tokens", UPDATE): "revoke",
     ("metrics", CREATE): "log metrics (ingest)",
-    ("runs", CREATE): "also log params and tags",
     ("mlflow_artifacts", UPDATE): "no route: an upload to a taken path replaces the file",
     ("mlflow_artifacts", CREATE): "upload or replace a file (PUT, multipart), like log-batch",
+    ("runs", CREATE): "also log params, tags and dataset inputs",
+    ("logged_models", UPDATE): "finalize, tags, params",
+    ("registered_models", UPDATE): "rename, describe, tags, aliases",
+    ("model_versions", CREATE): "register a model version",
+    ("model_versions", UPDATE): "describe, tags, stage transitions",
 }
 
 MATRIX: dict[tuple[str, str], Rule] = {(rule.resource, rule.action): rule for rule in RULES}

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.artifacts.choices import ArtifactType
@@ -64,7 +65,8 @@ class ArtifactBlob(models.Model):
 
 
 class ArtifactVersion(models.Model):
-    """One version of an artifact: a semantic version, a changelog and (optionally) an uploaded file."""
+    """One version of an artifact: a semantic version, a changelog and (optionally) its content: an uploaded file
+    (``blob``) or a folder already in the tenant's storage (``storage_prefix``), never both."""
 
     artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="versions")
     version = models.CharField(max_length=64, help_text="Semantic version, e.g. 1.4.0 or 2.0.0-rc.1")
@@ -74,6 +76,13 @@ class ArtifactVersion(models.Model):
     prerelease = models.CharField(max_length=64, blank=True, editable=False)
     changelog = models.TextField(blank=True)
     blob = models.ForeignKey(ArtifactBlob, null=True, blank=True, on_delete=models.PROTECT, related_name="versions")
+    storage_prefix = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="Instead of one uploaded file: a folder of the tenant's storage holding this version's files "
+        "(a registered MLflow model version: the files its run or logged model wrote; nothing is copied). "
+        "Downloaded as a zip of the folder.",
+    )
     filename = models.CharField(max_length=255, blank=True)
     content_type = models.CharField(max_length=120, blank=True)
     created_by = models.ForeignKey(
@@ -85,6 +94,9 @@ class ArtifactVersion(models.Model):
         ordering = ["artifact_id", "-major", "-minor", "-patch", "prerelease", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["artifact", "version"], name="artifact_version_unique"),
+            models.CheckConstraint(
+                condition=Q(blob__isnull=True) | Q(storage_prefix=""), name="artifact_version_one_content"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -147,10 +147,17 @@ def artifact_version_create(
     file=None,
     filename: str | None = None,
     content_type: str | None = None,
+    storage_prefix: str = "",
     user: User | None,
 ) -> ArtifactVersion:
     """Add a version (semantic, unique per artifact) with an optional file. The version is validated before the
-    file is stored; identical content shares one blob. ``filename`` only names the download (made safe)."""
+    file is stored; identical content shares one blob. ``filename`` only names the download (made safe).
+
+    ``storage_prefix`` instead names a folder already in the tenant's storage whose files are the version's content
+    (a registered MLflow model version: the files its run or logged model wrote). Nothing is copied; the folder is
+    downloaded as a zip (``apps.artifacts.bundles``)."""
+    if file is not None and storage_prefix:
+        raise ValidationError({"file": "A version holds either an uploaded file or a folder of stored files."})
     parsed = parse_version(version)
     version = str(parsed)
     artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
@@ -164,8 +171,12 @@ def artifact_version_create(
         patch=parsed.patch,
         prerelease=parsed.prerelease or "",
         changelog=changelog or "",
+        storage_prefix=storage_prefix,
         created_by=user,
     )
+    if storage_prefix:
+        obj.filename = safe_filename(f"{artifact.name}-{version}.zip", default=f"version-{version}.zip")
+        obj.content_type = "application/zip"
     if file is not None:
         size = getattr(file, "size", None)
         if size is not None and size > max_upload_bytes():

@@ -124,6 +124,17 @@ AUDITED: dict[str, dict] = {
     "mlflow_api.ExperimentTag": {"name": "mlflow_experiment_tag"},
     # Every upload through the MLflow artifact proxy (created, or updated when a path is overwritten) and delete.
     "mlflow_api.ArtifactFile": {"name": "mlflow_artifact"},
+    "mlflow_api.LoggedModel": {"name": "logged_model"},
+    "mlflow_api.LoggedModelTag": {"name": "logged_model_tag"},
+    "mlflow_api.LoggedModelParam": {"name": "logged_model_param"},
+    "mlflow_api.Dataset": {"name": "mlflow_dataset"},
+    "mlflow_api.RunInput": {"name": "run_input"},
+    "mlflow_api.RunModelLink": {"name": "run_model_link"},
+    "mlflow_api.RegisteredModel": {"name": "registered_model"},
+    "mlflow_api.RegisteredModelTag": {"name": "registered_model_tag"},
+    "mlflow_api.RegisteredModelAlias": {"name": "registered_model_alias"},
+    "mlflow_api.ModelVersion": {"name": "model_version"},
+    "mlflow_api.ModelVersionTag": {"name": "model_version_tag"},
     "integrations.Integration": {
         "name": "integration",
         "secret_fields": {"secret_salt", "secret_hash"},
@@ -147,6 +158,8 @@ NOT_AUDITED: dict[str, str] = {
     "metrics.MetricSeries": "per-series point counts (kept by ingest) and packed copies (a read cache)",
     "metrics.RunParam": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
     "metrics.RunTag": "written by run logging / log-batch; covered by the batch event (audit_ingest)",
+    "mlflow_api.LoggedModelMetric": "metric points of a log-batch that name a logged model (the same points are"
+    " in the run's history); covered by the batch's metrics.ingested event",
     "audit.AuditEvent": "the trail itself (append-only)",
     "audit.AuditIdentity": "the trail's actor names (written with each event, blanked by privacy erasure)",
     "audit.AuditEventDetail": "the trail's erasable per-event detail (client address, personal text)",

@@ -7,6 +7,8 @@ class MlflowApiConfig(AppConfig):
     verbose_name = "MLflow compatibility"
 
     def ready(self):
+        from apps.mlflow_api.artifact_roots import register_artifact_root
+        from apps.mlflow_api.model_selectors import MODELS_KIND, logged_model_artifact_root
         from apps.mlflow_api.models import ArtifactFile
         from apps.mlflow_api.protocol import PREFIXES, error_body_for_status
         from apps.tenants.quotas import register_storage_measure, sum_of
@@ -16,3 +18,5 @@ class MlflowApiConfig(AppConfig):
         # MLflow's paths take MLflow's shape, which its clients parse.
         register_error_shape(PREFIXES, error_body_for_status)
         register_storage_measure("mlflow artifacts", lambda: sum_of(ArtifactFile.objects.all()))
+        # Logged models keep their files under <experiment>/models/<model id>/artifacts (as mlflow server does).
+        register_artifact_root(MODELS_KIND, logged_model_artifact_root)

@@ -298,8 +298,9 @@ def run_info(run, artifact_location: str) -> dict[str, Any]:
     return info
 
 
-def run_json(run, artifact_location: str) -> dict[str, Any]:
-    """A run with its latest metrics, params and tags (``run.data`` attached by ``run_data_attach``)."""
+def run_json(run, artifact_location: str, inputs: dict | None = None, outputs: dict | None = None) -> dict[str, Any]:
+    """A run with its latest metrics, params and tags (``run.data`` attached by ``run_data_attach``), and its
+    ``inputs`` (datasets and models it read) and ``outputs`` (models it produced) as MLflow's objects."""
     data = run.data
     return {
         "info": run_info(run, artifact_location),
@@ -311,7 +312,8 @@ def run_json(run, artifact_location: str) -> dict[str, Any]:
             "params": key_values(data.params),
             "tags": key_values(data.tags),
         },
-        "inputs": {},
+        "inputs": inputs or {},
+        "outputs": outputs or {},
     }
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Greatest
 from django.http import Http404
 
@@ -18,13 +18,11 @@ from apps.access.selectors import scope
 from apps.accounts.models import User
 from apps.metrics import selectors as metric_selectors
 from apps.metrics.models import Run
-from apps.metrics.search.compiler import Like
-from apps.metrics.search.grammar import BoolOp, Comparison, Not, SearchSyntaxError, parse_filter, parse_order_item
+from apps.mlflow_api.filters import INT, TIME, Attribute, FilterSpec, compile_filter, parse, parse_order
 from apps.mlflow_api.models import Experiment, ExperimentTag
 from apps.mlflow_api.protocol import (
     MlflowError,
     default_artifact_location,
-    from_ms,
     not_found,
     offset_token,
     parse_offset_token,
@@ -49,6 +47,21 @@ def state_of(project: Project) -> Experiment | None:
 def lifecycle_of(project: Project) -> str:
     state = state_of(project)
     return state.lifecycle_stage if state else ACTIVE
+
+
+def check_experiment_active(project: Project) -> None:
+    """MLflow's refusal to write into a deleted experiment."""
+    stage = lifecycle_of(project)
+    if stage != ACTIVE:
+        raise MlflowError(f"The experiment {project.pk} must be in the 'active' state. Current state is {stage}.")
+
+
+def check_run_active(run: Run) -> None:
+    """MLflow's refusal to write into a deleted run."""
+    if run.lifecycle_stage != ACTIVE:
+        raise MlflowError(
+            f"The run {run.uuid.hex} must be in the 'active' state. Current state is {run.lifecycle_stage}."
+        )
 
 
 def _stage_q(stages: Sequence[str]) -> Q:
@@ -132,78 +145,16 @@ def artifact_location_of(run: Run) -> str:
 
 # ---------------------------------------------------------------------------------------------- experiment search
 
-_EXPERIMENT_ATTRIBUTES = {
-    "name": ("name", "string"),
-    "creation_time": ("created_at", "time"),
-    "last_update_time": ("_updated", "time"),
-    "experiment_id": ("pk", "int"),
-}
-_OPS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
-
-
-def _experiment_q(node) -> Q:
-    """Compile a parsed filter (the run-search grammar) into a condition on experiments: ``name``,
-    ``creation_time``, ``last_update_time``, ``experiment_id`` and ``tags.<key>`` as MLflow's search allows."""
-    if isinstance(node, BoolOp):
-        q = _experiment_q(node.children[0])
-        for child in node.children[1:]:
-            q = (q & _experiment_q(child)) if node.op == "AND" else (q | _experiment_q(child))
-        return q
-    if isinstance(node, Not):
-        return ~_experiment_q(node.child)
-    cmp: Comparison = node
-    kind, key, op = cmp.entity.kind, cmp.entity.key, cmp.op
-    values = [literal.value for literal in cmp.values]
-    like_ops = ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE")
-    if kind == "tag":
-        rows = ExperimentTag.objects.filter(project=OuterRef("pk"), key=key)
-        if op in ("IS NULL", "IS NOT NULL"):
-            return ~Q(Exists(rows)) if op == "IS NULL" else Q(Exists(rows))
-        if not all(isinstance(v, str) for v in values):
-            raise MlflowError(f"Expected a quoted string value for tag '{key}'.")
-        if op in like_ops:
-            like = Like(F("value"), values[0], case_insensitive="ILIKE" in op)
-            return Q(Exists(rows.exclude(like) if op.startswith("NOT") else rows.filter(like)))
-        if op in ("IN", "NOT IN"):
-            rows = rows.filter(value__in=values) if op == "IN" else rows.exclude(value__in=values)
-            return Q(Exists(rows))
-        if op == "!=":
-            return Q(Exists(rows.exclude(value=values[0])))
-        if op == "=":
-            return Q(Exists(rows.filter(value=values[0])))
-        raise MlflowError(f"Invalid comparator '{op}' for tags; use =, !=, LIKE or ILIKE.")
-    if kind != "attribute" or key not in _EXPERIMENT_ATTRIBUTES:
-        raise MlflowError(
-            f"Invalid attribute key '{key}' specified. Valid keys are '{set(_EXPERIMENT_ATTRIBUTES)}' and tags.<key>"
-        )
-    field, type_ = _EXPERIMENT_ATTRIBUTES[key]
-    if type_ == "string":
-        if not all(isinstance(v, str) for v in values):
-            raise MlflowError(f"Expected a quoted string value for attribute '{key}'.")
-        if op in like_ops:
-            like = Q(Like(F(field), values[0], case_insensitive="ILIKE" in op))
-            return ~like if op.startswith("NOT") else like
-    else:
-        if not all(isinstance(v, (int, float)) for v in values):
-            raise MlflowError(f"Expected numeric value type for numeric attribute: {key}.")
-        if type_ == "time":
-            values = [from_ms(key, int(v)) for v in values]
-    if op in ("IN", "NOT IN"):
-        q = Q(**{f"{field}__in": values})
-        return ~q if op == "NOT IN" else q
-    if op == "!=":
-        return ~Q(**{field: values[0]})
-    if op in _OPS:
-        return Q(**{f"{field}__{_OPS[op]}": values[0]})
-    raise MlflowError(f"Invalid comparator '{op}' for attribute '{key}'.")
-
-
-def _parsed(field: str, parse, text: str):
-    """``parse(text)``, or INVALID_PARAMETER_VALUE naming ``field``, the problem and where it is."""
-    try:
-        return parse(text)
-    except SearchSyntaxError as exc:
-        raise MlflowError(f"Invalid value for parameter '{field}' supplied: {exc}") from None
+EXPERIMENT_FILTERS = FilterSpec(
+    entity="experiments",
+    attributes={
+        "name": Attribute("name"),
+        "creation_time": Attribute("created_at", TIME),
+        "last_update_time": Attribute("_updated", TIME),
+        "experiment_id": Attribute("pk", INT),
+    },
+    related={"tag": lambda key: ExperimentTag.objects.filter(project=OuterRef("pk"), key=key)},
+)
 
 
 @dataclass
@@ -231,16 +182,16 @@ def experiment_search(
     projects = experiment_list(user=user, stages=stages).annotate(
         _updated=Greatest("updated_at", "mlflow_experiment__updated_at")
     )
-    tree = _parsed("filter", parse_filter, filter_text)
-    items = [_parsed(f"order_by[{index}]", parse_order_item, text) for index, text in enumerate(order_by)]
+    tree = parse(filter_text)
+    items = parse_order(order_by)
     if tree is not None:
-        projects = projects.filter(_experiment_q(tree))
+        projects = projects.filter(compile_filter(tree, EXPERIMENT_FILTERS))
     ordering = []
     for item in items:
-        if item.entity.kind != "attribute" or item.entity.key not in _EXPERIMENT_ATTRIBUTES:
+        if item.entity.kind != "attribute" or item.entity.key not in EXPERIMENT_FILTERS.attributes:
             raise MlflowError(f"Invalid order_by clause '{item.entity}'. Use name, experiment_id, creation_time or "
                               "last_update_time.")  # fmt: skip
-        field = _EXPERIMENT_ATTRIBUTES[item.entity.key][0]
+        field = EXPERIMENT_FILTERS.attributes[item.entity.key].field
         ordering.append(F(field).desc() if item.descending else F(field).asc())
     if not ordering:
         ordering = [F("created_at").desc()]

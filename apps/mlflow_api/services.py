@@ -22,7 +22,6 @@ from apps.access.selectors import Decision, decide, require
 from apps.accounts.models import User
 from apps.audit.services import audited_bulk_create
 from apps.metrics import services as run_services
-from apps.metrics.choices import LifecycleStage
 from apps.metrics.models import PARAM_VALUE_MAX_LENGTH, TAG_VALUE_MAX_LENGTH, Run
 from apps.metrics.validation import (
     MAX_METRICS_PER_BATCH,
@@ -31,6 +30,7 @@ from apps.metrics.validation import (
     key_problem,
     parse_log_batch,
 )
+from apps.mlflow_api import model_services
 from apps.mlflow_api.models import EXPERIMENT_TAG_VALUE_MAX_LENGTH, Experiment, ExperimentTag
 from apps.mlflow_api.protocol import (
     INVALID_STATE,
@@ -45,6 +45,8 @@ from apps.mlflow_api.selectors import (
     ACTIVE,
     DEFAULT_EXPERIMENT_NAME,
     DELETED,
+    check_experiment_active,
+    check_run_active,
     default_project,
     experiment_list,
     lifecycle_of,
@@ -82,19 +84,6 @@ def _check_experiment_tag(key: str, value: str) -> None:
     _check_name_key(key, "key")
     if len(value) > EXPERIMENT_TAG_VALUE_MAX_LENGTH:
         raise MlflowError(f"'value' exceeds the maximum length of {EXPERIMENT_TAG_VALUE_MAX_LENGTH} characters")
-
-
-def _check_experiment_active(project: Project) -> None:
-    stage = lifecycle_of(project)
-    if stage != ACTIVE:
-        raise MlflowError(f"The experiment {project.pk} must be in the 'active' state. Current state is {stage}.")
-
-
-def check_run_active(run: Run) -> None:
-    if run.lifecycle_stage != LifecycleStage.ACTIVE:
-        raise MlflowError(
-            f"The run {run.uuid.hex} must be in the 'active' state. Current state is {run.lifecycle_stage}."
-        )
 
 
 def _name_lock(name: str) -> None:
@@ -188,7 +177,7 @@ def experiment_set_lifecycle(*, user: User, project: Project, stage: str) -> Non
 def experiment_set_tag(*, user: User, project: Project, key: str, value: str) -> None:
     require(user, "projects", "change", project)
     _check_experiment_tag(key, value)
-    _check_experiment_active(project)
+    check_experiment_active(project)
     with transaction.atomic():
         _state_for_update(project)
         tag = ExperimentTag.objects.filter(project=project, key=key).first()
@@ -202,7 +191,7 @@ def experiment_set_tag(*, user: User, project: Project, key: str, value: str) ->
 
 def experiment_delete_tag(*, user: User, project: Project, key: str) -> None:
     require(user, "projects", "change", project)
-    _check_experiment_active(project)
+    check_experiment_active(project)
     tag = ExperimentTag.objects.filter(project=project, key=key).first()
     if tag is None:
         raise not_found(f"No tag with name: {key} in experiment with id {project.pk}")
@@ -223,7 +212,7 @@ def run_create(
     """MLflow's create-run: a running run in an active experiment. The name comes from ``run_name`` or the
     ``mlflow.runName`` tag (different values are refused, as MLflow does); without either, from the run id.
     The ``mlflow.runName`` tag is always set to the name."""
-    _check_experiment_active(project)
+    check_experiment_active(project)
     require(user, "runs", "create", project)
     tag_map: dict[str, str] = {}
     for index, (key, value) in enumerate(tags):
@@ -339,7 +328,8 @@ _METRIC_FIELDS = frozenset({"key", "value", "timestamp", "step"})
 
 def _native_metric(index: int, item) -> dict:
     """The metric as Maestro's batch parser takes it: MLflow's extra fields (model_id, dataset_name,
-    dataset_digest, run_id) are dropped — Maestro does not store them — and numeric strings (protobuf's JSON
+    dataset_digest, run_id) are left out — the run's history has no place for them; points naming a model are
+    also stored for the model (``model_services.model_metrics_prepare``) — and numeric strings (protobuf's JSON
     accepts "0.5") become numbers."""
     if not isinstance(item, dict):
         raise MlflowError(invalid_value(f"metrics[{index}]", item, "A metric must be an object."))
@@ -436,12 +426,20 @@ def log_batch(*, user: User, run: Run, batch: BatchRequest) -> run_services.Batc
             )
         )
     check_run_active(run)
+    model_metrics = model_services.model_metrics_prepare(
+        user=user, run=run, items=batch.metrics, keys=parsed.metric_keys, values=parsed.metric_values,
+        steps=parsed.metric_steps, timestamps=parsed.metric_timestamps,
+    )  # fmt: skip
     new_name = (parsed.tags.get(RUN_NAME_TAG) or "")[:250]
     try:
-        if new_name and new_name != run.name:  # the mlflow.runName tag renames the run, in the same transaction
+        if (new_name and new_name != run.name) or model_metrics:
+            # the mlflow.runName tag renames the run, and points naming a logged model are also stored for the
+            # model: in the same transaction as the batch
             with transaction.atomic():
                 result = run_services.run_log_batch(run=run, batch=parsed)
-                run_services.run_update(run=run, name=new_name)
+                if new_name and new_name != run.name:
+                    run_services.run_update(run=run, name=new_name)
+                model_services.model_metrics_write(model_metrics)
         else:
             result = run_services.run_log_batch(run=run, batch=parsed)
     except ValidationError:
@@ -457,10 +455,10 @@ def log_batch(*, user: User, run: Run, batch: BatchRequest) -> run_services.Batc
     return result
 
 
-def log_metric(*, user: User, run: Run, key: str, value, timestamp: int, step: int) -> run_services.BatchResult:
-    """MLflow's log-metric: a batch of one point through the same ingest path."""
-    return log_batch(
-        user=user,
-        run=run,
-        batch=BatchRequest([{"key": key, "value": value, "timestamp": timestamp, "step": step}], [], []),
-    )
+def log_metric(
+    *, user: User, run: Run, key: str, value, timestamp: int, step: int, model: dict | None = None
+) -> run_services.BatchResult:
+    """MLflow's log-metric: a batch of one point through the same ingest path. ``model`` holds the point's
+    ``model_id``/``dataset_name``/``dataset_digest`` when the client sent them (MLflow 3)."""
+    point = {"key": key, "value": value, "timestamp": timestamp, "step": step, **(model or {})}
+    return log_batch(user=user, run=run, batch=BatchRequest([point], [], []))

@@ -5,7 +5,6 @@ routes the requests to its tenant). Then the same data is read back through Maes
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -14,39 +13,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.contrib.auth import get_user_model
 
-from apps.accounts.models import ApiToken
-from apps.accounts.services import token_create
 from apps.audit.models import AuditEvent
 from apps.metrics.models import Run
 from apps.projects.models import Project
 from tests.dashboard.helpers import json_script, signed_in, text
 
 SCRIPT = Path(__file__).with_name("client_script.py")
-
-
-@pytest.fixture
-def mlflow_env(committed, live_server_url):
-    """A Maestro token of tenant A's admin and the environment an MLflow user sets; cleans up what it created."""
-    alpha = committed[0]
-    with alpha.context():
-        user = get_user_model().objects.get(username=alpha.admin_username)
-        created = token_create(user=user, name=f"mlflow-{uuid.uuid4().hex[:6]}")
-        before = set(Project.objects.values_list("pk", flat=True))
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{live_server_url.port}",
-        "MLFLOW_TRACKING_TOKEN": created.plaintext,
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "true",
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    yield alpha, env, created.plaintext, live_server_url
-    with alpha.context():
-        Project.objects.exclude(pk__in=before).delete()
-        ApiToken.objects.filter(pk=created.token.pk).delete()
 
 
 def run_client(env: dict, flow: str, name: str) -> dict:

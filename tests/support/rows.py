@@ -28,7 +28,14 @@ OVERRIDES: dict[str, dict | Callable[[int], dict]] = {
     "artifacts.artifactblob": lambda i: {
         "sha256": hashlib.sha256(f"blob-{i}-{secrets.token_hex(4)}".encode()).hexdigest()
     },
-    "artifacts.artifactversion": lambda i: {"version": f"1.{i}.0", "major": 1, "minor": i, "patch": 0},
+    # a version holds an uploaded file (the generic row gets a blob) or a folder of stored files, not both
+    "artifacts.artifactversion": lambda i: {
+        "version": f"1.{i}.0",
+        "major": 1,
+        "minor": i,
+        "patch": 0,
+        "storage_prefix": "",
+    },
     "projects.scoringsettings": {"id": 1},
     "integrations.integration": lambda i: (
         {"provider": "github", "secret_salt": f"salt-{i}-{secrets.token_hex(4)}", "secret_hash": ""}

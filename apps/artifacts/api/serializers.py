@@ -27,17 +27,23 @@ class ArtifactVersionSerializer(serializers.ModelSerializer):
     sha256 = serializers.CharField(source="blob.sha256", read_only=True, allow_null=True)
     size = serializers.IntegerField(source="blob.size", read_only=True, allow_null=True)
     download_url = serializers.SerializerMethodField()
+    is_folder = serializers.SerializerMethodField(
+        help_text="The content is a folder of stored files (a registered MLflow model version), downloaded as a zip."
+    )
 
     class Meta:
         model = ArtifactVersion
         fields = [
             "id", "artifact", "version", "major", "minor", "patch", "prerelease", "changelog", "filename",
-            "content_type", "sha256", "size", "download_url", "created_by", "created_at",
+            "content_type", "sha256", "size", "is_folder", "download_url", "created_by", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 
+    def get_is_folder(self, obj) -> bool:
+        return bool(obj.storage_prefix)
+
     def get_download_url(self, obj) -> str | None:
-        if obj.blob_id is None:
+        if obj.blob_id is None and not obj.storage_prefix:
             return None
         return reverse("artifact-version-download", kwargs={"artifact_pk": obj.artifact_id, "pk": obj.pk})
 

@@ -1,4 +1,4 @@
-from django.http import FileResponse, HttpResponseNotModified
+from django.http import FileResponse, HttpResponseNotModified, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -8,7 +8,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from apps.artifacts import selectors, services
+from apps.artifacts import bundles, selectors, services
 from apps.artifacts.api.serializers import (
     ArtifactSerializer,
     ArtifactUsageSerializer,
@@ -174,9 +174,20 @@ class ArtifactVersionViewSet(
     )
     @action(detail=True, methods=["get"])
     def download(self, request, artifact_pk=None, pk=None):
-        """The version's file as an attachment, with its SHA-256 as ETag (``If-None-Match`` answers 304). Streamed
-        from the tenant's storage through Maestro (local disk or S3 alike), one chunk in memory at a time."""
+        """The version's file as an attachment, with its SHA-256 as ETag (``If-None-Match`` answers 304); a version
+        whose content is a folder of stored files (a registered MLflow model) as a zip of that folder. Streamed from
+        the tenant's storage through Maestro (local disk or S3 alike), one chunk in memory at a time."""
         version = self.get_object()
+        if version.storage_prefix:
+            files = bundles.folder_files(version.storage_prefix)
+            if not files:
+                raise NotFound("The stored files of this version are missing.")
+            response = StreamingHttpResponse(
+                bundles.zip_stream(version.storage_prefix, files), content_type="application/zip"
+            )
+            response["Content-Disposition"] = f'attachment; filename="{version.filename or "version.zip"}"'
+            response["Cache-Control"] = "private, max-age=0, must-revalidate"
+            return response
         if version.blob_id is None:
             raise NotFound("This version has no file.")
         etag = f'"{version.blob.sha256}"'

@@ -85,6 +85,35 @@ class MlflowJSONParser(BaseParser):
         return data
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def refuse_unstorable_text(data, path: str = "") -> None:
+    """INVALID_PARAMETER_VALUE naming the first string (value or key) of ``data`` holding a NUL character or an
+    unpaired surrogate — text no database column can store — instead of a database error (a 500)."""
+    if isinstance(data, str):
+        if "\x00" in data or not _encodable(data):
+            raise MlflowError(
+                f"Invalid value for parameter '{path or 'body'}' supplied: text may not contain NUL characters or "
+                "unpaired surrogates."
+            )
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            refuse_unstorable_text(key, path or "body")
+            refuse_unstorable_text(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            refuse_unstorable_text(item, f"{path}[{index}]")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _first_validation_message(detail) -> str:
     errors = flatten_errors(detail)
     if not errors:
@@ -168,6 +197,13 @@ class MlflowView(APIView):
 
     def get_exception_handler(self):
         return mlflow_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        for key, values in request.query_params.lists():  # %00 in a query string decodes to a NUL
+            refuse_unstorable_text({key: values})
+        for name, value in kwargs.items():  # path parameters (a logged model's id, a tag key)
+            refuse_unstorable_text(value, name)
 
     def body(self) -> dict:
         return self.request.data if isinstance(self.request.data, dict) else {}

@@ -6,7 +6,9 @@ mount so each can be reversed."""
 
 from django.urls import re_path
 
-from apps.mlflow_api.api import artifacts, views
+from apps.mlflow_api.api import artifacts, model_views, registry_views, views
+
+_MODEL_ID = r"(?P<model_id>[^/]+)"
 
 ENDPOINTS = [
     ("experiments/create", views.ExperimentCreateView, "experiments-create"),
@@ -29,10 +31,44 @@ ENDPOINTS = [
     ("runs/log-batch", views.LogBatchView, "runs-log-batch"),
     ("runs/set-tag", views.SetTagView, "runs-set-tag"),
     ("runs/delete-tag", views.DeleteTagView, "runs-delete-tag"),
+    ("runs/log-inputs", model_views.LogInputsView, "runs-log-inputs"),
+    ("runs/outputs", model_views.LogOutputsView, "runs-log-outputs"),
+    ("runs/log-model", model_views.LogModelView, "runs-log-model"),
     ("metrics/get-history", views.MetricHistoryView, "metrics-get-history"),
     ("metrics/get-history-bulk-interval", views.MetricHistoryBulkIntervalView, "metrics-get-history-bulk-interval"),
+    ("metrics/get-history-bulk", model_views.MetricHistoryBulkView, "metrics-get-history-bulk"),
+    # MLflow 3 logged models (search before the <model_id> routes)
+    ("logged-models", model_views.LoggedModelCreateView, "logged-models-create"),
+    ("logged-models/search", model_views.LoggedModelSearchView, "logged-models-search"),
+    (rf"logged-models/{_MODEL_ID}", model_views.LoggedModelView, "logged-models-detail"),
+    (rf"logged-models/{_MODEL_ID}/tags", model_views.LoggedModelTagsView, "logged-models-tags"),
+    (rf"logged-models/{_MODEL_ID}/tags/(?P<tag_key>.+?)", model_views.LoggedModelTagDeleteView,
+     "logged-models-tag-delete"),
+    (rf"logged-models/{_MODEL_ID}/params", model_views.LoggedModelParamsView, "logged-models-params"),
+    (rf"logged-models/{_MODEL_ID}/artifacts/directories", model_views.LoggedModelArtifactsView,
+     "logged-models-artifacts"),
+    # the model registry
+    ("registered-models/create", registry_views.RegisteredModelCreateView, "registered-models-create"),
+    ("registered-models/get", registry_views.RegisteredModelGetView, "registered-models-get"),
+    ("registered-models/rename", registry_views.RegisteredModelRenameView, "registered-models-rename"),
+    ("registered-models/update", registry_views.RegisteredModelUpdateView, "registered-models-update"),
+    ("registered-models/delete", registry_views.RegisteredModelDeleteView, "registered-models-delete"),
+    ("registered-models/search", registry_views.RegisteredModelSearchView, "registered-models-search"),
+    ("registered-models/get-latest-versions", registry_views.LatestVersionsView, "registered-models-latest"),
+    ("registered-models/set-tag", registry_views.RegisteredModelSetTagView, "registered-models-set-tag"),
+    ("registered-models/delete-tag", registry_views.RegisteredModelDeleteTagView, "registered-models-delete-tag"),
+    ("registered-models/alias", registry_views.AliasView, "registered-models-alias"),
+    ("model-versions/create", registry_views.ModelVersionCreateView, "model-versions-create"),
+    ("model-versions/get", registry_views.ModelVersionGetView, "model-versions-get"),
+    ("model-versions/update", registry_views.ModelVersionUpdateView, "model-versions-update"),
+    ("model-versions/delete", registry_views.ModelVersionDeleteView, "model-versions-delete"),
+    ("model-versions/search", registry_views.ModelVersionSearchView, "model-versions-search"),
+    ("model-versions/transition-stage", registry_views.ModelVersionTransitionView, "model-versions-transition"),
+    ("model-versions/get-download-uri", registry_views.ModelVersionDownloadUriView, "model-versions-download-uri"),
+    ("model-versions/set-tag", registry_views.ModelVersionSetTagView, "model-versions-set-tag"),
+    ("model-versions/delete-tag", registry_views.ModelVersionDeleteTagView, "model-versions-delete-tag"),
     ("artifacts/list", artifacts.RunArtifactListView, "artifacts-list"),
-]
+]  # fmt: skip
 
 # /api/2.0/mlflow-artifacts/…: <artifact_path> is everything after the prefix (checked by artifact_roots).
 ARTIFACT_ENDPOINTS = [

@@ -9,7 +9,7 @@ from apps.accounts.authentication import BearerTokenAuthentication
 from apps.metrics.search.compiler import SearchError
 from apps.metrics.selectors import run_data_attach, run_search
 from apps.metrics.validation import float64_to_json, key_problem
-from apps.mlflow_api import selectors, services
+from apps.mlflow_api import model_selectors, selectors, services
 from apps.mlflow_api.api.handling import MAX_BATCH_BODY_BYTES, MlflowView, json_response
 from apps.mlflow_api.protocol import (
     ENDPOINT_NOT_FOUND,
@@ -210,7 +210,7 @@ class ExperimentDeleteTagView(MlflowView):
 def _run_payload(run) -> dict:
     run_data_attach([run])
     location = selectors.artifact_locations([run.project_id])[run.project_id]
-    return run_json(run, location)
+    return run_json(run, location, *model_selectors.run_io(run))
 
 
 class RunCreateView(MlflowView):
@@ -310,7 +310,10 @@ class RunSearchView(MlflowView):
                 project_ids=project_ids,
                 lifecycle_stages=STAGES[view_type(fields, "run_view_type")],
                 max_results_limit=SEARCH_RUNS_MAX_RESULTS,
-                annotations={"stored_artifact_location": selectors.stored_artifact_location()},
+                annotations={
+                    "stored_artifact_location": selectors.stored_artifact_location(),
+                    "mlflow_io": model_selectors.run_io_annotation(),
+                },
             )
         except SearchError as exc:
             if exc.field == "max_results":
@@ -318,7 +321,12 @@ class RunSearchView(MlflowView):
                     f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer."
                 ) from None
             raise
-        body = {"runs": [run_json(run, selectors.artifact_location_of(run)) for run in page.runs]}
+        body = {
+            "runs": [
+                run_json(run, selectors.artifact_location_of(run), *model_selectors.run_io_of(run.mlflow_io))
+                for run in page.runs
+            ]
+        }
         if page.next_page_token:
             body["next_page_token"] = page.next_page_token
         return json_response(body)
@@ -420,7 +428,10 @@ class LogMetricView(_IngestView):
             raise MlflowError("Missing value for required parameter 'value'.")
         timestamp = fields.integer("timestamp", required=True)
         step = fields.integer("step") or 0
-        services.log_metric(user=request.user, run=run, key=key, value=body["value"], timestamp=timestamp, step=step)
+        model = {name: body[name] for name in ("model_id", "dataset_name", "dataset_digest") if body.get(name)}
+        services.log_metric(
+            user=request.user, run=run, key=key, value=body["value"], timestamp=timestamp, step=step, model=model
+        )
 
 
 # ---------------------------------------------------------------------------------------------- metric history

@@ -21,6 +21,7 @@ api_v1 = [
     path("", include("apps.tenants.api.urls")),
     path("", include("apps.integrations.api.urls")),
     path("", include("apps.metrics.api.urls")),
+    path("", include("apps.webhooks.api.urls")),
 ]
 
 urlpatterns = [

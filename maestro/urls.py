@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("apps.access.urls")),
     path("", include("apps.audit.urls")),
     path("", include("apps.recommendations.urls")),
+    path("", include("apps.webhooks.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),

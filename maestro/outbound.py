@@ -147,7 +147,7 @@ def refusal(ip: IPAddress, allowed: Iterable[IPNetwork] = ()) -> str | None:
     ip = normalise(ip)
     if any(ip.version == net.version and ip in net for net in allowed):
         return None
-    candidates = [ip, *(_embedded_ipv4(ip) if ip.version == 6 else [])]
+    candidates = [*(_embedded_ipv4(ip) if ip.version == 6 else []), ip]  # the embedded address says more
     for candidate in candidates:
         reason = _reason(candidate)
         if reason is not None:

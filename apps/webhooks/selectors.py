@@ -7,7 +7,8 @@ tenant-wide events (model registry, artifact library: everyone may read those), 
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from apps.access.selectors import scope
 from apps.projects.selectors import project_list
@@ -58,6 +59,8 @@ def notification_read_mark(*, user) -> int:
 
 
 def notification_unread_count(*, user, cap: int = UNREAD_CAP) -> int:
-    """Unread notifications, counted up to ``cap + 1`` (the bell shows "99+"; counting further is wasted work)."""
-    mark = notification_read_mark(user=user)
-    return notification_list(user=user).filter(id__gt=mark).order_by()[: cap + 1].count()
+    """Unread notifications, counted up to ``cap + 1`` (the bell shows "99+"; counting further is wasted work).
+    One query, the read mark a subquery of it: the bell is on every page."""
+    mark = NotificationCursor.objects.filter(user=user.pk).values("last_read_event_id")[:1]
+    unread = notification_list(user=user).filter(id__gt=Coalesce(Subquery(mark), Value(0)))
+    return unread.order_by()[: cap + 1].count()

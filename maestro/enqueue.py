@@ -14,10 +14,11 @@ import logging
 logger = logging.getLogger("maestro.tasks")
 
 
-def send_or_defer(task, **kwargs) -> bool:
-    """Send ``task`` with ``kwargs`` now; on any broker failure log it and return False instead of raising."""
+def send_or_defer(task, *, countdown: float | None = None, **kwargs) -> bool:
+    """Send ``task`` with ``kwargs`` now (to run ``countdown`` seconds later, if given); on any broker failure log it
+    and return False instead of raising."""
     try:
-        task.apply_async(kwargs=kwargs, retry=False)
+        task.apply_async(kwargs=kwargs, retry=False, **({"countdown": countdown} if countdown else {}))
     except Exception as exc:  # kombu and redis raise many kinds of errors; none may fail the request
         logger.warning("task_deferred", extra={"task": task.name, "error": exc.__class__.__name__})
         return False

@@ -21,6 +21,7 @@ api_v1 = [
     path("", include("apps.tenants.api.urls")),
     path("", include("apps.integrations.api.urls")),
     path("", include("apps.metrics.api.urls")),
+    path("", include("apps.webhooks.api.urls")),
 ]
 
 urlpatterns = [
@@ -34,6 +35,7 @@ urlpatterns = [
     path("", include("apps.audit.urls")),
     path("", include("apps.recommendations.urls")),
     path("", include("apps.mlflow_api.urls")),
+    path("", include("apps.webhooks.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),

@@ -25,6 +25,7 @@ from apps.projects.models import Project
 from apps.projects.services import normalize_tags, reject_unknown_fields
 from apps.tenants.quotas import quota_check
 from maestro.api.exceptions import storage_error
+from maestro.events import emit
 from maestro.storage import tenant_storage
 
 logger = logging.getLogger(__name__)
@@ -190,6 +191,13 @@ def artifact_version_create(
             obj.save()
     except IntegrityError:
         raise ValidationError({"version": f"Version {version} of '{artifact.name}' already exists."}) from None
+    emit(
+        "artifact.version_created",
+        payload={
+            "artifact": {"id": artifact.pk, "name": artifact.name, "type": artifact.type},
+            "version": {"id": obj.pk, "version": obj.version, "has_file": obj.blob_id is not None},
+        },
+    )
     return obj
 
 

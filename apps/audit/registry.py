@@ -188,6 +188,10 @@ NOT_AUDITED: dict[str, str] = {
     "recommendations.Prediction": "the stored log of each recommendations call (who, request, response, time)",
     "recommendations.ArtifactImpact": "derived by the engine after each training; the Artifact.impact_score write"
     " is one artifact.bulk_updated event per computation",
+    "webhooks.Event": "the outbound events themselves, recorded by the services whose changes are audited",
+    "webhooks.Delivery": "the delivery log of each subscription (status, attempts, response excerpt); written by"
+    " the system per event, and a user's resend is a webhook_delivery.resent event",
+    "webhooks.NotificationCursor": "how far a user has read their notification bell (no tenant data)",
 }
 
 

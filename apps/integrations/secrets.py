@@ -7,7 +7,7 @@
   alone does not reveal any secret, binding the schema and UUID means a row copied into another tenant or integration
   does not verify, and rotating a secret is a new salt. Keys rotate like Django's ``SECRET_KEY_FALLBACKS``: the first
   key derives new secrets, every listed key is tried when verifying. This is HMAC used as a keyed PRF (stdlib
-  ``hmac``), so no encryption library or key-management code is needed.
+  ``hmac``, ``maestro.secrets``), so no encryption library or key-management code is needed.
 * **GitLab** sends the secret token verbatim in ``X-Gitlab-Token``: only ``sha256(token)`` is stored (a 256-bit random
   token does not need a slow hash), like Maestro's API tokens.
 
@@ -21,7 +21,7 @@ import hmac
 import secrets as _random
 from uuid import UUID
 
-from django.conf import settings
+from maestro.secrets import derivation_keys, derive
 
 SALT_BYTES = 32
 GITLAB_TOKEN_BYTES = 32
@@ -29,13 +29,11 @@ DERIVATION_LABEL = "maestro-webhook-v1"
 
 
 def _keys() -> list[str]:
-    keys = [key for key in getattr(settings, "INTEGRATIONS_SECRET_KEYS", []) if key]
-    return keys or [settings.SECRET_KEY]
+    return derivation_keys("INTEGRATIONS_SECRET_KEYS")
 
 
 def _derive(key: str, *, schema: str, webhook_id: UUID, salt: str) -> str:
-    message = f"{DERIVATION_LABEL}|{schema}|{webhook_id}|{salt}".encode()
-    return "whsec_" + hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+    return "whsec_" + derive(key, DERIVATION_LABEL, schema, webhook_id, salt)
 
 
 def new_github_secret(*, schema: str, webhook_id: UUID) -> tuple[str, str]:

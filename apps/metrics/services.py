@@ -28,11 +28,14 @@ from apps.metrics.choices import LifecycleStage, RunStatus
 from apps.metrics.models import Run, RunParam, RunTag
 from apps.metrics.validation import LogBatch, validate_param, validate_tag
 from apps.projects.models import Project
+from maestro.events import emit
 from maestro.observability.metrics import record_points_ingested
 
 logger = logging.getLogger(__name__)
 
 TERMINAL_STATUSES = frozenset({RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED})
+# Run statuses announced as outbound events (maestro.events) when a run reaches them.
+STATUS_EVENTS = {RunStatus.FINISHED: "run.finished", RunStatus.FAILED: "run.failed"}
 # Concurrent batches that touch the same rows in different orders can deadlock; PostgreSQL aborts one of them.
 # Rows are written in a fixed order to make that rare, and the aborted transaction is simply run again.
 DEADLOCK_RETRIES = 3
@@ -82,7 +85,21 @@ def run_create(
         )
         RunParam.objects.bulk_create([RunParam(run=run, key=k, value=v) for k, v in sorted((params or {}).items())])
         RunTag.objects.bulk_create([RunTag(run=run, key=k, value=v) for k, v in sorted((tags or {}).items())])
+        _emit_status(run, previous=None)
     return run
+
+
+def _emit_status(run: Run, *, previous: str | None) -> None:
+    """``run.finished`` / ``run.failed`` when ``run`` has just reached that status (in the caller's transaction)."""
+    event_type = STATUS_EVENTS.get(run.status)
+    if event_type is None or run.status == previous:
+        return
+    project = Project.objects.filter(pk=run.project_id).values("id", "name").first()
+    run_data = {
+        "id": run.pk, "uuid": run.uuid.hex, "name": run.name, "status": run.status,
+        "start_time": run.start_time, "end_time": run.end_time,
+    }  # fmt: skip
+    emit(event_type, payload={"run": run_data, "project": project}, project_id=run.project_id)
 
 
 def run_update(*, run: Run, **changes) -> Run:
@@ -100,7 +117,14 @@ def run_update(*, run: Run, **changes) -> Run:
     _check_times(run.start_time, run.end_time)
     fields = sorted({*changes, "end_time"})
     with transaction.atomic():
+        # The stored status, locked: of two concurrent updates to finished, one announces it.
+        previous = (
+            Run.objects.select_for_update().filter(pk=run.pk).values_list("status", flat=True).first()
+            if "status" in changes
+            else run.status
+        )
         run.save(update_fields=fields)
+        _emit_status(run, previous=previous)
     return run
 
 

@@ -29,6 +29,7 @@ from apps.projects import scoring
 from apps.projects.choices import ProjectStatus, SuccessScoreSource
 from apps.projects.models import Project, ScoringSettings, TeamMember
 from apps.tenants.quotas import quota_check
+from maestro.events import emit
 
 PROJECT_FIELDS = frozenset(
     {
@@ -160,15 +161,27 @@ def _save_project(project: Project, *, slug_generated: bool) -> Project:
     raise ValidationError({"slug": "Could not find a free slug; give one explicitly."})
 
 
-def _after_write(project: Project) -> None:
+def _after_write(project: Project, *, previous_status: str | None) -> None:
     """Keep the recommendation engine in step: re-embed a changed spec (queued, sent on commit) and record the actual
     outcome on the project's predictions once it is completed (after commit). The engine's periodic reconciliation
-    repairs both if either is lost (e.g. Redis down)."""
+    repairs both if either is lost (e.g. Redis down). A project that has just become completed is announced
+    (``project.completed``, maestro.events)."""
     from apps.recommendations.services import embedding_schedule_for_project, prediction_record_outcome
 
     embedding_schedule_for_project(project.pk)
     if project.status == ProjectStatus.COMPLETED:
         transaction.on_commit(partial(prediction_record_outcome, project.pk))
+        if previous_status != ProjectStatus.COMPLETED:
+            emit("project.completed", payload={"project": _completed_payload(project)}, project_id=project.pk)
+
+
+def _completed_payload(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.pk, "name": project.name, "slug": project.slug, "status": project.status,
+        "success_score": project.success_score, "completion_date": project.completion_date,
+        "model_performance": project.model_performance, "business_impact": project.business_impact,
+        "compute_cost": project.compute_cost,
+    }  # fmt: skip
 
 
 def _set_fields(project: Project, data: dict[str, Any]) -> bool:
@@ -214,7 +227,7 @@ def project_create(*, user: User | None, data: dict[str, Any]) -> Project:
     project, slug_generated = project_prepare(project=None, data={"owner": user, **data})
     project = _save_project(project, slug_generated=slug_generated)
     grant_creator(user=user, obj=project)
-    _after_write(project)
+    _after_write(project, previous_status=None)
     return project
 
 
@@ -223,9 +236,10 @@ def project_update(*, project: Project, user: User | None, data: dict[str, Any])
     """Change some fields of a project (``data`` holds only the changed ones). Setting ``status`` to ``completed``
     completes it exactly like :func:`project_complete`; an empty ``slug`` regenerates it from the name."""
     locked = Project.objects.select_for_update().get(pk=project.pk)
+    previous_status = locked.status
     project, slug_generated = project_prepare(project=locked, data=data)
     project = _save_project(project, slug_generated=slug_generated)
-    _after_write(project)
+    _after_write(project, previous_status=previous_status)
     return project
 
 

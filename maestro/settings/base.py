@@ -63,6 +63,7 @@ TENANT_APPS = [
     "apps.integrations",
     "apps.recommendations",
     "apps.mlflow_api",
+    "apps.webhooks",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -324,6 +325,11 @@ CELERY_BEAT_SCHEDULE["storage-housekeeping"] = {
     "task": "mlflow_api.artifact_housekeeping_all_tenants",
     "schedule": env.int("STORAGE_HOUSEKEEPING_SECONDS", default=60 * 60),
 }
+# Outbound webhook deliveries whose task never ran (broker down, lost countdown, dead worker) are sent again.
+CELERY_BEAT_SCHEDULE["webhooks-reconcile"] = {
+    "task": "webhooks.reconcile",
+    "schedule": env.int("WEBHOOKS_RECONCILE_SECONDS", default=60),
+}
 CELERY_BEAT_SCHEDULE["recommendations-reconcile"] = {
     "task": "recommendations.reconcile_all_tenants",
     "schedule": env.int("RECOMMENDATIONS_RECONCILE_SECONDS", default=300),
@@ -352,6 +358,10 @@ RECOMMENDATIONS_CACHED_MODELS = env.int("RECOMMENDATIONS_CACHED_MODELS", default
 RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS = env.int("RECOMMENDATIONS_REDISPATCH_AFTER_SECONDS", default=600)
 # A run "running" for longer than this is considered lost (worker died) and marked failed by reconciliation.
 RECOMMENDATIONS_RUN_TIMEOUT_SECONDS = env.int("RECOMMENDATIONS_RUN_TIMEOUT_SECONDS", default=3600)
+# The prediction.accuracy_dropped event (apps/recommendations/services/accuracy.py): the MAE of the active model's last
+# WINDOW scored predictions above its cross-validated MAE × RATIO.
+RECOMMENDATIONS_ACCURACY_WINDOW = env.int("RECOMMENDATIONS_ACCURACY_WINDOW", default=20)
+RECOMMENDATIONS_ACCURACY_DROP_RATIO = env.float("RECOMMENDATIONS_ACCURACY_DROP_RATIO", default=1.5)
 
 # ---------------------------------------------------------------------------------------------- metrics
 # /metrics answers only a `Authorization: Bearer <METRICS_TOKEN>` request or a client in these networks.
@@ -499,6 +509,24 @@ INTEGRATIONS_REWORK_WINDOW_DAYS = env.int("INTEGRATIONS_REWORK_WINDOW_DAYS", def
 INTEGRATIONS_MIN_PERCENTILE_SAMPLES = env.int("INTEGRATIONS_MIN_PERCENTILE_SAMPLES", default=3)
 # A reprocess request still unserved after this many seconds is sent again by the reconciliation beat task.
 INTEGRATIONS_RECONCILE_SECONDS = env.int("INTEGRATIONS_RECONCILE_SECONDS", default=60)
+
+# ---------------------------------------------------------------------------------------------- outbound webhooks
+# Keys that derive subscription signing secrets (first = current; the others still sign secrets they derived).
+# Empty: SECRET_KEY. Removing a key breaks the secrets it derived until they are rotated.
+WEBHOOKS_SECRET_KEYS = env.list("WEBHOOKS_SECRET_KEYS", default=[])
+# Networks receivers may be in although they are not public (e.g. "10.20.0.0/16,fd00:1::/64"); empty: public only.
+WEBHOOKS_ALLOWED_NETWORKS = env.list("WEBHOOKS_ALLOWED_NETWORKS", default=[])
+# Attempts per delivery before it is dead-lettered; retry delays double from the base up to the maximum (jittered).
+WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=10)
+WEBHOOKS_RETRY_BASE_SECONDS = env.int("WEBHOOKS_RETRY_BASE_SECONDS", default=30)
+WEBHOOKS_RETRY_MAX_SECONDS = env.int("WEBHOOKS_RETRY_MAX_SECONDS", default=3600)
+WEBHOOKS_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOKS_CONNECT_TIMEOUT_SECONDS", default=5.0)
+WEBHOOKS_READ_TIMEOUT_SECONDS = env.float("WEBHOOKS_READ_TIMEOUT_SECONDS", default=10.0)
+WEBHOOKS_TOTAL_TIMEOUT_SECONDS = env.float("WEBHOOKS_TOTAL_TIMEOUT_SECONDS", default=30.0)
+# How long a rotated-out secret still signs deliveries (beside the new one) unless the rotation says otherwise.
+WEBHOOKS_SECRET_OVERLAP_SECONDS = env.int("WEBHOOKS_SECRET_OVERLAP_SECONDS", default=24 * 3600)
+# An open delivery overdue by this long is sent again by the reconciliation beat task (which runs this often).
+WEBHOOKS_RECONCILE_SECONDS = env.int("WEBHOOKS_RECONCILE_SECONDS", default=60)
 
 # ---------------------------------------------------------------------------------------------- artifact library
 # Largest file accepted by POST /api/v1/artifacts/{id}/versions (bytes); beyond it the API answers 413.

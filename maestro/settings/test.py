@@ -45,3 +45,6 @@ MAESTRO_RATE_LIMIT_PLANS = {
 }
 MAESTRO_RATE_LIMIT_ANON = "1000000/minute"
 MAESTRO_RATE_LIMIT_AUTH_FAILURES = "1000000/minute"
+
+# Webhook receivers in the tests are local HTTP servers on loopback (the SSRF tests set this empty again).
+WEBHOOKS_ALLOWED_NETWORKS = env.list("WEBHOOKS_ALLOWED_NETWORKS", default=["127.0.0.0/8"])

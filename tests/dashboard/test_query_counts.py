@@ -3,7 +3,7 @@ measured with a small data set and again with several times more rows, and must 
 
 Counts include django-tenants' ``SET search_path`` statements: with TENANT_LIMIT_SET_CALLS on, a request sets it when
 the schema changes — public for the domain lookup, then the tenant's — so two per page. Common to every signed-in page:
-the domain lookup, the session and the user (3 statements)."""
+the domain lookup, the session and the user (3 statements), and the top bar's notification count (1)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from apps.accounts.services import token_create
 from apps.artifacts.models import ArtifactUsage
 from apps.metrics import services
 from apps.metrics.validation import parse_log_batch
+from apps.webhooks.services import subscription_create
 from tests.artifacts.factories import ArtifactFactory, ArtifactVersionFactory
 from tests.dashboard.helpers import signed_in
 from tests.metrics.factories import RunFactory, points
@@ -28,35 +29,42 @@ pytestmark = pytest.mark.django_db
 # page → most queries it may run (statements and the two search_path statements, as captured). Pages paginated by
 # CappedCountPaginator (projects, audit) include its planner estimate (EXPLAIN) before the capped count.
 BOUNDS = {
-    "home": 12,
-    "projects": 9,
-    "project": 12,
-    "project_edit": 7,
-    "project_create": 6,
-    "runs": 7,
-    "run": 10,
-    "compare": 13,
-    "artifacts": 7,
-    "artifact": 10,
-    "artifact_create": 5,
-    "artifact_edit": 6,
-    "tokens": 6,
-    "manage_users": 7,
-    "manage_user": 8,
-    "manage_groups": 6,
-    "manage_group": 8,
-    "manage_tokens": 9,
-    "grants": 11,
-    "grants_search": 7,
-    "audit": 8,
-    "audit_export": 6,
-    "password_change": 5,
+    "home": 13,
+    "projects": 10,
+    "project": 13,
+    "project_edit": 8,
+    "project_create": 7,
+    "runs": 8,
+    "run": 11,
+    "compare": 14,
+    "artifacts": 8,
+    "artifact": 11,
+    "artifact_create": 6,
+    "artifact_edit": 7,
+    "tokens": 7,
+    "manage_users": 8,
+    "manage_user": 9,
+    "manage_groups": 7,
+    "manage_group": 9,
+    "manage_tokens": 10,
+    "grants": 12,
+    "grants_search": 8,
+    "audit": 9,
+    "audit_export": 7,
+    "password_change": 6,
+    "webhooks": 7,
+    "webhook": 9,
+    "notifications": 9,
 }
 
 
 def _seed(ctx, scale: int) -> dict:
     with ctx.context():
         admin = get_user_model().objects.get(username=ctx.admin_username)
+        subscription = subscription_create(
+            user=admin,
+            data={"name": f"hook-{scale}", "url": "https://hooks.example.com/", "event_types": ["run.finished"]},
+        ).subscription
         versions = [ArtifactVersionFactory(artifact=ArtifactFactory()) for _ in range(2 * scale)]
         project = None
         for index in range(5 * scale):
@@ -71,6 +79,7 @@ def _seed(ctx, scale: int) -> dict:
                 batch = points("loss", [1.0, 0.5, 0.25]) + points("acc", [0.1, 0.2, 0.3])
                 params = [{"key": f"p{k}", "value": str(k)} for k in range(6)]
                 services.run_log_batch(run=run, batch=parse_log_batch({"metrics": batch, "params": params}))
+                services.run_update(run=run, status="finished")  # an event: a delivery and a notification
         runs = list(project.runs.values_list("pk", flat=True))
         group = Group.objects.create(name=f"group-{scale}")
         for index in range(3 * scale):
@@ -102,6 +111,9 @@ def _seed(ctx, scale: int) -> dict:
         "audit": "/manage/audit?category=data",
         "audit_export": "/manage/audit/export?category=data",
         "password_change": "/accounts/password/",
+        "webhooks": "/manage/webhooks",
+        "webhook": f"/manage/webhooks/{subscription.pk}",
+        "notifications": "/notifications",
     }
 
 
@@ -136,7 +148,7 @@ def test_sign_in_pages_run_a_bounded_number_of_queries(tenant_a, django_assert_m
     with django_assert_max_num_queries(3, info="login form"):
         assert tenant_a.client().get("/accounts/login/").status_code == 200
     client = signed_in(tenant_a).client
-    with django_assert_max_num_queries(6, info="password changed"):
+    with django_assert_max_num_queries(7, info="password changed"):
         assert client.get("/accounts/password/done/").status_code == 200
     with django_assert_max_num_queries(6, info="admin area entry"):
         assert client.get("/manage/")["Location"] == "/manage/users"

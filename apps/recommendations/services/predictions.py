@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from apps.artifacts.models import Artifact
@@ -18,6 +19,7 @@ from apps.recommendations.ml.features import Member, ProjectInput
 from apps.recommendations.ml.predict import Predictor
 from apps.recommendations.ml.team import TeamConstraints, TeamSearch
 from apps.recommendations.models import Prediction, TrainingRun
+from apps.recommendations.services.accuracy import accuracy_check, outcome_recording_lock
 from apps.recommendations.services.runs import run_request
 from maestro.observability.metrics import record_prediction_insufficient_data, time_recommendation
 
@@ -314,12 +316,18 @@ def prediction_record_outcome(project_id: int) -> int:
     duration = None
     if row["start_date"] and row["completion_date"]:
         duration = float((row["completion_date"] - row["start_date"]).days)
-    return Prediction.objects.filter(project_id=project_id, actual_success__isnull=True).update(
-        actual_success=row["success_score"],
-        actual_duration_days=duration,
-        actual_cost=None if row["compute_cost"] is None else float(row["compute_cost"]),
-        outcome_recorded_at=timezone.now(),
-    )
+    with transaction.atomic():
+        outcome_recording_lock()  # the accuracy rule compares windows by recording time (services/accuracy.py)
+        recorded_at = timezone.now()
+        updated = Prediction.objects.filter(project_id=project_id, actual_success__isnull=True).update(
+            actual_success=row["success_score"],
+            actual_duration_days=duration,
+            actual_cost=None if row["compute_cost"] is None else float(row["compute_cost"]),
+            outcome_recorded_at=recorded_at,
+        )
+        if updated:
+            accuracy_check(recorded_at=recorded_at)
+    return updated
 
 
 def predictions_reconcile_outcomes() -> int:

@@ -30,6 +30,7 @@ from django_tenants.utils import schema_context
 
 from apps.recommendations.choices import RunKind, RunReason, RunStatus
 from apps.recommendations.models import SuccessModel, TrainingRun
+from maestro.events import emit
 
 logger = logging.getLogger("maestro.recommendations")
 
@@ -182,6 +183,8 @@ def _execute(run: TrainingRun, *, inline_follow_up: bool) -> TrainingRun:
         outcome = handlers[run.kind](run)
     except Exception as exc:
         logger.exception("ml_run_failed", extra={"run_id": run_id, "kind": run.kind})
+        if run.kind == RunKind.TRAIN:
+            emit("training.failed", payload={"training_run_id": run_id, "error": str(exc)[:500]})
         return _finish(
             run, RunOutcome(RunStatus.FAILED, detail=str(exc)[:500]), started, traceback.format_exc()[-8000:]
         )

@@ -19,6 +19,7 @@ from apps.recommendations.ml.predict import serialize
 from apps.recommendations.ml.training import TrainingConfig, train
 from apps.recommendations.models import ModelEvent, SuccessModel, TrainingRun
 from apps.recommendations.services.runs import RunOutcome, run_request
+from maestro.events import emit
 from maestro.observability.metrics import record_model_training, set_active_model
 
 logger = logging.getLogger("maestro.recommendations")
@@ -128,6 +129,13 @@ def _train_version(run: TrainingRun, ts, fingerprint: str) -> tuple[SuccessModel
             params={k: v for k, v in bundle.metadata.items() if not isinstance(v, dict)},
             training_run=run,
         )
+        emit(
+            "model.trained",
+            payload={
+                "model": {"version": model.version, "cv_mae": model.cv_mae, "n_samples": model.n_samples},
+                "training_run_id": run.pk,
+            },
+        )
         return model, _auto_promote(model)
 
 
@@ -146,6 +154,15 @@ def _activate(model: SuccessModel, previous: SuccessModel | None, *, event: str,
     model.save(update_fields=["status", "promoted_at"])
     cv_mae, trained_at, schema = model.cv_mae, model.trained_at, connection.schema_name
     transaction.on_commit(lambda: set_active_model(cv_mae=cv_mae, trained_at=trained_at, tenant=schema))
+    emit(
+        event,
+        payload={
+            "from_version": previous.version if previous else None,
+            "to_version": model.version,
+            "automatic": automatic,
+            "reason": reason,
+        },
+    )
     audit_security_event(
         event,
         obj=model,

@@ -118,4 +118,4 @@ def test_registry_pages_read_a_bounded_number_of_queries(tenant_a, mlflow_a):
             assert person.client.get(f"/registry/{pk}/").status_code == 200
         counts[scale] = (len(listing), len(detail))
     assert counts[1] == counts[3], counts
-    assert counts[1][0] <= 8 and counts[1][1] <= 12, counts
+    assert counts[1][0] <= 9 and counts[1][1] <= 13, counts  # +1 each: the notification bell

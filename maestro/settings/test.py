@@ -45,3 +45,6 @@ MAESTRO_RATE_LIMIT_PLANS = {
 }
 MAESTRO_RATE_LIMIT_ANON = "1000000/minute"
 MAESTRO_RATE_LIMIT_AUTH_FAILURES = "1000000/minute"
+
+# The tests' own OpenID provider (tests/support/oidc_provider) listens on plain HTTP on the loopback address.
+SSO_REQUIRE_HTTPS = False

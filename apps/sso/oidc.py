@@ -43,6 +43,9 @@ FLOWS = "_sso_flows"  # session: state → {"tenant": schema, "next": path}, wha
 ID_TOKEN = "_sso_id_token"  # session: the ID token of an SSO session, the hint for logging out at the provider
 MAX_FLOWS = 5  # flows started in one session and not finished (several tabs); older ones are dropped
 
+# What a provider answering something other than OpenID Connect (a non-JSON or non-object document, missing keys)
+# raises inside Authlib and requests.
+MALFORMED = (ValueError, KeyError, TypeError, AttributeError, RuntimeError)
 # ID-token claim whose check failed → reason recorded in the audit trail
 CLAIM_REASONS = {"aud": "wrong_audience", "azp": "wrong_audience", "iss": "wrong_issuer", "nonce": "nonce_mismatch"}
 
@@ -109,7 +112,7 @@ def start(request, config: SsoConfig, next_url: str) -> str:
     redirect_uri = callback_url(request)
     try:
         flow = client.create_authorization_url(redirect_uri)
-    except (RequestException, ValueError, KeyError, RuntimeError) as exc:
+    except (RequestException, *MALFORMED) as exc:
         raise _unreachable(config) from exc
     client.save_authorize_data(request, redirect_uri=redirect_uri, **flow)
     flows = dict(request.session.get(FLOWS) or {})
@@ -151,7 +154,7 @@ def finish(request, config: SsoConfig) -> Verified:
         raise SsoFailure("invalid_id_token", "The sign-in token could not be verified.") from exc
     except RequestException as exc:
         raise _unreachable(config) from exc
-    except (ValueError, KeyError, RuntimeError) as exc:  # a provider answering something that is not OIDC
+    except MALFORMED as exc:
         raise SsoFailure("provider_error", f"{config.display_name} answered unexpectedly.", status=502) from exc
     claims = token.get("userinfo")
     if not claims or not token.get("id_token"):
@@ -159,14 +162,16 @@ def finish(request, config: SsoConfig) -> Verified:
     return Verified(claims=dict(claims), id_token=token["id_token"], next_url=flow.get("next") or "")
 
 
-def discovery_problems(config: SsoConfig, secret: str | None = None) -> list[str]:
+def discovery_problems(config: SsoConfig) -> list[str]:
     """What is wrong with the provider's discovery document for this configuration (empty: nothing), for the
     settings form: the issuer must be the one configured, and the endpoints the flow needs must be there."""
     client = _client(config)
     try:
         metadata = client.load_server_metadata()
-    except (RequestException, ValueError) as exc:
+    except (RequestException, *MALFORMED) as exc:
         return [f"{config.discovery_url} could not be read ({exc.__class__.__name__})."]
+    if not isinstance(metadata, dict):
+        return [f"{config.discovery_url} is not a discovery document."]
     problems = []
     if metadata.get("issuer") != config.issuer:
         problems.append(f"The provider calls itself '{metadata.get('issuer')}', not '{config.issuer}'.")
@@ -184,9 +189,9 @@ def logout_url(config: SsoConfig, *, id_token: str, post_logout_redirect_uri: st
     try:
         client = _client(config)
         metadata = client.load_server_metadata()
-    except (SsoFailure, RequestException, ValueError):
+    except (SsoFailure, RequestException, *MALFORMED):
         return None
-    if not metadata.get("end_session_endpoint"):
+    if not isinstance(metadata, dict) or not metadata.get("end_session_endpoint"):
         return None
     return client.create_logout_url(
         post_logout_redirect_uri=post_logout_redirect_uri, id_token_hint=id_token, client_id=config.client_id

@@ -36,7 +36,7 @@ from apps.sso import oidc
 from apps.sso.models import MAPPABLE_ROLES, SsoConfig, SsoIdentity
 from apps.sso.oidc import SsoFailure
 from apps.tenants.quotas import QuotaExceeded
-from maestro.encryption import encrypt, rotate
+from maestro.encryption import DecryptionError, decrypt, encrypt, rotate
 
 CONFIG_FIELDS = (
     "enabled",
@@ -85,6 +85,12 @@ def sso_config_save(*, actor: User, data: dict, secret: str = "") -> SsoConfig:
         config.secret_set_at = timezone.now()
     if not config.client_secret_encrypted:
         raise ValidationError({"client_secret": "Enter the client secret the provider gave this client."})
+    try:
+        decrypt(config.client_secret_encrypted)
+    except DecryptionError as exc:
+        raise ValidationError(
+            {"client_secret": "The stored secret cannot be decrypted with the configured keys: enter it again."}
+        ) from exc
     config.full_clean(exclude=["singleton"])
     if config.enabled:
         problems = oidc.discovery_problems(config)

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -42,20 +41,22 @@ class LoginView(auth_views.LoginView):
     """Django's login page, offering the tenant's provider when sign-in through it is on. In "SSO only" mode the
     password form stays for owners (break-glass); a refused password reads like a wrong one and says why it may be."""
 
-    def get_form_class(self):
-        config = selectors.sso_login_option()
-        if config is None or not config.sso_only:
-            return AuthenticationForm
-        message = (
-            "Wrong username or password. This organisation signs in with "
-            f"{config.display_name}: passwords work only for owners."
-        )
-        return type("SsoOnlyAuthenticationForm", (AuthenticationForm,), {"error_messages": {
-            **AuthenticationForm.error_messages, "invalid_login": message,
-        }})  # fmt: skip
+    def dispatch(self, request, *args, **kwargs):
+        self.sso = selectors.sso_login_option()
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        if self.sso is not None and self.sso.sso_only:
+            form.error_messages = {
+                **form.error_messages,
+                "invalid_login": "Wrong username or password. This organisation signs in with "
+                f"{self.sso.display_name}: passwords work only for owners.",
+            }
+        return form
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "sso": selectors.sso_login_option()}
+        return {**super().get_context_data(**kwargs), "sso": self.sso}
 
 
 class LogoutView(auth_views.LogoutView):

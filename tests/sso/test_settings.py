@@ -182,3 +182,21 @@ def test_rotating_the_encryption_key_re_encrypts_the_stored_secret(tenant_a, ten
     assert events(tenant_a, "sso.config_changed")[-1].changes == {
         "client_secret_encrypted": {"before": "***", "after": "***"}
     }
+
+
+def test_a_secret_no_configured_key_opens_must_be_entered_again(tenant_a, provider):
+    from cryptography.fernet import Fernet
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    owner = _client(tenant_a, "owner")
+    with override_settings(MAESTRO_ENCRYPTION_KEYS=[old]):
+        assert owner.post("/manage/sso", _form(provider)).status_code == 302
+    with override_settings(MAESTRO_ENCRYPTION_KEYS=[new]):
+        refused = owner.post("/manage/sso", _form(provider, client_secret="", display_name="Renamed"))
+        assert "cannot be decrypted" in " ".join(refused.context["form"].errors["client_secret"])
+        assert _config(tenant_a).display_name == "Test IdP"
+        start = tenant_a.client().get("/accounts/sso/login/")
+        assert start.status_code == 503 and "enter the secret again" in start.content.decode()
+        assert events(tenant_a, "sso.login_failed")[-1].extra["reason"] == "secret_unreadable"
+        assert owner.post("/manage/sso", _form(provider)).status_code == 302  # entered again
+        assert tenant_a.client().get("/accounts/sso/login/").status_code == 302

@@ -78,18 +78,28 @@ class LogoutView(auth_views.LogoutView):
         return redirect("sso:signed-out")
 
 
+def _offered():
+    config = selectors.sso_login_option()
+    if config is None:
+        raise Http404("Single sign-on is not set up here.")
+    return config
+
+
+def _failed(request, failure: SsoFailure, config):
+    """Record a refused sign-in (``sso.login_failed``) and tell the person why, with the failure's status."""
+    services.sso_login_failure_record(failure=failure, config=config)
+    return render(request, "sso/failed.html", {"failure": failure, "config": config}, status=failure.status)
+
+
 @require_GET
 @never_cache
 def sso_login(request):
     """Start a sign-in at the tenant's provider (the login page's "Sign in with …" link)."""
-    config = selectors.sso_login_option()
-    if config is None:
-        raise Http404("Single sign-on is not set up here.")
+    config = _offered()
     try:
         url = oidc.start(request, config, _safe_next(request, request.GET.get("next")))
     except SsoFailure as failure:
-        services.sso_login_failure_record(failure=failure, config=config)
-        return render(request, "sso/failed.html", {"failure": failure, "config": config}, status=failure.status)
+        return _failed(request, failure, config)
     return HttpResponseRedirect(url)
 
 
@@ -97,15 +107,12 @@ def sso_login(request):
 @never_cache
 def sso_callback(request):
     """Where the provider sends the browser back: verify, find or create the user, sign them in."""
-    config = selectors.sso_login_option()
-    if config is None:
-        raise Http404("Single sign-on is not set up here.")
+    config = _offered()
     try:
         verified = oidc.finish(request, config)
         sign_in = services.sso_user_resolve(config=config, claims=verified.claims)
     except SsoFailure as failure:
-        services.sso_login_failure_record(failure=failure, config=config)
-        return render(request, "sso/failed.html", {"failure": failure, "config": config}, status=failure.status)
+        return _failed(request, failure, config)
     login(request, sign_in.user, backend=BACKEND_PATH)
     request.session[oidc.ID_TOKEN] = verified.id_token
     services.sso_login_record(config=config, sign_in=sign_in, claims=verified.claims)

@@ -62,6 +62,7 @@ def test_first_sign_in_creates_the_user_in_the_tenant_with_the_mapped_role(tenan
     assert attempt.response.status_code == 302
     assert attempt.response["Location"] == "/projects/"
     assert signed_in_username(tenant_a, attempt.client) == "alice@alpha.test"
+    assert "Change password" not in attempt.client.get("/").content.decode()  # she has no password here
     [user] = _users(tenant_a, email="alice@alpha.test")
     assert (user.username, user.role, user.first_name, user.has_usable_password()) == (
         "alice@alpha.test", "lead", "Test", False,

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from apps.access.views import PasswordChangeView
 from apps.mlflow_api.api import urls as mlflow_urls
+from apps.sso import views as sso_views
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
@@ -36,8 +37,9 @@ urlpatterns = [
     path("", include("apps.recommendations.urls")),
     path("", include("apps.mlflow_api.urls")),
     path("", include("apps.webhooks.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("apps.sso.urls")),
+    path("accounts/login/", sso_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", sso_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),

@@ -281,6 +281,9 @@ ensure_redis() {
 
 ensure_secret_key() {
   [ -n "${SECRET_KEY:-}" ] || [ -n "$(env_get SECRET_KEY)" ] || env_set SECRET_KEY "$(gen_secret 48)"
+  # A Fernet key for secrets kept encrypted at rest (SSO client secrets; maestro/encryption.py).
+  [ -n "${MAESTRO_ENCRYPTION_KEYS:-}" ] || [ -n "$(env_get MAESTRO_ENCRYPTION_KEYS)" ] || env_set MAESTRO_ENCRYPTION_KEYS \
+    "$(python3 -c "import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())")"
 }
 
 ensure_browser() {

@@ -189,6 +189,8 @@ RESOURCES: dict[str, Resource] = {
     "tokens": Resource("API tokens", owner_path="user", models=("accounts.ApiToken",)),
     "audit_log": Resource("Audit log", models=("audit.AuditEvent",)),
     "tenant_settings": Resource("Tenant settings", models=("projects.ScoringSettings",)),
+    # The tenant's OpenID Connect provider (client secret included, never shown) and people's links to it.
+    "sso_settings": Resource("Single sign-on settings", models=("sso.SsoConfig", "sso.SsoIdentity")),
     "me": Resource("Own profile (/me)"),
 }
 
@@ -298,6 +300,10 @@ RULES: tuple[Rule, ...] = (
     Rule("tenant_settings",   CREATE, _,    _,    _,      _,      _,     _,      _),
     Rule("tenant_settings",   UPDATE, ALL,  ALL,  _,      _,      _,     _,      A),
     Rule("tenant_settings",   DELETE, _,    _,    _,      _,      _,     _,      _),
+    Rule("sso_settings",      READ,   ALL,  ALL,  _,      _,      _,     _,      A),
+    Rule("sso_settings",      CREATE, _,    _,    _,      _,      _,     _,      _),
+    Rule("sso_settings",      UPDATE, ALL,  _,    _,      _,      _,     _,      A),
+    Rule("sso_settings",      DELETE, ALL,  _,    _,      _,      _,     _,      A),
     Rule("me",                READ,   ALL,  ALL,  ALL,    ALL,    ALL,   ALL,    R),
     Rule("me",                CREATE, _,    _,    _,      _,      _,     _,      _),
     Rule("me",                UPDATE, _,    _,    _,      _,      _,     _,      _),
@@ -323,6 +329,15 @@ ACTION_NOTES = {
     ("registered_models", UPDATE): "rename, describe, tags, aliases",
     ("model_versions", CREATE): "register a model version",
     ("model_versions", UPDATE): "describe, tags, stage transitions",
+    ("sso_settings", UPDATE): "set up, enter the client secret, SSO only",
+    ("sso_settings", DELETE): "remove with the secret",
+}
+
+# Rules only owners hold (admins otherwise hold everything owners do), each with the reason.
+OWNER_ONLY: dict[tuple[str, str], str] = {
+    ("sso_settings", UPDATE): "whoever chooses the identity provider can sign in as anyone it vouches for, owners "
+    "included (matched by verified e-mail), so only owners choose it",
+    ("sso_settings", DELETE): "removing single sign-on turns passwords back on and drops the client secret",
 }
 
 MATRIX: dict[tuple[str, str], Rule] = {(rule.resource, rule.action): rule for rule in RULES}
@@ -413,6 +428,9 @@ def validate() -> list[str]:
             problems.append(f"{rule.resource}.read: use VIEW, not CHANGE, for reads")
         if OWN in cells and RESOURCES.get(rule.resource, Resource("")).owner_path is None:
             problems.append(f"{rule.resource}.{rule.action}: OWN cell but the resource has no owner_path")
+        owner_only = (rule.resource, rule.action) in OWNER_ONLY
+        if any(cells) and (rule.owner != ALL or (rule.admin != ALL) != owner_only or (owner_only and any(cells[1:]))):
+            problems.append(f"{rule.resource}.{rule.action}: owners and admins hold all, unless listed in OWNER_ONLY")
         object_level = any(c in (VIEW, CHANGE, MANAGE) for c in cells)
         # grants are checked on the object they are about, so they need no anchor of their own
         if object_level and not RESOURCES[rule.resource].anchor and rule.resource != "grants":
@@ -453,9 +471,16 @@ PUBLIC_ROUTES: dict[str, str] = {
     "apps.mlflow_api.api.views.EndpointNotFoundView": "MLflow paths Maestro does not serve: answers MLflow's 404 "
     "ENDPOINT_NOT_FOUND for every method and reads or writes nothing (a Bearer token is still verified)",
     # signing in and out, one's own password
-    "django.contrib.auth.views.LoginView": "the login form, open to anyone by nature; guarded by the lockout "
+    "apps.sso.views.LoginView": "the login form, open to anyone by nature; guarded by the lockout "
     "(django-axes per username and address, and the per-username wait)",
-    "django.contrib.auth.views.LogoutView": "ends the caller's own session (POST only)",
+    "apps.sso.views.LogoutView": "ends the caller's own session (POST only); after a single sign-on, points to the "
+    "provider's end-session page",
+    "apps.sso.views.sso_login": "starts an OpenID Connect sign-in at the tenant's own provider (state, nonce and PKCE "
+    "verifier kept in the caller's session); reads no tenant data",
+    "apps.sso.views.sso_callback": "the OpenID Connect redirect URI: signs in only with a state this session "
+    "started and an ID token verified for this tenant's client (signature, iss, aud, exp, nonce; apps.sso.oidc)",
+    "apps.sso.views.signed_out": "after logging out of an SSO session: shows the provider's end-session link kept "
+    "in the caller's own session",
     "apps.access.views.PasswordChangeView": "the signed-in user's own password (login required; old-password "
     "guesses count towards the lockout)",
     "django.contrib.auth.views.PasswordChangeDoneView": "confirmation after one's own password change (login "

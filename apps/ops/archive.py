@@ -61,6 +61,8 @@ CHUNK = 1 << 20
 SECRET_COLUMNS: dict[str, dict[str, str]] = {
     "accounts.user": {"password": "'!'"},  # "!" is Django's unusable-password marker
     "accounts.apitoken": {"key_hash": "''"},  # matches no token
+    # Encrypted, but under this deployment's MAESTRO_ENCRYPTION_KEYS: left out, an owner enters it again.
+    "sso.ssoconfig": {"client_secret_encrypted": "''"},
 }
 # model label -> {column: SQL expression} always exported instead of the value: caches the code rebuilds on demand.
 DERIVED_COLUMNS: dict[str, dict[str, str]] = {

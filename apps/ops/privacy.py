@@ -152,6 +152,9 @@ def user_erase(*, user) -> ErasureResult:
     for model_name in ("guardian.userobjectpermission",):
         if apps.is_installed("guardian"):
             permissions_deleted += apps.get_model(model_name).objects.filter(user=user).delete()[0]
+    if apps.is_installed("apps.sso"):
+        # The provider's subject identifier names the person there; without the link they cannot sign in as this row.
+        apps.get_model("sso.ssoidentity").objects.filter(user=user).delete()
     user.groups.clear()
     user.user_permissions.clear()
 

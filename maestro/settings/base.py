@@ -64,6 +64,7 @@ TENANT_APPS = [
     "apps.recommendations",
     "apps.mlflow_api",
     "apps.webhooks",
+    "apps.sso",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -170,7 +171,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, refusing passwords a registered policy turns off ("SSO only", apps.sso).
+    "maestro.passwords.PasswordPolicyBackend",
+    # Restores sessions that single sign-on started; checks no credentials itself.
+    "apps.sso.backends.SsoSessionBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 LOGIN_URL = "login"
@@ -527,6 +531,14 @@ WEBHOOKS_TOTAL_TIMEOUT_SECONDS = env.float("WEBHOOKS_TOTAL_TIMEOUT_SECONDS", def
 WEBHOOKS_SECRET_OVERLAP_SECONDS = env.int("WEBHOOKS_SECRET_OVERLAP_SECONDS", default=24 * 3600)
 # An open delivery overdue by this long is sent again by the reconciliation beat task (which runs this often).
 WEBHOOKS_RECONCILE_SECONDS = env.int("WEBHOOKS_RECONCILE_SECONDS", default=60)
+# ---------------------------------------------------------------------------------------------- single sign-on
+# Keys that encrypt secrets kept at rest (maestro/encryption.py), such as SSO client secrets: comma-separated Fernet
+# keys; the first encrypts, every one decrypts (rotation). Empty: one key derived from SECRET_KEY.
+MAESTRO_ENCRYPTION_KEYS = env.list("MAESTRO_ENCRYPTION_KEYS", default=[])
+# OpenID Connect issuers must be https:// URLs; off only for a provider on a trusted local network (the tests' own).
+SSO_REQUIRE_HTTPS = env.bool("SSO_REQUIRE_HTTPS", default=True)
+# Seconds each call to an identity provider may take (discovery, signing keys, token endpoint).
+SSO_HTTP_TIMEOUT_SECONDS = env.int("SSO_HTTP_TIMEOUT_SECONDS", default=10)
 
 # ---------------------------------------------------------------------------------------------- artifact library
 # Largest file accepted by POST /api/v1/artifacts/{id}/versions (bytes); beyond it the API answers 413.

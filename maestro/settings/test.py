@@ -48,3 +48,5 @@ MAESTRO_RATE_LIMIT_AUTH_FAILURES = "1000000/minute"
 
 # Webhook receivers in the tests are local HTTP servers on loopback (the SSRF tests set this empty again).
 WEBHOOKS_ALLOWED_NETWORKS = env.list("WEBHOOKS_ALLOWED_NETWORKS", default=["127.0.0.0/8"])
+# The tests' own OpenID provider (tests/support/oidc_provider) listens on plain HTTP on the loopback address.
+SSO_REQUIRE_HTTPS = False

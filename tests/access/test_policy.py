@@ -24,7 +24,16 @@ def test_every_resource_has_four_rules_and_admins_are_never_below_others():
     assert policy.validate() == []
     for rule in policy.RULES:
         if any(rule.cell(p) for p in policy.PRINCIPALS):
-            assert rule.owner == rule.admin == policy.ALL, rule
+            assert rule.owner == policy.ALL, rule
+            if (rule.resource, rule.action) in policy.OWNER_ONLY:  # owners alone, each with a reason
+                assert not any(rule.cell(p) for p in policy.PRINCIPALS[1:]), rule
+            else:
+                assert rule.admin == policy.ALL, rule
+
+
+def test_owner_only_rules_are_reported_unless_listed(monkeypatch):
+    monkeypatch.setattr(policy, "OWNER_ONLY", {})
+    assert "sso_settings.change: owners and admins hold all, unless listed in OWNER_ONLY" in policy.validate()
 
 
 def test_validate_reports_broken_rules(monkeypatch):

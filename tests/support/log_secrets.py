@@ -4,7 +4,8 @@
   formatted exactly as in production (JSON, redaction filter) — is appended to ``test-output/suite-logs.jsonl``
   (``MAESTRO_TEST_LOG_FILE``; read by ``maestro.settings.test``).
 * Every secret the suite creates is remembered: passwords set or checked on a user (``set_password`` /
-  ``check_password``, so also wrong passwords of failing logins) and the plaintext of every API token.
+  ``check_password``, so also wrong passwords of failing logins), the plaintext of every API token and every value
+  encrypted at rest (``maestro.encryption.encrypt``: SSO client secrets).
 * At the end of the session the log file is searched for each secret; any hit fails the run (exit status 1) and
   names the secret's kind and the first matching line number.
 """
@@ -76,6 +77,18 @@ def _install_recorders() -> None:
     for module in list(sys.modules.values()):
         if getattr(module, "new_token", None) is original_new_token:
             module.new_token = new_token
+
+    from maestro import encryption
+
+    original_encrypt = encryption.encrypt
+
+    def encrypt(plaintext):
+        registry.add(plaintext, "value encrypted at rest")
+        return original_encrypt(plaintext)
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "encrypt", None) is original_encrypt:
+            module.encrypt = encrypt
 
 
 def _log_path(config) -> Path:

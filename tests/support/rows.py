@@ -37,6 +37,7 @@ OVERRIDES: dict[str, dict | Callable[[int], dict]] = {
         "storage_prefix": "",
     },
     "projects.scoringsettings": {"id": 1},
+    "sso.ssoconfig": {"singleton": 1},  # one row per tenant (a check constraint)
     "integrations.integration": lambda i: (
         {"provider": "github", "secret_salt": f"salt-{i}-{secrets.token_hex(4)}", "secret_hash": ""}
         if i % 2 == 0
@@ -44,7 +45,7 @@ OVERRIDES: dict[str, dict | Callable[[int], dict]] = {
     ),
 }
 # label -> most rows the model may hold (singletons).
-MAX_ROWS: dict[str, int] = {"projects.scoringsettings": 1}
+MAX_ROWS: dict[str, int] = {"projects.scoringsettings": 1, "sso.ssoconfig": 1}
 
 
 def _bounds(f) -> tuple[float | None, float | None]:

@@ -17,6 +17,7 @@ from apps.mlflow_api.protocol import PREFIXES
 from maestro.api import errors
 from tests.dashboard.helpers import signed_in
 from tests.mlflow_api.conftest import admin_token, error_of
+from tests.support.mlflow_routes import concrete
 
 pytestmark = pytest.mark.django_db
 
@@ -87,17 +88,17 @@ def test_served_endpoints_answer_another_method_in_mlflow_json(tenant_a):
             if hasattr(view, method.lower()):
                 continue
             for prefix in ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"):
-                response = send(token, method, prefix + path)
+                response = send(token, method, prefix + concrete(path))
                 assert_mlflow_json(response, 405, "BAD_REQUEST")
                 assert method not in response["Allow"], f"{method} {path}: Allow {response['Allow']}"
-                assert_mlflow_json(send(anonymous, method, prefix + path), 401, "UNAUTHENTICATED")
+                assert_mlflow_json(send(anonymous, method, prefix + concrete(path)), 401, "UNAUTHENTICATED")
 
 
 def test_the_not_served_view_is_mounted_last_and_never_shadows_a_served_route():
     for prefix, mounted in (("/api/2.0/mlflow/", "mlflow-"), ("/ajax-api/2.0/mlflow/", "mlflow-ajax-")):
         for path, view, name in mlflow_urls.ENDPOINTS:
             for suffix in ("", "/"):
-                match = resolve(prefix + path + suffix)
+                match = resolve(prefix + concrete(path) + suffix)
                 assert match.func.view_class is view and match.url_name == f"{mounted}{name}", prefix + path
     for prefix in PREFIXES:
         assert resolve(prefix + "anything/else").func.view_class is views.EndpointNotFoundView

@@ -12,6 +12,11 @@
  *   <button data-add-artifact="7">              ticks artifact 7 in the form (what-if suggestions)
  *   <input data-filter-list="element-id">       hides the labels in that element that do not contain the text
  *   [data-change-after-swap] (htmx trigger)     the form it is in is told it changed once the swap settled
+ *   <section data-filter-form="form-id">        its sort headers and page links submit that (htmx) filter form
+ *
+ * Lists: one request at a time goes through the filter form (hx-sync "this:queue last"), carrying the search, the
+ * filters, the sort and the page together. A header clicked while a search is still pending therefore can neither
+ * be overtaken by it nor lose the search: the last request the lead asked for is the one whose result and URL stay.
  */
 (function () {
   "use strict";
@@ -125,6 +130,49 @@
     });
   }
 
+  var LINK_PARAMS = ["sort", "page", "cursor"];
+
+  function setParam(form, name, value) {
+    var input = form.querySelector("input[name='" + name + "']");
+    if (!value) {
+      if (input && input.hasAttribute("data-link-param")) {
+        input.remove();
+      } else if (input) {
+        input.value = "";
+      }
+      return;
+    }
+    if (!input) {
+      input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.setAttribute("data-link-param", "");
+      form.appendChild(input);
+    }
+    input.value = value;
+  }
+
+  function onClickListLink(event) {
+    var link = event.target.closest("a.sort, .pagination a");
+    var results = link && link.closest("[data-filter-form]");
+    var form = results && document.getElementById(results.dataset.filterForm);
+    if (!form || !window.htmx || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) {
+      return; // no list form, or the lead opens the link in a new tab: an ordinary link
+    }
+    event.preventDefault();
+    var query = new URL(link.href, window.location.href).searchParams;
+    LINK_PARAMS.forEach(function (name) { setParam(form, name, query.get(name)); });
+    window.htmx.trigger(form, "submit");
+  }
+
+  function onFilterEdited(event) {
+    // a changed search or filter starts again at the first page (captured before htmx reads the form)
+    var form = event.target.form;
+    if (form && form.hasAttribute("hx-get") && !event.target.hasAttribute("data-link-param")) {
+      form.querySelectorAll("input[data-link-param]").forEach(function (input) { input.remove(); });
+    }
+  }
+
   function init(root) {
     (root || document).querySelectorAll("form[data-compare]").forEach(updateCompare);
   }
@@ -142,6 +190,9 @@
   document.addEventListener("change", onChangeCheckbox);
   document.addEventListener("click", onClickCopy);
   document.addEventListener("click", onClickRows);
+  document.addEventListener("click", onClickListLink);
+  document.addEventListener("input", onFilterEdited, true);
+  document.addEventListener("change", onFilterEdited, true);
   document.addEventListener("input", onInputFilter);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { init(); focusFirstProblem(); });

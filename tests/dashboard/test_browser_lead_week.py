@@ -1,0 +1,139 @@
+"""Issue 22: what a new team lead ran into in a first hour with the dashboard, replayed in a real browser.
+
+Each test reproduces one finding of the issue on a desktop (1280×800) and, where layout matters, a phone (390×844)
+viewport. One signed-in browser context per viewport serves the whole module (logging in once each keeps the module
+quick); every page the tests open fails the test on a console error or a failed request, as the shared ``page``
+fixture does. Data the server must see is committed through ``outside_event_loop`` and removed at the end.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from apps.accounts.services import user_create
+from apps.projects.models import Project
+from tests.integrations.helpers import outside_event_loop
+from tests.support.live_server import screenshot_dir
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PASSWORD = "lead-week-pass-5821"
+LEAD = "week-lead"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(scope="module")
+def week(_session_tenants, django_db_blocker, live_server_url):
+    """A committed lead of tenant A with a password and three "Energy" projects created in a known order."""
+    alpha = _session_tenants[0]
+
+    def create():
+        with alpha.context():
+            lead = user_create(username=LEAD, email="week-lead@alpha.test", role="lead", password=PASSWORD)
+            # created in this order: newest first is C, B, A; by complexity (largest first) B, C, A
+            for name, complexity in (("A", 10), ("B", 90), ("C", 50)):
+                Project.objects.create(
+                    name=f"Week energy {name}", slug=f"week-energy-{name.lower()}", complexity_score=complexity
+                )
+        return lead
+
+    def remove(lead):
+        with alpha.context():
+            Project.objects.filter(name__startswith="Week ").delete()
+            get_user_model().objects.filter(pk=lead.pk).update(is_active=False)
+
+    with django_db_blocker.unblock():
+        lead = outside_event_loop(create)
+        yield {"alpha": alpha, "lead": lead, "live": live_server_url}
+        outside_event_loop(lambda: remove(lead))
+
+
+def _watch(tab, problems: list[str]) -> None:
+    tab.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    tab.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}"))
+
+
+@pytest.fixture(scope="module")
+def contexts(browser, week):
+    """One browser context per viewport, signed in as the lead once."""
+    alpha, live = week["alpha"], week["live"]
+    made = {}
+    for name, viewport in VIEWPORTS.items():
+        context = browser.new_context(viewport=viewport, is_mobile=name == "phone", has_touch=name == "phone")
+        tab = context.new_page()
+        tab.goto(live.url(alpha.host, "/accounts/login/"))
+        tab.get_by_label("Username").fill(LEAD)
+        tab.get_by_label("Password").fill(PASSWORD)
+        tab.get_by_role("button", name="Log in").click()
+        tab.wait_for_url(live.url(alpha.host, "/"))
+        tab.close()
+        made[name] = context
+    yield made
+    for context in made.values():
+        context.close()
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def tab(request, contexts):
+    """A fresh tab in the signed-in context of each viewport; fails the test on console errors."""
+    problems: list[str] = []
+    page = contexts[request.param].new_page()
+    page.viewport = request.param
+    page.on("dialog", lambda dialog: dialog.accept())
+    _watch(page, problems)
+    yield page
+    page.close()
+    assert not problems, "browser problems:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def desktop(contexts):
+    problems: list[str] = []
+    page = contexts["desktop"].new_page()
+    page.viewport = "desktop"
+    page.on("dialog", lambda dialog: dialog.accept())
+    _watch(page, problems)
+    yield page
+    page.close()
+    assert not problems, "browser problems:\n" + "\n".join(problems)
+
+
+def _url(week, path: str) -> str:
+    return week["live"].url(week["alpha"].host, path)
+
+
+def _shot(page, name: str) -> None:
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(screenshot_dir() / f"week-{name}-{page.viewport}.png"), full_page=True)
+
+
+def _project_names(page) -> list[str]:
+    return page.locator('[data-testid="project-table"] tbody tr td:first-child a').all_inner_texts()
+
+
+# ---------------------------------------------------------------------------------------------- 1. sorting
+def test_sorting_after_a_search_sorts_and_the_link_reproduces_it(week, tab):
+    tab.goto(_url(week, "/projects/"))
+    search = tab.get_by_label("Search")
+    search.fill("week energy")
+    # the lead clicks the header right after typing: the pending search and the sort must not race
+    tab.locator('[data-testid="project-table"] thead').get_by_role("link", name="Complexity").click()
+    tab.wait_for_url("**sort=-complexity**")
+    tab.wait_for_load_state("networkidle")
+    tab.wait_for_timeout(500)  # past the search box's 350 ms debounce
+    tab.wait_for_load_state("networkidle")
+    assert _project_names(tab) == ["Week energy B", "Week energy C", "Week energy A"]
+    query = parse_qs(urlsplit(tab.url).query)
+    assert query["sort"] == ["-complexity"] and query["q"] == ["week energy"]
+    assert tab.locator("#filter-sort").input_value() == "-complexity"
+    copied = tab.url
+    tab.goto(copied)
+    assert _project_names(tab) == ["Week energy B", "Week energy C", "Week energy A"]
+    tab.locator('[data-testid="project-table"] thead').get_by_role("link", name="Complexity").click()  # reverses
+    tab.wait_for_url("**sort=complexity**")
+    tab.wait_for_load_state("networkidle")
+    assert _project_names(tab) == ["Week energy A", "Week energy C", "Week energy B"]

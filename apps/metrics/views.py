@@ -23,6 +23,7 @@ CHART_POINTS = 1000
 COMPARE_POINTS = 500
 MAX_CHARTS = 6
 MAX_COMPARED = 10
+MAX_CHOOSABLE = 200  # runs listed to choose from when more than MAX_COMPARED were ticked
 PARAM_COLUMNS = 4
 METRIC_COLUMNS = 5
 SORTABLE_ATTRIBUTES = {"start_time": "start_time", "name": "name", "status": "status"}
@@ -109,6 +110,7 @@ def run_list(request):
         "first_query": first_query,
         "filtered": bool(data.get("q") or data.get("status") or data.get("name") or project),
         "statuses": RunStatus,
+        "max_compared": MAX_COMPARED,
     }
     template = "metrics/_runs_results.html" if wants_partial(request) else "metrics/runs.html"
     return render(request, template, context)
@@ -195,8 +197,8 @@ def run_compare(request):
     problem = None
     if len(ids) < 2:
         problem = "Select at least two runs to compare."
-    elif len(ids) > MAX_COMPARED:
-        problem = f"Compare at most {MAX_COMPARED} runs at a time."
+    elif len(ids) > MAX_CHOOSABLE:
+        problem = f"Compare at most {MAX_COMPARED} runs at a time ({len(ids)} were selected)."
     runs = []
     if not problem:
         visible = selectors.run_list(user=request.user).select_related("project").filter(pk__in=ids)
@@ -206,6 +208,11 @@ def run_compare(request):
             problem = f"No such run: {', '.join(map(str, missing))}."
         else:
             runs = [found[run_id] for run_id in ids]
+    if not problem and len(runs) > MAX_COMPARED:
+        # the selection stays: the lead unticks some of them here instead of starting again (a page to act on: 200)
+        context = {"choose": runs, "max_compared": MAX_COMPARED, "runs": []}
+        context["problem"] = f"{len(runs)} runs are selected; compare at most {MAX_COMPARED} at a time."
+        return render(request, "metrics/compare.html", context)
     if problem:
         return render(request, "metrics/compare.html", {"problem": problem, "runs": []}, status=400)
     selectors.run_data_attach(runs)

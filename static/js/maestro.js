@@ -5,7 +5,8 @@
  *   <form data-confirm="Delete it?">           asks before submitting (forms htmx submits ask through hx-confirm)
  *   <form data-autosubmit>                      submits when a select or checkbox changes (no-JS fallback: a button)
  *   <button data-copy="element-id">             copies that element's text to the clipboard
- *   <form data-compare min="2">                 enables [data-compare-submit] once enough checkboxes are ticked
+ *   <form data-compare="2" data-compare-max="10">  enables [data-compare-submit] while 2 to 10 checkboxes are ticked,
+ *                                               and [data-compare-count] says how many (and how many too many)
  *   <input type="checkbox" data-select-all="name">  ticks every checkbox called name in its form
  *   [data-autofocus] inside swapped content     receives focus after an htmx swap
  *   <button data-remove-row>                    removes its [data-row] and tells the form it changed
@@ -60,12 +61,20 @@
 
   function updateCompare(form) {
     var minimum = parseInt(form.dataset.compare || "2", 10);
+    var maximum = parseInt(form.dataset.compareMax || "0", 10) || Infinity;
     var ticked = form.querySelectorAll("input[type=checkbox][name=ids]:checked").length;
+    var text = ticked === 1 ? "1 run selected" : ticked + " runs selected";
+    if (ticked > maximum) {
+      text += ": compare at most " + maximum + " at a time, untick " + (ticked - maximum);
+    } else if (ticked < minimum && maximum !== Infinity) {
+      text += " (compare " + minimum + " to " + maximum + ")";
+    }
     form.querySelectorAll("[data-compare-submit]").forEach(function (button) {
-      button.disabled = ticked < minimum;
+      button.disabled = ticked < minimum || ticked > maximum;
     });
     form.querySelectorAll("[data-compare-count]").forEach(function (output) {
-      output.textContent = ticked === 1 ? "1 run selected" : ticked + " runs selected";
+      output.textContent = text;
+      output.classList.toggle("warn-text", ticked > maximum);
     });
   }
 

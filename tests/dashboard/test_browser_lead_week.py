@@ -8,12 +8,15 @@ fixture does. Data the server must see is committed through ``outside_event_loop
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from apps.accounts.services import user_create
+from apps.metrics.models import Run
 from apps.projects.models import Project
 from tests.integrations.helpers import outside_event_loop
 from tests.support.live_server import screenshot_dir
@@ -38,7 +41,19 @@ def week(_session_tenants, django_db_blocker, live_server_url):
                 Project.objects.create(
                     name=f"Week energy {name}", slug=f"week-energy-{name.lower()}", complexity_score=complexity
                 )
-        return lead
+            runs_project = Project.objects.create(name="Week runs", slug="week-runs", status="active")
+            start = timezone.now() - timedelta(days=2)
+            runs = [
+                Run.objects.create(
+                    project=runs_project,
+                    name=f"week-trial-{i:02d}",
+                    status="finished",
+                    start_time=start + timedelta(minutes=i),
+                    end_time=start + timedelta(hours=3, minutes=i),
+                )
+                for i in range(12)
+            ]
+        return lead, runs_project, runs
 
     def remove(lead):
         with alpha.context():
@@ -46,8 +61,8 @@ def week(_session_tenants, django_db_blocker, live_server_url):
             get_user_model().objects.filter(pk=lead.pk).update(is_active=False)
 
     with django_db_blocker.unblock():
-        lead = outside_event_loop(create)
-        yield {"alpha": alpha, "lead": lead, "live": live_server_url}
+        lead, runs_project, runs = outside_event_loop(create)
+        yield {"alpha": alpha, "lead": lead, "live": live_server_url, "runs_project": runs_project, "runs": runs}
         outside_event_loop(lambda: remove(lead))
 
 
@@ -137,3 +152,32 @@ def test_sorting_after_a_search_sorts_and_the_link_reproduces_it(week, tab):
     tab.wait_for_url("**sort=complexity**")
     tab.wait_for_load_state("networkidle")
     assert _project_names(tab) == ["Week energy A", "Week energy C", "Week energy B"]
+
+
+# ---------------------------------------------------------------------------------------------- 3. compare
+def test_compare_is_disabled_past_ten_runs_and_keeps_the_selection(week, tab):
+    tab.goto(_url(week, f"/runs/?project={week['runs_project'].pk}"))
+    compare = tab.get_by_role("button", name="Compare selected")
+    count = tab.locator("[data-compare-count]")
+    for run in week["runs"]:
+        tab.get_by_label(f"Select {run.name}").check()
+    assert compare.is_disabled()
+    assert count.inner_text() == "12 runs selected: compare at most 10 at a time, untick 2"
+    _shot(tab, "compare-too-many")
+    tab.get_by_label(f"Select {week['runs'][0].name}").uncheck()
+    tab.get_by_label(f"Select {week['runs'][1].name}").uncheck()
+    assert compare.is_enabled() and count.inner_text() == "10 runs selected"
+
+    # a link (or a page without JavaScript) that asks for twelve keeps them ticked to choose from
+    ids = "&".join(f"ids={run.pk}" for run in week["runs"])
+    tab.goto(_url(week, f"/runs/compare?{ids}"))
+    assert "12 runs are selected; compare at most 10 at a time." in tab.get_by_role("alert").inner_text()
+    boxes = tab.locator('[data-testid="choose-runs"] input[type=checkbox]')
+    assert boxes.count() == 12 and all(boxes.nth(i).is_checked() for i in range(12))
+    choose = tab.get_by_role("button", name="Compare selected")
+    assert choose.is_disabled()
+    boxes.nth(0).uncheck()
+    boxes.nth(1).uncheck()
+    choose.click()
+    tab.wait_for_url("**/runs/compare?*")
+    assert tab.get_by_role("heading", level=1).inner_text() == "Compare 10 runs"

@@ -11,6 +11,8 @@ from django.db.models import (
     Count,
     F,
     FloatField,
+    Max,
+    Min,
     QuerySet,
     Value,
     When,
@@ -153,6 +155,17 @@ def baseline() -> dict:
         "historical_mean": None if agg["mean"] is None else round(float(agg["mean"]), 3),
         "n_completed": agg["n"],
     }
+
+
+def team_size_range() -> tuple[int, int] | None:
+    """(smallest, largest) team of the completed projects with a score (what the model learns from); None without
+    any. A proposal outside it asks the model to extrapolate, which the what-if page says."""
+    agg = (
+        dataset.completed_projects()
+        .annotate(size=Count("team_members"))
+        .aggregate(low=Min("size"), high=Max("size"), n=Count("pk"))
+    )
+    return None if not agg["n"] else (agg["low"], agg["high"])
 
 
 def active_model() -> SuccessModel | None:

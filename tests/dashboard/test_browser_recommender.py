@@ -119,3 +119,49 @@ def test_what_if_predicts_live_with_the_apis_numbers(recommender, _session_tenan
     versions = page.locator('[data-testid="model-table"] tbody tr')
     assert versions.count() >= 1 and re.match(r"v\d+", versions.first.inner_text())
     _shot(page, "models")
+
+
+def test_what_if_explains_its_numbers_warns_outside_the_data_and_stores_only_on_predict(
+    recommender, _session_tenants, live_server_url, page
+):
+    """Issue 22 item 4: a lead removes every team member, pastes a meaningless spec, requires roles, then saves."""
+    alpha = _session_tenants[0]
+    _login(page, live_server_url, alpha, alpha.admin_username, alpha.admin_password)
+    page.goto(live_server_url.url(alpha.host, "/what-if"))
+    page.get_by_label("Specification").fill(SPEC)
+    page.get_by_label("Problem class").select_option("classification")
+    page.get_by_label("Specification").press("Tab")
+    _settled_prediction(page)
+    assert page.locator('[data-testid="what-if-warnings"]').count() == 0
+    saved = page.locator('[data-testid="prediction-saved"]')
+    assert "live preview, not saved" in saved.inner_text()
+    page.get_by_text("What these numbers mean").click()
+    assert "8 of 10 projects like this one" in page.locator("details.explain").inner_text()
+
+    page.get_by_role("button", name="Remove this team member").click()  # nobody left in the team
+    page.wait_for_selector('[data-testid="what-if-warnings"]')
+    assert "an empty team is outside its data" in page.locator('[data-testid="what-if-warnings"]').inner_text()
+    page.get_by_role("button", name="Add a team member").click()
+    page.locator("[data-row]").first.wait_for()
+    page.wait_for_function("() => !document.querySelector('[data-testid=what-if-warnings]')")
+
+    page.get_by_label("Specification").fill("x" * 10_000)
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=what-if-warnings]')?.textContent || '').includes('unlike any')"
+    )
+    page.get_by_label("Specification").fill(SPEC)
+    page.get_by_label("Data scientist", exact=True).check()
+    page.get_by_label("ML engineer", exact=True).check()
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=required-roles]')?.textContent || '').includes('Must include')"
+    )
+    team = page.locator('[data-testid="suggested-team"]').inner_text()
+    assert "Data scientist" in team and "ML engineer" in team
+    assert "80 % interval" in page.locator('[data-testid="suggested-team-interval"]').inner_text()
+
+    with page.expect_response("**/what-if/predict"):
+        page.get_by_role("button", name="Predict", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=prediction-saved]').textContent.includes('saved as prediction #')"
+    )
+    _shot(page, "what-if-explained")

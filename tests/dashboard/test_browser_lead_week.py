@@ -16,8 +16,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from apps.accounts.services import user_create
+from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
 from apps.metrics.models import Run
 from apps.projects.models import Project
+from apps.recommendations.models import ArtifactImpact
 from tests.integrations.helpers import outside_event_loop
 from tests.support.live_server import screenshot_dir
 
@@ -53,17 +55,45 @@ def week(_session_tenants, django_db_blocker, live_server_url):
                 )
                 for i in range(12)
             ]
-        return lead, runs_project, runs
+            artifacts = _impact_artifacts()
+        return lead, runs_project, runs, artifacts
 
     def remove(lead):
         with alpha.context():
             Project.objects.filter(name__startswith="Week ").delete()
+            Artifact.objects.filter(name__startswith="week-").delete()
             get_user_model().objects.filter(pk=lead.pk).update(is_active=False)
 
     with django_db_blocker.unblock():
-        lead, runs_project, runs = outside_event_loop(create)
-        yield {"alpha": alpha, "lead": lead, "live": live_server_url, "runs_project": runs_project, "runs": runs}
+        lead, runs_project, runs, artifacts = outside_event_loop(create)
+        yield {"alpha": alpha, "lead": lead, "live": live_server_url, "runs_project": runs_project, "runs": runs,
+               "artifacts": artifacts}  # fmt: skip
         outside_event_loop(lambda: remove(lead))
+
+
+def _impact_artifacts() -> dict[str, Artifact]:
+    """Two artifacts with the impact figures the lead found confusing (as the recommender stores them), the first
+    used by 20 projects."""
+    made = {}
+    figures = {
+        "zero": dict(impact=0.0, ci_low=0.0, ci_high=0.0, observed_lift=-1.8, observed_lift_ci_low=-5.3,
+                     observed_lift_ci_high=2.7),
+        "disagree": dict(impact=5.7, ci_low=5.6, ci_high=5.8, observed_lift=8.0, observed_lift_ci_low=6.2,
+                         observed_lift_ci_high=9.9),
+    }  # fmt: skip
+    for key, numbers in figures.items():
+        artifact = Artifact.objects.create(name=f"week-{key}", type="prompt", usage_count=20 if key == "zero" else 6)
+        version = ArtifactVersion.objects.create(artifact=artifact, version="1.0.0", major=1)
+        ArtifactImpact.objects.create(
+            artifact=artifact, model_version=1, status="ok", n_projects=6, min_usage=5, comparable_n=40,
+            has_indicator=True, computed_at=timezone.now(), **numbers,
+        )  # fmt: skip
+        users = 20 if key == "zero" else 6
+        for i in range(users):
+            project = Project.objects.create(name=f"Week user {key} {i:02d}", slug=f"week-user-{key}-{i:02d}")
+            ArtifactUsage.objects.create(project=project, artifact_version=version, artifact=artifact)
+        made[key] = artifact
+    return made
 
 
 def _watch(tab, problems: list[str]) -> None:
@@ -181,3 +211,26 @@ def test_compare_is_disabled_past_ten_runs_and_keeps_the_selection(week, tab):
     choose.click()
     tab.wait_for_url("**/runs/compare?*")
     assert tab.get_by_role("heading", level=1).inner_text() == "Compare 10 runs"
+
+
+# ---------------------------------------------------------------------------------------------- 5. artifact impact
+def test_artifact_impact_is_explained_in_plain_words_and_used_by_lists_all(week, tab):
+    zero, disagree = week["artifacts"]["zero"], week["artifacts"]["disagree"]
+    tab.goto(_url(week, f"/artifacts/{zero.pk}/"))
+    explained = tab.locator('[data-testid="impact-explained"]')
+    assert explained.get_attribute("open") is not None  # opened by itself: there is something to know
+    text = explained.inner_text()
+    assert "The model gives this artifact no weight" in text and "not evidence that the artifact makes no" in text
+    assert "the observed figure is the only one that speaks to it here" in text
+    assert tab.locator('[data-testid="impact-disagree"]').count() == 0  # 0 lies inside −5.3 … +2.7
+    usages = tab.locator('[data-testid="usage-list"] li')
+    assert usages.count() == 15
+    tab.locator('[data-testid="usage-see-all"]').click()
+    tab.wait_for_url("**used_by=all**")
+    assert usages.count() == 20
+    _shot(tab, "artifact-impact-zero")
+
+    tab.goto(_url(week, f"/artifacts/{disagree.pk}/"))
+    assert "The two figures disagree" in tab.locator('[data-testid="impact-disagree"]').inner_text()
+    assert tab.locator('[data-testid="impact-model-zero"]').count() == 0
+    assert tab.locator('[data-testid="usage-see-all"]').count() == 0  # all 6 are shown

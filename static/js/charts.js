@@ -8,6 +8,9 @@
  * Ctrl+wheel zooms) and buttons `[data-chart-action="zoom-in|zoom-out|reset"][data-chart-target="canvas-id"]`
  * work from the keyboard. When a chart is drawn its canvas gets `data-chart-ready="1"`; `Chart.getChart(canvas)`
  * returns it (the browser tests read the drawn data that way).
+ *
+ * On narrow canvases (phones) long category labels are shortened with "…" (the tooltip keeps the full text) and a
+ * legend on the right moves below the chart, so neither is clipped nor squeezes the plot.
  */
 (function () {
   "use strict";
@@ -54,6 +57,34 @@
     });
   }
 
+  var NARROW = 520;
+
+  function shorten(text, max) {
+    text = String(text);
+    return text.length > max ? text.slice(0, max - 1) + "…" : text;
+  }
+
+  function fitToWidth(config, options, width) {
+    if (width >= NARROW) {
+      return;
+    }
+    var legend = options.plugins.legend;
+    if (legend && (legend.position === "right" || legend.position === "left")) {
+      legend.position = "bottom";
+    }
+    if (config.type !== "bar" || !(config.data && config.data.labels)) {
+      return;
+    }
+    var axisId = options.indexAxis === "y" ? "y" : "x";
+    var max = Math.max(10, Math.floor(width / 22));
+    options.scales = options.scales || {};
+    options.scales[axisId] = options.scales[axisId] || {};
+    options.scales[axisId].ticks = Object.assign({}, options.scales[axisId].ticks, {
+      autoSkip: false,
+      callback: function (value) { return shorten(this.getLabelForValue(value), max); },
+    });
+  }
+
   function draw(canvas) {
     if (canvas.dataset.chartReady === "1") {
       return;
@@ -71,6 +102,7 @@
     if (config.zoom) {
       options.plugins.zoom = zoomOptions();
     }
+    fitToWidth(config, options, canvas.parentElement ? canvas.parentElement.clientWidth : NARROW);
     colourise(config);
     new window.Chart(canvas, { type: config.type, data: config.data, options: options });
     canvas.dataset.chartReady = "1";

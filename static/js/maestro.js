@@ -14,6 +14,7 @@
  *   <input data-filter-list="element-id">       hides the labels in that element that do not contain the text
  *   [data-change-after-swap] (htmx trigger)     the form it is in is told it changed once the swap settled
  *   <section data-filter-form="form-id">        its sort headers and page links submit that (htmx) filter form
+ *   <button data-menu-toggle aria-controls="id"> opens and closes the main menu on small screens
  *
  * Lists: one request at a time goes through the filter form (hx-sync "this:queue last"), carrying the search, the
  * filters, the sort and the page together. A header clicked while a search is still pending therefore can neither
@@ -182,6 +183,19 @@
     }
   }
 
+  function onClickMenu(event) {
+    var button = event.target.closest("[data-menu-toggle]");
+    if (!button) {
+      return;
+    }
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    var menu = document.getElementById(button.getAttribute("aria-controls"));
+    if (menu) {
+      menu.classList.toggle("open", open);
+    }
+  }
+
   function init(root) {
     (root || document).querySelectorAll("form[data-compare]").forEach(updateCompare);
   }
@@ -200,6 +214,8 @@
   document.addEventListener("click", onClickCopy);
   document.addEventListener("click", onClickRows);
   document.addEventListener("click", onClickListLink);
+  document.addEventListener("click", onClickMenu);
+  document.documentElement.classList.add("js");
   document.addEventListener("input", onFilterEdited, true);
   document.addEventListener("change", onFilterEdited, true);
   document.addEventListener("input", onInputFilter);

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.accounts.services import user_create
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
-from apps.metrics.models import Run
+from apps.metrics.models import LatestMetric, Run
 from apps.projects.models import Project
 from apps.recommendations.models import ArtifactImpact
 from tests.integrations.helpers import outside_event_loop
@@ -55,6 +55,9 @@ def week(_session_tenants, django_db_blocker, live_server_url):
                 )
                 for i in range(12)
             ]
+            for i, run in enumerate(runs):
+                for key, value in (("val_loss", 0.9 - i / 20), ("val_accuracy", 0.6 + i / 40)):
+                    LatestMetric.objects.create(run=run, key=key, value=value, step=10, timestamp=1_767_225_600_000)
             artifacts = _impact_artifacts()
         return lead, runs_project, runs, artifacts
 
@@ -234,3 +237,40 @@ def test_artifact_impact_is_explained_in_plain_words_and_used_by_lists_all(week,
     assert "The two figures disagree" in tab.locator('[data-testid="impact-disagree"]').inner_text()
     assert tab.locator('[data-testid="impact-model-zero"]').count() == 0
     assert tab.locator('[data-testid="usage-see-all"]').count() == 0  # all 6 are shown
+
+
+# ---------------------------------------------------------------------------------------------- 6. phone
+def _inside(page, locator) -> bool:
+    box = locator.bounding_box()
+    width = page.viewport_size["width"]
+    return box is not None and box["width"] > 0 and box["x"] >= 0 and box["x"] + box["width"] <= width
+
+
+def test_every_menu_entry_is_reachable_on_a_phone(week, tab):
+    tab.goto(_url(week, "/projects/"))
+    menu = tab.get_by_role("button", name="Menu")
+    models = tab.get_by_role("navigation", name="Main").get_by_role("link", name="Models")
+    if tab.viewport == "phone":
+        assert menu.is_visible() and not models.is_visible()
+        menu.click()
+        assert menu.get_attribute("aria-expanded") == "true"
+        _shot(tab, "menu-open")
+    else:
+        assert not menu.is_visible()
+    for name in ("Home", "Projects", "Runs", "Artifacts", "What-if", "Models", "Admin"):
+        link = tab.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+        assert link.is_visible() and _inside(tab, link), name
+    models.click()
+    tab.wait_for_url("**/models")
+
+
+def test_phone_tables_show_success_and_metric_columns(week, tab):
+    tab.goto(_url(week, "/projects/?q=week+energy"))
+    table = tab.locator('[data-testid="project-table"]')
+    assert _inside(tab, table.get_by_role("link", name="Success"))
+    assert _inside(tab, table.get_by_role("link", name="Complexity"))
+    tab.goto(_url(week, f"/runs/?project={week['runs_project'].pk}"))
+    runs = tab.locator('[data-testid="run-table"]')
+    assert _inside(tab, runs.get_by_role("link", name="val_accuracy"))
+    assert _inside(tab, runs.locator("tbody tr").first.locator("td.num").first)
+    _shot(tab, "runs-table")

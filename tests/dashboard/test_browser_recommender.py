@@ -165,3 +165,42 @@ def test_what_if_explains_its_numbers_warns_outside_the_data_and_stores_only_on_
         "() => document.querySelector('[data-testid=prediction-saved]').textContent.includes('saved as prediction #')"
     )
     _shot(page, "what-if-explained")
+
+
+def test_what_if_on_a_phone_keeps_a_summary_in_view_and_chart_labels_fit(
+    recommender, _session_tenants, live_server_url, browser
+):
+    """Issue 22 item 6: on a phone the result sits below the long form; a summary of it stays at the bottom of the
+    screen, and the contribution chart's labels are shortened instead of squeezing the bars."""
+    from tests.support.live_server import screenshot_dir
+
+    alpha = _session_tenants[0]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    try:
+        _login(page, live_server_url, alpha, alpha.admin_username, alpha.admin_password)
+        page.goto(live_server_url.url(alpha.host, "/what-if"))
+        page.get_by_label("Specification").fill(SPEC)
+        page.get_by_label("Specification").press("Tab")
+        shown = _settled_prediction(page)
+        sticky = page.locator('[data-testid="sticky-summary"]')
+        box = sticky.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 844 and box["width"] >= 380
+        assert " ".join(sticky.inner_text().split()).startswith(f"Predicted {shown} 80 % interval")
+        result = page.locator("#what-if-result").bounding_box()
+        assert result["y"] > 844  # the result itself is below the fold: the summary is what the lead sees
+        page.wait_for_function("() => document.getElementById('contribution-chart')?.dataset.chartReady === '1'")
+        widths = page.evaluate(
+            "() => { const c = window.Chart.getChart(document.getElementById('contribution-chart'));"
+            " return [c.scales.y.width, c.width, c.scales.y.ticks.map((t) => c.scales.y.getLabelForValue(t.value))]; }"
+        )
+        axis_width, chart_width, labels = widths
+        assert axis_width <= chart_width * 0.5, widths
+        sticky.click()
+        page.wait_for_url("**#what-if-result")
+        page.screenshot(path=str(screenshot_dir() / "what-if-phone.png"), full_page=False)
+    finally:
+        context.close()
+    assert not problems and labels

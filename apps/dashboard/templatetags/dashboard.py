@@ -10,8 +10,9 @@ register = template.Library()
 
 
 @register.inclusion_tag("components/sort_th.html", takes_context=True)
-def sort_th(context, key: str, label: str, numeric: bool = False):
-    """A column header that sorts the list by ``key`` (``aria-sort`` on the current one); a second click reverses."""
+def sort_th(context, key: str, label: str, numeric: bool = False, hide_sm: bool = False):
+    """A column header that sorts the list by ``key`` (``aria-sort`` on the current one); a second click reverses.
+    ``hide_sm`` leaves the column out on phones, so the columns that matter fit the screen."""
     sort = context.get("sort")
     if isinstance(sort, str):  # a plain "?sort=" value: "-metrics.loss"
         current_key, descending = sort.lstrip("-"), sort.startswith("-")
@@ -24,7 +25,7 @@ def sort_th(context, key: str, label: str, numeric: bool = False):
         "request": context["request"],
         "label": label,
         "target": target,
-        "numeric": numeric,
+        "classes": " ".join(name for name, on in (("num", numeric), ("hide-sm", hide_sm)) if on),
         "aria_sort": ("descending" if descending else "ascending") if current else "",
     }
 

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.dashboard.export import csv_response, wants_csv
 from apps.dashboard.forms import call_service, wants_partial
 from apps.dashboard.listing import page_of, sort_from
 from apps.dashboard.permissions import can, require
@@ -33,6 +34,8 @@ SORT_COLUMNS = {
 }
 DEFAULT_SORT = "-created"
 RECENT_RUNS = 10
+CSV_HEADER = ("id", "name", "status", "problem_class", "owner", "team_size", "complexity", "success_score",
+              "start_date", "target_end_date", "completion_date", "visibility", "tags", "created_at")  # fmt: skip
 
 
 def _project_or_404(user, pk: int) -> Project:
@@ -61,6 +64,8 @@ def project_list(request):
         queryset = queryset.filter(Q(name__icontains=search) | Q(slug__icontains=search) | Q(spec__icontains=search))
     sort = sort_from(request, SORT_COLUMNS, DEFAULT_SORT)
     queryset = queryset.order_by(*_nulls_last(sort.ordering))
+    if wants_csv(request):
+        return csv_response("projects", CSV_HEADER, _csv_rows(queryset))
     page = page_of(request, queryset, per_page=PER_PAGE, paginator_class=CappedCountPaginator)
     context = {
         "filters": filters,
@@ -71,6 +76,14 @@ def project_list(request):
     }
     template = "projects/_results.html" if wants_partial(request) else "projects/list.html"
     return render(request, template, context)
+
+
+def _csv_rows(queryset):
+    """Every filtered project (all pages), in the page's order."""
+    for p in queryset.iterator(chunk_size=2000):
+        yield (p.pk, p.name, p.status, p.problem_class, p.owner.username if p.owner else None, len(p.team_json),
+               p.complexity_score, p.success_score, p.start_date, p.target_end_date, p.completion_date, p.visibility,
+               p.tags, p.created_at)  # fmt: skip
 
 
 @login_required

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from apps.artifacts.choices import ArtifactType
 from apps.artifacts.selectors import artifact_list
 from apps.dashboard.charts import axis, chart
+from apps.dashboard.export import csv_response, wants_csv
 from apps.dashboard.permissions import can, require
 from apps.projects.choices import ExperienceLevel, MemberRole
 from apps.projects.models import Project
@@ -322,6 +323,8 @@ def _interval(prediction: dict, actual: float | None = None) -> dict | None:
 def model_registry(request):
     require(request.user, "models", "read")
     versions = list(selectors.model_list())
+    if wants_csv(request):
+        return _models_csv(versions)
     chosen = request.GET.get("version", "")
     selected = next((m for m in versions if str(m.version) == chosen), None)
     selected = selected or next((m for m in versions if m.status == ModelStatus.ACTIVE), None)
@@ -379,6 +382,17 @@ def model_registry(request):
         "action_form": ModelActionForm(),
     }
     return render(request, "recommendations/models.html", context)
+
+
+def _models_csv(versions):
+    """The model versions table as CSV (every version, newest first)."""
+    header = ("version", "status", "trained_at", "n_samples", "cv_mae", "baseline_mae", "r2")
+    rows = []
+    for model in versions:
+        success = (model.cv_metrics or {}).get("success", {})
+        rows.append((model.version, model.status, model.trained_at, model.n_samples, success.get("mae"),
+                     success.get("baseline_mae"), success.get("r2")))  # fmt: skip
+    return csv_response("models", header, rows)
 
 
 @login_required

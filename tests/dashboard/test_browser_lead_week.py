@@ -8,7 +8,12 @@ fixture does. Data the server must see is committed through ``outside_event_loop
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import urllib.request
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,7 +22,7 @@ from django.utils import timezone
 
 from apps.accounts.services import user_create
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
-from apps.metrics.models import LatestMetric, Run
+from apps.metrics.models import LatestMetric, MetricPoint, MetricSeries, Run
 from apps.projects.models import Project
 from apps.recommendations.models import ArtifactImpact
 from tests.integrations.helpers import outside_event_loop
@@ -27,6 +32,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PASSWORD = "lead-week-pass-5821"
 LEAD = "week-lead"
+T0 = 1_767_225_600_000
+HISTORY = {"val_loss": [1.0, 0.5, 0.25, 0.125, 0.0625], "val_accuracy": [0.5, 0.6, 0.7, 0.75, 0.8]}
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
@@ -58,6 +65,12 @@ def week(_session_tenants, django_db_blocker, live_server_url):
             for i, run in enumerate(runs):
                 for key, value in (("val_loss", 0.9 - i / 20), ("val_accuracy", 0.6 + i / 40)):
                     LatestMetric.objects.create(run=run, key=key, value=value, step=10, timestamp=1_767_225_600_000)
+            for key, values in HISTORY.items():  # the first run's history, one point a minute
+                MetricPoint.objects.bulk_create(
+                    MetricPoint(run=runs[0], key=key, value=v, step=step * 10, timestamp=T0 + step * 60_000)
+                    for step, v in enumerate(values)
+                )
+                MetricSeries.objects.create(run=runs[0], key=key, points=len(values))
             artifacts = _impact_artifacts()
         return lead, runs_project, runs, artifacts
 
@@ -274,3 +287,93 @@ def test_phone_tables_show_success_and_metric_columns(week, tab):
     assert _inside(tab, runs.get_by_role("link", name="val_accuracy"))
     assert _inside(tab, runs.locator("tbody tr").first.locator("td.num").first)
     _shot(tab, "runs-table")
+
+
+# ---------------------------------------------------------------------------------------------- 7. MLflow/W&B habits
+def _download_csv(page, link) -> list[dict]:
+    with page.expect_download() as info:
+        link.click()
+    return list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
+
+
+def test_filtered_tables_export_as_csv_with_their_total_counts(week, tab):
+    tab.goto(_url(week, "/projects/?q=week+energy&sort=-complexity"))
+    assert tab.locator('[data-testid="list-total"]').inner_text() == "3 projects match the filters."
+    rows = _download_csv(tab, tab.get_by_role("link", name="Export these as CSV"))
+    assert [(r["name"], r["complexity"]) for r in rows] == [
+        ("Week energy B", "90"), ("Week energy C", "50"), ("Week energy A", "10")
+    ]  # fmt: skip
+
+    tab.goto(_url(week, f"/runs/?project={week['runs_project'].pk}&sort=-metrics.val_loss"))
+    total = " ".join(tab.locator('[data-testid="list-total"]').inner_text().split())
+    assert total.startswith("12 runs match the filters; 12 on this page.")
+    rows = _download_csv(tab, tab.get_by_role("link", name="Export these as CSV"))
+    assert len(rows) == 12 and rows[0]["name"] == "week-trial-00" and rows[0]["metrics.val_loss"] == "0.9"
+    assert {"params.lr", "metrics.val_accuracy"} - set(rows[0]) == {"params.lr"}
+
+
+def test_run_charts_switch_axis_scale_and_smoothing_and_compare_marks_the_best_run(week, desktop):
+    tab, runs = desktop, week["runs"]
+    tab.goto(_url(week, f"/runs/{runs[0].pk}/"))
+    canvas = "metric-chart-1"  # val_loss (keys in order: val_accuracy, val_loss)
+    points = """(id) => { const c = window.Chart.getChart(document.getElementById(id));
+      return {type: c.options.scales.y.type, x: c.data.datasets[0].data.map((p) => p.x),
+              y: c.data.datasets[0].data.map((p) => p.y)}; }"""
+    tab.wait_for_function(f"() => document.getElementById('{canvas}')?.dataset.chartReady === '1'")
+    drawn = tab.evaluate(points, canvas)
+    assert drawn == {"type": "linear", "x": [0, 10, 20, 30, 40], "y": HISTORY["val_loss"]}
+    figure = tab.locator("figure[data-metric-key='val_loss']")
+    figure.get_by_label("Log scale").check()
+    assert tab.evaluate(points, canvas)["type"] == "logarithmic"
+    figure.get_by_label("X axis").select_option("relative")
+    assert tab.evaluate(points, canvas)["x"] == [0, 60, 120, 180, 240]
+    figure.get_by_label("X axis").select_option("time")
+    assert tab.evaluate(points, canvas)["x"] == [T0 + i * 60_000 for i in range(5)]
+    figure.get_by_label("Smoothing").fill("0.5")
+    smoothed = tab.evaluate(points, canvas)["y"]
+    assert smoothed[0] == 1.0 and abs(smoothed[1] - (0.5 * 0.5 + 0.5 * 0.5 * 1.0) / 0.75) < 1e-9
+    _shot(tab, "run-chart-controls")
+
+    tab.goto(_url(week, f"/runs/compare?ids={runs[0].pk}&ids={runs[1].pk}"))
+    best = tab.locator('[data-testid="compare-metrics"] tr[data-metric="val_loss"] td.best')
+    assert best.count() == 1 and "0.8500" in best.inner_text()  # lower is better for a loss: the second run
+    accuracy = tab.locator('[data-testid="compare-metrics"] tr[data-metric="val_accuracy"] td.best')
+    assert "0.6250" in accuracy.inner_text()  # higher is better otherwise
+    tab.locator('tr[data-metric="val_loss"]').get_by_role("link", name="best = lowest ⇄").click()
+    tab.wait_for_url("**best=val_loss%3Amax**")
+    assert "0.9000" in tab.locator('tr[data-metric="val_loss"] td.best').inner_text()
+    picker = tab.get_by_role("group", name="Metrics to chart (up to 6)")
+    picker.get_by_label("val_accuracy").uncheck()  # a plain checkbox: no Ctrl-click
+    tab.get_by_role("button", name="Show").click()
+    tab.wait_for_url("**key=val_loss**")
+    assert tab.locator("figure.chart-figure").count() == 1
+
+
+def test_how_to_pages_have_snippets_for_this_host_and_a_token_button(week, tab):
+    live, alpha = week["live"], week["alpha"]
+    tab.goto(_url(week, f"/runs/?project={week['runs_project'].pk}"))
+    tab.get_by_role("link", name="Search syntax and examples").click()
+    tab.wait_for_url("**/help/run-search")
+    assert "metrics.accuracy > 0.9 AND params.optimizer = 'adam'" in tab.locator("main").inner_text()
+    tab.goto(_url(week, f"/help/log-runs?project={week['runs_project'].pk}"))
+    base = live.url(alpha.host, "").rstrip("/")
+    curl = tab.locator("#snippet-curl").inner_text()
+    assert f"export MAESTRO_URL={base}" in curl and f'"project": {week["runs_project"].pk}' in curl
+    tab.get_by_role("button", name="Create a token for these snippets").click()
+    tab.wait_for_selector('[data-testid="new-token"]')
+    exported = tab.locator("#snippet-mlflow-env").inner_text()
+    token = exported.split("MLFLOW_TRACKING_TOKEN=", 1)[1].strip()
+    assert token.startswith(f"mae_{alpha.schema}_") and f"MLFLOW_TRACKING_URI={base}" in exported
+    status, me = _api_get(live, alpha.host, token, "/api/v1/me")
+    assert status == 200 and me["username"] == LEAD
+    tab.get_by_role("link", name="How to connect Git and CI").click()
+    assert "/integrations" in tab.locator("#snippet-integration").inner_text()
+    _shot(tab, "help-git-ci")
+
+
+def _api_get(live, host: str, token: str, path: str):
+    request = urllib.request.Request(f"http://127.0.0.1:{live.port}{path}")
+    request.add_header("Host", host)
+    request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, json.loads(response.read())

@@ -263,3 +263,23 @@ def test_other_tenants_projects_are_invisible(tenant_a, tenant_b, catalogue):
 def test_anonymous_visitors_are_sent_to_login(tenant_a):
     response = tenant_a.client().get("/projects/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=/projects/")
+
+
+def _csv(response) -> list[dict]:
+    import csv
+    import io
+
+    assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_csv_export_holds_every_filtered_project_in_order_and_nothing_of_another_tenant(tenant_a, tenant_b, catalogue):
+    with tenant_a.context():
+        ProjectFactory(name='=HYPERLINK("http://evil.test")', status="active", tags=["retail"], complexity_score=10)
+    rows = _csv(signed_in(tenant_a).client.get("/projects/?tag=retail&sort=-complexity&format=csv"))
+    # the page's order, and a cell a spreadsheet would run as a formula is defused
+    assert [r["name"] for r in rows] == ["Demand forecast", "Churn radar", '\'=HYPERLINK("http://evil.test")']
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["Demand forecast"]["success_score"] == "81.5" and by_name["Churn radar"]["owner"] == "ada"
+    assert by_name["Churn radar"]["tags"] == "retail, tabular"
+    assert _csv(signed_in(tenant_b).client.get("/projects/?format=csv")) == []  # beta sees none of alpha's

@@ -327,3 +327,15 @@ def test_api_team_constraint_min_per_role_is_kept_and_checked(tenant_a, seeded_a
     body["constraints"] = {"min_per_role": {"data_scientist": 6}, "max_team_size": 4}
     refused = api.post("/api/v1/recommendations", body, format="json")
     assert refused.status_code == 400 and "The required roles need 6 people" in refused.content.decode()
+
+
+def test_models_table_exports_as_csv(tenant_a, seeded_alpha):
+    import csv
+    import io
+
+    response = signed_in(tenant_a).client.get("/models?format=csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    with tenant_a.context():
+        versions = list(SuccessModel.objects.order_by("-version").values_list("version", "status", "cv_mae"))
+    assert [(int(r["version"]), r["status"]) for r in rows] == [(v, s) for v, s, _mae in versions]
+    assert abs(float(rows[0]["cv_mae"]) - versions[0][2]) < 1e-9

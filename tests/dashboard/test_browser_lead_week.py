@@ -377,3 +377,43 @@ def _api_get(live, host: str, token: str, path: str):
     request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.status, json.loads(response.read())
+
+
+# ---------------------------------------------------------------------------------------------- 8. validation
+def test_project_form_shows_every_error_at_once_in_plain_words(week, tab):
+    tab.goto(_url(week, "/projects/new"))
+    tab.get_by_label("Start date").fill("2026-03-10")
+    tab.get_by_label("Target end date").fill("2026-03-01")
+    tab.get_by_role("button", name="Create project").click()
+    assert tab.locator("#id_name_error").inner_text() == "This field is required."
+    dates = tab.locator("#id_target_end_date_error").inner_text()
+    assert dates == "The target end date cannot be before the start date."  # with the other error, not after it
+    tab.get_by_label("Name").fill("Week validation")
+    tab.get_by_label("Target end date").fill("2026-04-01")
+    tab.get_by_label("Status").select_option("completed")
+    tab.get_by_label("Model performance").fill("0.9")
+    tab.get_by_role("button", name="Create project").click()
+    page_text = tab.locator("main").inner_text()
+    assert page_text.count("To complete the project, enter its success score") == 1
+    assert "success_score" not in page_text
+    assert tab.locator("#id_business_impact_error").inner_text() == "Needed to compute the success score."
+    _shot(tab, "project-form-errors")
+
+
+def test_a_username_outside_the_safe_set_is_refused_in_the_admin_area(week, browser):
+    alpha, live = week["alpha"], week["live"]
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    page = context.new_page()
+    try:
+        page.goto(live.url(alpha.host, "/accounts/login/"))
+        page.get_by_label("Username").fill(alpha.admin_username)
+        page.get_by_label("Password").fill(alpha.admin_password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(live.url(alpha.host, "/"))
+        page.goto(live.url(alpha.host, "/manage/users"))
+        page.get_by_label("Username").fill("bad user!<script>")
+        page.get_by_role("button", name="Create", exact=True).click()
+        error = page.locator("#id_username_error").inner_text()
+        assert error.startswith("A username may contain only letters (a–z, A–Z), digits and . _ - @")
+    finally:
+        context.close()

@@ -42,7 +42,7 @@ TEAM_MEMBER_FIELDS = frozenset(
     {"user", "display_name", "role", "experience_level", "years_experience", "contribution_hours", "performance_score"}
 )
 SCORING_FIELDS = frozenset(
-    {"w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference", "min_components"}
+    {"w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference", "min_components", "cost_unit"}
 )
 SLUG_MAX = Project._meta.get_field("slug").max_length
 TAG_MAX = 50

@@ -25,7 +25,7 @@ from apps.artifacts.models import Artifact
 from apps.projects.choices import ProjectStatus
 from apps.projects.models import Project
 from apps.recommendations import caches, dataset
-from apps.recommendations.choices import ModelStatus, PredictionStatus
+from apps.recommendations.choices import ModelAction, ModelStatus, PredictionStatus
 from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.ml import overlap as ov
 from apps.recommendations.models import (
@@ -178,6 +178,15 @@ def active_model() -> SuccessModel | None:
 
 def model_list() -> QuerySet[SuccessModel]:
     return SuccessModel.objects.defer("booster").order_by("-version")
+
+
+def models_with_rollback() -> set[int]:
+    """Ids of the versions that replaced another when promoted, so a roll back has somewhere to go (the first
+    version ever promoted has not)."""
+    promoted = (ModelAction.AUTO_PROMOTED, ModelAction.PROMOTED)
+    return set(
+        ModelEvent.objects.filter(action__in=promoted, previous_active__isnull=False).values_list("model_id", flat=True)
+    )
 
 
 def model_events(model: SuccessModel) -> QuerySet[ModelEvent]:

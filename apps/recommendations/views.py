@@ -18,15 +18,15 @@ from apps.dashboard.export import csv_response, wants_csv
 from apps.dashboard.permissions import can, require
 from apps.projects.choices import ExperienceLevel, MemberRole
 from apps.projects.models import Project
+from apps.projects.selectors import cost_unit, team_member_list
 from apps.projects.selectors import project_get as project_selector_get
-from apps.projects.selectors import team_member_list
 from apps.recommendations import selectors, services
 from apps.recommendations.api.serializers import RecommendationRequestSerializer
 
 # The API view's own translation of a validated request into a Proposal: the what-if page uses it so that the same
 # input gives the same prediction here and from POST /api/v1/recommendations.
 from apps.recommendations.api.views import _proposal as proposal_from_request
-from apps.recommendations.choices import ModelStatus
+from apps.recommendations.choices import ModelAction, ModelStatus
 from apps.recommendations.forms import MAX_MEMBERS, MemberRow, ModelActionForm, RetrainForm, WhatIfForm, member_rows
 from apps.recommendations.forms import request_body as what_if_request_body
 from apps.recommendations.ml import embeddings as emb
@@ -207,6 +207,7 @@ def what_if_predict(request):
     if context["result"] is not None:
         context.update(_result_charts(context["result"], _artifact_names(request.user)))
         context["warnings"] = _warnings(context["result"], rows)
+        context["cost_unit"] = cost_unit()
     else:
         context["problems"] = _problems(form, rows, context["errors"])
     return render(request, "recommendations/_what_if_result.html", context)
@@ -370,7 +371,8 @@ def model_registry(request):
         "rows": rows,
         "selected": selected,
         "selected_metrics": (selected.cv_metrics if selected else {}) or {},
-        "events": list(selectors.model_events(selected)[:RUNS_SHOWN]) if selected else [],
+        "events": _decisions(selectors.model_events(selected)[:RUNS_SHOWN]) if selected else [],
+        "rollback_ids": selectors.models_with_rollback() if can(request.user, "models", "change") else set(),
         "cv_chart": cv_chart,
         "importance_chart": importance_chart,
         "training_runs": list(selectors.training_run_list()[:RUNS_SHOWN]),
@@ -382,6 +384,18 @@ def model_registry(request):
         "action_form": ModelActionForm(),
     }
     return render(request, "recommendations/models.html", context)
+
+
+def _decisions(events) -> list:
+    """Model events with a ``summary`` that reads right: the first version ever was promoted because nothing was
+    active, not because its CV error was better than another's."""
+    shown = list(events)
+    for event in shown:
+        if event.action == ModelAction.AUTO_PROMOTED and event.previous_active_id is None:
+            event.summary = "Promoted automatically: the first version, as no model was active"
+        else:
+            event.summary = event.get_action_display() + (f": {event.reason}" if event.reason else "")
+    return shown
 
 
 def _models_csv(versions):

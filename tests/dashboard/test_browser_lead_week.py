@@ -12,7 +12,8 @@ import csv
 import io
 import json
 import urllib.request
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,7 +24,7 @@ from django.utils import timezone
 from apps.accounts.services import user_create
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
 from apps.metrics.models import LatestMetric, MetricPoint, MetricSeries, Run
-from apps.projects.models import Project
+from apps.projects.models import Project, TeamMember
 from apps.recommendations.models import ArtifactImpact
 from tests.integrations.helpers import outside_event_loop
 from tests.support.live_server import screenshot_dir
@@ -50,7 +51,12 @@ def week(_session_tenants, django_db_blocker, live_server_url):
                 Project.objects.create(
                     name=f"Week energy {name}", slug=f"week-energy-{name.lower()}", complexity_score=complexity
                 )
-            runs_project = Project.objects.create(name="Week runs", slug="week-runs", status="active")
+            runs_project = Project.objects.create(
+                name="Week runs", slug="week-runs", status="active", start_date=date(2026, 12, 1),
+                target_end_date=date(2026, 12, 13), compute_cost=Decimal("1234.5"),
+            )  # fmt: skip
+            TeamMember.objects.create(project=runs_project, display_name="Ada", role="data_scientist",
+                                      years_experience=4, contribution_hours=120, performance_score=80)  # fmt: skip
             start = timezone.now() - timedelta(days=2)
             runs = [
                 Run.objects.create(
@@ -417,3 +423,20 @@ def test_a_username_outside_the_safe_set_is_refused_in_the_admin_area(week, brow
         assert error.startswith("A username may contain only letters (a–z, A–Z), digits and . _ - @")
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------------------------------------- 9. formatting
+def test_durations_dates_costs_and_team_columns_read_plainly(week, tab):
+    run = week["runs"][0]
+    tab.goto(_url(week, f"/runs/{run.pk}/"))
+    facts = tab.locator("dl.facts")
+    assert facts.locator("div", has_text="Duration").locator("dd").inner_text() == "3 h 0 min 0 s"
+    project = week["runs_project"]
+    tab.goto(_url(week, f"/projects/{project.pk}/"))
+    main = tab.locator("main").inner_text()
+    assert "2026-12-13" in main and "Dec." not in main  # ISO dates, like every other date in the product
+    cost = tab.locator("dl.facts div", has_text="Compute cost").locator("dd").inner_text()
+    assert cost == "1,234.50 cost units"  # the unit the organisation set, or say that it is one
+    team = tab.locator("#team thead").inner_text()
+    assert "Hours contributed" in team and "Performance (0–100)" in team and "Perf." not in team
+    _shot(tab, "project-formatting")

@@ -204,3 +204,17 @@ def test_what_if_on_a_phone_keeps_a_summary_in_view_and_chart_labels_fit(
     finally:
         context.close()
     assert not problems and labels
+
+
+def test_models_page_offers_no_roll_back_with_nowhere_to_go(recommender, _session_tenants, live_server_url, page):
+    """Issue 22 item 9: the only version was promoted because nothing was active, and cannot be rolled back."""
+    alpha = _session_tenants[0]
+    _login(page, live_server_url, alpha, alpha.admin_username, alpha.admin_password)
+    page.goto(live_server_url.url(alpha.host, "/models"))
+    versions = page.locator('[data-testid="model-table"] tbody tr')
+    assert versions.count() == 1  # the seeded tenant's only version
+    assert versions.get_by_role("button", name="Roll back").count() == 0
+    assert versions.locator('[data-testid="no-rollback"]').inner_text() == "no earlier version to roll back to"
+    decisions = page.locator("h3:has-text('Decisions') + ul").inner_text()
+    assert "No active model." not in decisions
+    assert "Promoted automatically: the first version, as no model was active" in decisions

@@ -118,8 +118,15 @@ def _impact_artifacts() -> dict[str, Artifact]:
     return made
 
 
+def _console(tab, problems: list[str], msg) -> None:
+    expected = getattr(tab, "expected_status", None)  # an error page the test opens on purpose
+    if msg.type != "error" or (expected and f"status of {expected}" in msg.text):
+        return
+    problems.append(f"console {msg.type}: {msg.text}")
+
+
 def _watch(tab, problems: list[str]) -> None:
-    tab.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    tab.on("console", lambda msg: _console(tab, problems, msg))
     tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     tab.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}"))
 
@@ -440,3 +447,23 @@ def test_durations_dates_costs_and_team_columns_read_plainly(week, tab):
     team = tab.locator("#team thead").inner_text()
     assert "Hours contributed" in team and "Performance (0–100)" in team and "Perf." not in team
     _shot(tab, "project-formatting")
+
+
+# ---------------------------------------------------------------------------------------------- 10. error pages
+def test_refusals_and_unknown_addresses_get_the_products_own_pages(week, tab):
+    tab.expected_status = 403
+    response = tab.goto(_url(week, "/manage/"))
+    assert response.status == 403
+    page = tab.get_by_test_id("error-403")
+    assert page.get_by_role("heading", level=1).inner_text() == "You can't open this page"
+    assert "The lead role may not create users and service accounts." in page.inner_text()
+    assert tab.locator("nav#mainnav").count() == 1  # the product's frame, its menu included
+    _shot(tab, "error-403")
+    page.get_by_role("link", name="Object grants you manage").click()
+    tab.wait_for_url("**/manage/grants")
+    tab.expected_status = 404
+    response = tab.goto(_url(week, "/no/such/page"))
+    assert response.status == 404
+    assert tab.get_by_test_id("error-404").get_by_role("heading", level=1).inner_text() == "Page not found"
+    assert "URLconf" not in tab.content()
+    _shot(tab, "error-404")

@@ -160,6 +160,12 @@ def pages(ids: dict) -> list[tuple[str, str | list]]:
         ("similar projects (htmx)", f"/projects/{project}/similar"),
         ("models", "/models"),
         ("what-if prediction (htmx POST)", WHAT_IF),
+        ("what-if prediction saved (Predict)", [*WHAT_IF, ("predict", "1")]),
+        ("projects CSV (filtered)", "/projects/?status=completed&sort=-success&format=csv"),
+        ("runs CSV (one project)", f"/runs/?project={project}&format=csv"),
+        ("models CSV", "/models?format=csv"),
+        ("help: how to log runs", f"/help/log-runs?project={project}"),
+        ("help: run search", "/help/run-search"),
     ]
 
 
@@ -198,7 +204,8 @@ def count_queries(host: str, slug: str, entries: list[tuple[str, str | list]]) -
     return counts
 
 
-# A proposal as the what-if page posts it (a prediction with suggestions; every call is stored, like the API's).
+# A proposal as the what-if page posts it while the lead edits (a preview with suggestions, not stored); with
+# ("predict", "1") added it is the Predict button, which stores the prediction like the API.
 WHAT_IF = [
     ("spec", "Forecast weekly demand per store and product family from point-of-sale history and promotions."),
     ("problem_class", "forecasting"),

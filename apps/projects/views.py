@@ -158,7 +158,7 @@ def project_detail(request, pk: int):
         "can_delete": can(request.user, "projects", "delete", project),
         "can_grant": can(request.user, "grants", "read", project),
         "prediction": prediction_for(request.user, project),
-        "cost_unit": selectors.cost_unit(),
+        "cost_unit": selectors.cost_unit,  # called by the template only when a cost is shown
         "can_predict": can(request.user, "models", "read"),
     }
     return render(request, "projects/detail.html", context)

@@ -9,10 +9,12 @@ from django.db.models import (
     Avg,
     Case,
     Count,
+    Exists,
     F,
     FloatField,
     Max,
     Min,
+    OuterRef,
     QuerySet,
     Value,
     When,
@@ -180,13 +182,11 @@ def model_list() -> QuerySet[SuccessModel]:
     return SuccessModel.objects.defer("booster").order_by("-version")
 
 
-def models_with_rollback() -> set[int]:
-    """Ids of the versions that replaced another when promoted, so a roll back has somewhere to go (the first
-    version ever promoted has not)."""
+def has_rollback() -> Exists:
+    """Annotation for a model queryset: whether the version replaced another when promoted, so a roll back has
+    somewhere to go (the first version ever promoted has not). In the same query as the versions themselves."""
     promoted = (ModelAction.AUTO_PROMOTED, ModelAction.PROMOTED)
-    return set(
-        ModelEvent.objects.filter(action__in=promoted, previous_active__isnull=False).values_list("model_id", flat=True)
-    )
+    return Exists(ModelEvent.objects.filter(model=OuterRef("pk"), action__in=promoted, previous_active__isnull=False))
 
 
 def model_events(model: SuccessModel) -> QuerySet[ModelEvent]:

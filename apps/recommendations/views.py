@@ -207,7 +207,7 @@ def what_if_predict(request):
     if context["result"] is not None:
         context.update(_result_charts(context["result"], _artifact_names(request.user)))
         context["warnings"] = _warnings(context["result"], rows)
-        context["cost_unit"] = cost_unit()
+        context["cost_unit"] = cost_unit  # called by the template only when a cost is shown
     else:
         context["problems"] = _problems(form, rows, context["errors"])
     return render(request, "recommendations/_what_if_result.html", context)
@@ -323,7 +323,7 @@ def _interval(prediction: dict, actual: float | None = None) -> dict | None:
 @login_required
 def model_registry(request):
     require(request.user, "models", "read")
-    versions = list(selectors.model_list())
+    versions = list(selectors.model_list().annotate(has_rollback=selectors.has_rollback()))
     if wants_csv(request):
         return _models_csv(versions)
     chosen = request.GET.get("version", "")
@@ -372,7 +372,6 @@ def model_registry(request):
         "selected": selected,
         "selected_metrics": (selected.cv_metrics if selected else {}) or {},
         "events": _decisions(selectors.model_events(selected)[:RUNS_SHOWN]) if selected else [],
-        "rollback_ids": selectors.models_with_rollback() if can(request.user, "models", "change") else set(),
         "cv_chart": cv_chart,
         "importance_chart": importance_chart,
         "training_runs": list(selectors.training_run_list()[:RUNS_SHOWN]),

@@ -17,10 +17,11 @@ PYTEST_ARGS ?=
 # This machine's pip config names index folders that may be absent; drop that noise, keep real warnings.
 PIP_FILTER := { grep -v '^WARNING: Location .* is ignored' || true; }
 
-.PHONY: help venv services migrate demo run test stop lint fmt lock browser tools bench vendor fuzz load faults
+.PHONY: help venv services migrate demo run dev test stop lint fmt lock browser tools bench vendor fuzz load faults
 
 help:
 	@echo "make run    set up everything and start web + Celery worker + beat (http://demo.localhost:8000)"
+	@echo "make dev    the same with DEBUG on (Django's debug pages; for developers)"
 	@echo "make test   set up everything and run the whole test suite with coverage"
 	@echo "make stop   stop the PostgreSQL/Redis processes that make run/test started"
 	@echo "make lint   ruff check + format check, Django system checks, missing migrations"
@@ -59,7 +60,11 @@ run: demo
 	@echo "[run] starting web (http://demo.localhost:8000), Celery workers (default, ml) and beat — Ctrl-C stops them"
 	rm -rf "$(METRICS_DIR)" && mkdir -p "$(METRICS_DIR)"
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PROMETHEUS_MULTIPROC_DIR="$(METRICS_DIR)" DJANGO_SETTINGS_MODULE=$(RUN_SETTINGS) \
-	  $(VENV)/bin/honcho start -f Procfile web worker mlworker beat
+	  DEBUG=$(if $(DEBUG),$(DEBUG),false) $(VENV)/bin/honcho start -f Procfile web worker mlworker beat
+
+# `make run` with Django's debug pages (tracebacks, the URL list on a 404): for developers, never for a demo.
+dev:
+	$(MAKE) run DEBUG=1
 
 test: services browser tools
 	$(PY) -m pytest --ds=maestro.settings.test --cov --cov-report=term --cov-fail-under=85 $(PYTEST_ARGS)

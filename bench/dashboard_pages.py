@@ -12,6 +12,7 @@ its SQL statements (the query-count tests in tests/dashboard/ bound the same pag
 count on the demo-sized tenant). The tenant is dropped at the end, also on error or Ctrl-C.
 
     .venv/bin/python bench/dashboard_pages.py [--projects 600] [--runs-per-project 3] [--requests 100] [--workers 2]
+        [--only "runs (" --only "models"]   # only pages whose label contains one of these
 """
 
 from __future__ import annotations
@@ -160,6 +161,12 @@ def pages(ids: dict) -> list[tuple[str, str | list]]:
         ("similar projects (htmx)", f"/projects/{project}/similar"),
         ("models", "/models"),
         ("what-if prediction (htmx POST)", WHAT_IF),
+        ("what-if prediction saved (Predict)", [*WHAT_IF, ("predict", "1")]),
+        ("projects CSV (filtered)", "/projects/?status=completed&sort=-success&format=csv"),
+        ("runs CSV (one project)", f"/runs/?project={project}&format=csv"),
+        ("models CSV", "/models?format=csv"),
+        ("help: how to log runs", f"/help/log-runs?project={project}"),
+        ("help: run search", "/help/run-search"),
     ]
 
 
@@ -198,7 +205,8 @@ def count_queries(host: str, slug: str, entries: list[tuple[str, str | list]]) -
     return counts
 
 
-# A proposal as the what-if page posts it (a prediction with suggestions; every call is stored, like the API's).
+# A proposal as the what-if page posts it while the lead edits (a preview with suggestions, not stored); with
+# ("predict", "1") added it is the Predict button, which stores the prediction like the API.
 WHAT_IF = [
     ("spec", "Forecast weekly demand per store and product family from point-of-sale history and promotions."),
     ("problem_class", "forecasting"),
@@ -222,6 +230,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--only", action="append", default=[], help="time only pages whose label contains this")
     args = parser.parse_args()
     setup_django()
     from django.contrib.auth import get_user_model
@@ -242,13 +251,14 @@ def main() -> None:
             admin.set_password(password)
             admin.save(update_fields=["password"])
         progress("counting each page's SQL statements")
-        queries = count_queries(tenant.host, tenant.slug, pages(ids))
+        chosen = [(label, path) for label, path in pages(ids) if not args.only or any(o in label for o in args.only)]
+        queries = count_queries(tenant.host, tenant.slug, chosen)
         with gunicorn(args.workers) as server:
             browser = Browser(server.port, tenant.host)
             browser.login("admin", password)
             signed_out = Browser(server.port, tenant.host)
             rows = []
-            for label, path in pages(ids):
+            for label, path in chosen:
                 if isinstance(path, list):
                     fetch = lambda p=path: browser.post("/what-if/predict", p)  # noqa: E731
                 else:

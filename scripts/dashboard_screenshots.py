@@ -3,7 +3,8 @@
 The script creates a throwaway tenant in the dev database, seeds it with the demo data (``seed_demo``'s code:
 projects with teams, artifact usage, runs with metric curves, outcomes, spec embeddings, a trained success model
 and artifact impact), starts gunicorn with production settings (minus the HTTPS redirect), signs in through the
-login form in the system Chromium (Playwright) and saves one PNG per page, 1280 px wide (the top 860–1500 px).
+login form in the system Chromium (Playwright) and saves one PNG per page, 1280 px wide (the top 860–1500 px), plus
+the what-if page on a phone (390 × 844, what the screen shows).
 The tenant is dropped at the end, also on error or Ctrl-C. It stops with an error on any JavaScript console error
 or failed request, so a broken page is never published.
 
@@ -25,6 +26,7 @@ from _harness import gunicorn, progress, setup_django, throwaway_tenant  # noqa:
 
 PASSWORD = "screenshots-password-7391"
 VIEWPORT = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
 TENANT_NAME = "Acme ML (demo data)"
 
 
@@ -73,6 +75,11 @@ def shoot(port: int, host: str, ids: dict, out: Path) -> list[Path]:
         ("project-detail", f"/projects/{ids['project']}/", "#similar-title", 1500),
         ("compare-runs", f"/runs/compare?ids={ids['runs'][0]}&ids={ids['runs'][1]}", "[data-chart-ready='1']", 1100),
         ("artifact-detail", f"/artifacts/{ids['artifact']}/", None, 860),
+        # linked from the README's Dashboard section (not shown inline)
+        ("runs", "/runs/?sort=-metrics.val_accuracy", None, 900),
+        ("run-detail", f"/runs/{ids['runs'][0]}/", "[data-chart-ready='1']", 1100),
+        ("models", "/models", "[data-chart-ready='1']", 1300),
+        ("help-log-runs", f"/help/log-runs?project={ids['project']}", None, 1300),
     ]
     problems: list[str] = []
     saved = []
@@ -101,6 +108,19 @@ def shoot(port: int, host: str, ids: dict, out: Path) -> list[Path]:
             height = min(height, page.evaluate("() => document.documentElement.scrollHeight"))
             page.screenshot(path=str(target), full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": height})
             saved.append(target)
+        phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        phone.add_cookies(page.context.cookies())
+        small = phone.new_page()
+        small.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
+        small.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        progress("screenshot what-if-phone")
+        small.goto(f"{base}/what-if?project={ids['project']}")
+        small.wait_for_selector('[data-testid="sticky-summary"]', timeout=60_000)
+        small.wait_for_load_state("networkidle")
+        small.wait_for_timeout(600)
+        target = out / "what-if-phone.png"
+        small.screenshot(path=str(target))
+        saved.append(target)
         browser.close()
     if problems:
         raise RuntimeError("browser problems:\n" + "\n".join(problems))

@@ -8,6 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from apps.accounts.choices import Role, TokenScope
+from apps.accounts.validators import USERNAME_CHARACTERS, validate_username
 from apps.dashboard.forms import DateInput
 
 
@@ -35,7 +36,9 @@ def role_choices(actor) -> list[tuple[str, str]]:
 
 
 class UserCreateForm(forms.Form):
-    username = forms.CharField(max_length=150)
+    username = forms.CharField(
+        max_length=150, validators=[validate_username], help_text=f"Only {USERNAME_CHARACTERS}; no spaces."
+    )
     email = forms.EmailField(required=False)
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)

@@ -6,10 +6,21 @@ from django.db import models
 from django.utils import timezone
 
 from apps.accounts.choices import Role, TokenScope
+from apps.accounts.validators import USERNAME_CHARACTERS, validate_username
 
 
 class User(AbstractUser):
     """A person or a service account of one tenant. The same username in two tenants is two unrelated users."""
+
+    username_validator = validate_username
+    username = models.CharField(
+        "username",
+        max_length=150,
+        unique=True,
+        help_text=f"Required. 150 characters or fewer: {USERNAME_CHARACTERS}.",
+        validators=[validate_username],
+        error_messages={"unique": "A user with that username already exists."},
+    )
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     is_service_account = models.BooleanField(
@@ -44,7 +55,9 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, editable=False)
     scope = models.CharField(max_length=8, choices=TokenScope.choices, default=TokenScope.WRITE)
     created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        "expires on", null=True, blank=True, help_text="The token stops working at this moment (empty: never)."
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -52,6 +65,8 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

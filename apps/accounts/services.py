@@ -16,6 +16,7 @@ from apps.access.selectors import require
 from apps.accounts.choices import Role, TokenScope
 from apps.accounts.models import ApiToken, User
 from apps.accounts.tokens import new_token
+from apps.accounts.validators import username_problem
 from apps.tenants.quotas import quota_check
 
 
@@ -37,8 +38,9 @@ def user_create(
     Raises ``QuotaExceeded`` (403) when the tenant's plan has no room for another active user.
     """
     errors = {}
-    if not username or len(username) > 150:
-        errors["username"] = "A username of 1–150 characters is required."
+    problem = username_problem(username)
+    if problem:
+        errors["username"] = problem
     elif User.objects.filter(username=username).exists():
         errors["username"] = f"The username '{username}' is taken."
     if email:

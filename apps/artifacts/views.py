@@ -32,6 +32,7 @@ ORDERINGS = {
     "created": (F("created_at").desc(), F("id").desc()),
 }
 USAGES_SHOWN = 15
+USAGES_ALL = 1000  # "See all": every visible usage up to this many (the page says when there are more)
 
 
 def _artifact_or_404(user, pk: int) -> Artifact:
@@ -95,19 +96,37 @@ def artifact_edit(request, pk: int):
     return render(request, "artifacts/form.html", {"form": form, "artifact": artifact})
 
 
+def impact_reading(impact) -> dict:
+    """How to read an artifact's two impact figures in plain words (the figures themselves are the recommender's):
+    whether the model's estimate is exactly zero (the model gives the artifact no weight at all) and whether the
+    model's and the observed 95 % intervals overlap (None when there is no observed figure)."""
+    if impact is None or impact.status != "ok":
+        return {}
+    zero = round(impact.impact, 1) == round(impact.ci_low, 1) == round(impact.ci_high, 1) == 0
+    agree = None
+    if impact.observed_lift is not None and impact.observed_lift_ci_low is not None:
+        agree = impact.ci_low <= impact.observed_lift_ci_high and impact.observed_lift_ci_low <= impact.ci_high
+    return {"model_zero": zero, "agree": agree}
+
+
 def _detail_context(request, artifact: Artifact, version_form: ArtifactVersionForm | None = None) -> dict:
     versions = list(selectors.artifact_version_list(user=request.user, artifact=artifact))
     usages = selectors.artifact_usage_list(user=request.user).filter(artifact=artifact)
     can_upload = can(request.user, "artifact_versions", "create", artifact)
+    show_all = request.GET.get("used_by") == "all"
+    impact = artifact_impact_get(user=request.user, artifact_id=artifact.pk)["impact"]
     return {
         "artifact": artifact,
         "versions": versions,
-        "usages": list(usages[:USAGES_SHOWN]),
+        "usages": list(usages[: USAGES_ALL if show_all else USAGES_SHOWN]),
+        "usages_all": show_all,
+        "usages_cap": USAGES_ALL,
         "usage_total": artifact.usage_count,
         "version_form": (version_form or ArtifactVersionForm()) if can_upload else None,
         "can_edit": can(request.user, "artifacts", "change", artifact),
         "can_grant": can(request.user, "grants", "read", artifact),
-        "impact": artifact_impact_get(user=request.user, artifact_id=artifact.pk)["impact"],
+        "impact": impact,
+        "impact_reading": impact_reading(impact),
         "impact_min_usage": settings.RECOMMENDATIONS_IMPACT_MIN_USAGE,
         "max_upload_bytes": max_upload_bytes(),
     }

@@ -37,9 +37,12 @@ def chart(
     return config
 
 
-def xy_points(xs: Iterable[Any], ys: Iterable[Any]) -> list[dict]:
-    """Points ``{"x": …, "y": …}`` for a linear x axis; non-finite y values become null (gaps)."""
-    return [{"x": int(x), "y": finite(y)} for x, y in zip(xs, ys, strict=True)]
+def xy_points(xs: Iterable[Any], ys: Iterable[Any], ts: Iterable[Any] | None = None) -> list[dict]:
+    """Points ``{"x": …, "y": …}`` for a linear x axis; non-finite y values become null (gaps). With ``ts``
+    (timestamps in ms) each point also carries ``"t"``, so the page can put wall-clock or relative time on x."""
+    if ts is None:
+        return [{"x": int(x), "y": finite(y)} for x, y in zip(xs, ys, strict=True)]
+    return [{"x": int(x), "y": finite(y), "t": int(t)} for x, y, t in zip(xs, ys, ts, strict=True)]
 
 
 def axis(title: str, **extra) -> dict:

@@ -186,6 +186,8 @@ class CiRun(models.Model):
 
     class Meta:
         ordering = ["-finished_at", "-id"]
+        verbose_name = "CI run"
+        verbose_name_plural = "CI runs"
         indexes = [models.Index(fields=["project", "finished_at"], name="cirun_project_finished_idx")]
         constraints = [
             models.UniqueConstraint(fields=["integration", "run_key", "attempt"], name="cirun_unique_per_integration"),

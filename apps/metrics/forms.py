@@ -11,7 +11,7 @@ class RunFilterForm(forms.Form):
         label="Search expression",
         max_length=4000,
         widget=forms.TextInput(attrs={"type": "search", "spellcheck": "false", "class": "mono"}),
-        help_text="For example: metrics.accuracy > 0.9 AND params.optimizer = 'adam'. See the README's Run search.",
+        help_text="For example: metrics.accuracy > 0.9 AND params.optimizer = 'adam'.",
     )
     name = forms.CharField(required=False, label="Run name contains", max_length=250)
     status = forms.ChoiceField(required=False, choices=[("", "Any"), *RunStatus.choices])

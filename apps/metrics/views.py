@@ -4,6 +4,7 @@ param, keyset pages), a run with zoomable metric charts, and a comparison of sev
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from urllib.parse import urlencode
 
@@ -12,11 +13,12 @@ from django.shortcuts import render
 
 from apps.access.declarations import access
 from apps.dashboard.charts import axis, chart, finite, xy_points
+from apps.dashboard.export import csv_response, wants_csv
 from apps.dashboard.forms import wants_partial
 from apps.metrics import selectors
 from apps.metrics.choices import RunStatus
 from apps.metrics.forms import RunFilterForm
-from apps.metrics.search.compiler import SearchError, search_runs
+from apps.metrics.search.compiler import SearchError, search_count, search_runs
 from apps.projects.selectors import project_list
 
 PER_PAGE = 50
@@ -24,9 +26,13 @@ CHART_POINTS = 1000
 COMPARE_POINTS = 500
 MAX_CHARTS = 6
 MAX_COMPARED = 10
+MAX_CHOOSABLE = 200  # runs listed to choose from when more than MAX_COMPARED were ticked
 PARAM_COLUMNS = 4
 METRIC_COLUMNS = 5
 SORTABLE_ATTRIBUTES = {"start_time": "start_time", "name": "name", "status": "status"}
+COUNT_LIMIT = 10_000  # the runs list counts matches up to this many ("more than 10,000" beyond)
+CSV_LIMIT = 10_000  # runs in one CSV export (the page says so when there are more)
+CSV_PAGE = 1000
 
 
 def _quote(key: str) -> str:
@@ -73,8 +79,12 @@ def run_list(request):
     if data.get("name"):
         queryset = queryset.filter(name__icontains=data["name"])
     sort, order_by = _order_by(request.GET.get("sort", ""))
+    if wants_csv(request):
+        return _runs_csv(queryset, data.get("q") or None, order_by)
     search_error = None
+    total = None
     try:
+        total = search_count(queryset, filter_text=data.get("q") or None, limit=COUNT_LIMIT)
         page = search_runs(
             queryset,
             filter_text=data.get("q") or None,
@@ -99,21 +109,62 @@ def run_list(request):
         query = request.GET.copy()
         query.pop("cursor")
         first_query = query.urlencode()
+    metric_keys = _frequent(metrics, METRIC_COLUMNS, keep=sort_key.removeprefix("metrics."))
+    overrides = best_overrides(request)
+    best_runs = {}  # metric key → id of the run with the best value on this page
+    for key in metric_keys:
+        values = [run.data.metrics[key][0] if key in run.data.metrics else None for run in runs]
+        index = best_index(values, best_direction(key, overrides))
+        if index is not None:
+            best_runs[key] = runs[index].pk
     context = {
         "form": form,
         "runs": runs,
         "project": project,
         "param_keys": _frequent(params, PARAM_COLUMNS, keep=sort_key.removeprefix("params.")),
-        "metric_keys": _frequent(metrics, METRIC_COLUMNS, keep=sort_key.removeprefix("metrics.")),
+        "metric_keys": metric_keys,
+        "best_runs": best_runs,
         "sort": sort,
         "search_error": search_error,
+        "total": total,
         "next_query": next_query,
         "first_query": first_query,
         "filtered": bool(data.get("q") or data.get("status") or data.get("name") or project),
         "statuses": RunStatus,
+        "max_compared": MAX_COMPARED,
     }
     template = "metrics/_runs_results.html" if wants_partial(request) else "metrics/runs.html"
     return render(request, template, context)
+
+
+def _runs_csv(queryset, filter_text: str | None, order_by: list[str]):
+    """Every run the filters and search match (up to CSV_LIMIT), in the page's order: attributes, then one column
+    per param and per metric (its latest value). A wrong search expression exports nothing but the header."""
+    runs = []
+    token = None
+    try:
+        while len(runs) < CSV_LIMIT:
+            page = search_runs(queryset, filter_text=filter_text, order_by=order_by, max_results=CSV_PAGE,
+                               page_token=token)  # fmt: skip
+            runs += selectors.run_data_from_query(page.runs)
+            token = page.next_page_token
+            if not token:
+                break
+    except SearchError:
+        runs = []
+    runs = runs[:CSV_LIMIT]
+    params = sorted({key for run in runs for key in run.data.params})
+    metrics = sorted({key for run in runs for key in run.data.metrics})
+    header = ["id", "uuid", "name", "project_id", "project", "status", "start_time", "end_time", "created_by"]
+    header += [f"params.{key}" for key in params] + [f"metrics.{key}" for key in metrics]
+    rows = (
+        [run.pk, run.uuid.hex, run.name, run.project_id, run.project.name, run.status, run.start_time, run.end_time,
+         run.data.created_by]
+        + [run.data.params.get(key) for key in params]
+        + [run.data.metrics[key][0] if key in run.data.metrics else None for key in metrics]
+        for run in runs
+    )  # fmt: skip
+    return csv_response("runs", header, rows)
 
 
 def _series_chart(series_list, labels: list[str]) -> tuple[dict, dict]:
@@ -121,7 +172,8 @@ def _series_chart(series_list, labels: list[str]) -> tuple[dict, dict]:
     datasets = []
     total = shown = non_finite = 0
     for series, label in zip(series_list, labels, strict=True):
-        datasets.append({"label": label, "data": xy_points(series.steps, series.values), "spanGaps": False})
+        points = xy_points(series.steps, series.values, series.timestamps)
+        datasets.append({"label": label, "data": points, "spanGaps": False})
         total += series.total_points
         shown += len(series.steps)
         non_finite += sum(1 for value in series.values.tolist() if not math.isfinite(value))
@@ -137,6 +189,7 @@ def _series_chart(series_list, labels: list[str]) -> tuple[dict, dict]:
         },
         zoom=True,
     )
+    config["metricControls"] = True  # x axis by step / wall clock / relative time, log scale, smoothing (charts.js)
     return config, {"total": total, "shown": shown, "non_finite": non_finite}
 
 
@@ -168,17 +221,50 @@ def run_detail(request, pk: int):
     return render(request, "metrics/run_detail.html", context)
 
 
-def _metric_row(key: str, runs) -> dict:
+# Metric names whose smaller values are better (matched as words of the key, e.g. val/loss, train_mae, wer).
+LOWER_IS_BETTER = {"loss", "error", "err", "mae", "mse", "rmse", "mape", "perplexity", "ppl", "wer", "cer",
+                   "latency", "time", "duration", "cost", "fpr", "fnr", "brier", "logloss", "nll"}  # fmt: skip
+
+
+def best_direction(key: str, overrides: dict[str, str]) -> str:
+    """ "min" or "max": what the lead chose for ``key`` (``?best=key:min``), else guessed from its name."""
+    if key in overrides:
+        return overrides[key]
+    words = {word for word in re.split(r"[^a-z0-9]+", key.lower()) if word}
+    return "min" if words & LOWER_IS_BETTER else "max"
+
+
+def best_overrides(request) -> dict[str, str]:
+    """``?best=val/loss:min&best=f1:max`` → {key: direction}; malformed entries are ignored."""
+    found = {}
+    for raw in request.GET.getlist("best"):
+        key, _, direction = raw.rpartition(":")
+        if key and direction in ("min", "max"):
+            found[key] = direction
+    return found
+
+
+def best_index(values: list, direction: str) -> int | None:
+    """Index of the best finite value (first of equals), or None when there is none."""
+    candidates = [(value, i) for i, value in enumerate(values) if finite(value) is not None]
+    if not candidates:
+        return None
+    sign = 1 if direction == "min" else -1
+    return min(candidates, key=lambda item: (sign * item[0], item[1]))[1]
+
+
+def _metric_row(key: str, runs, direction: str) -> dict:
     """One metric's latest value per run, each with its bar length relative to the row's largest magnitude (rows
-    have their own scale: a loss and a step count never share an axis)."""
+    have their own scale: a loss and a step count never share an axis), and which run is best for it."""
     values = [run.data.metrics[key][0] if key in run.data.metrics else None for run in runs]
     magnitudes = [abs(value) for value in values if finite(value) is not None]
     largest = max(magnitudes, default=0.0)
+    best = best_index(values, direction)
     cells = []
-    for value in values:
+    for index, value in enumerate(values):
         share = abs(value) / largest * 100 if largest and finite(value) is not None else 0.0
-        cells.append({"value": value, "bar": round(share, 1)})
-    return {"key": key, "cells": cells}
+        cells.append({"value": value, "bar": round(share, 1), "best": index == best})
+    return {"key": key, "cells": cells, "direction": direction}
 
 
 def _compare_ids(request) -> list[int]:
@@ -199,8 +285,8 @@ def run_compare(request):
     problem = None
     if len(ids) < 2:
         problem = "Select at least two runs to compare."
-    elif len(ids) > MAX_COMPARED:
-        problem = f"Compare at most {MAX_COMPARED} runs at a time."
+    elif len(ids) > MAX_CHOOSABLE:
+        problem = f"Compare at most {MAX_COMPARED} runs at a time ({len(ids)} were selected)."
     runs = []
     if not problem:
         visible = selectors.run_list(user=request.user).select_related("project").filter(pk__in=ids)
@@ -210,6 +296,11 @@ def run_compare(request):
             problem = f"No such run: {', '.join(map(str, missing))}."
         else:
             runs = [found[run_id] for run_id in ids]
+    if not problem and len(runs) > MAX_COMPARED:
+        # the selection stays: the lead unticks some of them here instead of starting again (a page to act on: 200)
+        context = {"choose": runs, "max_compared": MAX_COMPARED, "runs": []}
+        context["problem"] = f"{len(runs)} runs are selected; compare at most {MAX_COMPARED} at a time."
+        return render(request, "metrics/compare.html", context)
     if problem:
         return render(request, "metrics/compare.html", {"problem": problem, "runs": []}, status=400)
     selectors.run_data_attach(runs)
@@ -220,7 +311,13 @@ def run_compare(request):
         values = [run.data.params.get(key) for run in runs]
         param_rows.append({"key": key, "values": values, "differs": len(set(values)) > 1})
     metric_keys = sorted({key for run in runs for key in run.data.metrics})
-    metric_rows = [_metric_row(key, runs) for key in metric_keys]
+    overrides = best_overrides(request)
+    metric_rows = [_metric_row(key, runs, best_direction(key, overrides)) for key in metric_keys]
+    for row in metric_rows:  # the link that flips which end is best, keeping the rest of the page's query
+        query = request.GET.copy()
+        kept = [raw for raw in query.getlist("best") if raw.rpartition(":")[0] != row["key"]]
+        query.setlist("best", [*kept, f"{row['key']}:{'max' if row['direction'] == 'min' else 'min'}"])
+        row["flip_query"] = query.urlencode()
     shared = [key for key in metric_keys if all(key in run.data.metrics for run in runs)]
     charts = []
     for index, key in enumerate(_chosen_keys(request, shared)):

@@ -126,7 +126,8 @@ class ScoringSettingsAdmin(admin.ModelAdmin):
 
     list_display = ["__str__", "w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference",
                     "min_components", "updated_at"]  # fmt: skip
-    fields = ["w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference", "min_components"]
+    fields = ["w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference", "min_components",
+              "cost_unit"]  # fmt: skip
     access_actions = {"add": "change"}  # saving the single row the first time sets the tenant's settings
 
     def has_add_permission(self, request):

@@ -77,6 +77,15 @@ class ProjectForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = _users()
 
+    def clean(self):
+        """Checks across fields that the model also makes, here so they show with every other error at once (the
+        service runs only once the form is valid)."""
+        cleaned = super().clean()
+        start, end = cleaned.get("start_date"), cleaned.get("target_end_date")
+        if start and end and end < start:
+            self.add_error("target_end_date", "The target end date cannot be before the start date.")
+        return cleaned
+
     @classmethod
     def initial_for(cls, project: Project) -> dict:
         initial = {name: getattr(project, name) for name in cls.base_fields if name != "owner"}

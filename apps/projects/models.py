@@ -177,6 +177,11 @@ class ScoringSettings(models.Model):
     min_components = models.PositiveSmallIntegerField(
         default=2, validators=[MinValueValidator(1), MaxValueValidator(3)]
     )
+    cost_unit = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="What compute costs are counted in, shown next to every cost (e.g. EUR, USD, GPU hours).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

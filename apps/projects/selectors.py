@@ -81,6 +81,11 @@ def team_member_list(*, user: User, project: Project) -> QuerySet[TeamMember]:
     return scope(TeamMember.objects.filter(project=project), user=user).select_related("user").order_by("id")
 
 
+def cost_unit() -> str:
+    """The unit compute costs are counted in ("cost units" until an admin names it in the scoring settings)."""
+    return ScoringSettings.objects.filter(pk=1).values_list("cost_unit", flat=True).first() or "cost units"
+
+
 def scoring_settings_get(*, user: User) -> ScoringSettings:
     """The tenant's scoring settings; the defaults (unsaved) until an admin changes them."""
     return ScoringSettings.objects.filter(pk=1).first() or ScoringSettings(pk=1)

@@ -43,7 +43,7 @@ TEAM_MEMBER_FIELDS = frozenset(
     {"user", "display_name", "role", "experience_level", "years_experience", "contribution_hours", "performance_score"}
 )
 SCORING_FIELDS = frozenset(
-    {"w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference", "min_components"}
+    {"w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference", "min_components", "cost_unit"}
 )
 SLUG_MAX = Project._meta.get_field("slug").max_length
 TAG_MAX = 50
@@ -106,12 +106,22 @@ def scoring_weights() -> scoring.ScoringWeights:
     return row.as_weights() if row else scoring.ScoringWeights()
 
 
+OUTCOME_LABELS = {"model_performance": "model performance", "business_impact": "business impact",
+                  "compute_cost": "compute cost"}  # fmt: skip
+
+
 def _insufficient_error(exc: scoring.InsufficientOutcome) -> ValidationError:
-    message = (
-        f"Required to compute success_score when completing the project ({exc.needed} of the weighted outcome "
-        f"fields are needed, {exc.given} given). Provide it, or set success_score explicitly."
+    """Completing without enough outcome: one explanation, on the success score, in plain words; each missing
+    outcome field gets a short note of its own (the API reports every field; the form shows each note once)."""
+    missing = [OUTCOME_LABELS.get(field, field.replace("_", " ")) for field in exc.missing]
+    listed = " or ".join(missing) if len(missing) <= 2 else f"{', '.join(missing[:-1])} or {missing[-1]}"
+    explanation = (
+        f"To complete the project, enter its success score, or {exc.needed - exc.given} more of the outcome "
+        f"({listed}) so the score can be computed from {exc.needed} of them ({exc.given} given)."
     )
-    return ValidationError({field: message for field in exc.missing} or {"success_score": message})
+    errors = {field: "Needed to compute the success score." for field in exc.missing}
+    errors["success_score"] = explanation
+    return ValidationError(errors)
 
 
 def _apply_completion(project: Project, data: dict[str, Any], previous_status: str | None) -> None:

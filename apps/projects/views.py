@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.access.declarations import access
 from apps.access.policy import CREATE, DELETE, UPDATE
+from apps.dashboard.export import csv_response, wants_csv
 from apps.dashboard.forms import call_service, wants_partial
 from apps.dashboard.listing import page_of, sort_from
 from apps.dashboard.permissions import can, require
@@ -18,7 +20,7 @@ from apps.metrics.selectors import run_data_attach, run_list
 from apps.projects import selectors, services
 from apps.projects.filtersets import ProjectFilterSet
 from apps.projects.forms import ProjectFilterForm, ProjectForm, TeamMemberForm
-from apps.projects.models import Project
+from apps.projects.models import Project, TeamMember
 from apps.recommendations.views import prediction_for
 from maestro.api.pagination import CappedCountPaginator
 
@@ -35,6 +37,8 @@ SORT_COLUMNS = {
 }
 DEFAULT_SORT = "-created"
 RECENT_RUNS = 10
+CSV_HEADER = ("id", "name", "status", "problem_class", "owner", "team_size", "complexity", "success_score",
+              "start_date", "target_end_date", "completion_date", "visibility", "tags", "created_at")  # fmt: skip
 
 
 def _project_or_404(user, pk: int) -> Project:
@@ -64,6 +68,8 @@ def project_list(request):
         queryset = queryset.filter(Q(name__icontains=search) | Q(slug__icontains=search) | Q(spec__icontains=search))
     sort = sort_from(request, SORT_COLUMNS, DEFAULT_SORT)
     queryset = queryset.order_by(*_nulls_last(sort.ordering))
+    if wants_csv(request):
+        return csv_response("projects", CSV_HEADER, _csv_rows(queryset))
     page = page_of(request, queryset, per_page=PER_PAGE, paginator_class=CappedCountPaginator)
     context = {
         "filters": filters,
@@ -74,6 +80,22 @@ def project_list(request):
     }
     template = "projects/_results.html" if wants_partial(request) else "projects/list.html"
     return render(request, template, context)
+
+
+def _csv_rows(queryset):
+    """Every filtered project (all pages), in the page's order. Only the exported columns are selected: the list's
+    team and usage JSON arrays would cost far more than the team size the export needs."""
+    team_size = (
+        TeamMember.objects.filter(project_id=OuterRef("pk")).order_by().values("project_id").annotate(n=Count("id"))
+    )
+    rows = queryset.values_list(
+        "pk", "name", "status", "problem_class", "owner__username", "complexity_score", "success_score", "start_date",
+        "target_end_date", "completion_date", "visibility", "tags", "created_at",
+    ).annotate(team_size=Coalesce(Subquery(team_size.values("n")), 0))  # fmt: skip
+    for (pk, name, status, problem_class, owner, complexity, success, start, target, completed, visibility, tags,
+         created, team) in rows.iterator(chunk_size=2000):  # fmt: skip
+        yield (pk, name, status, problem_class, owner, team, complexity, success, start, target, completed,
+               visibility, tags, created)  # fmt: skip
 
 
 @access("projects", get=CREATE, post=CREATE)
@@ -143,6 +165,7 @@ def project_detail(request, pk: int):
         "can_delete": can(request.user, "projects", "delete", project),
         "can_grant": can(request.user, "grants", "read", project),
         "prediction": prediction_for(request.user, project),
+        "cost_unit": selectors.cost_unit,  # called by the template only when a cost is shown
         "can_predict": can(request.user, "models", "read"),
     }
     return render(request, "projects/detail.html", context)

@@ -43,6 +43,13 @@ class WhatIfForm(forms.Form):
     artifact_ids = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, label="Artifacts you plan to use"
     )
+    required_roles = forms.MultipleChoiceField(
+        required=False,
+        choices=MemberRole.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="Roles the suggested team must include",
+        help_text="The suggested team keeps at least one of each (the API's constraints.min_per_role).",
+    )
 
     def __init__(self, *args, artifacts=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -79,6 +86,8 @@ def request_body(form: WhatIfForm, rows: list[MemberRow]) -> dict:
         body["project_id"] = data["project_id"]  # the prediction is kept with the project (prediction vs actual)
     if data.get("planned_duration_days") is not None:
         body["planned_duration_days"] = data["planned_duration_days"]
+    if data.get("required_roles"):
+        body["constraints"] = {"min_per_role": {role: 1 for role in data["required_roles"]}}
     return body
 
 

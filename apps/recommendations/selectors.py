@@ -9,8 +9,12 @@ from django.db.models import (
     Avg,
     Case,
     Count,
+    Exists,
     F,
     FloatField,
+    Max,
+    Min,
+    OuterRef,
     QuerySet,
     Value,
     When,
@@ -23,7 +27,7 @@ from apps.artifacts.models import Artifact
 from apps.projects.choices import ProjectStatus
 from apps.projects.models import Project
 from apps.recommendations import caches, dataset
-from apps.recommendations.choices import ModelStatus, PredictionStatus
+from apps.recommendations.choices import ModelAction, ModelStatus, PredictionStatus
 from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.ml import overlap as ov
 from apps.recommendations.models import (
@@ -155,6 +159,17 @@ def baseline() -> dict:
     }
 
 
+def team_size_range() -> tuple[int, int] | None:
+    """(smallest, largest) team of the completed projects with a score (what the model learns from); None without
+    any. A proposal outside it asks the model to extrapolate, which the what-if page says."""
+    agg = (
+        dataset.completed_projects()
+        .annotate(size=Count("team_members"))
+        .aggregate(low=Min("size"), high=Max("size"), n=Count("pk"))
+    )
+    return None if not agg["n"] else (agg["low"], agg["high"])
+
+
 def active_model() -> SuccessModel | None:
     return (
         SuccessModel.objects.filter(status=ModelStatus.ACTIVE)
@@ -165,6 +180,13 @@ def active_model() -> SuccessModel | None:
 
 def model_list() -> QuerySet[SuccessModel]:
     return SuccessModel.objects.defer("booster").order_by("-version")
+
+
+def has_rollback() -> Exists:
+    """Annotation for a model queryset: whether the version replaced another when promoted, so a roll back has
+    somewhere to go (the first version ever promoted has not). In the same query as the versions themselves."""
+    promoted = (ModelAction.AUTO_PROMOTED, ModelAction.PROMOTED)
+    return Exists(ModelEvent.objects.filter(model=OuterRef("pk"), action__in=promoted, previous_active__isnull=False))
 
 
 def model_events(model: SuccessModel) -> QuerySet[ModelEvent]:

@@ -16,18 +16,19 @@ from apps.access.policy import CREATE, READ, UPDATE
 from apps.artifacts.choices import ArtifactType
 from apps.artifacts.selectors import artifact_list
 from apps.dashboard.charts import axis, chart
+from apps.dashboard.export import csv_response, wants_csv
 from apps.dashboard.permissions import can, require
 from apps.projects.choices import ExperienceLevel, MemberRole
 from apps.projects.models import Project
+from apps.projects.selectors import cost_unit, team_member_list
 from apps.projects.selectors import project_get as project_selector_get
-from apps.projects.selectors import team_member_list
 from apps.recommendations import selectors, services
 from apps.recommendations.api.serializers import RecommendationRequestSerializer
 
 # The API view's own translation of a validated request into a Proposal: the what-if page uses it so that the same
 # input gives the same prediction here and from POST /api/v1/recommendations.
 from apps.recommendations.api.views import _proposal as proposal_from_request
-from apps.recommendations.choices import ModelStatus
+from apps.recommendations.choices import ModelAction, ModelStatus
 from apps.recommendations.forms import MAX_MEMBERS, MemberRow, ModelActionForm, RetrainForm, WhatIfForm, member_rows
 from apps.recommendations.forms import request_body as what_if_request_body
 from apps.recommendations.ml import embeddings as emb
@@ -37,6 +38,10 @@ TOP_IMPORTANCES = 15
 SIMILAR_SHOWN = 5
 RUNS_SHOWN = 20
 POSITIVE, NEGATIVE = "#059669", "#dc2626"
+# Below this cosine similarity to the closest past spec, a spec is "unlike any past project". Measured with the
+# embedding model on 200 demo specs: every spec's closest other spec is ≥ 0.63 similar (median 0.87), a related
+# one-line brief ~0.55, while 10,000 "x", lorem ipsum or a cake recipe reach 0.15–0.18.
+UNLIKE_SIMILARITY = 0.3
 
 
 # ---------------------------------------------------------------------------------------------- labels
@@ -77,7 +82,7 @@ def feature_labels(names, artifact_names: dict[int, str], values=None) -> list[s
     shown = []
     for name, label, value in zip(names, labels, values, strict=True):
         if name.startswith("artifact_") and name[9:].isdecimal():
-            shown.append(label if value else f"does not {label}")
+            shown.append(label if value else f"does not use {label.removeprefix('uses ')}")
         elif name == "problem_class":
             shown.append(label)  # a category code, meaningless to read
         elif value is None:
@@ -181,10 +186,12 @@ def _serializer_errors(errors: dict, form: WhatIfForm, rows: list[MemberRow]) ->
 @require_POST
 def what_if_predict(request):
     """The prediction for the posted proposal (htmx partial): the same validation, Proposal and service as the API,
-    so the answer is the API's answer; stored as a Prediction like every recommendations call."""
+    so the answer is the API's answer. Live updates while the lead edits are previews; only **Predict** (the form's
+    ``predict`` button) stores a Prediction, as every API call does."""
     require(request.user, "models", "read")
     form = WhatIfForm(request.POST, artifacts=_library(request.user))
     rows = member_rows(request.POST)
+    store = "predict" in request.POST
     context = {"form": form, "rows": rows, "result": None, "errors": []}
     if len(rows) > MAX_MEMBERS:
         context["errors"].append(f"At most {MAX_MEMBERS} team members.")
@@ -197,13 +204,15 @@ def what_if_predict(request):
                 form.add_error("spec", "The spec must not be blank.")
             else:
                 context["result"] = services.recommendation_create(
-                    user=request.user, proposal=proposal, request_data=body
+                    user=request.user, proposal=proposal, request_data=body, store=store
                 )
                 context["request_body"] = body
         else:
             context["errors"] = _serializer_errors(serializer.errors, form, rows)
     if context["result"] is not None:
         context.update(_result_charts(context["result"], _artifact_names(request.user)))
+        context["warnings"] = _warnings(context["result"], rows)
+        context["cost_unit"] = cost_unit  # called by the template only when a cost is shown
     else:
         context["problems"] = _problems(form, rows, context["errors"])
     return render(request, "recommendations/_what_if_result.html", context)
@@ -219,6 +228,37 @@ def _problems(form: WhatIfForm, rows: list[MemberRow], errors: list[str]) -> lis
     problems += errors
     problems += [f"Team member {index}: {row.error}" for index, row in enumerate(rows, 1) if row.error]
     return problems
+
+
+def _warnings(result: dict, rows: list[MemberRow]) -> list[str]:
+    """What makes the number below untrustworthy, in plain words: a team size outside the data the model learned
+    from (an empty team above all) and a spec unlike every past one."""
+    warnings = []
+    sizes = selectors.team_size_range()
+    if sizes is not None and not sizes[0] <= len(rows) <= sizes[1]:
+        people = f"{sizes[0]}–{sizes[1]}" if sizes[0] != sizes[1] else str(sizes[0])
+        if not rows:
+            warnings.append(
+                f"No team members: every past project the model learned from had {people} people, so an empty team "
+                "is outside its data and the number below means little. Add the people you plan to staff."
+            )
+        else:
+            warnings.append(
+                f"A team of {len(rows)} is outside the data: past projects had {people} people, so the model "
+                "extrapolates."
+            )
+    if result.get("status") == "ok":
+        similarities = [n["similarity"] for n in result["neighbor_success"]["neighbors"]]
+    else:
+        similarities = [p["similarity"] for p in result.get("similar_projects", [])]
+    closest = max(similarities, default=None)
+    if closest is None or closest < UNLIKE_SIMILARITY:
+        found = "no past project is comparable" if closest is None else f"the closest is {closest:.0%} similar"
+        warnings.append(
+            f"This spec is unlike any past project ({found}): the model has nothing comparable to learn from, so "
+            "treat the prediction as a guess. Describe the goals and requirements in plain sentences."
+        )
+    return warnings
 
 
 def _result_charts(result: dict, artifact_names: dict[int, str]) -> dict:
@@ -253,8 +293,18 @@ def _result_charts(result: dict, artifact_names: dict[int, str]) -> dict:
         },
         colour_by_point=True,
     )
-    success = result["success"]
-    return {"contribution_chart": contribution_chart, "interval": _interval(success), "suggested_team": team}
+    success, suggested = result["success"], result["suggested_team"]
+    overlap = None
+    if suggested.get("lower") is not None and success.get("lower") is not None:
+        overlap = suggested["lower"] <= success["upper"] and success["lower"] <= suggested["upper"]
+    required = [roles.get(role, role) for role in suggested["constraints"].get("min_per_role", {})]
+    return {
+        "contribution_chart": contribution_chart,
+        "interval": _interval(success),
+        "suggested_team": team,
+        "team_intervals_overlap": overlap,
+        "required_roles": required,
+    }
 
 
 def _interval(prediction: dict, actual: float | None = None) -> dict | None:
@@ -279,7 +329,9 @@ def _interval(prediction: dict, actual: float | None = None) -> dict | None:
 @login_required
 def model_registry(request):
     require(request.user, "models", "read")
-    versions = list(selectors.model_list())
+    versions = list(selectors.model_list().annotate(has_rollback=selectors.has_rollback()))
+    if wants_csv(request):
+        return _models_csv(versions)
     chosen = request.GET.get("version", "")
     selected = next((m for m in versions if str(m.version) == chosen), None)
     selected = selected or next((m for m in versions if m.status == ModelStatus.ACTIVE), None)
@@ -325,7 +377,7 @@ def model_registry(request):
         "rows": rows,
         "selected": selected,
         "selected_metrics": (selected.cv_metrics if selected else {}) or {},
-        "events": list(selectors.model_events(selected)[:RUNS_SHOWN]) if selected else [],
+        "events": _decisions(selectors.model_events(selected)[:RUNS_SHOWN]) if selected else [],
         "cv_chart": cv_chart,
         "importance_chart": importance_chart,
         "training_runs": list(selectors.training_run_list()[:RUNS_SHOWN]),
@@ -337,6 +389,29 @@ def model_registry(request):
         "action_form": ModelActionForm(),
     }
     return render(request, "recommendations/models.html", context)
+
+
+def _decisions(events) -> list:
+    """Model events with a ``summary`` that reads right: the first version ever was promoted because nothing was
+    active, not because its CV error was better than another's."""
+    shown = list(events)
+    for event in shown:
+        if event.action == ModelAction.AUTO_PROMOTED and event.previous_active_id is None:
+            event.summary = "Promoted automatically: the first version, as no model was active"
+        else:
+            event.summary = event.get_action_display() + (f": {event.reason}" if event.reason else "")
+    return shown
+
+
+def _models_csv(versions):
+    """The model versions table as CSV (every version, newest first)."""
+    header = ("version", "status", "trained_at", "n_samples", "cv_mae", "baseline_mae", "r2")
+    rows = []
+    for model in versions:
+        success = (model.cv_metrics or {}).get("success", {})
+        rows.append((model.version, model.status, model.trained_at, model.n_samples, success.get("mae"),
+                     success.get("baseline_mae"), success.get("r2")))  # fmt: skip
+    return csv_response("models", header, rows)
 
 
 @access("models", post=CREATE)

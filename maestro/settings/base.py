@@ -194,6 +194,7 @@ API_TOKEN_LAST_USED_RESOLUTION_SECONDS = env.int("API_TOKEN_LAST_USED_RESOLUTION
 
 # ---------------------------------------------------------------------------------------------- i18n / static / files
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["maestro.formats"]  # ISO dates on every page (maestro/formats/en/formats.py)
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -5,13 +5,20 @@
  *   <form data-confirm="Delete it?">           asks before submitting (forms htmx submits ask through hx-confirm)
  *   <form data-autosubmit>                      submits when a select or checkbox changes (no-JS fallback: a button)
  *   <button data-copy="element-id">             copies that element's text to the clipboard
- *   <form data-compare min="2">                 enables [data-compare-submit] once enough checkboxes are ticked
+ *   <form data-compare="2" data-compare-max="10">  enables [data-compare-submit] while 2 to 10 checkboxes are ticked,
+ *                                               and [data-compare-count] says how many (and how many too many)
  *   <input type="checkbox" data-select-all="name">  ticks every checkbox called name in its form
  *   [data-autofocus] inside swapped content     receives focus after an htmx swap
  *   <button data-remove-row>                    removes its [data-row] and tells the form it changed
  *   <button data-add-artifact="7">              ticks artifact 7 in the form (what-if suggestions)
  *   <input data-filter-list="element-id">       hides the labels in that element that do not contain the text
  *   [data-change-after-swap] (htmx trigger)     the form it is in is told it changed once the swap settled
+ *   <section data-filter-form="form-id">        its sort headers and page links submit that (htmx) filter form
+ *   <button data-menu-toggle aria-controls="id"> opens and closes the main menu on small screens
+ *
+ * Lists: one request at a time goes through the filter form (hx-sync "this:queue last"), carrying the search, the
+ * filters, the sort and the page together. A header clicked while a search is still pending therefore can neither
+ * be overtaken by it nor lose the search: the last request the lead asked for is the one whose result and URL stay.
  */
 (function () {
   "use strict";
@@ -55,12 +62,20 @@
 
   function updateCompare(form) {
     var minimum = parseInt(form.dataset.compare || "2", 10);
+    var maximum = parseInt(form.dataset.compareMax || "0", 10) || Infinity;
     var ticked = form.querySelectorAll("input[type=checkbox][name=ids]:checked").length;
+    var text = ticked === 1 ? "1 run selected" : ticked + " runs selected";
+    if (ticked > maximum) {
+      text += ": compare at most " + maximum + " at a time, untick " + (ticked - maximum);
+    } else if (ticked < minimum && maximum !== Infinity) {
+      text += " (compare " + minimum + " to " + maximum + ")";
+    }
     form.querySelectorAll("[data-compare-submit]").forEach(function (button) {
-      button.disabled = ticked < minimum;
+      button.disabled = ticked < minimum || ticked > maximum;
     });
     form.querySelectorAll("[data-compare-count]").forEach(function (output) {
-      output.textContent = ticked === 1 ? "1 run selected" : ticked + " runs selected";
+      output.textContent = text;
+      output.classList.toggle("warn-text", ticked > maximum);
     });
   }
 
@@ -125,6 +140,62 @@
     });
   }
 
+  var LINK_PARAMS = ["sort", "page", "cursor"];
+
+  function setParam(form, name, value) {
+    var input = form.querySelector("input[name='" + name + "']");
+    if (!value) {
+      if (input && input.hasAttribute("data-link-param")) {
+        input.remove();
+      } else if (input) {
+        input.value = "";
+      }
+      return;
+    }
+    if (!input) {
+      input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.setAttribute("data-link-param", "");
+      form.appendChild(input);
+    }
+    input.value = value;
+  }
+
+  function onClickListLink(event) {
+    var link = event.target.closest("a.sort, .pagination a");
+    var results = link && link.closest("[data-filter-form]");
+    var form = results && document.getElementById(results.dataset.filterForm);
+    if (!form || !window.htmx || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) {
+      return; // no list form, or the lead opens the link in a new tab: an ordinary link
+    }
+    event.preventDefault();
+    var query = new URL(link.href, window.location.href).searchParams;
+    LINK_PARAMS.forEach(function (name) { setParam(form, name, query.get(name)); });
+    window.htmx.trigger(form, "submit");
+  }
+
+  function onFilterEdited(event) {
+    // a changed search or filter starts again at the first page (captured before htmx reads the form)
+    var form = event.target.form;
+    if (form && form.hasAttribute("hx-get") && !event.target.hasAttribute("data-link-param")) {
+      form.querySelectorAll("input[data-link-param]").forEach(function (input) { input.remove(); });
+    }
+  }
+
+  function onClickMenu(event) {
+    var button = event.target.closest("[data-menu-toggle]");
+    if (!button) {
+      return;
+    }
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    var menu = document.getElementById(button.getAttribute("aria-controls"));
+    if (menu) {
+      menu.classList.toggle("open", open);
+    }
+  }
+
   function init(root) {
     (root || document).querySelectorAll("form[data-compare]").forEach(updateCompare);
   }
@@ -142,6 +213,11 @@
   document.addEventListener("change", onChangeCheckbox);
   document.addEventListener("click", onClickCopy);
   document.addEventListener("click", onClickRows);
+  document.addEventListener("click", onClickListLink);
+  document.addEventListener("click", onClickMenu);
+  document.documentElement.classList.add("js");
+  document.addEventListener("input", onFilterEdited, true);
+  document.addEventListener("change", onFilterEdited, true);
   document.addEventListener("input", onInputFilter);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { init(); focusFirstProblem(); });

@@ -105,3 +105,19 @@ def test_password_change_names_the_problems_then_changes_it_and_keeps_the_sessio
     fresh = tenant_a.client()
     assert fresh.post("/accounts/login/", login).status_code == 200  # the old password no longer works
     assert fresh.post("/accounts/login/", {"username": "pat", "password": new})["Location"] == "/"
+
+
+def test_help_pages_exist_for_their_topics_only_and_the_token_button_makes_the_users_own_token(tenant_a):
+    person = signed_in(tenant_a, role="lead")
+    for topic in ("log-runs", "git-ci"):
+        page = person.client.get(f"/help/{topic}").content.decode()
+        assert f"export MAESTRO_URL=http://{tenant_a.host}" in page
+        assert "Create a token for these snippets" in page
+    assert "Grammar" in person.client.get("/help/run-search").content.decode()
+    assert person.client.get("/help/nothing-here").status_code == 404
+    assert person.client.post("/help/run-search").status_code == 404  # only the snippet pages make tokens
+    created = person.client.post("/help/log-runs").content.decode()
+    with tenant_a.context():
+        token = ApiToken.objects.filter(user_id=person.user_id).order_by("-id").first()
+    assert token.name == "how to log runs (help page)" and token.scope == "write"
+    assert f"MLFLOW_TRACKING_TOKEN=mae_{tenant_a.schema}_" in created

@@ -119,3 +119,102 @@ def test_what_if_predicts_live_with_the_apis_numbers(recommender, _session_tenan
     versions = page.locator('[data-testid="model-table"] tbody tr')
     assert versions.count() >= 1 and re.match(r"v\d+", versions.first.inner_text())
     _shot(page, "models")
+
+
+def test_what_if_explains_its_numbers_warns_outside_the_data_and_stores_only_on_predict(
+    recommender, _session_tenants, live_server_url, page
+):
+    """Issue 22 item 4: a lead removes every team member, pastes a meaningless spec, requires roles, then saves."""
+    alpha = _session_tenants[0]
+    _login(page, live_server_url, alpha, alpha.admin_username, alpha.admin_password)
+    page.goto(live_server_url.url(alpha.host, "/what-if"))
+    page.get_by_label("Specification").fill(SPEC)
+    page.get_by_label("Problem class").select_option("classification")
+    page.get_by_label("Specification").press("Tab")
+    _settled_prediction(page)
+    assert page.locator('[data-testid="what-if-warnings"]').count() == 0
+    saved = page.locator('[data-testid="prediction-saved"]')
+    assert "live preview, not saved" in saved.inner_text()
+    page.get_by_text("What these numbers mean").click()
+    assert "8 of 10 projects like this one" in page.locator("details.explain").inner_text()
+
+    page.get_by_role("button", name="Remove this team member").click()  # nobody left in the team
+    page.wait_for_selector('[data-testid="what-if-warnings"]')
+    assert "an empty team is outside its data" in page.locator('[data-testid="what-if-warnings"]').inner_text()
+    page.get_by_role("button", name="Add a team member").click()
+    page.locator("[data-row]").first.wait_for()
+    page.wait_for_function("() => !document.querySelector('[data-testid=what-if-warnings]')")
+
+    page.get_by_label("Specification").fill("x" * 10_000)
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=what-if-warnings]')?.textContent || '').includes('unlike any')"
+    )
+    page.get_by_label("Specification").fill(SPEC)
+    page.get_by_label("Data scientist", exact=True).check()
+    page.get_by_label("ML engineer", exact=True).check()
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=required-roles]')?.textContent || '').includes('Must include')"
+    )
+    team = page.locator('[data-testid="suggested-team"]').inner_text()
+    assert "Data scientist" in team and "ML engineer" in team
+    assert "80 % interval" in page.locator('[data-testid="suggested-team-interval"]').inner_text()
+
+    with page.expect_response("**/what-if/predict"):
+        page.get_by_role("button", name="Predict", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=prediction-saved]').textContent.includes('saved as prediction #')"
+    )
+    _shot(page, "what-if-explained")
+
+
+def test_what_if_on_a_phone_keeps_a_summary_in_view_and_chart_labels_fit(
+    recommender, _session_tenants, live_server_url, browser
+):
+    """Issue 22 item 6: on a phone the result sits below the long form; a summary of it stays at the bottom of the
+    screen, and the contribution chart's labels are shortened instead of squeezing the bars."""
+    from tests.support.live_server import screenshot_dir
+
+    alpha = _session_tenants[0]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    try:
+        _login(page, live_server_url, alpha, alpha.admin_username, alpha.admin_password)
+        page.goto(live_server_url.url(alpha.host, "/what-if"))
+        page.get_by_label("Specification").fill(SPEC)
+        page.get_by_label("Specification").press("Tab")
+        shown = _settled_prediction(page)
+        sticky = page.locator('[data-testid="sticky-summary"]')
+        box = sticky.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 844 and box["width"] >= 380
+        assert " ".join(sticky.inner_text().split()).startswith(f"Predicted {shown} 80 % interval")
+        result = page.locator("#what-if-result").bounding_box()
+        assert result["y"] > 844  # the result itself is below the fold: the summary is what the lead sees
+        page.wait_for_function("() => document.getElementById('contribution-chart')?.dataset.chartReady === '1'")
+        widths = page.evaluate(
+            "() => { const c = window.Chart.getChart(document.getElementById('contribution-chart'));"
+            " return [c.scales.y.width, c.width, c.scales.y.ticks.map((t) => c.scales.y.getLabelForValue(t.value))]; }"
+        )
+        axis_width, chart_width, labels = widths
+        assert axis_width <= chart_width * 0.5, widths
+        sticky.click()
+        page.wait_for_url("**#what-if-result")
+        page.screenshot(path=str(screenshot_dir() / "what-if-phone.png"), full_page=False)
+    finally:
+        context.close()
+    assert not problems and labels
+
+
+def test_models_page_offers_no_roll_back_with_nowhere_to_go(recommender, _session_tenants, live_server_url, page):
+    """Issue 22 item 9: the only version was promoted because nothing was active, and cannot be rolled back."""
+    alpha = _session_tenants[0]
+    _login(page, live_server_url, alpha, alpha.admin_username, alpha.admin_password)
+    page.goto(live_server_url.url(alpha.host, "/models"))
+    versions = page.locator('[data-testid="model-table"] tbody tr')
+    assert versions.count() == 1  # the seeded tenant's only version
+    assert versions.get_by_role("button", name="Roll back").count() == 0
+    assert versions.locator('[data-testid="no-rollback"]').inner_text() == "no earlier version to roll back to"
+    decisions = page.locator("h3:has-text('Decisions') + ul").inner_text()
+    assert "No active model." not in decisions
+    assert "Promoted automatically: the first version, as no model was active" in decisions

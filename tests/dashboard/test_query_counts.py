@@ -163,3 +163,19 @@ def test_run_page_charts_at_most_six_metrics_one_query_each(tenant_a, django_ass
     with django_assert_max_num_queries(BOUNDS["run"] + 4):  # 6 charts instead of the 2 above
         html = client.get(f"/runs/{run.pk}/").content.decode()
     assert html.count("data-metric-key=") == 6
+
+
+def test_number_filters_print_one_zero_and_durations_in_words():
+    """Issue 22 item 9: the same value reads the same everywhere ("0.0", never "+0.0" or "−0.0")."""
+    from datetime import timedelta
+
+    from apps.dashboard.templatetags.dashboard import duration, num, signed
+
+    assert [signed(v) for v in (0.0, 0.04, -0.04, -0.0, 0.05, -0.06, 5.7)] == [
+        "0.0", "0.0", "0.0", "0.0", "+0.1", "−0.1", "+5.7"
+    ]  # fmt: skip
+    assert [num(v, 1) for v in (-0.0, 0.0, 1234.5)] == ["0.0", "0.0", "1,234.5"]
+    assert duration(timedelta(hours=3, seconds=17.423754)) == "3 h 0 min 17 s"
+    assert [duration(timedelta(seconds=s)) for s in (0.4, 45, 725, 200_000)] == ["0.4 s", "45 s", "12 min 5 s",
+                                                                                   "2 d 7 h"]  # fmt: skip
+    assert duration(None) == "—"

@@ -37,14 +37,17 @@ def _fresh_caches():
     caches.clear()
 
 
-def _form(*, artifacts=(), team=TEAM, spec=SPEC, project_id=None) -> dict:
-    """The what-if form as the page posts it: team rows as parallel lists."""
+def _form(*, artifacts=(), team=TEAM, spec=SPEC, project_id=None, predict=False) -> dict:
+    """The what-if form as the page posts it: team rows as parallel lists; ``predict`` is the Predict button (the
+    lead asks, and the prediction is stored) rather than a live update."""
     data = {"spec": spec, "problem_class": "classification", "complexity_score": "60", "planned_duration_days": "150",
             "member_role": [row[0] for row in team], "member_level": [row[1] for row in team],
             "member_years": [row[2] for row in team], "member_hours": [row[3] for row in team],
             "artifact_ids": [str(pk) for pk in artifacts]}  # fmt: skip
     if project_id:
         data["project_id"] = str(project_id)
+    if predict:
+        data["predict"] = "1"
     return data
 
 
@@ -64,8 +67,9 @@ def test_what_if_shows_the_numbers_the_api_returns_for_the_same_input(tenant_a, 
         token = token_create(user=person_user(tenant_a), name="what-if").plaintext
     page = person.client.get("/what-if").content.decode()
     assert 'hx-post="/what-if/predict"' in page and f'value="{artifact.pk}"' in page
-    html = person.client.post("/what-if/predict", _form(artifacts=[artifact.pk]), HTTP_HX_REQUEST="true")
-    html = html.content.decode()
+    html = person.client.post(
+        "/what-if/predict", _form(artifacts=[artifact.pk], predict=True), HTTP_HX_REQUEST="true"
+    ).content.decode()
     api = tenant_a.api(token).post("/api/v1/recommendations", _api_body([artifact.pk]), format="json").json()
     assert api["status"] == "ok"
     success = api["success"]
@@ -121,7 +125,7 @@ def test_what_if_from_a_project_keeps_the_prediction_with_it_and_shows_it_agains
     page = client.get(f"/what-if?project={project.pk}").content.decode()
     assert f'name="project_id" value="{project.pk}"' in page and "Classify card transactions" in page
     assert 'hx-trigger="load, change' in page  # a project's proposal is predicted as soon as the page opens
-    client.post("/what-if/predict", _form(project_id=project.pk))
+    client.post("/what-if/predict", _form(project_id=project.pk, predict=True))
     with tenant_a.context():
         prediction = Prediction.objects.get(project=project)
         Project.objects.filter(pk=project.pk).update(status="completed", success_score=70.0)
@@ -229,7 +233,7 @@ def test_recommender_pages_run_a_bounded_number_of_queries(tenant_a, seeded_alph
         "/models": 14,
         f"/projects/{project.pk}/similar": 10,
         f"/artifacts/{artifact}/": 10,
-        f"/projects/{project.pk}/": 12,
+        f"/projects/{project.pk}/": 13,  # + the cost unit, read only when the project has a compute cost
         "/": 12,
     }
 
@@ -245,7 +249,7 @@ def test_recommender_pages_run_a_bounded_number_of_queries(tenant_a, seeded_alph
     with tenant_a.context():  # a second model version, another training run, more predictions
         services.model_train(TrainingRun.objects.create(kind="train", params={"force": True}))
     for _ in range(3):
-        client.post("/what-if/predict", _form(project_id=project.pk))
+        client.post("/what-if/predict", _form(project_id=project.pk, predict=True))
     for url, bound in pages.items():
         with django_assert_max_num_queries(bound, info=url):
             client.get(url)
@@ -253,3 +257,85 @@ def test_recommender_pages_run_a_bounded_number_of_queries(tenant_a, seeded_alph
     assert all(after[url] <= before[url] for url in pages), (before, after)
     with django_assert_max_num_queries(22, info="predict"):
         client.post("/what-if/predict", _form())
+
+
+# ---------------------------------------------------------------------------------------------- issue 22, item 4
+def test_live_updates_are_previews_and_only_predict_stores_a_prediction(tenant_a, seeded_alpha):
+    client = signed_in(tenant_a).client
+    with tenant_a.context():
+        before = Prediction.objects.count()
+    for _ in range(3):  # what the page posts while the lead types
+        live = client.post("/what-if/predict", _form(), HTTP_HX_REQUEST="true").content.decode()
+    assert "live preview, not saved" in text(live) and "saved as prediction #" not in live
+    with tenant_a.context():
+        assert Prediction.objects.count() == before
+    asked = client.post("/what-if/predict", _form(predict=True), HTTP_HX_REQUEST="true").content.decode()
+    with tenant_a.context():
+        assert Prediction.objects.count() == before + 1
+        newest = Prediction.objects.order_by("-id").first().pk
+    assert f"saved as prediction #{newest}" in text(asked)
+
+
+def test_what_if_says_an_empty_team_and_a_meaningless_spec_are_outside_the_data(tenant_a, seeded_alpha):
+    client = signed_in(tenant_a).client
+    usual = client.post("/what-if/predict", _form()).content.decode()
+    assert 'data-status="ok"' in usual and 'data-testid="what-if-warnings"' not in usual
+    assert "What these numbers mean" in usual and "80 % interval:" in text(usual)  # the interval and confidence
+    empty = client.post("/what-if/predict", _form(team=[])).content.decode()
+    warnings = text(empty.split('data-testid="what-if-warnings"', 1)[1].split("</ul>", 1)[0])
+    assert "No team members: every past project the model learned from had" in warnings
+    assert "an empty team is outside its data" in warnings and "unlike any past project" not in warnings
+    gibberish = client.post("/what-if/predict", _form(spec="x" * 10_000)).content.decode()
+    warnings = text(gibberish.split('data-testid="what-if-warnings"', 1)[1].split("</ul>", 1)[0])
+    assert re.search(r"This spec is unlike any past project \(the closest is \d+% similar\)", warnings)
+
+
+def test_contribution_labels_read_does_not_use():
+    from apps.recommendations.views import feature_labels
+
+    labels = feature_labels(["artifact_7", "artifact_8"], {7: "RFM features", 8: "Churn prompt"}, [0.0, 1.0])
+    assert labels == ["does not use RFM features", "uses Churn prompt"]
+
+
+def test_required_roles_are_in_the_suggested_team_with_its_interval(tenant_a, seeded_alpha):
+    client = signed_in(tenant_a).client
+    data = _form(team=[("analyst", "junior", "1", "300")]) | {"required_roles": ["data_scientist", "ml_engineer"]}
+    html = client.post("/what-if/predict", data).content.decode()
+    team = text(html.split('data-testid="suggested-team"', 1)[1].split("</table>", 1)[0])
+    assert "Data scientist" in team and "ML engineer" in team
+    assert "Must include: Data scientist, ML engineer." in text(html)
+    assert re.search(r"Its 80 % interval: [\d.]+ – [\d.]+; yours: [\d.]+ – [\d.]+\.", text(html))
+
+
+def test_api_team_constraint_min_per_role_is_kept_and_checked(tenant_a, seeded_alpha):
+    with tenant_a.context():
+        token = token_create(user=person_user(tenant_a), name="min-per-role").plaintext
+    api = tenant_a.api(token)
+    body = _api_body(team=[("analyst", "junior", "1", "300")])
+    body["constraints"] = {"min_per_role": {"data_scientist": 2, "ml_engineer": 1}, "max_team_size": 5}
+    answer = api.post("/api/v1/recommendations", body, format="json").json()
+    team = answer["suggested_team"]
+    counts = {}
+    for member in team["members"]:
+        counts[member["role"]] = counts.get(member["role"], 0) + member["count"]
+    assert counts.get("data_scientist", 0) >= 2 and counts.get("ml_engineer", 0) >= 1 and team["team_size"] <= 5
+    assert team["constraints"]["min_per_role"] == {"data_scientist": 2, "ml_engineer": 1}
+    assert team["lower"] <= team["predicted_success"] <= team["upper"]
+    body["constraints"] = {"min_per_role": {"data_scientist": 1}, "allowed_roles": ["analyst"]}
+    refused = api.post("/api/v1/recommendations", body, format="json")
+    assert refused.status_code == 400 and "Required but not allowed: data_scientist" in refused.content.decode()
+    body["constraints"] = {"min_per_role": {"data_scientist": 6}, "max_team_size": 4}
+    refused = api.post("/api/v1/recommendations", body, format="json")
+    assert refused.status_code == 400 and "The required roles need 6 people" in refused.content.decode()
+
+
+def test_models_table_exports_as_csv(tenant_a, seeded_alpha):
+    import csv
+    import io
+
+    response = signed_in(tenant_a).client.get("/models?format=csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    with tenant_a.context():
+        versions = list(SuccessModel.objects.order_by("-version").values_list("version", "status", "cv_mae"))
+    assert [(int(r["version"]), r["status"]) for r in rows] == [(v, s) for v, s, _mae in versions]
+    assert abs(float(rows[0]["cv_mae"]) - versions[0][2]) < 1e-9

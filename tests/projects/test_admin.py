@@ -91,7 +91,7 @@ def test_completing_without_outcome_in_admin_is_a_form_error(admin_client, tenan
          "artifact_usages-TOTAL_FORMS": "1", "artifact_usages-INITIAL_FORMS": "1"},
     )  # fmt: skip
     assert response.status_code == 200
-    assert "Required to compute success_score" in response.content.decode()
+    assert "To complete the project, enter its success score" in response.content.decode()
     with tenant_a.context():
         assert Project.objects.get(pk=project.pk).status == "active"
 

@@ -165,8 +165,12 @@ def test_complete_without_enough_outcome_is_400_naming_missing_fields(admin, ten
     response = admin.api.post(f"/api/v1/projects/{project['id']}/complete", {"model_performance": 0.8})
     assert response.status_code == 400
     errors = _errors(response)
-    assert set(errors) == {"business_impact", "compute_cost"}
-    assert "success_score" in errors["business_impact"]
+    assert set(errors) == {"business_impact", "compute_cost", "success_score"}
+    assert errors["business_impact"] == "Needed to compute the success score."
+    assert errors["success_score"] == (
+        "To complete the project, enter its success score, or 1 more of the outcome (business impact or compute "
+        "cost) so the score can be computed from 2 of them (1 given)."
+    )
     with tenant_a.context():
         stored = Project.objects.get(pk=project["id"])
         assert stored.status == "active" and stored.model_performance is None
@@ -189,7 +193,8 @@ def test_completing_via_update_follows_the_same_rule(admin):
     project = admin.api.post("/api/v1/projects", {"name": "Patched"}).json()
     url = f"/api/v1/projects/{project['id']}"
     refused = admin.api.patch(url, {"status": "completed", "business_impact": 50})
-    assert refused.status_code == 400 and set(_errors(refused)) == {"model_performance", "compute_cost"}
+    assert refused.status_code == 400
+    assert set(_errors(refused)) == {"model_performance", "compute_cost", "success_score"}
     body = admin.api.patch(url, {"status": "completed", "business_impact": 50, "compute_cost": 0}).json()
     assert body["success_score"] == pytest.approx(100 * (0.4 * 0.5 + 0.2 * 1.0) / 0.6, abs=1e-3)
     # a computed score follows later edits of the outcome fields

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from apps.accounts.choices import Role, TokenScope
 from apps.accounts.models import ApiToken, User
+from apps.accounts.validators import USERNAME_CHARACTERS
 
 
 class MeSerializer(serializers.ModelSerializer):
@@ -28,7 +29,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class UserCreateSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = serializers.CharField(max_length=150, help_text=f"150 characters or fewer: {USERNAME_CHARACTERS}.")
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")

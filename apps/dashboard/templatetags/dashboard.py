@@ -10,8 +10,9 @@ register = template.Library()
 
 
 @register.inclusion_tag("components/sort_th.html", takes_context=True)
-def sort_th(context, key: str, label: str, numeric: bool = False):
-    """A column header that sorts the list by ``key`` (``aria-sort`` on the current one); a second click reverses."""
+def sort_th(context, key: str, label: str, numeric: bool = False, hide_sm: bool = False):
+    """A column header that sorts the list by ``key`` (``aria-sort`` on the current one); a second click reverses.
+    ``hide_sm`` leaves the column out on phones, so the columns that matter fit the screen."""
     sort = context.get("sort")
     if isinstance(sort, str):  # a plain "?sort=" value: "-metrics.loss"
         current_key, descending = sort.lstrip("-"), sort.startswith("-")
@@ -24,7 +25,7 @@ def sort_th(context, key: str, label: str, numeric: bool = False):
         "request": context["request"],
         "label": label,
         "target": target,
-        "numeric": numeric,
+        "classes": " ".join(name for name, on in (("num", numeric), ("hide-sm", hide_sm)) if on),
         "aria_sort": ("descending" if descending else "ascending") if current else "",
     }
 
@@ -49,6 +50,8 @@ def num(value, digits: int = 2):
     if math.isinf(number):
         return "∞" if number > 0 else "−∞"
     digits = int(digits)
+    if number == 0:
+        number = 0.0  # -0.0 reads as 0
     if abs(number) >= 1e6:
         return f"{number:.3g}"
     if number != 0 and abs(number) < 10**-digits:
@@ -58,12 +61,41 @@ def num(value, digits: int = 2):
 
 @register.filter
 def signed(value, digits: int = 1):
-    """A difference with its sign: +3.2 / −1.0; "—" for missing."""
+    """A difference with its sign: +3.2 / −1.0; one "0.0" for everything that rounds to zero (never "+0.0" or
+    "−0.0" for a value shown as 0.0 elsewhere); "—" for missing."""
     if value is None:
         return "—"
-    number = float(value)
-    text = f"{abs(number):.{int(digits)}f}"
-    return f"+{text}" if number > 0 else (f"−{text}" if number < 0 else text)
+    digits = int(digits)
+    number = round(float(value), digits)
+    if math.isnan(number):
+        return "NaN"
+    text = f"{abs(number):,.{digits}f}"
+    if number == 0:
+        return f"{0:.{digits}f}"
+    return f"+{text}" if number > 0 else f"−{text}"
+
+
+@register.filter
+def duration(value):
+    """A timedelta (or seconds) as "3 h 0 min 17 s", "12 min 5 s", "2 d 3 h", "0.4 s"; "—" for missing."""
+    if value is None or value == "":
+        return "—"
+    seconds = value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+    if seconds < 0:
+        return "—"
+    if seconds < 10:
+        return f"{seconds:.1f} s".replace(".0 s", " s")
+    whole = round(seconds)
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min {secs} s"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
 
 
 @register.filter

@@ -589,3 +589,16 @@ def search_runs(
         runs = runs[:max_results]
         next_token = encode_page_token(runs[-1], keys, fingerprint)
     return SearchPage(runs=runs, next_page_token=next_token)
+
+
+def search_count(queryset: QuerySet[Run], *, filter_text: str | None, limit: int) -> tuple[int, bool]:
+    """How many runs of ``queryset`` match ``filter_text``, counted up to ``limit``: (count, whether there are more).
+    The dashboard's total next to a page of results; a wrong filter raises SearchError as ``search_runs`` does."""
+    try:
+        tree = parse_filter(filter_text)
+    except SearchSyntaxError as exc:
+        raise SearchError("filter", exc.message, position=exc.position, code=exc.code) from None
+    for node in _conjuncts(tree):
+        queryset = queryset.filter(compile_node(node))
+    found = queryset.order_by().values("pk")[: limit + 1].count()
+    return min(found, limit), found > limit

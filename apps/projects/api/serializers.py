@@ -126,6 +126,6 @@ class ScoringSettingsSerializer(serializers.ModelSerializer):
         model = ScoringSettings
         fields = [
             "w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference", "min_components",
-            "updated_at",
+            "cost_unit", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["updated_at"]

@@ -66,6 +66,11 @@ class TeamConstraintsSerializer(serializers.Serializer):
         child=serializers.IntegerField(min_value=0, max_value=30), required=False,
         help_text="Maximum members per level, e.g. {\"principal\": 1}.",
     )  # fmt: skip
+    min_per_role = serializers.DictField(
+        child=serializers.IntegerField(min_value=0, max_value=30), required=False,
+        help_text="Roles the suggested team must include, with their minimum count, e.g. "
+        "{\"data_scientist\": 1, \"ml_engineer\": 1}.",
+    )  # fmt: skip
 
     def validate_max_per_role(self, value):
         unknown = sorted(set(value) - set(ROLES))
@@ -79,9 +84,28 @@ class TeamConstraintsSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"Unknown level(s): {', '.join(unknown)}.")
         return value
 
+    def validate_min_per_role(self, value):
+        unknown = sorted(set(value) - set(ROLES))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown role(s): {', '.join(unknown)}.")
+        return value
+
     def validate(self, attrs):
         if attrs["min_team_size"] > attrs["max_team_size"]:
             raise serializers.ValidationError({"max_team_size": "Must be at least min_team_size."})
+        required = {role: n for role, n in attrs.get("min_per_role", {}).items() if n > 0}
+        if sum(required.values()) > attrs["max_team_size"]:
+            raise serializers.ValidationError(
+                {"min_per_role": f"The required roles need {sum(required.values())} people; max_team_size is "
+                 f"{attrs['max_team_size']}."}
+            )  # fmt: skip
+        excluded = sorted(set(required) - set(attrs.get("allowed_roles", ROLES)))
+        if excluded:
+            raise serializers.ValidationError({"min_per_role": f"Required but not allowed: {', '.join(excluded)}."})
+        too_many = sorted(r for r, n in required.items() if n > attrs.get("max_per_role", {}).get(r, n))
+        if too_many:
+            raise serializers.ValidationError({"min_per_role": f"More required than max_per_role allows: "
+                                               f"{', '.join(too_many)}."})  # fmt: skip
         return attrs
 
 
@@ -273,12 +297,15 @@ class TeamConstraintsEchoSerializer(serializers.Serializer):
     allowed_levels = serializers.ListField(child=serializers.CharField())
     max_per_role = serializers.DictField(child=serializers.IntegerField())
     max_per_level = serializers.DictField(child=serializers.IntegerField())
+    min_per_role = serializers.DictField(child=serializers.IntegerField())
 
 
 class SuggestedTeamSerializer(serializers.Serializer):
     members = SuggestedMemberSerializer(many=True)
     team_size = serializers.IntegerField()
     predicted_success = serializers.FloatField(help_text="Predicted success with the suggested team.")
+    lower = serializers.FloatField(allow_null=True, help_text="Lower end of the suggested team's 80 % interval.")
+    upper = serializers.FloatField(allow_null=True, help_text="Upper end of the suggested team's 80 % interval.")
     proposed_team_predicted_success = serializers.FloatField(help_text="Predicted success with the proposed team.")
     improvement = serializers.FloatField()
     candidates_evaluated = serializers.IntegerField(help_text="Team compositions scored by the search.")

@@ -127,6 +127,7 @@ def _proposal(user, data: dict) -> services.Proposal:
         levels=tuple(lv for lv in LEVELS if lv in c["allowed_levels"]) if "allowed_levels" in c else LEVELS,
         max_per_role=dict(c.get("max_per_role", {})),
         max_per_level=dict(c.get("max_per_level", {})),
+        min_per_role={role: n for role, n in c.get("min_per_role", {}).items() if n > 0},
     )
     members = (
         [

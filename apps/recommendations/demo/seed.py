@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+
 from apps.recommendations import caches
 from apps.recommendations.choices import RunKind, RunReason
 from apps.recommendations.demo import generate, write
@@ -45,9 +47,15 @@ def seed_tenant(
         progress(f"{result.existing} seeded projects already exist; not adding more (use --reset to replace them)")
     else:
         progress(f"generating {projects} projects (seed {seed})")
-        generated = generate.generate(projects, seed=seed)
+        now = timezone.now()
+        generated = generate.generate(projects, seed=seed, today=timezone.localdate(now))
         ids = write.write(
-            generated, seed=seed, runs_per_project=runs_per_project, metric_steps=metric_steps, progress=progress
+            generated,
+            seed=seed,
+            runs_per_project=runs_per_project,
+            metric_steps=metric_steps,
+            progress=progress,
+            now=now,
         )
         result.created = len(ids)
     progress("embedding specs (all-MiniLM-L6-v2)")

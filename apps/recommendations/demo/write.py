@@ -7,6 +7,12 @@ minutes. The rows written are the same the services would write (including the d
 the audit trail gets one event per bulk write (``apps.audit.services.audited_bulk_create`` / ``audited_delete``)
 instead of one per row. Seeded objects are recognisable: project slugs start with ``seed-`` and seeded artifacts carry
 the ``seed-demo`` tag, which is what ``--reset`` deletes.
+
+Every seeded timestamp ends at "now": a lead opening the dashboard right after seeding must not see runs dated
+tomorrow or artifact usage next year. Generated project dates are relative to today, so a run planned a few days
+after an active project's start (or on the start day, later than the current hour) may not have happened yet: such
+runs are left out (the project's first run is moved back to end just now), and usage of a planned project's
+artifacts is dated now, not at its future start.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 from django.utils.text import slugify
 
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
@@ -104,8 +111,11 @@ def write(
     metric_steps: int = 40,
     start_index: int = 0,
     progress: Callable[[str], None] = lambda _msg: None,
+    now: datetime | None = None,
 ) -> list[int]:
-    """Bulk-insert ``projects`` with teams, artifact usages and runs; returns the new project ids."""
+    """Bulk-insert ``projects`` with teams, artifact usages and runs; returns the new project ids. No timestamp
+    written is later than ``now`` (default: the current time)."""
+    now = now or timezone.now()
     owner = get_user_model().objects.order_by("pk").first()
     versions = ensure_artifacts(owner)
     rng = np.random.default_rng(seed + 1)
@@ -134,7 +144,7 @@ def write(
                     )
                     for m in p.members
                 ]  # fmt: skip
-                used_at = datetime.combine(p.start_date or obj.created_at.date(), time(9), tzinfo=UTC)
+                used_at = min(datetime.combine(p.start_date or obj.created_at.date(), time(9), tzinfo=UTC), now)
                 for a_index, v_index in p.artifacts:
                     version = versions[a_index][v_index]
                     usages.append(
@@ -145,14 +155,14 @@ def write(
                     )  # fmt: skip
             audited_bulk_create(TeamMember, members, batch_size=5000)
             audited_bulk_create(ArtifactUsage, usages, batch_size=5000)
-            _write_runs(rng, chunk, created, owner, runs_per_project, metric_steps)
+            _write_runs(rng, chunk, created, owner, runs_per_project, metric_steps, now)
         ids += [o.pk for o in created]
         progress(f"  projects {start + len(chunk)}/{len(projects)}")
     _refresh_usage_counts()
     return ids
 
 
-def _write_runs(rng, chunk, created, owner, runs_per_project: int, steps: int) -> None:
+def _write_runs(rng, chunk, created, owner, runs_per_project: int, steps: int, now: datetime) -> None:
     if runs_per_project <= 0 or steps <= 0:
         return
     runs, plans = [], []
@@ -164,15 +174,21 @@ def _write_runs(rng, chunk, created, owner, runs_per_project: int, steps: int) -
         for r in range(int(rng.integers(1, runs_per_project + 1))):
             started = datetime.combine(p.start_date, time(10), tzinfo=UTC) + timedelta(days=3 * r)
             is_last_active = p.status == "active" and r == 0
+            # drawn whether or not the run is kept, so the rest of the seeded data stays the same
+            length = timedelta(hours=float(rng.uniform(1, 12)))
+            quality = final_perf * float(rng.uniform(0.9, 1.0))
+            lasts = max(timedelta(0) if is_last_active else length, timedelta(minutes=steps - 1))
+            if started + lasts > now:
+                if r > 0:
+                    continue  # not run yet
+                started = now - lasts - timedelta(minutes=1)
             runs.append(
                 Run(
                     project=obj, name=f"{metric.removeprefix('val_')}-trial-{r + 1}",
                     status="running" if is_last_active else "finished", start_time=started,
-                    end_time=None if is_last_active else started + timedelta(hours=float(rng.uniform(1, 12))),
-                    created_by=owner,
+                    end_time=None if is_last_active else started + length, created_by=owner,
                 )
             )  # fmt: skip
-            quality = final_perf * float(rng.uniform(0.9, 1.0))
             final = (1.2 - quality) if metric in LOWER_IS_BETTER else quality
             plans.append((metric, final, started))
     audited_bulk_create(Run, runs, batch_size=2000)

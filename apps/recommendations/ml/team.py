@@ -10,7 +10,10 @@ the best team found (add / remove / swap one member) until no move improves the 
 the demo data this found the same teams as width 4 and eight rounds, at ~60 % of the cost). When the proposed team
 satisfies the constraints and scores higher than that result, hill climbing also starts from it, so the suggestion is
 never predicted to be worse than the proposed composition. Constraints: minimum and maximum size, allowed roles and
-levels, and per-role / per-level maximum counts.
+levels, per-role / per-level maximum counts, and per-role minimum counts (roles the team must include: a lead knows
+a churn classifier needs a data scientist even where the model, which learned only from past compositions, would
+trade one for a larger team). Required roles are part of the search's starting teams (all at one level per start,
+one start per allowed level; swaps then mix levels), so every team the beam grows satisfies them.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class TeamConstraints:
     levels: tuple[str, ...] = LEVELS
     max_per_role: dict[str, int] = field(default_factory=dict)
     max_per_level: dict[str, int] = field(default_factory=dict)
+    min_per_role: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,6 +54,7 @@ class TeamResult:
     size: int
     predicted_success: float
     evaluated: int
+    row: np.ndarray | None = None  # the suggested team's feature row (for its interval)
 
 
 class TeamSearch:
@@ -81,6 +86,7 @@ class TeamSearch:
         self.level_cols = [space.col(f"level_{lv}") for lv in space.levels]
         self.role_caps = np.array([constraints.max_per_role.get(r, np.inf) for r in space.roles])
         self.level_caps = np.array([constraints.max_per_level.get(lv, np.inf) for lv in space.levels])
+        self.role_floors = np.array([constraints.min_per_role.get(r, 0) for r in space.roles])
         self.evaluated = 0
 
     def typical_member(self, role: str, level: str) -> Member:
@@ -100,7 +106,27 @@ class TeamSearch:
         ok = (size <= self.c.max_size) & (counts >= 0).all(axis=1)
         ok &= ((counts @ self.role_of) <= self.role_caps).all(axis=1)
         ok &= ((counts @ self.level_of) <= self.level_caps).all(axis=1)
+        ok &= ((counts @ self.role_of) >= self.role_floors).all(axis=1)
         return ok
+
+    def _starts(self) -> np.ndarray:
+        """Teams the beam grows from: empty, or the required roles filled at one level per start."""
+        t = len(self.types)
+        required = {role: n for role, n in self.c.min_per_role.items() if n > 0}
+        if not required:
+            return np.zeros((1, t))
+        starts = []
+        for level in self.c.levels:
+            counts = np.zeros(t)
+            for role, n in required.items():
+                if (role, level) not in self.types:
+                    break
+                counts[self.types.index((role, level))] = n
+            else:
+                starts.append(counts)
+        if not starts:
+            raise ValueError("no team satisfies the constraints")
+        return np.array(starts)
 
     def rows(self, counts: np.ndarray) -> np.ndarray:
         X = np.repeat(self.base_row[None, :], len(counts), axis=0)
@@ -149,9 +175,16 @@ class TeamSearch:
     def run(self, proposed: list[Member] | None = None, beam_width: int = 3) -> TeamResult:
         t = len(self.types)
         eye = np.eye(t)
-        states = np.zeros((1, t))
+        states = self._starts()
         best_counts, best_score = None, -np.inf
-        for size in range(1, self.c.max_size + 1):
+        start_size = int(states[0].sum())
+        if start_size > self.c.max_size:
+            raise ValueError("no team satisfies the constraints")
+        if start_size >= max(self.c.min_size, 1):
+            scores = self._score(states)
+            best = int(np.argmax(scores))
+            best_counts, best_score = states[best], float(scores[best])
+        for size in range(start_size + 1, self.c.max_size + 1):
             cand = _unique_rows((states[:, None, :] + eye[None, :, :]).reshape(-1, t))
             cand = cand[self.feasible(cand)]
             if len(cand) == 0:
@@ -174,4 +207,10 @@ class TeamSearch:
             if proposed_score > score:  # only then can climbing from the proposal end higher
                 counts, score = max([(counts, score), self._climb(proposed_counts, proposed_score)], key=lambda r: r[1])
         members = [(*self.types[i], int(counts[i])) for i in np.flatnonzero(counts)]
-        return TeamResult(members=members, size=int(counts.sum()), predicted_success=score, evaluated=self.evaluated)
+        return TeamResult(
+            members=members,
+            size=int(counts.sum()),
+            predicted_success=score,
+            evaluated=self.evaluated,
+            row=self.rows(counts[None, :])[0],
+        )

@@ -115,6 +115,7 @@ def _suggest_team(predictor: Predictor, proposal: Proposal, X: np.ndarray, propo
     )  # fmt: skip
     result = search.run(proposed=proposal.members)
     c = proposal.constraints
+    interval = predictor.predict(result.row[None, :], "success")
     return {
         "members": [
             {
@@ -128,6 +129,9 @@ def _suggest_team(predictor: Predictor, proposal: Proposal, X: np.ndarray, propo
         ],
         "team_size": result.size,
         "predicted_success": _round(result.predicted_success, 2),
+        # the suggested team's own 80 % interval, from the same quantile models as the proposal's
+        "lower": _round(interval.lower[0], 2) if interval is not None else None,
+        "upper": _round(interval.upper[0], 2) if interval is not None else None,
         "proposed_team_predicted_success": _round(proposed_success, 2),
         "improvement": _round(result.predicted_success - proposed_success, 2),
         "candidates_evaluated": result.evaluated,
@@ -138,6 +142,7 @@ def _suggest_team(predictor: Predictor, proposal: Proposal, X: np.ndarray, propo
             "allowed_levels": list(c.levels),
             "max_per_role": dict(c.max_per_role),
             "max_per_level": dict(c.max_per_level),
+            "min_per_role": dict(c.min_per_role),
         },
     }
 
@@ -195,7 +200,7 @@ def _delivery(predictor: Predictor, proposal: Proposal) -> tuple[tuple[str, floa
     return dataset.delivery_by_project([project.pk], as_of={project.pk: project.completion_date}).get(project.pk, ())
 
 
-def _without_model(*, user, proposal: Proposal, request_data: dict, similar: list[dict]) -> dict:
+def _without_model(*, user, proposal: Proposal, request_data: dict, similar: list[dict], store: bool) -> dict:
     """The explicit answer when no model can predict: too few completed projects, or none trained yet."""
     needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
     baseline = selectors.baseline()
@@ -213,25 +218,30 @@ def _without_model(*, user, proposal: Proposal, request_data: dict, similar: lis
         body["status"] = PredictionStatus.NO_MODEL
         body["detail"] = f"No model is trained yet; training run {run.pk} is {run.status}."
         body["training_run_id"] = run.pk
-    prediction = _save(user=user, proposal=proposal, request_data=request_data, response=body, status=body["status"])
     if body["status"] == PredictionStatus.INSUFFICIENT_DATA:
         record_prediction_insufficient_data()
+    if not store:
+        return body
+    prediction = _save(user=user, proposal=proposal, request_data=request_data, response=body, status=body["status"])
     return {"prediction_id": prediction.pk} | body
 
 
-def recommendation_create(*, user, proposal: Proposal, request_data: dict) -> dict:
+def recommendation_create(*, user, proposal: Proposal, request_data: dict, store: bool = True) -> dict:
     """Predict success (interval, confidence), duration and cost for ``proposal``; suggest artifacts and a team; list
     similar past projects and per-feature contributions. Stored as a Prediction; returns the response body.
 
     Without an active model the answer is ``insufficient_data`` (fewer completed projects than
     RECOMMENDATIONS_MIN_COMPLETED_PROJECTS, also counted in ``maestro_predictions_insufficient_data_total``) or
     ``no_model`` (a training is queued), with the historical mean. Every answer is counted and timed in
-    ``maestro_recommendations_served_total`` / ``maestro_recommendation_latency_seconds`` (label: the schema)."""
+    ``maestro_recommendations_served_total`` / ``maestro_recommendation_latency_seconds`` (label: the schema).
+
+    ``store=False`` answers without keeping a Prediction (no ``prediction_id``): the what-if page's live preview,
+    which recomputes on every edit; the lead's explicit **Predict** and the API store."""
     with time_recommendation():
-        return _recommendation(user=user, proposal=proposal, request_data=request_data)
+        return _recommendation(user=user, proposal=proposal, request_data=request_data, store=store)
 
 
-def _recommendation(*, user, proposal: Proposal, request_data: dict) -> dict:
+def _recommendation(*, user, proposal: Proposal, request_data: dict, store: bool) -> dict:
     vector = _vector(proposal)
     exclude = [proposal.project.pk] if proposal.project else []
     similar = (
@@ -243,7 +253,7 @@ def _recommendation(*, user, proposal: Proposal, request_data: dict) -> dict:
     )
     model = selectors.active_model()
     if model is None:
-        return _without_model(user=user, proposal=proposal, request_data=request_data, similar=similar)
+        return _without_model(user=user, proposal=proposal, request_data=request_data, similar=similar, store=store)
 
     predictor = caches.predictor_for(model.pk, model.version)
     found = predictor.neighbors(vector, exclude_project_id=proposal.project.pk if proposal.project else None)
@@ -295,6 +305,8 @@ def _recommendation(*, user, proposal: Proposal, request_data: dict) -> dict:
         # The mean of the training projects' success: what the model was fitted on (no extra query per request).
         "baseline": {"historical_mean": _round(model.params.get("success_mean"), 3), "n_completed": model.n_samples},
     }
+    if not store:
+        return body
     prediction = _save(
         user=user, proposal=proposal, request_data=request_data, response=body, status=PredictionStatus.OK, model=model
     )

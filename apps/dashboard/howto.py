@@ -12,6 +12,8 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from apps.access.declarations import access
+from apps.access.policy import CREATE, READ
 from apps.accounts import services as account_services
 from apps.accounts.choices import TokenScope
 from apps.dashboard.permissions import can, require
@@ -33,6 +35,7 @@ def _project(request):
     return project or visible.first()
 
 
+@access("tokens", get=READ, post=CREATE)  # every role sees its own tokens; the page's POST creates one
 @never_cache
 @login_required
 def help_page(request, topic: str):

@@ -53,7 +53,7 @@ from apps.recommendations.models import SuccessModel, TrainingRun
 from tests.ops.scrape import Samples, value
 from tests.recommendations.support import celery_broker, seeded
 from tests.support import faults
-from tests.support.cluster import ROOT, Host, web_host, worker_host
+from tests.support.cluster import ROOT, Host, stop_hosts, web_host, worker_host
 from tests.support.proxy import PIN_HEADER, PROXY_ERROR, SERVED_BY, Backend, RoundRobinProxy
 
 pytestmark = [
@@ -86,7 +86,7 @@ SCALE = os.environ.get("CLUSTER_SCALE", "reduced")
 SIZE = SIZES[SCALE]
 WEB = ("web-1", "web-2")
 ML = ("ml-1", "ml-2")
-RECONCILE_SECONDS = 2
+RECONCILE_SECONDS = 3  # how soon a run of a lost ml host is re-sent; each round is a few tasks on worker-1
 
 
 @dataclass
@@ -106,7 +106,6 @@ class Cluster:
     s3_prefix: str
     s3: object
     redis_url: str
-    created: dict = field(default_factory=dict)
 
     def call(self, method: str, path: str, *, pin: str | None = None, timeout: float = 120, **kwargs):
         headers = {"Host": self.tenant_host, "Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
@@ -213,7 +212,6 @@ def check_mlflow_artifact(cluster: Cluster) -> tuple[bool, str]:
     payload = os.urandom(SIZE.artifact_bytes // 2 + 7)
     name = f"test-cluster-mlflow-{secrets.token_hex(4)}"
     exp = cluster.ok("POST", "/api/2.0/mlflow/experiments/create", json={"name": name}).json()["experiment_id"]
-    cluster.created["mlflow_experiment"] = name
     run = cluster.ok("POST", "/api/2.0/mlflow/runs/create", json={"experiment_id": exp}).json()["run"]["info"]
     path = f"{exp}/{run['run_id']}/artifacts/model.bin"
     put = cluster.ok("PUT", f"/api/2.0/mlflow-artifacts/artifacts/{path}", pin="web-2", data=payload)
@@ -263,27 +261,38 @@ def check_history_alternating(cluster: Cluster, project_id: int) -> tuple[bool, 
     )
 
 
-def check_similarity_index(cluster: Cluster) -> tuple[bool, str]:
+def start_similarity_probe(cluster: Cluster) -> dict:
+    """Both web hosts load their similarity index, then a project is created through web-1; its embedding is
+    computed on an ml host while the next checks run (the first embedding loads the model there)."""
     spec = (f"Cluster probe {secrets.token_hex(4)}: count migrating seabirds in drone footage over remote islands and "
             "report colony sizes per species to the conservation office every week.")  # fmt: skip
-    for host in WEB:  # both hosts load their index before the project exists
+    loading = time.monotonic()
+    for host in WEB:
         cluster.ok("POST", "/api/v1/similar-projects", pin=host, json={"text": "warm the index", "k": 1})
+    print(f"[cluster] both web hosts loaded their similarity index in {time.monotonic() - loading:.0f} s", flush=True)
     name = f"test-cluster-similar-{secrets.token_hex(3)}"
     project = cluster.ok("POST", "/api/v1/projects", expect=201, pin="web-1", json={"name": name, "spec": spec}).json()
-    started, seen = time.monotonic(), {}
+    return {"id": project["id"], "spec": spec, "created": time.monotonic()}
+
+
+def check_similarity_index(cluster: Cluster, probe: dict) -> tuple[bool, str]:
+    if "error" in probe:
+        raise AssertionError(f"the probe project was not created: {probe['error']}")
+    seen = {}
 
     def found_everywhere():
         for host in WEB:
             if host not in seen:
-                top = cluster.ok("POST", "/api/v1/similar-projects", pin=host, json={"text": spec, "k": 1}).json()
-                hit = top["results"][0] if top["results"] else {}
-                if hit.get("project_id") == project["id"] and hit["similarity"] >= 0.999:
-                    seen[host] = time.monotonic() - started
+                top = cluster.ok("POST", "/api/v1/similar-projects", pin=host, json={"text": probe["spec"], "k": 1})
+                hit = top.json()["results"][0] if top.json()["results"] else {}
+                if hit.get("project_id") == probe["id"] and hit["similarity"] >= 0.999:
+                    seen[host] = time.monotonic() - probe["created"]
         return len(seen) == len(WEB)
 
-    _wait(found_everywhere, 120, "the new project in both hosts' similarity index", interval=0.5)
-    return True, (f"project #{project['id']} created via web-1, embedded on an ml host, found first (similarity ≥ "
-                  f"0.999) by web-1 after {seen['web-1']:.1f} s and web-2 after {seen['web-2']:.1f} s")  # fmt: skip
+    _wait(found_everywhere, 180, "the new project in both hosts' similarity index", interval=0.5)
+    return True, (f"project #{probe['id']} created via web-1 (after both hosts loaded their index), embedded on an ml "
+                  f"host, found first (similarity ≥ 0.999) by web-1 {seen['web-1']:.1f} s and web-2 "
+                  f"{seen['web-2']:.1f} s after its creation")  # fmt: skip
 
 
 def _recommend(cluster: Cluster, host: str, project_id: int) -> dict:
@@ -330,9 +339,9 @@ def check_ml_host_killed(cluster: Cluster, schema: str, state: dict) -> tuple[bo
     )
 
 
-def check_new_model_on_both_web_hosts(cluster: Cluster, schema: str, project_id: int, before: dict,
-                                      pids: dict) -> tuple[bool, str]:  # fmt: skip
-    new_id = cluster.created.get("model_id")
+def check_new_model_on_both_web_hosts(cluster: Cluster, schema: str, project_id: int, before: dict, pids: dict,
+                                      state: dict) -> tuple[bool, str]:  # fmt: skip
+    new_id = state.get("model_id")
     assert new_id, "no new model version (see the previous check)"
     with _schema(schema):
         active = SuccessModel.objects.filter(status="active").values_list("pk", flat=True).first()
@@ -434,10 +443,10 @@ def check_web_host_killed(cluster: Cluster, schema: str, project_id: int) -> tup
         rows = MetricPoint.objects.filter(run_id__in=[r["id"] for r in runs], key="load").count()
     acknowledged = sum(len(s) for s in stats.acknowledged.values())
     complete = all(stats.acknowledged.get(run_id, set()) <= steps for run_id, steps in stored.items())
-    late = [t - killed_at for t in stats.in_flight if not 0 <= t - killed_at <= 5]
+    late = [t - killed_at for t in stats.in_flight if not 0 <= t - killed_at <= 15]  # failed at the kill
     cluster.hosts["web-1"].start()
     cluster.hosts["web-1"].wait_ready()
-    _wait(lambda: web1.up, 10, "the proxy to mark web-1 up again")
+    _wait(lambda: web1.up, 60, "the proxy to mark web-1 up again")
     passed = (stats.lost == 0 and not stats.errors and complete and rows == sum(len(s) for s in stored.values())
               and len(stats.in_flight) <= SIZE.load_threads and not late and routed_to_dead == 0
               and stats.retried == len(stats.in_flight))  # fmt: skip
@@ -487,7 +496,7 @@ def check_metrics_add_up(cluster: Cluster) -> tuple[bool, str]:
     workers = [h for h in cluster.hosts if h not in WEB]
     totals, scraped = {}, {}
     for host in workers:
-        totals[host], scraped[host] = _wait(lambda h=host: _quiet_worker_totals(cluster, cluster.hosts[h]), 60,
+        totals[host], scraped[host] = _wait(lambda h=host: _quiet_worker_totals(cluster, cluster.hosts[h]), 120,
                                             f"a moment {host} runs no task", interval=0.2)  # fmt: skip
     mismatches, task_sum, metric_sum = [], 0, 0
     for host in workers:
@@ -535,7 +544,7 @@ def _schema(schema: str):
     return schema_context(schema)
 
 
-def _start_cluster(tmp: Path, s3_server, redis_url: str, tag: str) -> tuple[dict[str, Host], str, str]:
+def _hosts(tmp: Path, s3_server, redis_url: str, tag: str) -> tuple[dict[str, Host], str, str]:
     prefix = s3_server.new_prefix()
     metrics_token = secrets.token_urlsafe(24)
     base = {
@@ -550,13 +559,9 @@ def _start_cluster(tmp: Path, s3_server, redis_url: str, tag: str) -> tuple[dict
         "web-1": web_host(base, tmp, "web-1", tag, "127.0.0.11", _free_port("127.0.0.11")),
         "web-2": web_host(base, tmp, "web-2", tag, "127.0.0.12", _free_port("127.0.0.12")),
         "worker-1": worker_host(base, tmp, "worker-1", tag, "default", _free_port(), beat=True),
-        "ml-1": worker_host(base, tmp, "ml-1", tag, "ml", _free_port(), nice=10),
-        "ml-2": worker_host(base, tmp, "ml-2", tag, "ml", _free_port(), nice=10),
+        "ml-1": worker_host(base, tmp, "ml-1", tag, "ml", _free_port()),
+        "ml-2": worker_host(base, tmp, "ml-2", tag, "ml", _free_port()),
     }
-    for host in hosts.values():
-        host.start()
-    for host in hosts.values():
-        host.wait_ready()
     return hosts, prefix, metrics_token
 
 
@@ -567,61 +572,75 @@ def test_hosts_sharing_only_postgresql_redis_and_s3_pass_every_check(_session_te
     tag = secrets.token_hex(3)
     checks: list[Check] = []
     redis = faults.PrivateRedis()
-    with django_db_blocker.unblock(), seeded(alpha, projects=SIZE.projects, seed=23):
-        with alpha.context():
-            admin = get_user_model().objects.get(username=alpha.admin_username)
-            created = token_create(user=admin, name=f"cluster-{tag}", scope="admin")
-            projects = list(Project.objects.exclude(status="completed").exclude(spec="").values_list("pk", flat=True))
-            artifacts_before = set(Artifact.objects.values_list("pk", flat=True))
-        connection.set_schema_to_public()
-        since = time.time()
+    hosts, proxy = {}, None
+    since = time.time()
+    try:
         redis.start()
-        hosts, proxy = {}, None
-        try:
-            hosts, prefix, metrics_token = _start_cluster(tmp_path, s3_server, redis.url, tag)
-            backends = [Backend(h, hosts[h].address, hosts[h].port) for h in WEB]
-            proxy = RoundRobinProxy(backends, health_interval=1.0).start()  # refusals between checks fail over
-            cluster = Cluster(hosts=hosts, proxy=proxy, tenant_host=alpha.host, token=created.plaintext,
-                              metrics_token=metrics_token, s3_prefix=prefix, s3=s3_server,
-                              redis_url=redis.url)  # fmt: skip
-            print(f"\n[cluster] hosts up in {time.monotonic() - started:.0f} s: "
-                  + ", ".join(f"{h.name} ({h.address}:{h.port})" for h in hosts.values()), flush=True)  # fmt: skip
-            schema, target = alpha.schema, projects[0]
-            _checked(checks, "artifact library: upload via web-1, download via web-2 (S3)",
-                     lambda: check_artifact_library(cluster))  # fmt: skip
-            _checked(
-                checks, "MLflow artifact: put via web-2, read via web-1 (S3)", lambda: check_mlflow_artifact(cluster)
-            )
-            _checked(checks, "metric batches and history, alternating web hosts",
-                     lambda: check_history_alternating(cluster, target))  # fmt: skip
-            _checked(checks, "similarity index: a new project reaches both web hosts",
-                     lambda: check_similarity_index(cluster))  # fmt: skip
-            pids = {h: hosts[h].pgid for h in WEB}
-            before: dict = {}
-            _checked(checks, "recommendations before the retraining: both web hosts agree",
-                     lambda: _agree(cluster, target, before))  # fmt: skip
-            state: dict = {}
-            _checked(checks, "retraining: the ml host running it is killed, another ml host finishes it",
-                     lambda: check_ml_host_killed(cluster, schema, state))  # fmt: skip
-            cluster.created["model_id"] = state.get("model_id")
-            _checked(checks, "the new model answers on both web hosts without a restart",
-                     lambda: check_new_model_on_both_web_hosts(cluster, schema, target, before, pids))  # fmt: skip
-            _checked(checks, "web-1 killed under load: only in-flight requests fail, retried, none lost",
-                     lambda: check_web_host_killed(cluster, schema, target))  # fmt: skip
-            _checked(checks, "each host's /metrics: totals add up (web: proxy; workers: Celery)",
-                     lambda: check_metrics_add_up(cluster))  # fmt: skip
-            _checked(checks, "no per-host state: MEDIA_ROOT empty, checkout untouched",
-                     lambda: check_nothing_shared(cluster, since))  # fmt: skip
-        finally:
-            if proxy is not None:
-                proxy.stop()
-            for host in hosts.values():
-                host.stop()
-            redis.stop()
-            _cleanup(alpha, created, artifacts_before)
+        hosts, prefix, metrics_token = _hosts(tmp_path, s3_server, redis.url, tag)
+        for name in ("web-1", "web-2", "ml-1", "ml-2"):  # they boot while the tenant is seeded; beat starts after
+            hosts[name].start()
+        with django_db_blocker.unblock(), seeded(alpha, projects=SIZE.projects, seed=23):
+            with alpha.context():
+                admin = get_user_model().objects.get(username=alpha.admin_username)
+                created = token_create(user=admin, name=f"cluster-{tag}", scope="admin")
+                open_projects = Project.objects.exclude(status="completed").exclude(spec="")
+                target = open_projects.order_by("pk").values_list("pk", flat=True).first()
+                artifacts_before = set(Artifact.objects.values_list("pk", flat=True))
+            connection.set_schema_to_public()
+            try:
+                hosts["worker-1"].start()
+                for host in hosts.values():
+                    host.wait_ready()
+                backends = [Backend(h, hosts[h].address, hosts[h].port) for h in WEB]
+                proxy = RoundRobinProxy(backends, health_interval=1.0).start()  # refusals between checks fail over
+                cluster = Cluster(hosts=hosts, proxy=proxy, tenant_host=alpha.host, token=created.plaintext,
+                                  metrics_token=metrics_token, s3_prefix=prefix, s3=s3_server,
+                                  redis_url=redis.url)  # fmt: skip
+                print(f"\n[cluster] seeded and hosts up in {time.monotonic() - started:.0f} s: "
+                      + ", ".join(f"{h.name} ({h.address}:{h.port})" for h in hosts.values()), flush=True)  # fmt: skip
+                _run_checks(cluster, checks, alpha.schema, target, since)
+            finally:
+                stopping = time.monotonic()
+                stop_hosts(hosts.values())  # before the cleanup: no host still holds a row or a lock
+                _cleanup(alpha, created, artifacts_before)
+        print(f"[cluster] hosts stopped and the seeded tenant cleaned up in {time.monotonic() - stopping:.0f} s")
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        stop_hosts(hosts.values())
+        redis.stop()
     _print_table(checks, started)
     failed = [f"{c.name}: {c.figures}" for c in checks if not c.passed]
     assert not failed, "\n".join(failed)
+
+
+def _run_checks(cluster: Cluster, checks: list[Check], schema: str, target: int, since: float) -> None:
+    try:
+        probe = start_similarity_probe(cluster)
+    except Exception as exc:  # reported by the similarity check
+        probe = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    _checked(checks, "artifact library: upload via web-1, download via web-2 (S3)",
+             lambda: check_artifact_library(cluster))  # fmt: skip
+    _checked(checks, "MLflow artifact: put via web-2, read via web-1 (S3)", lambda: check_mlflow_artifact(cluster))
+    _checked(checks, "metric batches and history, alternating web hosts",
+             lambda: check_history_alternating(cluster, target))  # fmt: skip
+    _checked(checks, "similarity index: a new project reaches both web hosts",
+             lambda: check_similarity_index(cluster, probe))  # fmt: skip
+    pids = {h: cluster.hosts[h].pgid for h in WEB}
+    before: dict = {}
+    _checked(checks, "recommendations before the retraining: both web hosts agree",
+             lambda: _agree(cluster, target, before))  # fmt: skip
+    state: dict = {}
+    _checked(checks, "retraining: the ml host running it is killed, another ml host finishes it",
+             lambda: check_ml_host_killed(cluster, schema, state))  # fmt: skip
+    _checked(checks, "the new model answers on both web hosts without a restart",
+             lambda: check_new_model_on_both_web_hosts(cluster, schema, target, before, pids, state))  # fmt: skip
+    _checked(checks, "web-1 killed under load: only in-flight requests fail, retried, none lost",
+             lambda: check_web_host_killed(cluster, schema, target))  # fmt: skip
+    _checked(checks, "each host's /metrics: totals add up (web: proxy; workers: Celery)",
+             lambda: check_metrics_add_up(cluster))  # fmt: skip
+    _checked(checks, "no per-host state: MEDIA_ROOT empty, checkout untouched",
+             lambda: check_nothing_shared(cluster, since))  # fmt: skip
 
 
 def _agree(cluster: Cluster, project_id: int, out: dict) -> tuple[bool, str]:

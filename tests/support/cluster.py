@@ -102,17 +102,14 @@ class Host:
             for proc in self.procs:
                 proc.wait(timeout=30)
 
-    def stop(self) -> None:
-        if not self.procs or not any(proc.poll() is None for proc in self.procs):
-            return
-        try:
-            os.killpg(self.pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(proc.poll() is None for proc in self.procs):
-            time.sleep(0.2)
-        self.kill()
+    def running(self) -> bool:
+        return any(proc.poll() is None for proc in self.procs)
+
+    def terminate(self) -> None:
+        """Ask every process of the group to shut down (SIGTERM: gunicorn and Celery finish what they run)."""
+        if self.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pgid, signal.SIGTERM)
 
     def scrape(self, token: str) -> Samples:
         status, body = get(self.address, self.port, "/metrics", token=token)
@@ -123,6 +120,18 @@ class Host:
     def files(self, name: str) -> list[Path]:
         """Every file under one of the host's directories (e.g. ``media``)."""
         return [path for path in self.dirs[name].rglob("*") if path.is_file()]
+
+
+def stop_hosts(hosts, grace: float = 30) -> None:
+    """Shut hosts down together (their graceful shutdowns overlap); SIGKILL what still runs after ``grace`` s."""
+    hosts = list(hosts)
+    for host in hosts:
+        host.terminate()
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(host.running() for host in hosts):
+        time.sleep(0.2)
+    for host in hosts:
+        host.kill()
 
 
 def get(address: str, port: int, path: str, token: str | None = None, timeout: float = 10) -> tuple[int, bytes]:
@@ -165,12 +174,13 @@ def web_host(base: dict[str, str], root: Path, name: str, tag: str, address: str
 
 
 def worker_host(base: dict[str, str], root: Path, name: str, tag: str, queue: str, metrics_port: int,
-                beat: bool = False, nice: int = 0) -> Host:  # fmt: skip
-    """A Celery worker for ``queue`` as the Procfile runs it (prefork, concurrency 1 here), serving its own
-    ``/metrics``; with ``beat`` the host also runs Celery beat, its schedule in the host's working directory."""
+                beat: bool = False) -> Host:  # fmt: skip
+    """A Celery worker for ``queue`` as the Procfile runs it (prefork, concurrency 1), serving its own ``/metrics``;
+    with ``beat`` the host also runs Celery beat, its schedule in the host's working directory. The ``ml`` worker
+    runs without the Procfile's ``nice 10``: on a host of its own that only ranks it below that host's other
+    processes, here it would rank it below every other host's and below whatever else shares this machine."""
     env = {**host_env(base, root / name, name, tag), "METRICS_WORKER_PORT": str(metrics_port)}
     worker = [
-        *(["nice", "-n", str(nice)] if nice else []),
         sys.executable, "-m", "celery", "-A", "maestro", "worker", "--loglevel", "INFO", "--queues", queue,
         "--concurrency", "1", "--hostname", f"{queue}@{name}",
     ]  # fmt: skip

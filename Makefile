@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # This machine's pip config names index folders that may be absent; drop that noise, keep real warnings.
 PIP_FILTER := { grep -v '^WARNING: Location .* is ignored' || true; }
 
-.PHONY: help venv services migrate demo run dev test stop lint fmt lock browser tools bench vendor fuzz load faults
+.PHONY: help venv services migrate demo run dev test stop lint fmt lock browser tools bench vendor fuzz load faults cluster-test
 
 help:
 	@echo "make run    set up everything and start web + Celery worker + beat (http://demo.localhost:8000)"
@@ -26,6 +26,7 @@ help:
 	@echo "make stop   stop the PostgreSQL/Redis processes that make run/test started"
 	@echo "make lint   ruff check + format check, Django system checks, missing migrations"
 	@echo "make fuzz / make load / make faults   full-strength reliability runs (README: Reliability)"
+	@echo "make cluster-test   the multi-host run at full size (README: Deployment on Kubernetes)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Maestro needs Python 3.11 (found %d.%d); set PYTHON=python3.11" % sys.version_info[:2])'
@@ -105,3 +106,8 @@ load: services
 
 faults: services
 	$(PY) bench/faults.py
+
+# Issue 23: web and worker hosts sharing only PostgreSQL, Redis and S3, at full size (make test runs the reduced size:
+# tests/ops/test_cluster.py); prints the table of checks.
+cluster-test: services
+	$(PY) bench/cluster.py

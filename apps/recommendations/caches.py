@@ -23,7 +23,17 @@ re-asking for recommendations while editing the team or constraints of the same 
 
 Models. A ``Predictor`` is cached per (tenant, model id, version): loading parses the boosters and reads the
 neighbour pool's embeddings once; a promotion or rollback changes the active id, so the next request loads the other
-model, and nothing is ever served across tenants.
+model, and nothing is ever served across tenants. The active model is read from PostgreSQL on every request, so a
+promotion made through any host is used by every host's next request. The pool's embeddings are the one part of a
+loaded model that can change (a pool project's spec re-embedded, or embedded after the training): each entry keeps
+the index version it read them at and, when the version has moved, looks at the embedding rows written since; if one
+belongs to the pool the model is loaded again. So two hosts that loaded one model at different times answer alike.
+A pool project deleted later is the exception (deletions bump no version): a process that loaded the model before
+keeps its vector among the neighbours until the next model version.
+
+Several hosts. Every entry is either a pure function of immutable input (text vectors) or checked against
+PostgreSQL on use (similarity index, models), so a write on any host is seen by the next request on every other
+host; README "Deployment on Kubernetes" lists every per-process cache and how it stays correct.
 """
 
 from __future__ import annotations
@@ -167,24 +177,47 @@ def clear() -> None:
         _vectors.clear()
 
 
-_predictors: _LRU[tuple[TenantIdentity, int, int], object] = _LRU(lambda: settings.RECOMMENDATIONS_CACHED_MODELS)
+@dataclass
+class _LoadedModel:
+    predictor: object
+    pool: frozenset[int]
+    index_version: int  # the embedding index version before the pool's embeddings were read
+
+
+_predictors: _LRU[tuple[TenantIdentity, int, int], _LoadedModel] = _LRU(lambda: settings.RECOMMENDATIONS_CACHED_MODELS)
+
+
+def _pool_unchanged(entry: _LoadedModel, version: int) -> bool:
+    """True when no embedding of ``entry``'s pool was written since it was loaded (then it is marked current)."""
+    from apps.recommendations.models import ProjectEmbedding
+
+    if entry.index_version >= version:
+        return True
+    written = ProjectEmbedding.objects.filter(index_version__gt=entry.index_version).values_list("project_id")
+    if not entry.pool.isdisjoint(pid for (pid,) in written):
+        return False
+    with _lock:
+        entry.index_version = max(entry.index_version, version)
+    return True
 
 
 def predictor_for(model_id: int, version: int):
-    """The loaded ``Predictor`` of model ``model_id`` in the current tenant (cached per process)."""
+    """The loaded ``Predictor`` of model ``model_id`` in the current tenant (cached per process; loaded again when
+    an embedding of its neighbour pool changed since, on any host)."""
     from apps.recommendations import dataset
     from apps.recommendations.ml.predict import Predictor, deserialize
     from apps.recommendations.models import SuccessModel
 
     key = (tenant_identity(), int(model_id), int(version))
+    index_version = current_index_version()  # read before the pool's embeddings: a later write is seen next time
     with _lock:
         found = _predictors.get(key)
-    if found is not None:
-        return found
+    if found is not None and _pool_unchanged(found, index_version):
+        return found.predictor
     blob = SuccessModel.objects.filter(pk=model_id).values_list("booster", flat=True).get()
     data = deserialize(blob)
     pool_ids = [int(i) for i in data["pool_ids"]]
     matrix, has = dataset.embeddings_for(pool_ids)
     predictor = Predictor(data, matrix, has if len(pool_ids) else np.zeros(0, dtype=bool))
     with _lock:
-        return _predictors.put(key, predictor)
+        return _predictors.put(key, _LoadedModel(predictor, frozenset(pool_ids), index_version)).predictor

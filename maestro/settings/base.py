@@ -293,9 +293,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# visibility_timeout: a message a worker took but never acknowledged (acks_late; its host died) goes back to the queue
+# after this long. kombu's default, written out because it bounds two things: a task taking longer than this is
+# delivered a second time while it still runs (ML runs hold an advisory lock, so that delivery is a no-op), and the
+# work of a dead host waits this long unless something sooner picks it up (reconciliation re-sends ML runs within
+# RECOMMENDATIONS_RECONCILE_SECONDS). A pool process killed alone is requeued at once (reject_on_worker_lost).
 # Sending must never hang a request when Redis is down: fail fast, reconciliation picks the work up later.
 # One immediate reconnection attempt (kombu waits interval_start, 2 s by default, before it), then give up.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
     "max_retries": 1,

@@ -28,7 +28,7 @@ from apps.recommendations.models import (
     SuccessModel,
     TrainingRun,
 )
-from tests.recommendations.support import admin_token, assert_documented, seeded, user_with_token
+from tests.recommendations.support import LENIENT_GATE, admin_token, assert_documented, seeded, user_with_token
 
 PROPOSAL = {
     "spec": "Classify card transactions by the risk of loan defaults using core banking ledgers. "
@@ -46,8 +46,16 @@ PROPOSAL = {
 @pytest.fixture(scope="module")
 def seeded_alpha(_session_tenants, django_db_blocker):
     alpha, _beta = _session_tenants
-    with django_db_blocker.unblock(), seeded(alpha, projects=70, seed=5) as result:
+    # On 70 demo projects the real skill gate refuses the model (tests/recommendations/test_skill.py tests that):
+    # these tests are about the API around a served model, so they train with LENIENT_GATE.
+    with django_db_blocker.unblock(), seeded(alpha, projects=70, seed=5, gate=False) as result:
         yield result
+
+
+@pytest.fixture(autouse=True)
+def _lenient_gate(settings):
+    settings.RECOMMENDATIONS_SKILL_MARGIN = LENIENT_GATE["RECOMMENDATIONS_SKILL_MARGIN"]
+    settings.RECOMMENDATIONS_SKILL_ALPHA = LENIENT_GATE["RECOMMENDATIONS_SKILL_ALPHA"]
 
 
 @pytest.fixture
@@ -82,7 +90,10 @@ def test_recommendation_response_is_complete_consistent_and_stored(api_a, tenant
     assert success["lower"] <= success["predicted"] <= success["upper"]
     assert 0 <= success["confidence"] <= 1
     parts = success["confidence_components"]
-    assert success["confidence"] == pytest.approx(np.sqrt(parts["sharpness"] * parts["support"]), abs=1e-3)
+    assert success["confidence"] == pytest.approx(
+        np.cbrt(parts["sharpness"] * parts["support"] * parts["skill"]), abs=1e-3
+    )
+    assert parts["skill"] == pytest.approx(data["model"]["skill"], abs=1e-3)
     for target in ("duration_days", "compute_cost"):
         assert data[target]["status"] == "ok" and data[target]["lower"] <= data[target]["predicted"]
     contributions = data["feature_contributions"]
@@ -316,17 +327,28 @@ def test_promotion_rules_manual_promote_and_rollback_are_audited(tenant_a, seede
         forced = services.run_execute(run_id=run.pk)
         v2 = forced.model
         assert v2.version == v1.version + 1 and v2.cv_mae == pytest.approx(v1.cv_mae)
-        assert v2.status == "candidate"  # not strictly better → not promoted
-        assert ModelEvent.objects.get(model=v2).action == "kept"
-    # promotion and rollback change the registry: owners and admins, with an admin-scope token
-    lead_api = tenant_a.api(user_with_token(tenant_a, "recs-lead2", "lead", scope="admin")[1])
-    assert lead_api.post(f"/api/v1/models/{v2.pk}/promote", {}, format="json").status_code == 403
+        assert v2.status == "candidate"  # the same data, not strictly better on the same forward evaluation
+        kept = ModelEvent.objects.get(model=v2)
+        assert kept.action == "kept" and "Not better on the same forward evaluation" in kept.reason
+        comparison = v2.validation["promotion"]
+        assert comparison["active_version"] == v1.version and comparison["candidate_mae"] == comparison["active_mae"]
+    # promotion and rollback change the registry: owners, admins and leads, with an admin-scope token and a reason
+    lead, lead_token = user_with_token(tenant_a, "recs-lead2", "lead", scope="admin")
+    lead_api = tenant_a.api(lead_token)
+    assert (
+        tenant_a.api(user_with_token(tenant_a, "recs-member3", "member", scope="admin")[1])
+        .post(f"/api/v1/models/{v2.pk}/promote", {"reason": "x"}, format="json")
+        .status_code
+        == 403
+    )
     write_scope_api = tenant_a.api(user_with_token(tenant_a, "recs-admin-w", "admin", scope="write")[1])
-    assert write_scope_api.post(f"/api/v1/models/{v2.pk}/promote", {}, format="json").status_code == 403
+    assert write_scope_api.post(f"/api/v1/models/{v2.pk}/promote", {"reason": "x"}, format="json").status_code == 403
+    no_reason = api.post(f"/api/v1/models/{v2.pk}/promote", {"reason": "  "}, format="json")
+    assert no_reason.status_code == 400 and "reason" in [e["field"] for e in no_reason.json()["errors"]]
     promoted = api.post(f"/api/v1/models/{v2.pk}/promote", {"reason": "try it"}, format="json")
     assert promoted.status_code == 200 and promoted.json()["status"] == "active"
-    assert api.post(f"/api/v1/models/{v2.pk}/promote", {}, format="json").status_code == 400
-    assert api.post(f"/api/v1/models/{v1.pk}/rollback", {}, format="json").status_code == 400  # not active
+    assert api.post(f"/api/v1/models/{v2.pk}/promote", {"reason": "again"}, format="json").status_code == 400
+    assert api.post(f"/api/v1/models/{v1.pk}/rollback", {"reason": "x"}, format="json").status_code == 400
     with tenant_a.context():
         assert SuccessModel.objects.get(pk=v1.pk).status == "retired"
         event = ModelEvent.objects.filter(model=v2, action="promoted").get()
@@ -334,14 +356,15 @@ def test_promotion_rules_manual_promote_and_rollback_are_audited(tenant_a, seede
         trail = AuditEvent.objects.get(action="model.promoted", object_id=str(v2.pk))
         assert trail.category == "security" and trail.actor_username == "recs-admin"
         assert trail.extra["from_version"] == v1.version and trail.extra["to_version"] == v2.version
-        assert trail.extra["automatic"] is False
-    rolled = api.post(f"/api/v1/models/{v2.pk}/rollback", {"reason": "worse"}, format="json")
+        assert trail.extra["automatic"] is False and trail.extra["reason"] == "try it"
+    rolled = lead_api.post(f"/api/v1/models/{v2.pk}/rollback", {"reason": "worse"}, format="json")
     assert rolled.status_code == 200 and rolled.json()["id"] == v1.pk and rolled.json()["status"] == "active"
     with tenant_a.context():
         assert SuccessModel.objects.get(pk=v2.pk).status == "retired"
-        assert ModelEvent.objects.filter(model=v1, action="rolled_back", actor=admin, previous_active=v2).exists()
-        assert AuditEvent.objects.filter(action="model.rolled_back", object_id=str(v1.pk)).count() == 1
-    nothing_before = api.post(f"/api/v1/models/{v1.pk}/rollback", {}, format="json")
+        assert ModelEvent.objects.filter(model=v1, action="rolled_back", actor=lead, previous_active=v2).exists()
+        trail = AuditEvent.objects.get(action="model.rolled_back", object_id=str(v1.pk))
+        assert trail.actor_username == "recs-lead2" and trail.extra["reason"] == "worse"
+    nothing_before = api.post(f"/api/v1/models/{v1.pk}/rollback", {"reason": "again"}, format="json")
     assert nothing_before.status_code == 400 and "no previously active" in nothing_before.json()["detail"]
 
 
@@ -349,7 +372,7 @@ def test_predictions_use_the_promoted_version(api_a, tenant_a):
     with tenant_a.context():
         run = services.run_request(kind=RunKind.TRAIN, params={"force": True}, dispatch=False)
         v2 = services.run_execute(run_id=run.pk).model
-        services.model_promote(model=v2, user=None)
+        services.model_promote(model=v2, user=None, reason="test")
     assert api_a.post("/api/v1/recommendations", PROPOSAL, format="json").json()["model"]["version"] == v2.version
 
 
@@ -606,7 +629,8 @@ def test_openapi_schema_documents_the_recommendation_endpoints(client, db):
     response = components["RecommendationResponse"]
     assert {"ok", "insufficient_data", "no_model"} <= set(response["discriminator"]["mapping"])
     success = components["SuccessPrediction"]["properties"]
-    assert "√(sharpness · support)" in success["confidence"]["description"]
+    assert "∛(sharpness · support · skill)" in success["confidence"]["description"]
+    assert "insufficient_skill" in response["discriminator"]["mapping"]
     assert set(components["RecommendationOk"]["properties"]) >= {
         "success", "duration_days", "compute_cost", "suggested_artifacts", "suggested_team", "similar_projects",
         "feature_contributions", "model",

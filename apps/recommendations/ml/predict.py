@@ -11,6 +11,7 @@ to the score's 0–100 range, durations and costs to ≥ 0.
 
 from __future__ import annotations
 
+import io
 import json
 import zlib
 from dataclasses import dataclass
@@ -38,6 +39,18 @@ def deserialize(blob: bytes) -> dict:
     return data
 
 
+def serialize_training_data(arrays: dict[str, np.ndarray]) -> bytes:
+    """The training matrix and per-project predictions → compressed NumPy ``.npz`` bytes (no pickle)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
+    return buffer.getvalue()
+
+
+def deserialize_training_data(blob: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(bytes(blob)), allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
 @dataclass
 class TargetPrediction:
     point: np.ndarray
@@ -58,6 +71,7 @@ class Predictor:
         self.space = FeatureSpace.from_dict(data["space"])
         self.metadata = data["metadata"]
         self.skipped_targets = data.get("skipped_targets", {})
+        self.validation = data.get("validation", {})
         self.targets = {}
         for name, t in data["targets"].items():
             self.targets[name] = {
@@ -130,4 +144,5 @@ class Predictor:
             reference_width=float(self.metadata["reference_interval_width"]),
             neighbor_similarities=found.similarities,
             k=self.k,
+            skill=float(self.validation.get("gate", {}).get("skill", 0.0)),
         )

@@ -31,8 +31,8 @@ BOUNDS = {
     "home": 12,
     "projects": 9,
     "project": 12,
-    "project_edit": 7,
-    "project_create": 6,
+    "project_edit": 8,  # one of them reads the organisation's project attribute definitions (the form's fields)
+    "project_create": 7,
     "runs": 7,
     "run": 10,
     "compare": 13,

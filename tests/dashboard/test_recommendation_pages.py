@@ -212,7 +212,7 @@ def test_artifact_page_shows_impact_with_interval_or_not_enough_usage(tenant_a, 
     card = text(html.split('data-testid="impact"', 1)[1].split("</section>", 1)[0])
     sign = "+" if measured.impact > 0 else "−"
     assert f"{sign}{abs(measured.impact):.1f} points" in card
-    assert f"over the {measured.n_projects} completed projects" in card
+    assert f"from the {measured.n_projects} completed projects that use it" in card and "observational estimate" in card
     lonely = text(client.get(f"/artifacts/{unused.pk}/").content.decode().split('data-testid="impact"', 1)[1])
     assert lonely.startswith("> Impact on success Not enough usage yet.")
 

@@ -43,8 +43,9 @@ def test_a_confounded_null_artifact_has_no_clear_effect_and_a_helpful_one_is_sti
     assert helpful.verdict == "helps" and helpful.ci_low > 0 and helpful.ci_low < HELP < helpful.ci_high
     assert null.label == fx.OBSERVATIONAL
 
-    # The method before (mean SHAP contribution with a bootstrap over the using projects, and the lift within
-    # problem class) fails here: both its intervals exclude zero for the null artifact.
+    # The method before fails here: its model-free check, the lift within problem class, calls the null artifact
+    # clearly helpful (interval above zero); its SHAP "interval" (the spread of contributions under one fixed model)
+    # is no uncertainty at all — a few hundredths of a point wide, whatever the model attributes.
     n = len(y)
     ts = TrainingSet(
         project_ids=np.arange(1, n + 1), inputs=inputs, embeddings=np.zeros((n, 4), np.float32),
@@ -55,8 +56,8 @@ def test_a_confounded_null_artifact_has_no_clear_effect_and_a_helpful_one_is_sti
     contribs = np.array([c.values for c in predictor.contributions(predictor.space.matrix(inputs))])
     old = artifact_impact(space=predictor.space, inputs=inputs, contribs=contribs, success=y, artifact_id=NULL,
                           artifact_type="dataset", min_usage=5, usage=Usage.of(inputs))  # fmt: skip
-    assert old.ci_low > 0 or old.ci_high < 0  # the SHAP-spread "interval" claims a clear effect
     assert old.lift_ci_low > 0  # the unadjusted lift: spuriously positive
+    assert old.ci_high - old.ci_low < 0.1 * (null.ci_high - null.ci_low)
 
 
 @pytest.mark.parametrize("repetitions", [40])

@@ -185,3 +185,24 @@ def test_the_dashboard_upload_imports_and_lists_row_errors(tenant_a, importer):
     rows[2]["success_score"] = 300
     bad = client.post("/projects/import?dry_run=true", {"file": SimpleUploadedFile("p.jsonl", jsonl(rows).encode())})
     assert bad.status_code == 400 and {(e["row"], e["field"]) for e in bad.json()["errors"]} == {(3, "success_score")}
+
+
+def test_hostile_rows_are_row_errors_never_a_server_error(tenant_a, importer):
+    _user, api = importer
+    lines = [
+        json.dumps({"name": "nul \u0000 name"}),
+        json.dumps({"name": "not lists", "team_members": 5, "artifact_usages": "x"}),
+        json.dumps({"name": "bad types", "start_date": 123, "complexity_score": "lots", "compute_cost": "NaNx"}),
+        json.dumps({"name": "bad usage", "artifact_usages": [{"artifact": "eda-starter-notebook", "version": "1.0.0",
+                                                              "used_at": "0001-01-01"}]}),
+        "[1, 2]",
+        "{" * 5000,
+    ]  # fmt: skip
+    response = post(api, "\n".join(lines))
+    assert response.status_code == 400, response.content
+    fields = {(e["row"], e["field"]) for e in response.json()["errors"]}
+    assert {(1, "row"), (2, "team_members"), (2, "artifact_usages"), (3, "complexity_score"), (5, "row"),
+            (6, "row")} <= fields  # fmt: skip
+    assert post(api, "name\nx\x00y", content_type="text/csv").status_code == 400
+    assert post(api, "", content_type="text/csv").status_code == 400
+    assert post(api, "{}", content_type="application/octet-stream").json()["errors"][0]["field"] == "file_format"

@@ -38,6 +38,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils.text import slugify
+from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from apps.access.services import grant_creator_bulk
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
@@ -48,6 +49,7 @@ from apps.projects.services import PROJECT_FIELDS, project_prepare
 from apps.recommendations.choices import RunKind, RunReason
 from apps.recommendations.services.runs import run_request
 from apps.tenants.quotas import quota_check
+from maestro.api.parsers import check_json
 
 MAX_ROWS = 5000
 MAX_BYTES = 20 * 1024 * 1024
@@ -90,6 +92,8 @@ def parse(content: bytes, fmt: str) -> list[dict]:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ImportRejected("file", "The file is not UTF-8 text.") from None
+    if "\x00" in text:
+        raise ImportRejected("file", "The file contains NUL characters, which cannot be stored.")
     if fmt == "jsonl":
         rows = _parse_jsonl(text)
     elif fmt == "csv":
@@ -108,10 +112,16 @@ def _parse_jsonl(text: str) -> list[dict]:
     for number, line in enumerate((line for line in text.splitlines() if line.strip()), start=1):
         try:
             value = json.loads(line)
-        except ValueError as exc:
-            value = {"__error__": f"Not valid JSON: {exc.msg} (column {exc.colno})."}
+        except (ValueError, RecursionError) as exc:
+            where = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+            value = {"__error__": f"Not valid JSON{where}."}
         if not isinstance(value, dict):
             value = {"__error__": "Each line must be one JSON object (a project)."}
+        try:
+            check_json(value)  # what PostgreSQL could not store (NUL, lone surrogates) or absurd nesting
+        except DRFValidationError as exc:
+            field_name, messages = next(iter(exc.detail.items()))
+            value = {"__error__": f"{field_name}: {messages[0]}"}
         rows.append(value)
         if number > MAX_ROWS:
             break
@@ -241,7 +251,7 @@ def _validate(rows: list[dict], *, user) -> tuple[_Validated, list[dict]]:
     wanted = {
         (u.get("artifact"), u.get("version"))
         for row in rows
-        for u in (row.get("artifact_usages") or [])
+        for u in _items(row.get("artifact_usages"))
         if isinstance(u, dict) and isinstance(u.get("artifact"), str)
     }
     names = {a for a, _v in wanted}
@@ -276,8 +286,11 @@ def _validate(rows: list[dict], *, user) -> tuple[_Validated, list[dict]]:
                 fail(name, message)
         except (TypeError, ValueError, ArithmeticError) as exc:
             fail("row", f"Invalid value: {exc}")
+        for name in ("team_members", "artifact_usages"):
+            if row.get(name) is not None and not isinstance(row[name], list):
+                fail(name, "Must be a list.")
         members = []
-        for m_index, member in enumerate(row.get("team_members") or []):
+        for m_index, member in enumerate(_items(row.get("team_members"))):
             prefix = f"team_members[{m_index}]."
             if not isinstance(member, dict):
                 fail(prefix.rstrip("."), "Must be an object.")
@@ -305,7 +318,7 @@ def _validate(rows: list[dict], *, user) -> tuple[_Validated, list[dict]]:
                 fail(prefix.rstrip("."), f"Invalid value: {exc}")
         usages = []
         seen: set[int] = set()
-        for u_index, usage in enumerate(row.get("artifact_usages") or []):
+        for u_index, usage in enumerate(_items(row.get("artifact_usages"))):
             prefix = f"artifact_usages[{u_index}]"
             key = (usage.get("artifact"), usage.get("version")) if isinstance(usage, dict) else None
             version = versions.get(key) if key else None
@@ -331,6 +344,10 @@ def _validate(rows: list[dict], *, user) -> tuple[_Validated, list[dict]]:
     return valid, errors
 
 
+def _items(value) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _used_at(value, project: Project | None) -> datetime | None:
     """The usage's time: given, else the project's start (the artifact was planned), else now."""
     if value in (None, ""):
@@ -339,6 +356,8 @@ def _used_at(value, project: Project | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(str(value))
     except ValueError:
+        return None
+    if parsed.year < 1900:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

@@ -72,3 +72,10 @@ def test_intervals_cover_the_true_effect_at_their_nominal_rate(repetitions):
         covered[HELPFUL] += found[HELPFUL].ci_low <= 3.0 <= found[HELPFUL].ci_high
     for aid, hits in covered.items():
         assert 0.85 <= hits / repetitions <= 1.0, (aid, hits / repetitions)
+
+
+def test_the_refit_interval_is_the_delete_a_fold_jackknife():
+    low, high = fx.refit_interval(2.0, [1.0, 2.0, 3.0, 2.0, 2.0])
+    se = np.sqrt(4 / 5 * 2.0)  # (K − 1)/K · Σ (θ_k − θ̄)² with Σ = 2
+    assert (high - low) / 2 == pytest.approx(2.7764451 * se, rel=1e-6) and (low + high) / 2 == pytest.approx(2.0)
+    assert fx.refit_interval(2.0, [2.0]) is None

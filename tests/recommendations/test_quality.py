@@ -109,6 +109,9 @@ def test_suggested_team_beats_a_deliberately_poor_team(api_a):
     team = first["suggested_team"]
     assert first["status"] == "ok"
     assert team["predicted_success"] > team["proposed_team_predicted_success"] + 5
+    # the improvement carries its uncertainty (the model's K refits) and the observational label
+    assert team["verdict"] == "clear improvement" and 0 < team["improvement_ci_low"] < team["improvement"]
+    assert team["improvement"] < team["improvement_ci_high"] and team["label"] == "observational estimate"
     assert 1 <= team["team_size"] <= 7
     assert team["proposed_team_predicted_success"] == first["success"]["predicted"]
 

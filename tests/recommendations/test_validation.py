@@ -63,6 +63,7 @@ def test_a_real_signal_passes_the_gate_and_pure_noise_does_not():
     weak = train(noise, TrainingConfig(**FAST))
     assert not weak.gate["passed"] and weak.gate["skill"] < strong.gate["skill"]
     assert weak.metadata["skill"] == weak.gate["skill"]  # what predictions use for their confidence
+    assert len(strong.fold_models) == 5  # the CV refits, kept for the intervals of model-based differences
 
 
 def test_drift_shows_forward_not_in_shuffled_folds_and_the_gate_uses_forward():

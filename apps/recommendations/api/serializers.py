@@ -305,10 +305,17 @@ class SuggestedTeamSerializer(serializers.Serializer):
     predicted_success = serializers.FloatField(help_text="Predicted success with the suggested team.")
     proposed_team_predicted_success = serializers.FloatField(help_text="Predicted success with the proposed team.")
     improvement = serializers.FloatField()
+    improvement_ci_low = serializers.FloatField(
+        allow_null=True,
+        help_text="95 % interval of the improvement from the model's K cross-validation refits (delete-a-fold "
+        "jackknife); null for versions trained before the refits were kept.",
+    )
+    improvement_ci_high = serializers.FloatField(allow_null=True)
+    verdict = serializers.CharField(help_text="clear improvement (interval above zero) or no clear effect.")
     candidates_evaluated = serializers.IntegerField(help_text="Team compositions scored by the search.")
     label = serializers.CharField(
         help_text="observational estimate: the model's prediction for another team, learnt from which teams happened "
-        "to succeed; no interval is computed for it."
+        "to succeed."
     )
     constraints = TeamConstraintsEchoSerializer()
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
 Z_95 = 1.959963984540054
@@ -177,3 +178,16 @@ def _categorical_after(categorical: list[int], removed: int | None) -> list[int]
     if removed is None:
         return list(categorical)
     return [c - 1 if c > removed else c for c in categorical if c != removed]
+
+
+def refit_interval(full: float, refits: list[float], level: float = 0.95) -> tuple[float, float] | None:
+    """A confidence interval for a model-based difference (e.g. a suggested team against the proposed one) from the
+    same difference under the K cross-validation refits of the model (each on all but one fold): the delete-a-group
+    jackknife variance (K − 1)/K · Σ (θ_k − θ̄)², and ``full`` ± t(K − 1) · its square root. None without refits."""
+    k = len(refits)
+    if k < 2:
+        return None
+    values = np.asarray(refits, dtype=np.float64)
+    se = float(np.sqrt((k - 1) / k * np.sum((values - values.mean()) ** 2)))
+    half = float(stats.t.ppf(0.5 + level / 2, k - 1)) * se
+    return full - half, full + half

@@ -21,6 +21,7 @@ import numpy as np
 
 from apps.recommendations.ml import neighbors as nb
 from apps.recommendations.ml.confidence import confidence
+from apps.recommendations.ml.effects import refit_interval
 from apps.recommendations.ml.features import FeatureSpace, ProjectInput
 from apps.recommendations.ml.training import FORMAT_VERSION, TrainedBundle, inverse
 
@@ -72,6 +73,7 @@ class Predictor:
         self.metadata = data["metadata"]
         self.skipped_targets = data.get("skipped_targets", {})
         self.validation = data.get("validation", {})
+        self.fold_boosters = [lgb.Booster(model_str=m) for m in data.get("fold_models", [])]
         self.targets = {}
         for name, t in data["targets"].items():
             self.targets[name] = {
@@ -136,6 +138,15 @@ class Predictor:
         """
         raw = self.targets[target]["point"].predict(X, pred_contrib=True, num_threads=1)
         return [Contributions(float(r[-1]), np.asarray(r[:-1])) for r in np.atleast_2d(raw)]
+
+    def difference_interval(self, X_a: np.ndarray, X_b: np.ndarray) -> tuple[float, float] | None:
+        """95 % interval of predicted success of row ``X_a`` minus row ``X_b`` from the K cross-validation refits
+        (``ml.effects.refit_interval``); None for versions trained before the refits were kept."""
+        full = float(self.predict_success(X_a)[0] - self.predict_success(X_b)[0])
+        refits = [
+            float(b.predict(X_a, num_threads=1)[0] - b.predict(X_b, num_threads=1)[0]) for b in self.fold_boosters
+        ]
+        return refit_interval(full, refits)
 
     def confidence(self, lower: float, upper: float, found: nb.QueryNeighbors) -> dict:
         return confidence(

@@ -150,6 +150,7 @@ class TrainedBundle:
     skipped_targets: dict[str, dict] = field(default_factory=dict)
     training_seconds: float = 0.0
     validation: dict = field(default_factory=dict)  # forward figures, skill gates, learning curve (ml.evaluation)
+    fold_models: list[str] = field(default_factory=list)  # success point boosters of the K CV folds (refits)
     training_data: dict = field(default_factory=dict)  # the matrix and per-project out-of-sample predictions
 
     @property
@@ -170,6 +171,7 @@ class TrainedBundle:
             "skipped_targets": self.skipped_targets,
             "metadata": self.metadata,
             "validation": self.validation,
+            "fold_models": self.fold_models,
             "pool_ids": [int(i) for i in self.pool_ids],
             "pool_success": [float(v) for v in self.pool_success],
             "pool_artifacts": self.pool_artifacts,
@@ -213,7 +215,9 @@ def _neighbor_column(ts: TrainingSet, rows, pool_mask, groups, cfg, cands) -> np
     )  # fmt: skip
 
 
-def _split_predictions(ts, space, X_base, cfg, cands, splits, targets, quantiles: bool) -> dict:
+def _split_predictions(
+    ts, space, X_base, cfg, cands, splits, targets, quantiles: bool, keep: list | None = None
+) -> dict:
     """Out-of-sample predictions of every target over ``splits`` ((train rows, test rows) pairs), with the
     ``neighbor_success`` feature nested inside each split: the split's training rows get it out of fold within
     themselves and its test rows see only the split's training rows (``ml.neighbors``)."""
@@ -244,6 +248,8 @@ def _split_predictions(ts, space, X_base, cfg, cands, splits, targets, quantiles
             transform = TRANSFORMS[target]
             y_fit = _forward(y[known_train], transform)
             booster = _fit(X[known_train], y_fit, cfg, space)
+            if keep is not None and target == "success":
+                keep.append(booster.model_to_string())
             out[target][known_valid] = inverse(_predict(booster, X[known_valid]), transform)
             base[target][known_valid] = float(np.mean(y[known_train]))
             split_mae[target].append(float(mean_absolute_error(y[known_valid], out[target][known_valid])))
@@ -276,9 +282,10 @@ def cross_validate(ts: TrainingSet, space: FeatureSpace, X_base: np.ndarray, cfg
     n = len(ts)
     outer = nb.oof_groups(n, cfg.folds, cfg.seed)
     splits = [(np.flatnonzero(outer != fold), np.flatnonzero(outer == fold)) for fold in range(cfg.folds)]
-    result = _split_predictions(ts, space, X_base, cfg, cands, splits, TARGETS, quantiles=True)
+    keep: list[str] = []
+    result = _split_predictions(ts, space, X_base, cfg, cands, splits, TARGETS, quantiles=True, keep=keep)
     if oof is not None:
-        oof.update(result)
+        oof.update(result, fold_models=keep)
     metrics = {}
     for target in TARGETS:
         y = ts.target(target)
@@ -424,7 +431,7 @@ def train(ts: TrainingSet, cfg: TrainingConfig | None = None) -> TrainedBundle:
         space=space, targets=targets, importances=importances, metadata=metadata, pool_ids=ts.project_ids.copy(),
         pool_success=ts.success.copy(), pool_artifacts=[sorted({a for a, _ in p.artifacts}) for p in ts.inputs],
         skipped_targets=skipped, training_seconds=time.perf_counter() - started, validation=validation,
-        training_data=training_data,
+        training_data=training_data, fold_models=oof["fold_models"],
     )  # fmt: skip
 
 

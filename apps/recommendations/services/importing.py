@@ -97,7 +97,10 @@ def parse(content: bytes, fmt: str) -> list[dict]:
     if fmt == "jsonl":
         rows = _parse_jsonl(text)
     elif fmt == "csv":
-        rows = _parse_csv(text)
+        try:
+            rows = _parse_csv(text)
+        except csv.Error as exc:
+            raise ImportRejected("file", f"Not a readable CSV file: {exc}.") from None
     else:
         raise ImportRejected("format", "Use jsonl or csv.")
     if not rows:

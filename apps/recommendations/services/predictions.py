@@ -119,6 +119,12 @@ def _suggest_team(predictor: Predictor, proposal: Proposal, X: np.ndarray, propo
     )  # fmt: skip
     result = search.run(proposed=proposal.members)
     c = proposal.constraints
+    counts = search.counts_of(
+        [search.typical_member(role, level) for role, level, count in result.members for _ in range(count)]
+    )
+    interval = predictor.difference_interval(search.rows(counts[None, :]), X[:1]) if counts is not None else None
+    improvement = result.predicted_success - proposed_success
+    clear = interval is not None and interval[0] > 0
     return {
         "members": [
             {
@@ -133,7 +139,10 @@ def _suggest_team(predictor: Predictor, proposal: Proposal, X: np.ndarray, propo
         "team_size": result.size,
         "predicted_success": _round(result.predicted_success, 2),
         "proposed_team_predicted_success": _round(proposed_success, 2),
-        "improvement": _round(result.predicted_success - proposed_success, 2),
+        "improvement": _round(improvement, 2),
+        "improvement_ci_low": _round(interval[0], 2) if interval else None,
+        "improvement_ci_high": _round(interval[1], 2) if interval else None,
+        "verdict": "clear improvement" if clear else "no clear effect",
         "candidates_evaluated": result.evaluated,
         "label": OBSERVATIONAL,
         "constraints": {

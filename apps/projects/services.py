@@ -114,7 +114,9 @@ def _insufficient_error(exc: scoring.InsufficientOutcome) -> ValidationError:
     return ValidationError({field: message for field in exc.missing} or {"success_score": message})
 
 
-def _apply_completion(project: Project, data: dict[str, Any], previous_status: str | None) -> None:
+def _apply_completion(
+    project: Project, data: dict[str, Any], previous_status: str | None, weights: scoring.ScoringWeights | None = None
+) -> None:
     completed = project.status == ProjectStatus.COMPLETED
     if not completed:
         if previous_status == ProjectStatus.COMPLETED:
@@ -138,7 +140,7 @@ def _apply_completion(project: Project, data: dict[str, Any], previous_status: s
             model_performance=project.model_performance,
             business_impact=project.business_impact,
             compute_cost=project.compute_cost,
-            weights=scoring_weights(),
+            weights=weights or scoring_weights(),
         )
     except scoring.InsufficientOutcome as exc:
         raise _insufficient_error(exc) from None
@@ -214,11 +216,11 @@ def attribute_values_clean(values: Any, *, definitions: list[ProjectAttribute] |
     return out
 
 
-def _set_fields(project: Project, data: dict[str, Any]) -> bool:
+def _set_fields(project: Project, data: dict[str, Any], attributes: list[ProjectAttribute] | None = None) -> bool:
     """Copy ``data`` onto ``project``; return whether the slug must be generated from the name."""
     for field, value in data.items():
         if field == "attributes":
-            value = attribute_values_clean(value)
+            value = attribute_values_clean(value, definitions=attributes)
         elif field == "tags":
             value = normalize_tags(value)
         elif field == "compute_cost" and value is not None and not isinstance(value, Decimal):
@@ -233,20 +235,28 @@ def _set_fields(project: Project, data: dict[str, Any]) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- projects
-def project_prepare(*, project: Project | None, data: dict[str, Any]) -> tuple[Project, bool]:
+def project_prepare(
+    *, project: Project | None, data: dict[str, Any], attributes: list[ProjectAttribute] | None = None,
+    check_constraints: bool = True, weights: scoring.ScoringWeights | None = None,
+) -> tuple[Project, bool]:  # fmt: skip
     """Apply ``data`` to ``project`` (a new one when None) in memory, with the slug and completion rules, and validate
-    it. Returns the unsaved project and whether its slug was generated. Shared by the API and the admin form."""
+    it. Returns the unsaved project and whether its slug was generated. Shared by the API and the admin form.
+
+    For many projects at once (the bulk import): ``attributes`` (the definitions) and ``weights`` (the scoring
+    settings) read once instead of per project, and ``check_constraints=False`` skips Django's per-constraint queries
+    — each CheckConstraint repeats a field validator that ``full_clean`` runs anyway, and the database enforces them
+    again on insert."""
     reject_unknown_fields(data, PROJECT_FIELDS)
     previous_status = project.status if project is not None and project.pk else None
     project = project if project is not None else Project()
     creating = project.pk is None
-    slug_generated = _set_fields(project, data)
+    slug_generated = _set_fields(project, data, attributes=attributes)
     if not creating:
         slug_generated = slug_generated and "slug" in data
     if slug_generated:
         project.slug = unique_project_slug(project.name or "", exclude_pk=project.pk)
-    _apply_completion(project, data, previous_status=previous_status)
-    project.full_clean(validate_unique=not slug_generated)
+    _apply_completion(project, data, previous_status=previous_status, weights=weights)
+    project.full_clean(validate_unique=not slug_generated, validate_constraints=check_constraints)
     return project, slug_generated
 
 

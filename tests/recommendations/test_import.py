@@ -164,6 +164,9 @@ def test_training_data_export_is_what_the_model_trained_on_scoped_to_the_caller(
     parquet = pq.read_table(io.BytesIO(admin_api.get(f"/api/v1/models/{model.pk}/training-data?file_format=parquet")
                                        .content))  # fmt: skip
     assert parquet.num_rows == 40 and parquet.column_names[6:] == model.features
+    with tenant_a.context():
+        exported = AuditEvent.objects.filter(action="model.training_data_exported", object_id=str(model.pk))
+        assert [e.extra["format"] for e in exported.order_by("id")] == ["csv", "parquet"]
     member = tenant_a.api(user_with_token(tenant_a, "export-member", "member")[1])
     hidden = member.get(f"/api/v1/models/{model.pk}/training-data")
     assert hidden.status_code == 200 and hidden["X-Rows-Withheld"] == "1"

@@ -4,32 +4,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0002_list_indexes_scoring_singleton'),
+        ("projects", "0002_list_indexes_scoring_singleton"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProjectAttribute',
+            name="ProjectAttribute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(help_text='Lower-case letters, digits and _; starts with a letter.', max_length=40, unique=True)),
-                ('label', models.CharField(max_length=100)),
-                ('kind', models.CharField(choices=[('number', 'Number'), ('boolean', 'Yes / no'), ('category', 'Category')], max_length=10)),
-                ('choices', models.JSONField(blank=True, default=list, help_text='The categories (category attributes only).')),
-                ('min_value', models.FloatField(blank=True, help_text='Smallest allowed value (numbers only).', null=True)),
-                ('max_value', models.FloatField(blank=True, help_text='Largest allowed value (numbers only).', null=True)),
-                ('help_text', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="Lower-case letters, digits and _; starts with a letter.", max_length=40, unique=True
+                    ),
+                ),
+                ("label", models.CharField(max_length=100)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("number", "Number"), ("boolean", "Yes / no"), ("category", "Category")], max_length=10
+                    ),
+                ),
+                (
+                    "choices",
+                    models.JSONField(blank=True, default=list, help_text="The categories (category attributes only)."),
+                ),
+                (
+                    "min_value",
+                    models.FloatField(blank=True, help_text="Smallest allowed value (numbers only).", null=True),
+                ),
+                (
+                    "max_value",
+                    models.FloatField(blank=True, help_text="Largest allowed value (numbers only).", null=True),
+                ),
+                ("help_text", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['key'],
+                "ordering": ["key"],
             },
         ),
         migrations.AddField(
-            model_name='project',
-            name='attributes',
-            field=models.JSONField(blank=True, default=dict, help_text='Values of the tenant-defined ProjectAttributes, by key (validated).'),
+            model_name="project",
+            name="attributes",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Values of the tenant-defined ProjectAttributes, by key (validated).",
+            ),
         ),
     ]

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.projects.models import Project
-from apps.recommendations import caches, exports, selectors, services
+from apps.recommendations import caches, selectors, services
 from apps.recommendations.api import serializers as s
 from apps.recommendations.choices import PredictionStatus
 from apps.recommendations.ml import embeddings as emb
@@ -28,6 +28,7 @@ from apps.recommendations.ml.features import LEVELS, ROLES, Member
 from apps.recommendations.ml.team import TeamConstraints
 from apps.recommendations.models import ArtifactImpact, ModelEvent, Prediction, SuccessModel, TrainingRun
 from apps.recommendations.services import importing
+from apps.recommendations.services.export import NotStored, training_data_export
 
 
 class Conflict(APIException):
@@ -418,16 +419,11 @@ class ModelTrainingDataView(APIView):
     )
     def get(self, request, pk: int):
         query = _validated(s.TrainingDataQuerySerializer, request.query_params)
-        found = selectors.training_data(user=request.user, model_id=pk)
-        model = found["model"]
-        if found["columns"] is None:
-            raise Conflict(f"Model v{model.version} was trained before training data was stored; retrain.")
-        encode, content_type, ext = (
-            (exports.to_parquet, "application/vnd.apache.parquet", "parquet")
-            if query["file_format"] == "parquet"
-            else (exports.to_csv, "text/csv; charset=utf-8", "csv")
-        )
-        response = HttpResponse(encode(found["columns"], found["ids"], found["values"]), content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="model-v{model.version}-training-data.{ext}"'
-        response["X-Rows-Withheld"] = str(found["withheld"])
+        try:
+            found = training_data_export(user=request.user, model_id=pk, file_format=query["file_format"])
+        except NotStored as exc:
+            raise Conflict(str(exc)) from None
+        response = HttpResponse(found.content, content_type=found.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{found.filename}"'
+        response["X-Rows-Withheld"] = str(found.withheld)
         return response

@@ -4,30 +4,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommendations', '0002_run_attempts_and_model_training_run'),
+        ("recommendations", "0002_run_attempts_and_model_training_run"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='successmodel',
-            name='training_data',
-            field=models.BinaryField(blank=True, help_text='NumPy .npz (compressed): the training matrix and per-project out-of-sample predictions, as exported by GET /api/v1/models/{id}/training-data.', null=True),
+            model_name="successmodel",
+            name="training_data",
+            field=models.BinaryField(
+                blank=True,
+                help_text=(
+                    "NumPy .npz (compressed): the training matrix and per-project out-of-sample predictions, as "
+                    "exported by GET /api/v1/models/{id}/training-data."
+                ),
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='successmodel',
-            name='validation',
-            field=models.JSONField(blank=True, default=dict, help_text='Forward-in-time evaluation, skill gate (forward and K-fold), learning curve, promotion comparison (ml.evaluation). Empty for versions trained before the gate existed.'),
+            model_name="successmodel",
+            name="validation",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text=(
+                    "Forward-in-time evaluation, skill gate (forward and K-fold), learning curve, promotion "
+                    "comparison (ml.evaluation). Empty for versions trained before the gate existed."
+                ),
+            ),
         ),
         migrations.AlterField(
-            model_name='modelevent',
-            name='action',
-            field=models.CharField(choices=[('auto_promoted', 'Promoted automatically (passes the skill gate, not worse forward in time)'), ('kept', 'Not promoted (fails the skill gate, or worse forward in time)'), ('promoted', 'Promoted by hand'), ('rolled_back', 'Rolled back by hand')], max_length=16),
+            model_name="modelevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("auto_promoted", "Promoted automatically (passes the skill gate, not worse forward in time)"),
+                    ("kept", "Not promoted (fails the skill gate, or worse forward in time)"),
+                    ("promoted", "Promoted by hand"),
+                    ("rolled_back", "Rolled back by hand"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='prediction',
-            name='status',
-            field=models.CharField(choices=[('ok', 'Predicted'), ('insufficient_data', 'Too few completed projects'), ('insufficient_skill', 'The model does not beat the historical mean (skill gate)'), ('no_model', 'No model trained yet')], max_length=20),
+            model_name="prediction",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("ok", "Predicted"),
+                    ("insufficient_data", "Too few completed projects"),
+                    ("insufficient_skill", "The model does not beat the historical mean (skill gate)"),
+                    ("no_model", "No model trained yet"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

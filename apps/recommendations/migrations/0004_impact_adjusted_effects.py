@@ -4,30 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommendations', '0003_model_validation_and_training_data'),
+        ("recommendations", "0003_model_validation_and_training_data"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='artifactimpact',
-            name='method',
+            model_name="artifactimpact",
+            name="method",
             field=models.CharField(blank=True, max_length=80),
         ),
         migrations.AddField(
-            model_name='artifactimpact',
-            name='model_contribution',
-            field=models.FloatField(blank=True, help_text='Mean SHAP contribution over the using projects: descriptive, not an effect.', null=True),
+            model_name="artifactimpact",
+            name="model_contribution",
+            field=models.FloatField(
+                blank=True,
+                help_text="Mean SHAP contribution over the using projects: descriptive, not an effect.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='artifactimpact',
-            name='se',
-            field=models.FloatField(blank=True, help_text='Standard error of the adjusted effect (impact).', null=True),
+            model_name="artifactimpact",
+            name="se",
+            field=models.FloatField(blank=True, help_text="Standard error of the adjusted effect (impact).", null=True),
         ),
         migrations.AddField(
-            model_name='artifactimpact',
-            name='verdict',
-            field=models.CharField(blank=True, help_text='helps, hurts or no clear effect (the 95 % interval includes zero).', max_length=20),
+            model_name="artifactimpact",
+            name="verdict",
+            field=models.CharField(
+                blank=True,
+                help_text="helps, hurts or no clear effect (the 95 % interval includes zero).",
+                max_length=20,
+            ),
         ),
     ]

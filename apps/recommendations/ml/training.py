@@ -69,6 +69,7 @@ class TrainingConfig:
     skill_margin: float = ev.SKILL_MARGIN
     skill_alpha: float = ev.SKILL_ALPHA
     learning_curve_points: int = 4
+    learning_curve_max_rows: int = 2000  # the curve's largest training size (it matters for small tenants)
     search_seconds: float = 0.0  # time limit of the hyperparameter search; 0: no search (the settings above)
 
     def lgb_params(self, n_rows: int, objective: str = "regression", alpha: float | None = None) -> dict:
@@ -354,7 +355,7 @@ def learning_curve(ts, space, X_base, cfg, cands, split) -> list[dict]:
     train, test = split
     rng = np.random.default_rng(cfg.seed + 7)
     curve = []
-    for size in ev.learning_curve_sizes(len(train), cfg.learning_curve_points):
+    for size in ev.learning_curve_sizes(min(len(train), cfg.learning_curve_max_rows), cfg.learning_curve_points):
         subset = np.sort(rng.choice(train, size=size, replace=False)) if size < len(train) else train
         result = _split_predictions(ts, space, X_base, cfg, cands, [(subset, test)], ("success",), quantiles=False)
         entry = _summary(ts.success, result["pred"]["success"], result["base"]["success"])

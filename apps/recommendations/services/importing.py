@@ -35,7 +35,7 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils.text import slugify
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -45,7 +45,7 @@ from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
 from apps.audit.services import audited_bulk_create
 from apps.projects.choices import AttributeKind, ExperienceLevel, MemberRole, ProjectStatus
 from apps.projects.models import Project, ProjectAttribute, TeamMember
-from apps.projects.services import PROJECT_FIELDS, project_prepare
+from apps.projects.services import PROJECT_FIELDS, project_prepare, scoring_weights
 from apps.recommendations.choices import RunKind, RunReason
 from apps.recommendations.services.runs import run_request
 from apps.tenants.quotas import quota_check
@@ -250,7 +250,9 @@ def _allocate_slugs(names: list[str]) -> list[str]:
 def _validate(rows: list[dict], *, user) -> tuple[_Validated, list[dict]]:
     errors: list[dict] = []
     valid = _Validated()
-    definitions = {a.key: a for a in ProjectAttribute.objects.all()}
+    attribute_list = list(ProjectAttribute.objects.all())
+    definitions = {a.key: a for a in attribute_list}
+    weights = scoring_weights()
     wanted = {
         (u.get("artifact"), u.get("version"))
         for row in rows
@@ -283,7 +285,10 @@ def _validate(rows: list[dict], *, user) -> tuple[_Validated, list[dict]]:
             data["attributes"] = _typed_attributes(data["attributes"], definitions)
         project = None
         try:
-            project, _generated = project_prepare(project=None, data={**data, "owner": user, "slug": slug})
+            project, _generated = project_prepare(
+                project=None, data={**data, "owner": user, "slug": slug}, attributes=attribute_list,
+                check_constraints=False, weights=weights,
+            )  # fmt: skip
         except ValidationError as exc:
             for name, message in _errors_of(exc):
                 fail(name, message)
@@ -312,7 +317,8 @@ def _validate(rows: list[dict], *, user) -> tuple[_Validated, list[dict]]:
             fields.setdefault("display_name", f"{member['role'].replace('_', ' ')} {m_index + 1}")
             try:
                 tm = TeamMember(**fields)
-                tm.full_clean(exclude=["project", "user"])
+                # the ranges are the fields' validators; the CheckConstraints repeating them would cost a query each
+                tm.full_clean(exclude=["project", "user"], validate_constraints=False)
                 members.append(tm)
             except ValidationError as exc:
                 for name, message in _errors_of(exc, prefix):
@@ -377,7 +383,13 @@ def projects_import(*, user, content: bytes, fmt: str, dry_run: bool) -> ImportR
             result.artifact_usages = sum(len(u) for u in valid.usages)
             return result
         quota_check("projects", adding=len(valid.projects))
-        created = audited_bulk_create(Project, valid.projects, batch_size=1000)
+        try:
+            with transaction.atomic():
+                created = audited_bulk_create(Project, valid.projects, batch_size=1000)
+        except IntegrityError:  # a slug allocated above was taken by a concurrent write
+            raise ImportRejected(
+                "file", "Projects were created meanwhile with the same names; send it again."
+            ) from None
         members, usages = [], []
         per_artifact: Counter[int] = Counter()
         for project, team, used in zip(created, valid.members, valid.usages, strict=True):

@@ -594,7 +594,9 @@ class ImportQuerySerializer(serializers.Serializer):
 
 
 class ImportRowErrorSerializer(serializers.Serializer):
-    row = serializers.IntegerField(allow_null=True, help_text="1-based position of the project in the file.")
+    row = serializers.IntegerField(
+        allow_null=True, required=False, help_text="1-based position of the project in the file (row errors only)."
+    )
     field = serializers.CharField(allow_null=True, help_text="e.g. team_members[0].role, attributes.domain.")
     code = serializers.CharField()
     message = serializers.CharField()

@@ -190,14 +190,19 @@ def model_state(*, base: dict | None = None, versions: list[SuccessModel] | None
     ``insufficient_skill`` (the serving or latest version does not beat the historical mean), ``no_model`` or
     ``insufficient_data`` (fewer completed projects than the minimum), with the figures behind it. ``base`` and
     ``versions`` (newest first), when the caller has them, save their queries."""
-    needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
-    base = base if base is not None else baseline()
-    state = {"have": base["n_completed"], "needed": needed, "baseline": base, "model": None}
     if versions is None:
         active, latest = active_model(), None
     else:
         active = next((m for m in versions if m.status == ModelStatus.ACTIVE), None)
         latest = versions[0] if versions else None
+    if active is not None and active.passes_gate and base is None:
+        # The serving path: the answer quotes the mean of the projects the model was trained on (kept with the
+        # version), so no aggregate query runs per request; ``have`` is then that training set's size.
+        mean = active.params.get("success_mean")
+        base = {"historical_mean": None if mean is None else round(float(mean), 3), "n_completed": active.n_samples}
+    needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
+    base = base if base is not None else baseline()
+    state = {"have": base["n_completed"], "needed": needed, "baseline": base, "model": None}
     if active is not None and active.passes_gate:
         return state | {"status": PredictionStatus.OK, "model": active}
     if active is not None:  # it fails the gate, or predates it

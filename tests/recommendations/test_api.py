@@ -9,7 +9,9 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 
 from apps.artifacts.models import Artifact
 from apps.audit.models import AuditEvent
@@ -114,6 +116,22 @@ def test_recommendation_response_is_complete_consistent_and_stored(api_a, tenant
     assert data["model"]["version"] == model.version and stored.model_version == model.version
     assert stored.predicted_success == success["predicted"] and stored.confidence == success["confidence"]
     assert stored.request["artifact_ids"] == [harmful.pk] and stored.response["status"] == "ok"
+
+
+def test_a_served_answer_quotes_the_training_mean_without_a_baseline_query(api_a, tenant_a):
+    """On the serving path the baseline is the mean of the projects the model was trained on (kept with the
+    version), so no aggregate over the tenant's projects runs per request."""
+    with CaptureQueriesContext(connection) as captured:
+        data = api_a.post("/api/v1/recommendations", PROPOSAL, format="json").json()
+    assert data["status"] == "ok"
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert not [q for q in sql if "AVG(" in q.upper() and "success_score" in q], "baseline aggregate on serving path"
+    with tenant_a.context():
+        model = SuccessModel.objects.get(status="active")
+    assert data["baseline"] == {
+        "historical_mean": round(model.params["success_mean"], 3),
+        "n_completed": model.n_samples,
+    }
 
 
 def test_a_helpful_artifact_added_to_the_proposal_raises_the_prediction_by_its_uplift(api_a, tenant_a):

@@ -324,7 +324,7 @@ def _recommendation(*, user, proposal: Proposal, request_data: dict) -> dict:
         "similar_projects": similar,
         "feature_contributions": _contributions(predictor, X),
         # The mean of the training projects' success: what the model was fitted on (no extra query per request).
-        "baseline": {"historical_mean": _round(model.params.get("success_mean"), 3), "n_completed": model.n_samples},
+        "baseline": state["baseline"],
     }
     prediction = _save(
         user=user, proposal=proposal, request_data=request_data, response=body, status=PredictionStatus.OK, model=model

@@ -56,3 +56,20 @@ def test_a_model_failing_the_gate_cannot_be_promoted_by_hand(tenant_b, weak_beta
     assert response.status_code == 400 and "skill gate" in response.json()["detail"]
     with tenant_b.context():
         assert SuccessModel.objects.get(pk=model.pk).status == "candidate"
+
+
+def test_the_models_page_says_the_state_how_many_more_projects_and_draws_the_learning_curve(tenant_b, weak_beta):
+    from tests.dashboard.helpers import json_script, signed_in
+
+    with tenant_b.context():
+        model = SuccessModel.objects.get()
+    html = signed_in(tenant_b, role="viewer", username="recs-viewer-skill").client.get("/models").content.decode()
+    assert 'data-testid="model-state" data-state="insufficient_skill"' in html
+    assert "does not predict reliably better than the historical mean" in html
+    needed = model.validation["projects_needed"]
+    if needed.get("more_projects") is not None:
+        assert f"About {needed['more_projects']} more completed projects" in html
+    else:
+        assert needed["reason"][1:] in html
+    curve = json_script(html, "learning-chart-config")
+    assert curve["data"]["labels"] == [str(p["size"]) for p in model.validation["learning_curve"]]

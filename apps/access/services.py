@@ -160,6 +160,39 @@ def grant_creator(*, user, obj: Model) -> None:
         _audit(obj, before, policy.MANAGE, principal, reason="creator")
 
 
+def grant_creator_bulk(*, user, objs: list[Model]) -> int:
+    """``grant_creator`` for many new objects of one model at once (bulk import): *manage* for ``user`` on each, in
+    one insert, and one ``grant.changed`` event listing them. The objects must be new (no grants yet)."""
+    if not objs or user is None or not getattr(user, "is_authenticated", False):
+        return 0
+    _check_target(objs[0])
+    ct = _content_type(objs[0])
+    perms = _permissions(objs[0], ct)
+    UserObjectPermission.objects.bulk_create(
+        [
+            UserObjectPermission(content_type=ct, object_pk=str(obj.pk), user=user, permission=perms[level])
+            for obj in objs
+            for level in policy.LEVELS
+        ],
+        batch_size=2000,
+    )
+    kind, pk, _name = _principal(user, None)
+    audit_security_event(
+        "grant.changed",
+        object_type=objs[0]._meta.label_lower,
+        changes={"level": {"before": None, "after": policy.MANAGE}},
+        extra={
+            "principal_type": kind,
+            "principal_id": pk,
+            "reason": "creator (bulk import)",
+            "count": len(objs),
+            "ids": [obj.pk for obj in objs[:1000]],
+        },
+        subject_id=pk,
+    )
+    return len(objs)
+
+
 def grants_remove_all(obj: Model) -> int:
     """Delete every grant on ``obj`` (called when the object is deleted, so no id reuse can inherit them)."""
     ct = ContentType.objects.filter(app_label=obj._meta.app_label, model=obj._meta.model_name).first()

@@ -115,6 +115,7 @@ AUDITED: dict[str, dict] = {
     "projects.Project": {"name": "project"},
     "projects.TeamMember": {"name": "team_member", "personal_fields": {"display_name"}, "subject_field": "user_id"},
     "projects.ScoringSettings": {"name": "scoring_settings"},
+    "projects.ProjectAttribute": {"name": "project_attribute"},
     "artifacts.Artifact": {"name": "artifact", "ignore_fields": {"usage_count"}},
     "artifacts.ArtifactBlob": {"name": "artifact_blob"},
     "artifacts.ArtifactVersion": {"name": "artifact_version"},
@@ -144,7 +145,16 @@ AUDITED: dict[str, dict] = {
     # Promotions and rollbacks are also model.promoted / model.rolled_back security events.
     "recommendations.SuccessModel": {
         "name": "success_model",
-        "ignore_fields": {"booster", "features", "cv_metrics", "feature_importances", "params", "data_fingerprint"},
+        "ignore_fields": {
+            "booster",
+            "features",
+            "cv_metrics",
+            "feature_importances",
+            "params",
+            "data_fingerprint",
+            "validation",
+            "training_data",
+        },
     },
     # Recorded only when changed from inside the tenant (e.g. renamed through the API); platform-schema activity
     # (operators' admin) is outside every tenant's trail.

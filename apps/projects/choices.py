@@ -45,3 +45,9 @@ class ExperienceLevel(models.TextChoices):
 class SuccessScoreSource(models.TextChoices):
     COMPUTED = "computed", "Computed from outcome fields"
     EXPLICIT = "explicit", "Set explicitly"
+
+
+class AttributeKind(models.TextChoices):
+    NUMBER = "number", "Number"
+    BOOLEAN = "boolean", "Yes / no"
+    CATEGORY = "category", "Category"

@@ -8,8 +8,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from apps.dashboard.forms import DateInput
-from apps.projects.choices import ExperienceLevel, MemberRole, ProblemClass, ProjectStatus, Visibility
-from apps.projects.models import Project
+from apps.projects.choices import AttributeKind, ExperienceLevel, MemberRole, ProblemClass, ProjectStatus, Visibility
+from apps.projects.models import Project, ProjectAttribute
 from apps.projects.services import normalize_tags
 
 ANY = [("", "Any")]
@@ -72,10 +72,19 @@ class ProjectForm(forms.Form):
     )
 
     OUTCOME_FIELDS = ("model_performance", "business_impact", "compute_cost", "success_score")
+    ATTRIBUTE_PREFIX = "attr__"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = _users()
+        self.attribute_keys = []
+        for attribute in ProjectAttribute.objects.order_by("key"):
+            self.fields[self.ATTRIBUTE_PREFIX + attribute.key] = _attribute_field(attribute)
+            self.attribute_keys.append(attribute.key)
+
+    @property
+    def attribute_fields(self):
+        return [self[self.ATTRIBUTE_PREFIX + key] for key in self.attribute_keys]
 
     def clean(self):
         """Checks across fields that the model also makes, here so they show with every other error at once (the
@@ -90,15 +99,40 @@ class ProjectForm(forms.Form):
     def initial_for(cls, project: Project) -> dict:
         initial = {name: getattr(project, name) for name in cls.base_fields if name != "owner"}
         initial["owner"] = project.owner_id
+        for key, value in (project.attributes or {}).items():
+            initial[cls.ATTRIBUTE_PREFIX + key] = ("yes" if value else "no") if isinstance(value, bool) else value
         return initial
 
     def service_data(self, *, only_changed: bool) -> dict:
         names = self.changed_data if only_changed else list(self.cleaned_data)
+        names = [name for name in names if not name.startswith(self.ATTRIBUTE_PREFIX)]
         data = {name: self.cleaned_data[name] for name in names}
         if not only_changed:
             # On create, empty optional fields are simply not given.
             data = {name: value for name, value in data.items() if value not in (None, "", [])}
+        attributes = {key: self.cleaned_data.get(self.ATTRIBUTE_PREFIX + key) for key in self.attribute_keys}
+        if any(self.ATTRIBUTE_PREFIX + key in self.changed_data for key in self.attribute_keys) or (
+            not only_changed and any(v is not None for v in attributes.values())
+        ):
+            data["attributes"] = {key: value for key, value in attributes.items() if value is not None}
         return data
+
+
+class _YesNoField(forms.TypedChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            choices=[("", "—"), ("yes", "Yes"), ("no", "No")], coerce=lambda v: v == "yes", empty_value=None, **kwargs
+        )
+
+
+def _attribute_field(attribute: ProjectAttribute) -> forms.Field:
+    """The form field of a tenant-defined attribute (the service validates the value again)."""
+    common = {"required": False, "label": attribute.label, "help_text": attribute.help_text}
+    if attribute.kind == AttributeKind.NUMBER:
+        return forms.FloatField(min_value=attribute.min_value, max_value=attribute.max_value, **common)
+    if attribute.kind == AttributeKind.BOOLEAN:
+        return _YesNoField(**common)
+    return forms.TypedChoiceField(choices=[("", "—"), *((c, c) for c in attribute.choices)], empty_value=None, **common)
 
 
 class ProjectFilterForm(forms.Form):

@@ -1,5 +1,7 @@
 """Projects and their teams (tenant schema)."""
 
+import re
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -10,6 +12,7 @@ from django.db.models import Q
 
 from apps.projects import scoring
 from apps.projects.choices import (
+    AttributeKind,
     ExperienceLevel,
     MemberRole,
     ProblemClass,
@@ -55,6 +58,9 @@ class Project(models.Model):
         null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)]
     )
     success_score_source = models.CharField(max_length=10, choices=SuccessScoreSource.choices, blank=True)
+    attributes = models.JSONField(
+        default=dict, blank=True, help_text="Values of the tenant-defined ProjectAttributes, by key (validated)."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -154,6 +160,57 @@ class TeamMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.get_role_display()}, {self.project_id})"
+
+
+MAX_PROJECT_ATTRIBUTES = 20
+MAX_ATTRIBUTE_CHOICES = 20
+ATTRIBUTE_KEY_RE = r"^[a-z][a-z0-9_]{0,39}$"
+
+
+class ProjectAttribute(models.Model):
+    """An extra project field the tenant's admins define (e.g. data readiness, stakeholder count, domain): a number
+    (optionally bounded), a yes/no, or one of up to ``MAX_ATTRIBUTE_CHOICES`` categories. At most
+    ``MAX_PROJECT_ATTRIBUTES`` per tenant. Values live in ``Project.attributes`` (validated by the projects
+    services) and become features of the success model. The kind cannot change once defined (stored values would
+    stop meaning what they meant)."""
+
+    key = models.CharField(
+        max_length=40, unique=True, help_text="Lower-case letters, digits and _; starts with a letter."
+    )
+    label = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=AttributeKind.choices)
+    choices = models.JSONField(default=list, blank=True, help_text="The categories (category attributes only).")
+    min_value = models.FloatField(null=True, blank=True, help_text="Smallest allowed value (numbers only).")
+    max_value = models.FloatField(null=True, blank=True, help_text="Largest allowed value (numbers only).")
+    help_text = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.label or self.key
+
+    def clean(self) -> None:
+        errors = {}
+        if not re.match(ATTRIBUTE_KEY_RE, self.key or ""):
+            errors["key"] = "Use 1–40 lower-case letters, digits or _, starting with a letter."
+        if self.kind == AttributeKind.CATEGORY:
+            choices = self.choices if isinstance(self.choices, list) else None
+            if not choices or not all(isinstance(c, str) and c.strip() and len(c) <= 50 for c in choices):
+                errors["choices"] = "A category attribute needs a list of non-empty names of at most 50 characters."
+            elif len(choices) > MAX_ATTRIBUTE_CHOICES:
+                errors["choices"] = f"At most {MAX_ATTRIBUTE_CHOICES} categories."
+            elif len(set(choices)) != len(choices):
+                errors["choices"] = "Categories must be unique."
+        elif self.choices:
+            errors["choices"] = "Only category attributes have choices."
+        if self.kind != AttributeKind.NUMBER and (self.min_value is not None or self.max_value is not None):
+            errors["min_value"] = "Only number attributes have bounds."
+        if self.min_value is not None and self.max_value is not None and self.min_value > self.max_value:
+            errors["max_value"] = "Must be at least min_value."
+        if errors:
+            raise ValidationError(errors)
 
 
 class ScoringSettings(models.Model):

@@ -17,7 +17,7 @@ from apps.access.selectors import scope
 from apps.accounts.models import User
 from apps.artifacts.models import ArtifactUsage
 from apps.artifacts.selectors import ARTIFACT_USAGE_ROW
-from apps.projects.models import Project, ScoringSettings, TeamMember
+from apps.projects.models import Project, ProjectAttribute, ScoringSettings, TeamMember
 from maestro.db import CompiledOnceArraySubquery, CompiledOnceSubquery
 
 # A team member row of the project representation: output key → ORM path. The list reads such rows as JSON arrays
@@ -89,3 +89,8 @@ def cost_unit() -> str:
 def scoring_settings_get(*, user: User) -> ScoringSettings:
     """The tenant's scoring settings; the defaults (unsaved) until an admin changes them."""
     return ScoringSettings.objects.filter(pk=1).first() or ScoringSettings(pk=1)
+
+
+def project_attribute_list() -> QuerySet[ProjectAttribute]:
+    """The tenant's project attribute definitions (everyone in the tenant may read them)."""
+    return ProjectAttribute.objects.order_by("key")

@@ -25,9 +25,10 @@ from django.utils.text import slugify
 
 from apps.access.services import grant_creator
 from apps.accounts.models import User
+from apps.audit.services import audit_bulk
 from apps.projects import scoring
-from apps.projects.choices import ProjectStatus, SuccessScoreSource
-from apps.projects.models import Project, ScoringSettings, TeamMember
+from apps.projects.choices import AttributeKind, ProjectStatus, SuccessScoreSource
+from apps.projects.models import MAX_PROJECT_ATTRIBUTES, Project, ProjectAttribute, ScoringSettings, TeamMember
 from apps.tenants.quotas import quota_check
 from maestro.events import emit
 
@@ -35,7 +36,7 @@ PROJECT_FIELDS = frozenset(
     {
         "name", "slug", "spec", "problem_class", "complexity_score", "status", "start_date", "target_end_date",
         "completion_date", "tags", "owner", "visibility", "model_performance", "business_impact", "compute_cost",
-        "success_score",
+        "success_score", "attributes",
     }
 )  # fmt: skip
 OUTCOME_FIELDS = ("model_performance", "business_impact", "compute_cost")
@@ -124,7 +125,9 @@ def _insufficient_error(exc: scoring.InsufficientOutcome) -> ValidationError:
     return ValidationError(errors)
 
 
-def _apply_completion(project: Project, data: dict[str, Any], previous_status: str | None) -> None:
+def _apply_completion(
+    project: Project, data: dict[str, Any], previous_status: str | None, weights: scoring.ScoringWeights | None = None
+) -> None:
     completed = project.status == ProjectStatus.COMPLETED
     if not completed:
         if previous_status == ProjectStatus.COMPLETED:
@@ -148,7 +151,7 @@ def _apply_completion(project: Project, data: dict[str, Any], previous_status: s
             model_performance=project.model_performance,
             business_impact=project.business_impact,
             compute_cost=project.compute_cost,
-            weights=scoring_weights(),
+            weights=weights or scoring_weights(),
         )
     except scoring.InsufficientOutcome as exc:
         raise _insufficient_error(exc) from None
@@ -194,10 +197,54 @@ def _completed_payload(project: Project) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _set_fields(project: Project, data: dict[str, Any]) -> bool:
+def attribute_values_clean(values: Any, *, definitions: list[ProjectAttribute] | None = None,
+                           field: str = "attributes") -> dict[str, Any]:  # fmt: skip
+    """Validate tenant-defined attribute values (``ProjectAttribute``): a dict by key; a null value removes the key.
+    Errors name ``attributes.<key>``. Numbers become floats, yes/no booleans, categories one of the choices."""
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ValidationError({field: "Must be an object of attribute values by key."})
+    definitions = definitions if definitions is not None else list(ProjectAttribute.objects.all())
+    by_key = {a.key: a for a in definitions}
+    errors, out = {}, {}
+    for key, value in values.items():
+        attribute = by_key.get(key)
+        name = f"{field}.{key}"
+        if attribute is None:
+            errors[name] = "No such project attribute; an admin defines them (/api/v1/project-attributes)."
+            continue
+        if value is None:
+            continue
+        if attribute.kind == AttributeKind.NUMBER:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                errors[name] = "Must be a number."
+            elif attribute.min_value is not None and value < attribute.min_value:
+                errors[name] = f"Must be at least {attribute.min_value:g}."
+            elif attribute.max_value is not None and value > attribute.max_value:
+                errors[name] = f"Must be at most {attribute.max_value:g}."
+            else:
+                out[key] = float(value)
+        elif attribute.kind == AttributeKind.BOOLEAN:
+            if not isinstance(value, bool):
+                errors[name] = "Must be true or false."
+            else:
+                out[key] = value
+        elif value not in attribute.choices:
+            errors[name] = f"Must be one of: {', '.join(attribute.choices)}."
+        else:
+            out[key] = value
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _set_fields(project: Project, data: dict[str, Any], attributes: list[ProjectAttribute] | None = None) -> bool:
     """Copy ``data`` onto ``project``; return whether the slug must be generated from the name."""
     for field, value in data.items():
-        if field == "tags":
+        if field == "attributes":
+            value = attribute_values_clean(value, definitions=attributes)
+        elif field == "tags":
             value = normalize_tags(value)
         elif field == "compute_cost" and value is not None and not isinstance(value, Decimal):
             value = Decimal(str(value))
@@ -211,20 +258,28 @@ def _set_fields(project: Project, data: dict[str, Any]) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- projects
-def project_prepare(*, project: Project | None, data: dict[str, Any]) -> tuple[Project, bool]:
+def project_prepare(
+    *, project: Project | None, data: dict[str, Any], attributes: list[ProjectAttribute] | None = None,
+    check_constraints: bool = True, weights: scoring.ScoringWeights | None = None,
+) -> tuple[Project, bool]:  # fmt: skip
     """Apply ``data`` to ``project`` (a new one when None) in memory, with the slug and completion rules, and validate
-    it. Returns the unsaved project and whether its slug was generated. Shared by the API and the admin form."""
+    it. Returns the unsaved project and whether its slug was generated. Shared by the API and the admin form.
+
+    For many projects at once (the bulk import): ``attributes`` (the definitions) and ``weights`` (the scoring
+    settings) read once instead of per project, and ``check_constraints=False`` skips Django's per-constraint queries
+    — each CheckConstraint repeats a field validator that ``full_clean`` runs anyway, and the database enforces them
+    again on insert."""
     reject_unknown_fields(data, PROJECT_FIELDS)
     previous_status = project.status if project is not None and project.pk else None
     project = project if project is not None else Project()
     creating = project.pk is None
-    slug_generated = _set_fields(project, data)
+    slug_generated = _set_fields(project, data, attributes=attributes)
     if not creating:
         slug_generated = slug_generated and "slug" in data
     if slug_generated:
         project.slug = unique_project_slug(project.name or "", exclude_pk=project.pk)
-    _apply_completion(project, data, previous_status=previous_status)
-    project.full_clean(validate_unique=not slug_generated)
+    _apply_completion(project, data, previous_status=previous_status, weights=weights)
+    project.full_clean(validate_unique=not slug_generated, validate_constraints=check_constraints)
     return project, slug_generated
 
 
@@ -347,3 +402,46 @@ def scoring_settings_update(*, user: User | None, data: dict[str, Any]) -> Scori
     row.full_clean()
     row.save()
     return row
+
+
+# ---------------------------------------------------------------------------------------------- project attributes
+ATTRIBUTE_FIELDS = frozenset({"key", "label", "kind", "choices", "min_value", "max_value", "help_text"})
+
+
+@transaction.atomic
+def project_attribute_create(*, data: dict[str, Any]) -> ProjectAttribute:
+    """Define a project attribute (at most ``MAX_PROJECT_ATTRIBUTES`` per tenant)."""
+    reject_unknown_fields(data, ATTRIBUTE_FIELDS)
+    if ProjectAttribute.objects.select_for_update().count() >= MAX_PROJECT_ATTRIBUTES:
+        raise ValidationError({"key": f"At most {MAX_PROJECT_ATTRIBUTES} project attributes per organisation."})
+    attribute = ProjectAttribute(**{"choices": [], **data})
+    attribute.full_clean()
+    attribute.save()
+    return attribute
+
+
+@transaction.atomic
+def project_attribute_update(*, attribute: ProjectAttribute, data: dict[str, Any]) -> ProjectAttribute:
+    """Change a definition; the key and kind are fixed once defined."""
+    reject_unknown_fields(data, ATTRIBUTE_FIELDS)
+    for field in ("key", "kind"):
+        if field in data and data[field] != getattr(attribute, field):
+            raise ValidationError({field: "Cannot be changed; define a new attribute instead."})
+    for field, value in data.items():
+        setattr(attribute, field, value)
+    attribute.full_clean()
+    attribute.save()
+    return attribute
+
+
+@transaction.atomic
+def project_attribute_delete(*, attribute: ProjectAttribute) -> int:
+    """Delete a definition and its values from every project; returns how many projects had one."""
+    key = attribute.key
+    ids = list(Project.objects.filter(attributes__has_key=key).values_list("pk", flat=True))
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE projects_project SET attributes = attributes - %s WHERE id = ANY(%s)", [key, ids])
+        audit_bulk(model=Project, verb="updated", ids=ids, changes={"attributes": {"before": key, "after": None}})
+    attribute.delete()
+    return len(ids)

@@ -32,8 +32,8 @@ class ModelStatus(models.TextChoices):
 
 
 class ModelAction(models.TextChoices):
-    AUTO_PROMOTED = "auto_promoted", "Promoted automatically (better CV MAE)"
-    KEPT = "kept", "Not promoted (CV MAE not better)"
+    AUTO_PROMOTED = "auto_promoted", "Promoted automatically (passes the skill gate, not worse forward in time)"
+    KEPT = "kept", "Not promoted (fails the skill gate, or worse forward in time)"
     PROMOTED = "promoted", "Promoted by hand"
     ROLLED_BACK = "rolled_back", "Rolled back by hand"
 
@@ -41,6 +41,7 @@ class ModelAction(models.TextChoices):
 class PredictionStatus(models.TextChoices):
     OK = "ok", "Predicted"
     INSUFFICIENT_DATA = "insufficient_data", "Too few completed projects"
+    INSUFFICIENT_SKILL = "insufficient_skill", "The model does not beat the historical mean (skill gate)"
     NO_MODEL = "no_model", "No model trained yet"
 
 

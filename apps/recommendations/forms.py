@@ -98,4 +98,4 @@ class RetrainForm(forms.Form):
 
 
 class ModelActionForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=500, label="Reason (recorded in the audit trail)")
+    reason = forms.CharField(required=True, max_length=500, label="Reason (required; recorded in the audit trail)")

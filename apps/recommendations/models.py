@@ -73,6 +73,18 @@ class SuccessModel(models.Model):
     training_seconds = models.FloatField()
     data_fingerprint = models.CharField(max_length=64, db_index=True)
     params = models.JSONField(default=dict)
+    validation = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Forward-in-time evaluation, skill gate (forward and K-fold), learning curve, promotion comparison "
+        "(ml.evaluation). Empty for versions trained before the gate existed.",
+    )
+    training_data = models.BinaryField(
+        null=True,
+        blank=True,
+        help_text="NumPy .npz (compressed): the training matrix and per-project out-of-sample predictions, as exported "
+        "by GET /api/v1/models/{id}/training-data.",
+    )
     training_run = models.OneToOneField(
         "TrainingRun",
         null=True,
@@ -95,6 +107,15 @@ class SuccessModel(models.Model):
 
     def __str__(self) -> str:
         return f"success model v{self.version} ({self.status})"
+
+    @property
+    def gate(self) -> dict:
+        """The skill gate this version was judged by (``ml.evaluation``); empty for versions trained before it."""
+        return (self.validation or {}).get("gate", {})
+
+    @property
+    def passes_gate(self) -> bool:
+        return bool(self.gate.get("passed"))
 
 
 class ModelEvent(models.Model):
@@ -200,7 +221,9 @@ class Prediction(models.Model):
 
 
 class ArtifactImpact(models.Model):
-    """The latest impact computation of one artifact (``Artifact.impact_score`` mirrors ``impact``)."""
+    """The latest impact computation of one artifact (``Artifact.impact_score`` mirrors ``impact``): ``impact`` and
+    its interval are the effect adjusted for the other features by double machine learning (``ml.effects``), an
+    observational estimate; ``observed_lift`` is the unadjusted comparison within problem class."""
 
     artifact = models.OneToOneField(
         "artifacts.Artifact", on_delete=models.CASCADE, primary_key=True, related_name="impact_detail"
@@ -218,6 +241,14 @@ class ArtifactImpact(models.Model):
     observed_lift_ci_high = models.FloatField(null=True, blank=True)
     comparable_n = models.PositiveIntegerField(default=0)
     has_indicator = models.BooleanField(default=False)
+    se = models.FloatField(null=True, blank=True, help_text="Standard error of the adjusted effect (impact).")
+    verdict = models.CharField(
+        max_length=20, blank=True, help_text="helps, hurts or no clear effect (the 95 % interval includes zero)."
+    )
+    method = models.CharField(max_length=80, blank=True)
+    model_contribution = models.FloatField(
+        null=True, blank=True, help_text="Mean SHAP contribution over the using projects: descriptive, not an effect."
+    )
     computed_at = models.DateTimeField()
 
     class Meta:

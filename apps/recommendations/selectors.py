@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+from django.conf import settings
 from django.db.models import (
     Avg,
     Case,
@@ -28,8 +29,10 @@ from apps.projects.choices import ProjectStatus
 from apps.projects.models import Project
 from apps.recommendations import caches, dataset
 from apps.recommendations.choices import ModelAction, ModelStatus, PredictionStatus
+from apps.recommendations.exports import PREDICTION_COLUMNS
 from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.ml import overlap as ov
+from apps.recommendations.ml.predict import deserialize_training_data
 from apps.recommendations.models import (
     ArtifactImpact,
     ModelEvent,
@@ -170,16 +173,65 @@ def team_size_range() -> tuple[int, int] | None:
     return None if not agg["n"] else (agg["low"], agg["high"])
 
 
+MODEL_STATE_FIELDS = ("id", "version", "trained_at", "cv_mae", "n_samples", "status", "params", "validation")
+
+
 def active_model() -> SuccessModel | None:
-    return (
-        SuccessModel.objects.filter(status=ModelStatus.ACTIVE)
-        .only("id", "version", "trained_at", "cv_mae", "n_samples", "status", "params")
-        .first()
-    )
+    return SuccessModel.objects.filter(status=ModelStatus.ACTIVE).only(*MODEL_STATE_FIELDS).first()
+
+
+def latest_model() -> SuccessModel | None:
+    return SuccessModel.objects.order_by("-version").only(*MODEL_STATE_FIELDS).first()
+
+
+def validation_figures(model: SuccessModel) -> dict:
+    """What a tenant sees of a version's validation when it is not served: the gate, both evaluations, the learning
+    curve and the estimate of how many more completed projects would change the answer."""
+    validation = model.validation or {}
+    return {
+        "model_version": model.version,
+        "n_samples": model.n_samples,
+        "gate": validation.get("gate", {}),
+        "forward": validation.get("forward", {}),
+        "cv_gate": validation.get("cv_gate", {}),
+        "learning_curve": validation.get("learning_curve", []),
+        "projects_needed": validation.get("projects_needed", {}),
+        "cv_mae": model.cv_mae,
+    }
+
+
+def model_state(*, base: dict | None = None, versions: list[SuccessModel] | None = None) -> dict:
+    """The tenant's recommendation state, as predictions answer it: ``ok`` (an active version passed the skill gate),
+    ``insufficient_skill`` (the serving or latest version does not beat the historical mean), ``no_model`` or
+    ``insufficient_data`` (fewer completed projects than the minimum), with the figures behind it. ``base`` and
+    ``versions`` (newest first), when the caller has them, save their queries."""
+    if versions is None:
+        active, latest = active_model(), None
+    else:
+        active = next((m for m in versions if m.status == ModelStatus.ACTIVE), None)
+        latest = versions[0] if versions else None
+    if active is not None and active.passes_gate and base is None:
+        # The serving path: the answer quotes the mean of the projects the model was trained on (kept with the
+        # version), so no aggregate query runs per request; ``have`` is then that training set's size.
+        mean = active.params.get("success_mean")
+        base = {"historical_mean": None if mean is None else round(float(mean), 3), "n_completed": active.n_samples}
+    needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
+    base = base if base is not None else baseline()
+    state = {"have": base["n_completed"], "needed": needed, "baseline": base, "model": None}
+    if active is not None and active.passes_gate:
+        return state | {"status": PredictionStatus.OK, "model": active}
+    if active is not None:  # it fails the gate, or predates it
+        return state | {"status": PredictionStatus.INSUFFICIENT_SKILL, "model": active}
+    latest = latest if versions is not None else latest_model()
+    if latest is not None and latest.validation and not latest.passes_gate:
+        return state | {"status": PredictionStatus.INSUFFICIENT_SKILL, "model": latest}
+    if base["n_completed"] < needed:
+        return state | {"status": PredictionStatus.INSUFFICIENT_DATA}
+    return state | {"status": PredictionStatus.NO_MODEL}
 
 
 def model_list() -> QuerySet[SuccessModel]:
-    return SuccessModel.objects.defer("booster").order_by("-version")
+    return SuccessModel.objects.defer("booster", "training_data").order_by("-version")
 
 
 def has_rollback() -> Exists:
@@ -259,3 +311,26 @@ def artifact_impact_get(*, user, artifact_id: int) -> dict:
 def artifact_impact_list(*, user) -> QuerySet[ArtifactImpact]:
     visible = access_scope(Artifact.objects.all(), user=user)
     return ArtifactImpact.objects.filter(artifact__in=visible).select_related("artifact").order_by("artifact_id")
+
+
+def training_data(*, user, model_id: int) -> dict:
+    """The stored training matrix of a version with its out-of-sample predictions, restricted to the projects
+    ``user`` may see (rows of others are left out and counted). 404 for an unknown version; ``None`` arrays when the
+    version predates stored training data."""
+    model = SuccessModel.objects.filter(pk=model_id).only("id", "version", "features", "training_data").first()
+    if model is None:
+        raise Http404("No such model version.")
+    if model.training_data is None:
+        return {"model": model, "columns": None}
+    data = deserialize_training_data(model.training_data)
+    ids = data["project_ids"].astype(np.int64)
+    visible = set(visible_projects(user).filter(pk__in=[int(i) for i in ids]).values_list("pk", flat=True))
+    keep = np.array([int(i) in visible for i in ids], dtype=bool)
+    values = np.column_stack([data[name].astype(np.float64) for name in PREDICTION_COLUMNS] + [data["X"]])
+    return {
+        "model": model,
+        "columns": [*PREDICTION_COLUMNS, *model.features],
+        "ids": ids[keep],
+        "values": values[keep],
+        "withheld": int((~keep).sum()),
+    }

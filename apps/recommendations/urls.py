@@ -15,4 +15,5 @@ urlpatterns = [
     path("models/<int:pk>/promote", views.model_promote, name="promote"),
     path("models/<int:pk>/rollback", views.model_rollback, name="rollback"),
     path("projects/<int:pk>/similar", views.project_similar, name="project-similar"),
+    path("projects/import", views.project_import, name="import"),
 ]

@@ -7,9 +7,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import APIException
+from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from apps.access.declarations import access
 from apps.access.policy import CREATE, READ, UPDATE
@@ -28,10 +30,12 @@ from apps.recommendations.api.serializers import RecommendationRequestSerializer
 # The API view's own translation of a validated request into a Proposal: the what-if page uses it so that the same
 # input gives the same prediction here and from POST /api/v1/recommendations.
 from apps.recommendations.api.views import _proposal as proposal_from_request
+from apps.recommendations.api.views import run_import
 from apps.recommendations.choices import ModelAction, ModelStatus
 from apps.recommendations.forms import MAX_MEMBERS, MemberRow, ModelActionForm, RetrainForm, WhatIfForm, member_rows
 from apps.recommendations.forms import request_body as what_if_request_body
 from apps.recommendations.ml import embeddings as emb
+from apps.recommendations.services import importing
 
 TOP_CONTRIBUTIONS = 12
 TOP_IMPORTANCES = 15
@@ -373,7 +377,11 @@ def model_registry(request):
                 "scales": {"x": axis("% of total gain")},
             },
         )
+    base = selectors.baseline()
     context = {
+        "state": selectors.model_state(base=base, versions=versions),
+        "learning_chart": _learning_chart(selected),
+        "selected_validation": (selected.validation if selected else {}) or {},
         "rows": rows,
         "selected": selected,
         "selected_metrics": (selected.cv_metrics if selected else {}) or {},
@@ -382,9 +390,10 @@ def model_registry(request):
         "importance_chart": importance_chart,
         "training_runs": list(selectors.training_run_list()[:RUNS_SHOWN]),
         "accuracy": selectors.prediction_accuracy()["overall"],
-        "baseline": selectors.baseline(),
+        "baseline": base,
         "can_retrain": can(request.user, "models", "create"),
         "can_promote": can(request.user, "models", "change"),
+        "can_import": can(request.user, "project_import", "create"),
         "retrain_form": RetrainForm(),
         "action_form": ModelActionForm(),
     }
@@ -414,6 +423,31 @@ def _models_csv(versions):
     return csv_response("models", header, rows)
 
 
+def _learning_chart(model) -> dict | None:
+    """Validated (forward) error against training size for one version, next to the mean baseline's."""
+    curve = ((model.validation or {}).get("learning_curve") or []) if model is not None else []
+    if not curve:
+        return None
+    return chart(
+        "line",
+        labels=[str(point["size"]) for point in curve],
+        datasets=[
+            {"label": "Forward MAE of the model", "data": [round(p["mae"], 3) for p in curve], "color": "#4f46e5"},
+            {
+                "label": "MAE of the mean baseline",
+                "data": [round(p["baseline_mae"], 3) for p in curve],
+                "color": "#9ca3af",
+            },
+        ],
+        options={
+            "scales": {
+                "x": axis("training projects"),
+                "y": {**axis("success score points (lower is better)"), "beginAtZero": True},
+            }
+        },
+    )
+
+
 @access("models", post=CREATE)
 @login_required
 @require_POST
@@ -433,6 +467,9 @@ def _model_action(request, pk: int, service, verb: str):
         raise Http404("No such model version.")
     form = ModelActionForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    if not reason.strip():
+        messages.error(request, "Give a reason: it is recorded with the decision in the audit trail.")
+        return redirect("recommendations:models")
     try:
         active = service(model=model, user=request.user, reason=reason)
     except ValidationError as exc:
@@ -454,6 +491,27 @@ def model_promote(request, pk: int):
 @require_POST
 def model_rollback(request, pk: int):
     return _model_action(request, pk, services.model_rollback, "rolled back")
+
+
+# ---------------------------------------------------------------------------------------------- import
+@access("project_import", get=CREATE, post=CREATE)  # the page is only for those who may import
+@login_required
+def project_import(request):
+    """The upload page (GET) and its upload (POST, sent by static/js/project-import.js with upload progress): the
+    API's own import, answered as JSON in the API's shapes."""
+    require(request.user, "project_import", "create")
+    if request.method != "POST":
+        context = {"max_rows": importing.MAX_ROWS, "max_mb": importing.MAX_BYTES // (1024 * 1024)}
+        return render(request, "recommendations/import.html", context)
+    try:
+        code, body = run_import(request, dry_run=request.GET.get("dry_run") == "true", file_format=None)
+    except (ValidationError, DRFValidationError) as exc:
+        detail = exc.message_dict if isinstance(exc, ValidationError) else exc.detail
+        return JsonResponse({"status": 400, "code": "invalid", "detail": str(detail), "errors": []}, status=400)
+    except APIException as exc:  # a refused plan limit
+        return JsonResponse({"status": exc.status_code, "code": "refused", "detail": str(exc.detail), "errors": []},
+                            status=exc.status_code)  # fmt: skip
+    return JsonResponse(body, status=code)
 
 
 # ---------------------------------------------------------------------------------------------- project pieces

@@ -353,6 +353,12 @@ RECOMMENDATIONS_MIN_COMPLETED_PROJECTS = env.int("RECOMMENDATIONS_MIN_COMPLETED_
 RECOMMENDATIONS_RETRAIN_AFTER_NEW_OUTCOMES = env.int("RECOMMENDATIONS_RETRAIN_AFTER_NEW_OUTCOMES", default=10)
 # An artifact used by fewer training projects gets "insufficient_usage" instead of an impact score.
 RECOMMENDATIONS_IMPACT_MIN_USAGE = env.int("RECOMMENDATIONS_IMPACT_MIN_USAGE", default=5)
+# Skill gate (apps/recommendations/ml/evaluation.py): a model serves predictions only when its forward-in-time MAE is
+# significantly (one-sided paired t-test at ALPHA) below (1 − MARGIN) × the historical mean's MAE.
+RECOMMENDATIONS_SKILL_MARGIN = env.float("RECOMMENDATIONS_SKILL_MARGIN", default=0.05)
+RECOMMENDATIONS_SKILL_ALPHA = env.float("RECOMMENDATIONS_SKILL_ALPHA", default=0.05)
+# Time limit of the hyperparameter search of each training (ml/training.py SEARCH_GRID); 0 turns it off.
+RECOMMENDATIONS_SEARCH_SECONDS = env.float("RECOMMENDATIONS_SEARCH_SECONDS", default=8.0)
 # Threads for LightGBM training, torch encoding and NumPy's BLAS (0 = library default: one per core). One is
 # faster for processes that serve one request at a time, and on a busy machine.
 RECOMMENDATIONS_TRAIN_THREADS = env.int("RECOMMENDATIONS_TRAIN_THREADS", default=1)

@@ -32,7 +32,7 @@ BOUNDS = {
     "home": 13,
     "projects": 10,
     "project": 13,
-    "project_edit": 8,
+    "project_edit": 9,  # one of them reads the organisation's project attribute definitions (the form's fields)
     "project_create": 7,
     "runs": 8,
     "run": 11,

@@ -15,7 +15,7 @@ from apps.projects.models import Project
 from apps.recommendations import caches, services
 from apps.recommendations.models import ArtifactImpact, ModelEvent, Prediction, SuccessModel, TrainingRun
 from tests.dashboard.helpers import json_script, signed_in, text
-from tests.recommendations.support import seeded
+from tests.recommendations.support import LENIENT_GATE, seeded
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +27,15 @@ SPEC = ("Classify card transactions by the risk of loan defaults using core bank
 @pytest.fixture(scope="module")
 def seeded_alpha(_session_tenants, django_db_blocker):
     alpha, _beta = _session_tenants
-    with django_db_blocker.unblock(), seeded(alpha, projects=70, seed=11) as result:
+    with django_db_blocker.unblock(), seeded(alpha, projects=70, seed=11, gate=False) as result:
         yield result
+
+
+@pytest.fixture(autouse=True)
+def _lenient_gate(settings):
+    """Trainings in these tests are on a few dozen demo projects; the skill gate is tested in test_skill.py."""
+    settings.RECOMMENDATIONS_SKILL_MARGIN = LENIENT_GATE["RECOMMENDATIONS_SKILL_MARGIN"]
+    settings.RECOMMENDATIONS_SKILL_ALPHA = LENIENT_GATE["RECOMMENDATIONS_SKILL_ALPHA"]
 
 
 @pytest.fixture(autouse=True)
@@ -165,7 +172,7 @@ def test_model_registry_shows_versions_metrics_charts_and_runs(tenant_a, seeded_
     assert ">Retrain now</button>" not in html and ">Promote</button>" not in html and ">Roll back</button>" not in html
 
 
-def test_retrain_is_for_leads_promote_and_rollback_for_admins(tenant_a, seeded_alpha):
+def test_retrain_promote_and_rollback_are_for_leads_and_admins_with_a_reason(tenant_a, seeded_alpha):
     lead = signed_in(tenant_a, role="lead", username="recs-lead").client
     assert ">Retrain now</button>" in lead.get("/models").content.decode()
     response = lead.post("/models/retrain", {"force": "on"})
@@ -174,7 +181,12 @@ def test_retrain_is_for_leads_promote_and_rollback_for_admins(tenant_a, seeded_a
         run = TrainingRun.objects.order_by("-id").first()
         active = SuccessModel.objects.get(status="active")
     assert (run.kind, run.params, run.requested_by.username) == ("train", {"force": True}, "recs-lead")
-    assert lead.post(f"/models/{active.pk}/rollback").status_code == 403
+    refused = lead.post(f"/models/{active.pk}/rollback", follow=True).content.decode()  # no reason: nothing done
+    assert "Give a reason" in refused
+    with tenant_a.context():
+        assert SuccessModel.objects.get(pk=active.pk).status == "active"
+    member = signed_in(tenant_a, role="member", username="recs-member").client
+    assert member.post(f"/models/{active.pk}/rollback", {"reason": "x"}).status_code == 403
     viewer = signed_in(tenant_a, role="viewer", username="recs-viewer").client
     assert viewer.post("/models/retrain").status_code == 403
 
@@ -191,7 +203,7 @@ def test_retrain_is_for_leads_promote_and_rollback_for_admins(tenant_a, seeded_a
         assert AuditEvent.objects.filter(action="model.promoted", object_id=str(candidate.pk)).exists()
     page = admin.post(f"/models/{candidate.pk}/rollback", {"reason": "Worse in review"}, follow=True)
     assert f"Model v{candidate.version} rolled back; v{active.version} now serves predictions." in page.content.decode()
-    again = admin.post(f"/models/{candidate.pk}/rollback", follow=True).content.decode()
+    again = admin.post(f"/models/{candidate.pk}/rollback", {"reason": "again"}, follow=True).content.decode()
     assert "is not the active model" in again
 
 
@@ -204,7 +216,7 @@ def test_artifact_page_shows_impact_with_interval_or_not_enough_usage(tenant_a, 
     card = text(html.split('data-testid="impact"', 1)[1].split("</section>", 1)[0])
     sign = "+" if measured.impact > 0 else "−"
     assert f"{sign}{abs(measured.impact):.1f} points" in card
-    assert f"over the {measured.n_projects} completed projects" in card
+    assert f"from the {measured.n_projects} completed projects that use it" in card and "observational estimate" in card
     lonely = text(client.get(f"/artifacts/{unused.pk}/").content.decode().split('data-testid="impact"', 1)[1])
     assert lonely.startswith("> Impact on success Not enough usage yet.")
 

@@ -15,7 +15,7 @@ from apps.recommendations.demo.seed import seed_tenant
 from apps.recommendations.models import SuccessModel
 from apps.recommendations.tasks import recompute_embeddings
 from tests.ops.scrape import scrape, value
-from tests.recommendations.support import admin_token
+from tests.recommendations.support import LENIENT_GATE, admin_token
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,13 @@ PROPOSAL = {
 SERVED = "maestro_recommendations_served_total"
 INSUFFICIENT = "maestro_predictions_insufficient_data_total"
 TRAININGS = "maestro_model_trainings_total"
+
+
+@pytest.fixture(autouse=True)
+def _lenient_gate(settings):
+    """Trainings in these tests are on a few dozen demo projects; the skill gate is tested in test_skill.py."""
+    settings.RECOMMENDATIONS_SKILL_MARGIN = LENIENT_GATE["RECOMMENDATIONS_SKILL_MARGIN"]
+    settings.RECOMMENDATIONS_SKILL_ALPHA = LENIENT_GATE["RECOMMENDATIONS_SKILL_ALPHA"]
 
 
 def _delta(before, after, name, **labels) -> float:

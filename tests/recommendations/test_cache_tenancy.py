@@ -17,10 +17,17 @@ from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.models import ProjectEmbedding, SuccessModel
 from apps.tenants.models import Tenant
 from apps.tenants.selectors import tenant_identity
-from tests.recommendations.support import admin_token
+from tests.recommendations.support import LENIENT_GATE, admin_token
 from tests.support.tenants import make_tenant
 
 SLUG = "recycled"
+
+
+@pytest.fixture(autouse=True)
+def _lenient_gate(settings):
+    """Trainings in these tests are on a few dozen demo projects; the skill gate is tested in test_skill.py."""
+    settings.RECOMMENDATIONS_SKILL_MARGIN = LENIENT_GATE["RECOMMENDATIONS_SKILL_MARGIN"]
+    settings.RECOMMENDATIONS_SKILL_ALPHA = LENIENT_GATE["RECOMMENDATIONS_SKILL_ALPHA"]
 
 
 def _provision_and_seed(seed: int):

@@ -19,7 +19,7 @@ from apps.recommendations.ml.features import FeatureSpace, ProjectInput
 from apps.recommendations.models import SuccessModel
 from tests.integrations.factories import make_integration
 from tests.integrations.payloads import deliver_github, gh_commit, gh_push, gh_workflow_run
-from tests.recommendations.support import admin_token
+from tests.recommendations.support import LENIENT_GATE, admin_token
 
 PROPOSAL = {
     "spec": "Forecast weekly demand for spare parts in regional warehouses from order history.",
@@ -31,6 +31,13 @@ INTEGRATED = 14
 DEV = {"name": "Bob", "email": "bob@acme.test", "username": "bob"}
 
 
+@pytest.fixture(autouse=True)
+def _lenient_gate(settings):
+    """Trainings in these tests are on a few dozen demo projects; the skill gate is tested in test_skill.py."""
+    settings.RECOMMENDATIONS_SKILL_MARGIN = LENIENT_GATE["RECOMMENDATIONS_SKILL_MARGIN"]
+    settings.RECOMMENDATIONS_SKILL_ALPHA = LENIENT_GATE["RECOMMENDATIONS_SKILL_ALPHA"]
+
+
 def _train() -> SuccessModel:
     run = services.run_request(kind=RunKind.TRAIN, dispatch=False)
     run = services.run_execute(run_id=run.pk)
@@ -39,9 +46,10 @@ def _train() -> SuccessModel:
 
 
 def _give_delivery_history(ctx, project: Project, n: int) -> None:
-    """An integration observing the project since 60 days before completion, with commits by one or two people and
-    CI runs (every n-th fails) in the last four weeks."""
-    end = datetime.combine(project.completion_date, time(12), tzinfo=UTC)
+    """An integration observing the project's repository since 60 days before its start, with commits by one or two
+    people and CI runs (every n-th fails) in the four weeks before the start: features are taken as of the start
+    date (what was known when the project was proposed)."""
+    end = datetime.combine(project.start_date, time(12), tzinfo=UTC)
     with ctx.context():
         integration, secret = make_integration(project, created_at=end - timedelta(days=60))
     commits = [
@@ -67,7 +75,7 @@ def test_delivery_features_join_the_model_of_the_tenant_that_has_them_only(tenan
         plain = _train()
     with tenant_a.context():
         seed_tenant(projects=45, seed=11, runs_per_project=1, metric_steps=2, train=False)
-        completed = list(Project.objects.filter(status="completed", completion_date__isnull=False).order_by("pk"))
+        completed = list(Project.objects.filter(status="completed", start_date__isnull=False).order_by("pk"))
     for n, project in enumerate(completed[:INTEGRATED]):
         _give_delivery_history(tenant_a, project, n)
     with tenant_a.context():

@@ -163,14 +163,21 @@ def test_indicator_artifacts_are_the_most_used_above_the_threshold():
 # ------------------------------------------------------------------------------------------------ confidence
 
 
-def test_confidence_formula():
+def test_confidence_formula_includes_the_models_validated_skill():
     sims = np.array([0.9, 0.8, 0.7, 0.6, 0.5, -0.2])
-    c = confidence(lower=40, upper=50, reference_width=40, neighbor_similarities=sims, k=10)
+    c = confidence(lower=40, upper=50, reference_width=40, neighbor_similarities=sims, k=10, skill=0.4)
     assert c["sharpness"] == pytest.approx(0.75)
     assert c["support"] == pytest.approx(3.5 / 10)
-    assert c["confidence"] == pytest.approx(np.sqrt(0.75 * 0.35))
-    wide = confidence(lower=0, upper=100, reference_width=40, neighbor_similarities=sims, k=10)
+    assert c["skill"] == pytest.approx(0.4)
+    assert c["confidence"] == pytest.approx(np.cbrt(0.75 * 0.35 * 0.4))
+    weak = confidence(lower=40, upper=50, reference_width=40, neighbor_similarities=sims, k=10, skill=0.1)
+    assert weak["confidence"] < c["confidence"]  # the same input, a weaker model: lower confidence
+    wide = confidence(lower=0, upper=100, reference_width=40, neighbor_similarities=sims, k=10, skill=0.4)
     assert wide["confidence"] == 0.0
+    assert (
+        confidence(lower=40, upper=50, reference_width=40, neighbor_similarities=sims, k=10, skill=-0.3)["confidence"]
+        == 0.0
+    )
 
 
 def test_conformal_adjustment_reaches_nominal_coverage():

@@ -31,7 +31,7 @@ DONE = ("succeeded", "skipped", "failed")
 def seeded_tenants(_session_tenants, django_db_blocker):
     """alpha: 50 demo projects, embedded but not trained; beta: three completed projects."""
     alpha, beta = _session_tenants
-    with django_db_blocker.unblock(), seeded(alpha, projects=50, seed=21, train=False):
+    with django_db_blocker.unblock(), seeded(alpha, projects=50, seed=21, train=False, gate=False):
         try:
             with beta.context():
                 for i, score in enumerate((55.0, 65.0, 75.0)):

@@ -40,7 +40,7 @@ RECONCILE_SECONDS = 2
 @pytest.fixture
 def trained_tenant(_session_tenants, django_db_blocker):
     alpha, _beta = _session_tenants
-    with django_db_blocker.unblock(), seeded(alpha, projects=80, seed=9):
+    with django_db_blocker.unblock(), seeded(alpha, projects=80, seed=9, gate=False):
         yield alpha
 
 

@@ -3,7 +3,7 @@ from rest_framework import serializers
 from apps.accounts.models import User
 from apps.artifacts.api.serializers import ArtifactUsageSerializer
 from apps.artifacts.selectors import ARTIFACT_USAGE_ROW
-from apps.projects.models import Project, ScoringSettings, TeamMember
+from apps.projects.models import Project, ProjectAttribute, ScoringSettings, TeamMember
 from apps.projects.selectors import TEAM_MEMBER_ROW
 from maestro.api.representation import as_decimal, as_float, iso_date, iso_datetime, resolve_row
 
@@ -48,6 +48,11 @@ class ProjectSerializer(serializers.ModelSerializer):
     )
     team_members = TeamMemberSerializer(source="team", many=True, read_only=True)
     artifact_usages = ArtifactUsageSerializer(source="usages", many=True, read_only=True)
+    attributes = serializers.DictField(
+        required=False,
+        help_text="Values of the organisation's project attributes by key (/api/v1/project-attributes); writing "
+        "replaces them all, a null value removes one.",
+    )
 
     class Meta:
         model = Project
@@ -55,7 +60,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "id", "name", "slug", "spec", "problem_class", "complexity_score", "status", "start_date",
             "target_end_date", "completion_date", "tags", "owner", "owner_username", "visibility",
             "model_performance", "business_impact", "compute_cost", "success_score", "success_score_source",
-            "team_members", "artifact_usages", "created_at", "updated_at",
+            "attributes", "team_members", "artifact_usages", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "success_score_source", "created_at", "updated_at"]
 
@@ -88,6 +93,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "compute_cost": as_decimal(project.compute_cost, 2),
             "success_score": as_float(project.success_score),
             "success_score_source": project.success_score_source,
+            "attributes": dict(project.attributes or {}),
             "team_members": team,
             "artifact_usages": usages,
             "created_at": iso_datetime(project.created_at),
@@ -129,3 +135,16 @@ class ScoringSettingsSerializer(serializers.ModelSerializer):
             "cost_unit", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["updated_at"]
+
+
+class ProjectAttributeSerializer(serializers.ModelSerializer):
+    choices = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, max_length=20,
+        help_text="The categories (category attributes only; at most 20).",
+    )  # fmt: skip
+
+    class Meta:
+        model = ProjectAttribute
+        fields = ["id", "key", "label", "kind", "choices", "min_value", "max_value", "help_text", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        extra_kwargs = {"key": {"validators": []}}  # uniqueness is the service's (a clear 400 naming the key)

@@ -8,13 +8,14 @@ from rest_framework.views import APIView
 
 from apps.projects import selectors, services
 from apps.projects.api.serializers import (
+    ProjectAttributeSerializer,
     ProjectCompleteSerializer,
     ProjectSerializer,
     ScoringSettingsSerializer,
     TeamMemberSerializer,
 )
 from apps.projects.filtersets import ProjectFilterSet, TeamMemberFilterSet
-from apps.projects.models import Project, TeamMember
+from apps.projects.models import Project, ProjectAttribute, TeamMember
 from maestro.api.pagination import CappedCountPageNumberPagination
 
 PROJECT_PK = OpenApiParameter("project_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Project id.")
@@ -132,3 +133,28 @@ class ScoringSettingsView(APIView):
     @extend_schema(request=ScoringSettingsSerializer, responses=ScoringSettingsSerializer)
     def patch(self, request):
         return self.put(request)
+
+
+class ProjectAttributeViewSet(viewsets.ModelViewSet):
+    """The organisation's extra project fields (number, yes/no or category). Everyone reads them; owners and admins
+    define them (at most 20; a category has at most 20 choices). Values are set on projects (``attributes``) and
+    become features of the success model."""
+
+    access_resource = "project_attributes"
+    serializer_class = ProjectAttributeSerializer
+    queryset = ProjectAttribute.objects.none()
+    filter_backends = []
+
+    def get_queryset(self):
+        return selectors.project_attribute_list()
+
+    def perform_create(self, serializer):
+        serializer.instance = services.project_attribute_create(data=dict(serializer.validated_data))
+
+    def perform_update(self, serializer):
+        serializer.instance = services.project_attribute_update(
+            attribute=serializer.instance, data=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance):
+        services.project_attribute_delete(attribute=instance)

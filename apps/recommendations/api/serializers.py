@@ -5,10 +5,12 @@ OpenAPI schema (generated from them) is exactly what clients receive."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from apps.artifacts.models import Artifact
 from apps.projects.choices import ExperienceLevel, MemberRole, ProblemClass
+from apps.projects.services import attribute_values_clean
 from apps.recommendations.ml.features import LEVELS, ROLES
 from apps.recommendations.models import ModelEvent, Prediction, SuccessModel, TrainingRun
 
@@ -124,6 +126,9 @@ class RecommendationRequestSerializer(serializers.Serializer):
         child=serializers.IntegerField(min_value=1), required=False, max_length=200,
         help_text="Library artifacts the project plans to use.",
     )  # fmt: skip
+    attributes = serializers.DictField(
+        required=False, help_text="Values of the organisation's project attributes by key (as on projects)."
+    )
     constraints = TeamConstraintsSerializer(required=False, help_text="Limits for the suggested team.")
     similar_k = serializers.IntegerField(min_value=1, max_value=50, default=5)
     max_artifacts = serializers.IntegerField(min_value=0, max_value=50, default=10)
@@ -136,6 +141,14 @@ class RecommendationRequestSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+    def validate_attributes(self, value):
+        try:
+            return attribute_values_clean(value, field="attributes")
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(
+                {key.removeprefix("attributes."): messages for key, messages in exc.message_dict.items()}
+            ) from None
 
     def validate(self, attrs):
         if "project_id" not in attrs:
@@ -158,7 +171,9 @@ class RetrainRequestSerializer(serializers.Serializer):
 
 
 class ModelActionRequestSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(
+        max_length=1000, help_text="Why (required): recorded with the decision and in the audit trail."
+    )
 
 
 class AccuracyQuerySerializer(serializers.Serializer):
@@ -229,11 +244,16 @@ class ModelRefSerializer(serializers.Serializer):
     trained_at = serializers.DateTimeField()
     n_samples = serializers.IntegerField()
     cv_mae = serializers.FloatField(help_text="Cross-validated MAE of success_score.")
+    skill = serializers.FloatField(
+        allow_null=True, help_text="1 − MAE / baseline MAE, validated forward in time (the skill gate's figure)."
+    )
+    forward_mae = serializers.FloatField(allow_null=True, help_text="MAE of success_score forward in time.")
 
 
 class ConfidenceComponentsSerializer(serializers.Serializer):
     sharpness = serializers.FloatField(help_text="clip(1 − interval_width / reference_width, 0, 1).")
     support = serializers.FloatField(help_text="Mean max(similarity, 0) of the k nearest training specs.")
+    skill = serializers.FloatField(help_text="clip(1 − MAE / baseline MAE, 0, 1) of the model, forward in time.")
     interval_width = serializers.FloatField()
     reference_width = serializers.FloatField(help_text="90th − 10th percentile of training success scores.")
 
@@ -249,7 +269,7 @@ class TargetPredictionSerializer(serializers.Serializer):
 
 
 class SuccessPredictionSerializer(TargetPredictionSerializer):
-    confidence = serializers.FloatField(help_text="√(sharpness · support), 0–1 (see the README).")
+    confidence = serializers.FloatField(help_text="∛(sharpness · support · skill), 0–1 (see the README).")
     confidence_components = ConfidenceComponentsSerializer()
     interval_coverage = serializers.FloatField(help_text="Nominal coverage of [lower, upper].")
 
@@ -275,6 +295,10 @@ class SuggestedArtifactSerializer(serializers.Serializer):
     artifact_id = serializers.IntegerField()
     name = serializers.CharField()
     type = serializers.CharField()
+    effect = serializers.FloatField(help_text="Adjusted effect on success (points); its interval excludes zero.")
+    effect_ci_low = serializers.FloatField(help_text="95 % interval of the effect, low end (> 0).")
+    effect_ci_high = serializers.FloatField()
+    label = serializers.CharField(help_text="observational estimate (see the README).")
     uplift = serializers.FloatField(help_text="Predicted success with the artifact added minus without.")
     specific = serializers.BooleanField(
         help_text="True when the model has a feature for this artifact; otherwise the uplift is that of its type."
@@ -308,7 +332,18 @@ class SuggestedTeamSerializer(serializers.Serializer):
     upper = serializers.FloatField(allow_null=True, help_text="Upper end of the suggested team's 80 % interval.")
     proposed_team_predicted_success = serializers.FloatField(help_text="Predicted success with the proposed team.")
     improvement = serializers.FloatField()
+    improvement_ci_low = serializers.FloatField(
+        allow_null=True,
+        help_text="95 % interval of the improvement from the model's K cross-validation refits (delete-a-fold "
+        "jackknife); null for versions trained before the refits were kept.",
+    )
+    improvement_ci_high = serializers.FloatField(allow_null=True)
+    verdict = serializers.CharField(help_text="clear improvement (interval above zero) or no clear effect.")
     candidates_evaluated = serializers.IntegerField(help_text="Team compositions scored by the search.")
+    label = serializers.CharField(
+        help_text="observational estimate: the model's prediction for another team, learnt from which teams happened "
+        "to succeed."
+    )
     constraints = TeamConstraintsEchoSerializer()
 
 
@@ -331,20 +366,77 @@ class RecommendationOkSerializer(serializers.Serializer):
     duration_days = TargetPredictionSerializer()
     compute_cost = TargetPredictionSerializer()
     neighbor_success = NeighborSuccessSerializer()
-    suggested_artifacts = SuggestedArtifactSerializer(many=True, help_text="Positive uplift only, best first.")
+    suggested_artifacts = SuggestedArtifactSerializer(
+        many=True,
+        help_text="Only artifacts whose adjusted effect is clearly positive (interval above zero), largest effect "
+        "first; no clear effect, no suggestion.",
+    )
     suggested_team = SuggestedTeamSerializer()
     similar_projects = SimilarProjectSerializer(many=True, help_text="Most similar completed projects.")
     feature_contributions = ContributionsSerializer()
     baseline = BaselineSerializer()
 
 
+class GateSerializer(serializers.Serializer):
+    evaluation = serializers.CharField(help_text="forward (in time) or cv (shuffled K-fold).")
+    n = serializers.IntegerField(help_text="Projects evaluated.")
+    mae = serializers.FloatField(allow_null=True)
+    baseline_mae = serializers.FloatField(allow_null=True, help_text="MAE of the training mean on the same projects.")
+    skill = serializers.FloatField(help_text="1 − mae / baseline_mae.")
+    p_value = serializers.FloatField(help_text="One-sided paired t-test that mae < (1 − margin) · baseline_mae.")
+    margin = serializers.FloatField()
+    alpha = serializers.FloatField()
+    passed = serializers.BooleanField()
+    spread = serializers.FloatField(
+        required=False, allow_null=True, help_text="sd of the per-project error differences / baseline_mae."
+    )
+
+
+class LearningCurvePointSerializer(serializers.Serializer):
+    size = serializers.IntegerField(help_text="Training projects.")
+    mae = serializers.FloatField()
+    baseline_mae = serializers.FloatField()
+    skill = serializers.FloatField(allow_null=True)
+
+
+class ProjectsNeededSerializer(serializers.Serializer):
+    more_projects = serializers.IntegerField(
+        allow_null=True, required=False, help_text="Extrapolated completed projects still needed (rough)."
+    )
+    reason = serializers.CharField(required=False)
+
+
+class ForwardSummarySerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    mae = serializers.FloatField(required=False)
+    r2 = serializers.FloatField(required=False)
+    baseline_mae = serializers.FloatField(required=False)
+    mae_vs_baseline = serializers.FloatField(required=False, allow_null=True)
+    blocks = serializers.IntegerField(required=False)
+    block_mae = serializers.ListField(child=serializers.FloatField(), required=False)
+
+
+class ValidationFiguresSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField()
+    n_samples = serializers.IntegerField()
+    gate = GateSerializer(required=False, help_text="The gate the version failed (forward in time).")
+    forward = ForwardSummarySerializer(required=False)
+    cv_gate = GateSerializer(required=False, help_text="The same test on the shuffled K-fold CV, for comparison.")
+    learning_curve = LearningCurvePointSerializer(many=True)
+    projects_needed = ProjectsNeededSerializer()
+    cv_mae = serializers.FloatField()
+
+
 class RecommendationInsufficientSerializer(serializers.Serializer):
-    status = serializers.CharField(help_text="insufficient_data or no_model")
+    status = serializers.CharField(help_text="insufficient_data, insufficient_skill or no_model")
     prediction_id = serializers.IntegerField()
     have = serializers.IntegerField(help_text="Completed projects with a success score.")
     needed = serializers.IntegerField(help_text="RECOMMENDATIONS_MIN_COMPLETED_PROJECTS.")
     detail = serializers.CharField()
     training_run_id = serializers.IntegerField(required=False, help_text="no_model: the queued training.")
+    validation = ValidationFiguresSerializer(
+        required=False, help_text="insufficient_skill: how the model validated (use the baseline instead)."
+    )
     baseline = BaselineSerializer()
     similar_projects = SimilarProjectSerializer(many=True)
 
@@ -388,14 +480,18 @@ class SuccessModelSerializer(serializers.ModelSerializer):
     feature_importances = serializers.DictField(child=serializers.FloatField())
     features = serializers.ListField(child=serializers.CharField())
     params = serializers.DictField(help_text="Training settings (folds, seed, boosting rounds, …).")
+    validation = serializers.DictField(
+        help_text="Forward-in-time evaluation, skill gate (forward and K-fold), learning curve and promotion "
+        "comparison; empty for versions trained before the skill gate."
+    )
     events = ModelEventSerializer(many=True, read_only=True, help_text="Promotion history, newest first.")
 
     class Meta:
         model = SuccessModel
         fields = [
             "id", "version", "status", "trained_at", "n_samples", "features", "cv_metrics", "cv_mae",
-            "feature_importances", "training_seconds", "data_fingerprint", "params", "promoted_at", "created_at",
-            "events",
+            "feature_importances", "training_seconds", "data_fingerprint", "params", "validation", "promoted_at",
+            "created_at", "events",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -486,11 +582,24 @@ class ArtifactImpactSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="ok, insufficient_usage, or not_computed (no model yet).")
     n_projects = serializers.IntegerField(allow_null=True, help_text="Training projects that used the artifact.")
     min_usage = serializers.IntegerField(allow_null=True, help_text="Projects needed for a number.")
-    impact = serializers.FloatField(allow_null=True, help_text="Mean contribution to predicted success (points).")
-    ci_low = serializers.FloatField(allow_null=True, help_text="95 % bootstrap interval of impact, low end.")
+    impact = serializers.FloatField(
+        allow_null=True,
+        help_text="Effect of using the artifact on success (points), adjusted for the other features by double "
+        "machine learning: an observational estimate.",
+    )
+    ci_low = serializers.FloatField(allow_null=True, help_text="95 % interval of impact (its standard error), low end.")
     ci_high = serializers.FloatField(allow_null=True)
+    se = serializers.FloatField(allow_null=True, help_text="Standard error of impact.")
+    verdict = serializers.CharField(
+        allow_null=True, allow_blank=True, help_text="helps, hurts, or no clear effect (the interval includes zero)."
+    )
+    method = serializers.CharField(allow_null=True, allow_blank=True)
+    label = serializers.CharField(help_text="observational estimate: from who happened to use what, not an experiment.")
+    model_contribution = serializers.FloatField(
+        allow_null=True, help_text="Mean SHAP contribution of the artifact over its users: descriptive, not an effect."
+    )
     observed_lift = serializers.FloatField(
-        allow_null=True, help_text="Mean success of users − comparable non-users (same problem class)."
+        allow_null=True, help_text="Mean success of users − non-users in the same problem class: unadjusted."
     )
     observed_lift_ci_low = serializers.FloatField(allow_null=True)
     observed_lift_ci_high = serializers.FloatField(allow_null=True)
@@ -498,3 +607,44 @@ class ArtifactImpactSerializer(serializers.Serializer):
     has_indicator = serializers.BooleanField(allow_null=True, help_text="The model has a feature for it.")
     model_version = serializers.IntegerField(allow_null=True)
     computed_at = serializers.DateTimeField(allow_null=True)
+
+
+# ------------------------------------------------------------------------------------------------ import / export
+
+
+class ImportQuerySerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField(default=False, help_text="Validate every row and write nothing.")
+    file_format = serializers.ChoiceField(
+        choices=["jsonl", "csv"], required=False,
+        help_text="jsonl or csv; default from the Content-Type (text/csv, application/x-ndjson).",
+    )  # fmt: skip
+
+
+class ImportRowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(
+        allow_null=True, required=False, help_text="1-based position of the project in the file (row errors only)."
+    )
+    field = serializers.CharField(allow_null=True, help_text="e.g. team_members[0].role, attributes.domain.")
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = ImportRowErrorSerializer(many=True, help_text="Every problem of every row; nothing was imported.")
+
+
+class ImportResultSerializer(serializers.Serializer):
+    rows = serializers.IntegerField(help_text="Projects in the file.")
+    dry_run = serializers.BooleanField()
+    imported = serializers.IntegerField(help_text="Projects written (0 in a dry run).")
+    project_ids = serializers.ListField(child=serializers.IntegerField())
+    team_members = serializers.IntegerField(help_text="Team members (to be) written.")
+    artifact_usages = serializers.IntegerField(help_text="Artifact usages (to be) written.")
+    embedding_run_id = serializers.IntegerField(allow_null=True, help_text="The queued embedding of the specs.")
+
+
+class TrainingDataQuerySerializer(serializers.Serializer):
+    file_format = serializers.ChoiceField(choices=["csv", "parquet"], default="csv")

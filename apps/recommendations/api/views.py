@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.db.models import F, Prefetch
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -21,9 +23,12 @@ from apps.recommendations import caches, selectors, services
 from apps.recommendations.api import serializers as s
 from apps.recommendations.choices import PredictionStatus
 from apps.recommendations.ml import embeddings as emb
+from apps.recommendations.ml.effects import OBSERVATIONAL
 from apps.recommendations.ml.features import LEVELS, ROLES, Member
 from apps.recommendations.ml.team import TeamConstraints
 from apps.recommendations.models import ArtifactImpact, ModelEvent, Prediction, SuccessModel, TrainingRun
+from apps.recommendations.services import importing
+from apps.recommendations.services.export import NotStored, training_data_export
 
 
 class Conflict(APIException):
@@ -106,6 +111,7 @@ RECOMMENDATION_RESPONSE = PolymorphicProxySerializer(
     serializers={
         PredictionStatus.OK.value: s.RecommendationOkSerializer,
         PredictionStatus.INSUFFICIENT_DATA.value: s.RecommendationInsufficientSerializer,
+        PredictionStatus.INSUFFICIENT_SKILL.value: s.RecommendationInsufficientSerializer,
         PredictionStatus.NO_MODEL.value: s.RecommendationInsufficientSerializer,
     },
     resource_type_field_name="status",
@@ -144,6 +150,7 @@ def _proposal(user, data: dict) -> services.Proposal:
         planned_duration_days=data.get("planned_duration_days", defaults.get("planned_duration_days")),
         members=members,
         artifact_ids=list(data.get("artifact_ids", defaults.get("artifact_ids", []))),
+        attributes=dict(data.get("attributes", defaults.get("attributes", {}))),
         project=project,
         constraints=constraints,
         similar_k=data["similar_k"],
@@ -162,6 +169,7 @@ def _project_defaults(project: Project) -> dict:
         "planned_duration_days": inp.planned_duration_days,
         "members": list(inp.members),
         "artifact_ids": [aid for aid, _ in inp.artifacts],
+        "attributes": dict(inp.attributes),
     }
 
 
@@ -260,12 +268,14 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
 def _impact_body(artifact: dict, impact: ArtifactImpact | None) -> dict:
     fields = (
-        "n_projects", "min_usage", "impact", "ci_low", "ci_high", "observed_lift", "observed_lift_ci_low",
-        "observed_lift_ci_high", "comparable_n", "has_indicator", "model_version", "computed_at",
+        "n_projects", "min_usage", "impact", "ci_low", "ci_high", "se", "verdict", "method", "model_contribution",
+        "observed_lift", "observed_lift_ci_low", "observed_lift_ci_high", "comparable_n", "has_indicator",
+        "model_version", "computed_at",
     )  # fmt: skip
+    label = {"label": OBSERVATIONAL}
     if impact is None:
-        return {"artifact": artifact, "status": "not_computed"} | dict.fromkeys(fields)
-    return {"artifact": artifact, "status": impact.status} | {f: getattr(impact, f) for f in fields}
+        return {"artifact": artifact, "status": "not_computed"} | dict.fromkeys(fields) | label
+    return {"artifact": artifact, "status": impact.status} | {f: getattr(impact, f) for f in fields} | label
 
 
 class ArtifactImpactView(APIView):
@@ -317,3 +327,104 @@ class ArtifactImpactViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def _artifact(impact: ArtifactImpact) -> dict:
         a = impact.artifact
         return {"id": a.pk, "name": a.name, "type": a.type, "usage_count": a.usage_count}
+
+
+# ------------------------------------------------------------------------------------------------ import / export
+IMPORT_TYPES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl",
+                "application/json-lines": "jsonl"}  # fmt: skip
+
+
+def import_content(request) -> tuple[bytes, str | None]:
+    """The uploaded file (multipart field ``file``) or the raw body, with the format its Content-Type implies."""
+    content_type = (request.content_type or "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationError({"file": "Upload the file in the field 'file'."})
+        if upload.size > importing.MAX_BYTES:
+            raise ValidationError({"file": f"The file is larger than {importing.MAX_BYTES // (1024 * 1024)} MB."})
+        name = (upload.name or "").lower()
+        return upload.read(), "csv" if name.endswith(".csv") else "jsonl" if name.endswith(
+            (".jsonl", ".ndjson")
+        ) else None
+    # Read the stream itself: request.body stops at DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB); imports go to MAX_BYTES.
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > importing.MAX_BYTES:
+        raise ValidationError({"file": f"The file is larger than {importing.MAX_BYTES // (1024 * 1024)} MB; split it."})
+    django_request = getattr(request, "_request", request)  # the DRF request wraps Django's; the dashboard has Django's
+    return django_request.read(importing.MAX_BYTES + 1), IMPORT_TYPES.get(content_type)
+
+
+def run_import(request, *, dry_run: bool, file_format: str | None) -> tuple[int, dict]:
+    """(HTTP status, body) of an import (shared by the API and the dashboard upload)."""
+    content, implied = import_content(request)
+    fmt = file_format or implied
+    if fmt is None:
+        raise ValidationError(
+            {"file_format": "Say jsonl or csv (or send Content-Type text/csv / application/x-ndjson)."}
+        )
+    try:
+        result = services.projects_import(user=request.user, content=content, fmt=fmt, dry_run=dry_run)
+    except importing.ImportRejected as exc:
+        raise ValidationError({exc.field: exc.message}) from None
+    if not result.ok:
+        rows = len({e["row"] for e in result.errors})
+        body = {
+            "status": 400, "code": "invalid",
+            "detail": f"{rows} of {result.rows} rows have errors ({len(result.errors)} in all); nothing was imported.",
+            "errors": [e | {"code": "invalid"} for e in result.errors],
+        }  # fmt: skip
+        return 400, body
+    body = {
+        "rows": result.rows, "dry_run": result.dry_run, "imported": len(result.project_ids),
+        "project_ids": result.project_ids, "team_members": result.team_members,
+        "artifact_usages": result.artifact_usages, "embedding_run_id": result.embedding_run_id,
+    }  # fmt: skip
+    return (200 if dry_run else 201), body
+
+
+class ProjectImportView(APIView):
+    """Import historical projects with their teams, artifact usages (by name and version) and outcomes from a CSV or
+    JSON-lines file, all or nothing (``apps.recommendations.services.importing``). Counted as one write for the rate
+    limits; bounded by the projects quota."""
+
+    access_resource = "project_import"
+    access_actions = {"post": "create"}
+
+    @extend_schema(
+        parameters=[s.ImportQuerySerializer],
+        request={"text/csv": OpenApiTypes.STR, "application/x-ndjson": OpenApiTypes.STR,
+                 "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string",
+                                                                                   "format": "binary"}}}},
+        responses={200: s.ImportResultSerializer, 201: s.ImportResultSerializer, 400: s.ImportErrorSerializer},
+    )  # fmt: skip
+    def post(self, request):
+        query = _validated(s.ImportQuerySerializer, request.query_params)
+        code, body = run_import(request, dry_run=query["dry_run"], file_format=query.get("file_format"))
+        return Response(body, status=code)
+
+
+class ModelTrainingDataView(APIView):
+    """The training matrix of a model version with its out-of-fold (K-fold) and forward-in-time predictions, as CSV or
+    Parquet (``apps.recommendations.exports``); only rows of projects the caller may see."""
+
+    access_resource = "training_data"
+
+    @extend_schema(
+        parameters=[s.TrainingDataQuerySerializer],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
+            409: OpenApiResponse(description="The version was trained before training data was stored."),
+        },
+    )
+    def get(self, request, pk: int):
+        query = _validated(s.TrainingDataQuerySerializer, request.query_params)
+        try:
+            found = training_data_export(user=request.user, model_id=pk, file_format=query["file_format"])
+        except NotStored as exc:
+            raise Conflict(str(exc)) from None
+        response = HttpResponse(found.content, content_type=found.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{found.filename}"'
+        response["X-Rows-Withheld"] = str(found.withheld)
+        return response

@@ -217,3 +217,25 @@ def loss_curve(rng: np.random.Generator, *, steps: int) -> np.ndarray:
         + (rng.uniform(1.0, 2.5) - floor) * np.exp(-rng.uniform(3.0, 6.0) * t / max(steps, 1))
         + np.abs(rng.normal(0, 0.01, steps))
     )
+
+
+def import_rows(n: int, seed: int) -> list[dict]:
+    """``n`` completed demo projects as rows of the bulk import (``services.importing``; artifacts by name and
+    version), for tests and ``bench/projects_import.py``."""
+    rows = []
+    for p in generate(n * 2 + 20, seed=seed):
+        if p.status != "completed":
+            continue
+        rows.append({
+            "name": p.name, "spec": p.spec, "problem_class": p.problem_class, "complexity_score": p.complexity,
+            "start_date": p.start_date.isoformat(), "target_end_date": p.target_end_date.isoformat(),
+            "completion_date": p.completion_date.isoformat(), "success_score": p.success,
+            "compute_cost": p.compute_cost, "tags": p.tags,
+            "team_members": [{"display_name": m.display_name, "role": m.role, "experience_level": m.level,
+                              "years_experience": m.years, "contribution_hours": m.hours} for m in p.members],
+            "artifact_usages": [{"artifact": CATALOG[a].name, "version": CATALOG[a].versions[v]}
+                                for a, v in p.artifacts],
+        })  # fmt: skip
+        if len(rows) == n:
+            return rows
+    raise ValueError(f"fewer than {n} completed demo projects; raise the multiplier")

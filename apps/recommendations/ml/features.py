@@ -20,6 +20,10 @@ Features, in column order (``FeatureSpace.names``):
                                   — only in the feature space of a tenant whose training projects have at least one
                                   value of that metric; NaN (missing) for projects without one, so LightGBM treats
                                   them as unknown
+``attr_<key>``                    optional tenant-defined project attributes (``projects.ProjectAttribute``): a number,
+                                  1/0 for yes/no, or a category (LightGBM categorical, coded by the choice's
+                                  position); NaN when a project has no value. Only attributes at least one training
+                                  project has a value for.
 ``neighbor_success``              similarity-weighted success of the nearest completed projects by spec embedding
                                   (``ml.neighbors``; out of fold during training, so a project never sees its own
                                   outcome)
@@ -68,6 +72,7 @@ class ProjectInput:
     members: tuple[Member, ...] = ()
     artifacts: tuple[tuple[int, str], ...] = ()  # (artifact id, artifact type)
     delivery: tuple[tuple[str, float], ...] = ()  # (delivery feature name, value), known values only
+    attributes: tuple[tuple[str, object], ...] = ()  # (attribute key, value): tenant-defined attributes
 
     def with_artifact(self, artifact_id: int, artifact_type: str) -> ProjectInput:
         return replace(self, artifacts=(*self.artifacts, (artifact_id, artifact_type)))
@@ -83,6 +88,7 @@ class FeatureSpace:
 
     indicator_artifacts: tuple[int, ...] = ()
     delivery_features: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (key, kind, choices)
     roles: tuple[str, ...] = ROLES
     levels: tuple[str, ...] = LEVELS
     problem_classes: tuple[str, ...] = PROBLEM_CLASSES
@@ -92,6 +98,7 @@ class FeatureSpace:
     def __post_init__(self):
         self.indicator_artifacts = tuple(int(a) for a in self.indicator_artifacts)
         self.delivery_features = tuple(str(name) for name in self.delivery_features)
+        self.attributes = tuple((str(k), str(kind), tuple(choices)) for k, kind, choices in self.attributes)
         self.names = [
             "team_size",
             *(f"role_{r}" for r in self.roles),
@@ -105,6 +112,7 @@ class FeatureSpace:
             *(f"artifacts_{t}" for t in self.artifact_types),
             *(f"artifact_{a}" for a in self.indicator_artifacts),
             *self.delivery_features,
+            *(f"attr_{key}" for key, _kind, _choices in self.attributes),
             NEIGHBOR_FEATURE,
         ]
         self._col = {name: i for i, name in enumerate(self.names)}
@@ -113,6 +121,7 @@ class FeatureSpace:
         self._type_col = {t: self._col[f"artifacts_{t}"] for t in self.artifact_types}
         self._indicator_col = {a: self._col[f"artifact_{a}"] for a in self.indicator_artifacts}
         self._delivery_col = {name: self._col[name] for name in self.delivery_features}
+        self._attr = {key: (self._col[f"attr_{key}"], kind, choices) for key, kind, choices in self.attributes}
         self._class_code = {c: i for i, c in enumerate(self.problem_classes)}
 
     @classmethod
@@ -123,6 +132,7 @@ class FeatureSpace:
         max_indicator_artifacts: int = 40,
         min_indicator_usage: int = 5,
         delivery_names: Sequence[str] = (),
+        attribute_defs: Sequence[tuple[str, str, tuple[str, ...]]] = (),
     ) -> FeatureSpace:
         """Choose the indicator artifacts (the most used ones in the training projects, ties by id) and the delivery
         columns: those of ``delivery_names`` (in that order) that at least one training project has a value for —
@@ -130,9 +140,11 @@ class FeatureSpace:
         counts = Counter(a for p in inputs for a in {aid for aid, _ in p.artifacts})
         ranked = sorted((a for a, c in counts.items() if c >= min_indicator_usage), key=lambda a: (-counts[a], a))
         seen = {name for p in inputs for name, _ in p.delivery}
+        valued = {key for p in inputs for key, _ in p.attributes}
         return cls(
             indicator_artifacts=tuple(ranked[:max_indicator_artifacts]),
             delivery_features=tuple(name for name in delivery_names if name in seen),
+            attributes=tuple(d for d in attribute_defs if d[0] in valued),
         )
 
     @property
@@ -148,7 +160,7 @@ class FeatureSpace:
 
     @property
     def categorical_cols(self) -> list[int]:
-        return [self._col[PROBLEM_CLASS_FEATURE]]
+        return [self._col[PROBLEM_CLASS_FEATURE]] + [col for col, kind, _ in self._attr.values() if kind == "category"]
 
     def class_code(self, problem_class: str) -> int:
         return self._class_code.get(problem_class, self._class_code.get("other", 0))
@@ -204,6 +216,12 @@ class FeatureSpace:
             col = self._delivery_col.get(name)
             if col is not None:
                 row[col] = float(value)
+        for col, _kind, _choices in self._attr.values():
+            row[col] = np.nan
+        for key, value in project.attributes:
+            found = self._attr.get(key)
+            if found is not None:
+                row[found[0]] = _attribute_value(value, found[1], found[2])
         row[self.neighbor_col] = neighbor_success
         return row
 
@@ -217,6 +235,7 @@ class FeatureSpace:
         return {
             "indicator_artifacts": list(self.indicator_artifacts),
             "delivery_features": list(self.delivery_features),
+            "attributes": [[key, kind, list(choices)] for key, kind, choices in self.attributes],
             "names": list(self.names),
         }
 
@@ -226,7 +245,22 @@ class FeatureSpace:
         space = cls(
             indicator_artifacts=tuple(data["indicator_artifacts"]),
             delivery_features=tuple(data.get("delivery_features", ())),
+            attributes=tuple((k, kind, tuple(c)) for k, kind, c in data.get("attributes", ())),
         )
         if space.names != data["names"]:
             raise ValueError("stored feature names do not match this code's feature layout")
         return space
+
+
+def _attribute_value(value, kind: str, choices: tuple[str, ...]) -> float:
+    """A stored attribute value as a feature: the number, 1/0, or the category's position (NaN if unknown)."""
+    if value is None:
+        return np.nan
+    if kind == "boolean":
+        return 1.0 if value else 0.0
+    if kind == "category":
+        return float(choices.index(value)) if value in choices else np.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan

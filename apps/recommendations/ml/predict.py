@@ -11,6 +11,7 @@ to the score's 0–100 range, durations and costs to ≥ 0.
 
 from __future__ import annotations
 
+import io
 import json
 import zlib
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 
 from apps.recommendations.ml import neighbors as nb
 from apps.recommendations.ml.confidence import confidence
+from apps.recommendations.ml.effects import refit_interval
 from apps.recommendations.ml.features import FeatureSpace, ProjectInput
 from apps.recommendations.ml.training import FORMAT_VERSION, TrainedBundle, inverse
 
@@ -36,6 +38,18 @@ def deserialize(blob: bytes) -> dict:
     if data.get("format") != FORMAT_VERSION:
         raise ValueError(f"unsupported model format {data.get('format')!r}")
     return data
+
+
+def serialize_training_data(arrays: dict[str, np.ndarray]) -> bytes:
+    """The training matrix and per-project predictions → compressed NumPy ``.npz`` bytes (no pickle)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
+    return buffer.getvalue()
+
+
+def deserialize_training_data(blob: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(bytes(blob)), allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
 
 
 @dataclass
@@ -58,6 +72,8 @@ class Predictor:
         self.space = FeatureSpace.from_dict(data["space"])
         self.metadata = data["metadata"]
         self.skipped_targets = data.get("skipped_targets", {})
+        self.validation = data.get("validation", {})
+        self.fold_boosters = [lgb.Booster(model_str=m) for m in data.get("fold_models", [])]
         self.targets = {}
         for name, t in data["targets"].items():
             self.targets[name] = {
@@ -123,6 +139,15 @@ class Predictor:
         raw = self.targets[target]["point"].predict(X, pred_contrib=True, num_threads=1)
         return [Contributions(float(r[-1]), np.asarray(r[:-1])) for r in np.atleast_2d(raw)]
 
+    def difference_interval(self, X_a: np.ndarray, X_b: np.ndarray) -> tuple[float, float] | None:
+        """95 % interval of predicted success of row ``X_a`` minus row ``X_b`` from the K cross-validation refits
+        (``ml.effects.refit_interval``); None for versions trained before the refits were kept."""
+        full = float(self.predict_success(X_a)[0] - self.predict_success(X_b)[0])
+        refits = [
+            float(b.predict(X_a, num_threads=1)[0] - b.predict(X_b, num_threads=1)[0]) for b in self.fold_boosters
+        ]
+        return refit_interval(full, refits)
+
     def confidence(self, lower: float, upper: float, found: nb.QueryNeighbors) -> dict:
         return confidence(
             lower=lower,
@@ -130,4 +155,5 @@ class Predictor:
             reference_width=float(self.metadata["reference_interval_width"]),
             neighbor_similarities=found.similarities,
             k=self.k,
+            skill=float(self.validation.get("gate", {}).get("skill", 0.0)),
         )

@@ -13,6 +13,7 @@ from apps.recommendations.services.embeddings import (
     embeddings_stale_project_ids,
 )
 from apps.recommendations.services.impact import impact_recompute
+from apps.recommendations.services.importing import projects_import
 from apps.recommendations.services.predictions import (
     Proposal,
     prediction_record_outcome,
@@ -35,6 +36,7 @@ __all__ = [
     "model_train",
     "prediction_record_outcome",
     "predictions_reconcile_outcomes",
+    "projects_import",
     "recommendation_create",
     "reconcile",
     "run_dispatch",

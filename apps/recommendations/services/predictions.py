@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,10 +14,11 @@ from apps.projects.models import Project
 from apps.recommendations import caches, dataset, selectors
 from apps.recommendations.choices import PredictionStatus, RunKind, RunReason, RunStatus
 from apps.recommendations.ml import embeddings as emb
+from apps.recommendations.ml.effects import OBSERVATIONAL
 from apps.recommendations.ml.features import Member, ProjectInput
 from apps.recommendations.ml.predict import Predictor
 from apps.recommendations.ml.team import TeamConstraints, TeamSearch
-from apps.recommendations.models import Prediction, TrainingRun
+from apps.recommendations.models import ArtifactImpact, Prediction, TrainingRun
 from apps.recommendations.services.accuracy import accuracy_check, outcome_recording_lock
 from apps.recommendations.services.runs import run_request
 from maestro.observability.metrics import record_prediction_insufficient_data, time_recommendation
@@ -34,6 +34,7 @@ class Proposal:
     planned_duration_days: float | None = None
     members: list[Member] = field(default_factory=list)
     artifact_ids: list[int] = field(default_factory=list)
+    attributes: dict = field(default_factory=dict)
     project: Project | None = None
     constraints: TeamConstraints = field(default_factory=TeamConstraints)
     similar_k: int = 5
@@ -60,23 +61,27 @@ def _target(predictor: Predictor, X: np.ndarray, target: str) -> dict:
 
 
 def _suggest_artifacts(predictor: Predictor, proposal: Proposal, inp: ProjectInput, neighbor_value: float,
-                       base: float, neighbor_ids: list[int], neighbor_success: list[float],
-                       library: list[tuple[int, str, str, bool]]) -> list[dict]:  # fmt: skip
-    """Library artifacts not yet in the proposal, ranked by uplift = prediction with the artifact − without.
-
-    Artifacts without an indicator feature differ only through their type count, so one row per type serves all
-    of them; ties are broken by how many similar successful projects used the artifact."""
+                       neighbor_ids: list[int], neighbor_success: list[float],
+                       library: list[tuple[int, str, str, bool]], model) -> list[dict]:  # fmt: skip
+    """Library artifacts not yet in the proposal whose adjusted effect (``ml.effects``, computed for the serving
+    version) is clearly positive — the 95 % interval above zero — ranked by the effect. An artifact with no clear
+    effect is not suggested, however its model uplift looks. Each carries its interval, the observational-estimate
+    label, the model's uplift for this proposal (prediction with it − without) and how many similar successful
+    projects used it."""
     used = set(proposal.artifact_ids)
-    candidates = [(aid, name, atype) for aid, name, atype, active in library if active and aid not in used]
+    helps = {
+        row["artifact_id"]: row
+        for row in ArtifactImpact.objects.filter(model_version=model.version, status="ok", verdict="helps").values(
+            "artifact_id", "impact", "ci_low", "ci_high"
+        )
+    }
+    candidates = [
+        (aid, name, atype) for aid, name, atype, active in library if active and aid not in used and aid in helps
+    ]
     if not candidates:
         return []
-    keys, rows = {}, []
-    for aid, _name, atype in candidates:
-        key = ("a", aid) if predictor.space.indicator_col(aid) is not None else ("t", atype)
-        if key not in keys:
-            keys[key] = len(rows)
-            rows.append(inp.with_artifact(aid, atype))
-    uplift = predictor.predict_success(predictor.rows(rows, neighbor_value)) - base
+    X = predictor.rows([inp, *(inp.with_artifact(aid, atype) for aid, _name, atype in candidates)], neighbor_value)
+    predicted = predictor.predict_success(X)
     threshold = float(predictor.metadata.get("success_mean", 0.0))
     successful = [pid for pid, s in zip(neighbor_ids, neighbor_success, strict=True) if s >= threshold]
     users: dict[int, set[int]] = {}  # artifacts the similar successful training projects used (kept with the model)
@@ -84,18 +89,19 @@ def _suggest_artifacts(predictor: Predictor, proposal: Proposal, inp: ProjectInp
         for aid in predictor.pool_artifacts.get(pid, ()):
             users.setdefault(aid, set()).add(pid)
     out = []
-    for aid, name, atype in candidates:
-        key = ("a", aid) if predictor.space.indicator_col(aid) is not None else ("t", atype)
-        value = float(uplift[keys[key]])
-        if value <= 0:
-            continue
+    for (aid, name, atype), value in zip(candidates, predicted[1:] - predicted[0], strict=True):
+        effect = helps[aid]
         out.append(
             {
                 "artifact_id": aid,
                 "name": name,
                 "type": atype,
-                "uplift": round(value, 3),
-                "specific": key[0] == "a",
+                "effect": round(effect["impact"], 3),
+                "effect_ci_low": round(effect["ci_low"], 3),
+                "effect_ci_high": round(effect["ci_high"], 3),
+                "label": OBSERVATIONAL,
+                "uplift": round(float(value), 3),
+                "specific": predictor.space.indicator_col(aid) is not None,
                 "used_by_similar_successful": {
                     "count": len(users.get(aid, ())),
                     "of": len(successful),
@@ -103,7 +109,7 @@ def _suggest_artifacts(predictor: Predictor, proposal: Proposal, inp: ProjectInp
                 },
             }
         )
-    out.sort(key=lambda a: (-a["uplift"], -a["used_by_similar_successful"]["count"], a["artifact_id"]))
+    out.sort(key=lambda a: (-a["effect"], -a["used_by_similar_successful"]["count"], a["artifact_id"]))
     return out[: proposal.max_artifacts]
 
 
@@ -115,7 +121,13 @@ def _suggest_team(predictor: Predictor, proposal: Proposal, X: np.ndarray, propo
     )  # fmt: skip
     result = search.run(proposed=proposal.members)
     c = proposal.constraints
-    interval = predictor.predict(result.row[None, :], "success")
+    own = predictor.predict(result.row[None, :], "success") if result.row is not None else None
+    counts = search.counts_of(
+        [search.typical_member(role, level) for role, level, count in result.members for _ in range(count)]
+    )
+    interval = predictor.difference_interval(search.rows(counts[None, :]), X[:1]) if counts is not None else None
+    improvement = result.predicted_success - proposed_success
+    clear = interval is not None and interval[0] > 0
     return {
         "members": [
             {
@@ -130,11 +142,15 @@ def _suggest_team(predictor: Predictor, proposal: Proposal, X: np.ndarray, propo
         "team_size": result.size,
         "predicted_success": _round(result.predicted_success, 2),
         # the suggested team's own 80 % interval, from the same quantile models as the proposal's
-        "lower": _round(interval.lower[0], 2) if interval is not None else None,
-        "upper": _round(interval.upper[0], 2) if interval is not None else None,
+        "lower": _round(own.lower[0], 2) if own is not None else None,
+        "upper": _round(own.upper[0], 2) if own is not None else None,
         "proposed_team_predicted_success": _round(proposed_success, 2),
-        "improvement": _round(result.predicted_success - proposed_success, 2),
+        "improvement": _round(improvement, 2),
+        "improvement_ci_low": _round(interval[0], 2) if interval else None,
+        "improvement_ci_high": _round(interval[1], 2) if interval else None,
+        "verdict": "clear improvement" if clear else "no clear effect",
         "candidates_evaluated": result.evaluated,
+        "label": OBSERVATIONAL,
         "constraints": {
             "min_team_size": c.min_size,
             "max_team_size": c.max_size,
@@ -191,31 +207,45 @@ def _vector(proposal: Proposal) -> np.ndarray | None:
 
 
 def _delivery(predictor: Predictor, proposal: Proposal) -> tuple[tuple[str, float], ...]:
-    """Delivery features of an existing project with an integration, when the model uses them: over the window
-    before its completion date as in training, or up to now while it runs. A proposed project has none yet, so its
-    delivery columns are missing (NaN)."""
+    """Delivery features of an existing project, when the model uses them: over the window before its start date,
+    as in training (``dataset``). A proposed project has none, so its delivery columns are missing (NaN)."""
     project = proposal.project
     if project is None or not predictor.space.delivery_features:
         return ()
-    return dataset.delivery_by_project([project.pk], as_of={project.pk: project.completion_date}).get(project.pk, ())
+    return dataset.delivery_as_of_start([project.pk], {project.pk: project.start_date}).get(project.pk, ())
 
 
-def _without_model(*, user, proposal: Proposal, request_data: dict, similar: list[dict], store: bool) -> dict:
-    """The explicit answer when no model can predict: too few completed projects, or none trained yet."""
-    needed = settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS
-    baseline = selectors.baseline()
-    have = baseline["n_completed"]
-    body: dict = {"have": have, "needed": needed, "baseline": baseline, "similar_projects": similar}
-    if have < needed:
-        body["status"] = PredictionStatus.INSUFFICIENT_DATA
+def _without_model(
+    *, user, proposal: Proposal, request_data: dict, similar: list[dict], state: dict, store: bool
+) -> dict:
+    """The explicit answer when no model may predict: too few completed projects, none trained yet, or the trained
+    one does not beat the historical mean (skill gate) — always with the baseline."""
+    needed, have, baseline = state["needed"], state["have"], state["baseline"]
+    body: dict = {"status": state["status"], "have": have, "needed": needed, "baseline": baseline,
+                  "similar_projects": similar}  # fmt: skip
+    if state["status"] == PredictionStatus.INSUFFICIENT_DATA:
         body["detail"] = (
             f"{have} completed projects with a success score; the model needs {needed}. "
             "The tenant's historical mean is given as a baseline."
         )
+    elif state["status"] == PredictionStatus.INSUFFICIENT_SKILL:
+        model = state["model"]
+        figures = selectors.validation_figures(model)
+        gate = figures["gate"]
+        body["validation"] = figures
+        if gate and gate.get("mae") is not None:
+            body["detail"] = (
+                f"Model v{model.version} does not predict reliably better than the historical mean on projects it "
+                f"had not seen ({gate['evaluation']} evaluation: MAE {gate['mae']:.2f} vs {gate['baseline_mae']:.2f} "
+                f"for the mean, skill {gate['skill']:.2f}, p = {gate['p_value']:.2g}). Use the historical mean."
+            )
+        elif gate:
+            body["detail"] = f"Model v{model.version} had too few projects to evaluate forward in time."
+        else:
+            body["detail"] = f"Model v{model.version} was trained before the skill gate existed; retrain it."
     else:
         run = TrainingRun.objects.filter(kind=RunKind.TRAIN, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
         run = run or run_request(kind=RunKind.TRAIN, reason=RunReason.RECONCILE, user=user)
-        body["status"] = PredictionStatus.NO_MODEL
         body["detail"] = f"No model is trained yet; training run {run.pk} is {run.status}."
         body["training_run_id"] = run.pk
     if body["status"] == PredictionStatus.INSUFFICIENT_DATA:
@@ -230,9 +260,10 @@ def recommendation_create(*, user, proposal: Proposal, request_data: dict, store
     """Predict success (interval, confidence), duration and cost for ``proposal``; suggest artifacts and a team; list
     similar past projects and per-feature contributions. Stored as a Prediction; returns the response body.
 
-    Without an active model the answer is ``insufficient_data`` (fewer completed projects than
-    RECOMMENDATIONS_MIN_COMPLETED_PROJECTS, also counted in ``maestro_predictions_insufficient_data_total``) or
-    ``no_model`` (a training is queued), with the historical mean. Every answer is counted and timed in
+    Without a servable model the answer is ``insufficient_data`` (fewer completed projects than
+    RECOMMENDATIONS_MIN_COMPLETED_PROJECTS, also counted in ``maestro_predictions_insufficient_data_total``),
+    ``insufficient_skill`` (the model fails the skill gate; its validation figures are included) or ``no_model`` (a
+    training is queued), with the historical mean (``selectors.model_state``). Every answer is counted and timed in
     ``maestro_recommendations_served_total`` / ``maestro_recommendation_latency_seconds`` (label: the schema).
 
     ``store=False`` answers without keeping a Prediction (no ``prediction_id``): the what-if page's live preview,
@@ -251,9 +282,12 @@ def _recommendation(*, user, proposal: Proposal, request_data: dict, store: bool
         if vector is not None
         else []
     )
-    model = selectors.active_model()
-    if model is None:
-        return _without_model(user=user, proposal=proposal, request_data=request_data, similar=similar, store=store)
+    state = selectors.model_state()
+    if state["status"] != PredictionStatus.OK:
+        return _without_model(
+            user=user, proposal=proposal, request_data=request_data, similar=similar, state=state, store=store
+        )
+    model = state["model"]
 
     predictor = caches.predictor_for(model.pk, model.version)
     found = predictor.neighbors(vector, exclude_project_id=proposal.project.pk if proposal.project else None)
@@ -266,6 +300,7 @@ def _recommendation(*, user, proposal: Proposal, request_data: dict, store: bool
         members=tuple(proposal.members),
         artifacts=tuple((aid, types[aid]) for aid in proposal.artifact_ids if aid in types),
         delivery=_delivery(predictor, proposal),
+        attributes=tuple(sorted(proposal.attributes.items())),
     )
     X = predictor.rows([inp], found.value)
     success = _target(predictor, X, "success")
@@ -285,6 +320,8 @@ def _recommendation(*, user, proposal: Proposal, request_data: dict, store: bool
             "trained_at": model.trained_at,
             "n_samples": model.n_samples,
             "cv_mae": round(model.cv_mae, 4),
+            "skill": _round(model.gate.get("skill"), 4),
+            "forward_mae": _round(model.gate.get("mae"), 4),
         },
         "success": success,
         "duration_days": _target(predictor, X, "duration_days"),
@@ -297,13 +334,13 @@ def _recommendation(*, user, proposal: Proposal, request_data: dict, store: bool
             ],
         },
         "suggested_artifacts": _suggest_artifacts(
-            predictor, proposal, inp, found.value, success["predicted"], neighbor_ids, neighbor_success, library
+            predictor, proposal, inp, found.value, neighbor_ids, neighbor_success, library, model
         ),
         "suggested_team": _suggest_team(predictor, proposal, X, success["predicted"]),
         "similar_projects": similar,
         "feature_contributions": _contributions(predictor, X),
         # The mean of the training projects' success: what the model was fitted on (no extra query per request).
-        "baseline": {"historical_mean": _round(model.params.get("success_mean"), 3), "n_completed": model.n_samples},
+        "baseline": state["baseline"],
     }
     if not store:
         return body

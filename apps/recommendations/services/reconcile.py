@@ -8,7 +8,8 @@ send succeeding:
 2. queued runs that were never sent (broker down) or not started long after sending are sent again;
 3. missing or stale embeddings (spec hash or model changed, blank spec still embedded) get one embeddings run;
 4. completed projects whose predictions lack the actual outcome get it recorded;
-5. a retraining is queued when there are enough completed projects and either no model exists or at least
+5. a retraining is queued when there are enough completed projects and either no model exists, the active one was
+   trained before the skill gate existed (it has no gate result, so it cannot serve), or at least
    ``RECOMMENDATIONS_RETRAIN_AFTER_NEW_OUTCOMES`` completed projects changed since the last training attempt;
 6. impact is recomputed when the active model has none (e.g. after a lost impact run).
 """
@@ -58,7 +59,8 @@ def reconcile() -> dict:
     if n_completed >= settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS:
         new, has_model = _new_outcomes_since_last_training()
         pending = TrainingRun.objects.filter(kind=RunKind.TRAIN, status__in=PENDING).exists()
-        if not pending and (not has_model or new >= settings.RECOMMENDATIONS_RETRAIN_AFTER_NEW_OUTCOMES):
+        ungated = SuccessModel.objects.filter(status=ModelStatus.ACTIVE, validation={}).exists()
+        if not pending and (not has_model or ungated or new >= settings.RECOMMENDATIONS_RETRAIN_AFTER_NEW_OUTCOMES):
             reason = RunReason.NEW_OUTCOMES if has_model else RunReason.RECONCILE
             with transaction.atomic():
                 summary["train_run"] = run_request(kind=RunKind.TRAIN, reason=reason).pk

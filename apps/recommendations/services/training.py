@@ -1,4 +1,8 @@
-"""Writes of the model registry: train a new version, promote (automatically or by hand), roll back."""
+"""Writes of the model registry: train a new version, promote (automatically or by hand), roll back.
+
+Manual promotion and rollback need a reason (recorded in ``ModelEvent`` and the audit trail); owners, admins and
+leads may do them (the ``models`` change row of ``apps.access.policy``). A version that fails the skill gate cannot
+be promoted: it could not serve predictions."""
 
 from __future__ import annotations
 
@@ -15,8 +19,8 @@ from django.utils import timezone
 from apps.audit.services import audit_security_event
 from apps.recommendations import dataset
 from apps.recommendations.choices import ModelAction, ModelStatus, RunKind, RunReason, RunStatus
-from apps.recommendations.ml.predict import serialize
-from apps.recommendations.ml.training import TrainingConfig, train
+from apps.recommendations.ml.predict import serialize, serialize_training_data
+from apps.recommendations.ml.training import TrainingConfig, compare_forward, config_with, train
 from apps.recommendations.models import ModelEvent, SuccessModel, TrainingRun
 from apps.recommendations.services.runs import RunOutcome, run_request
 from maestro.events import emit
@@ -44,6 +48,9 @@ def training_config() -> TrainingConfig:
     return TrainingConfig(
         num_threads=settings.RECOMMENDATIONS_TRAIN_THREADS,
         min_target_samples=settings.RECOMMENDATIONS_MIN_COMPLETED_PROJECTS,
+        skill_margin=settings.RECOMMENDATIONS_SKILL_MARGIN,
+        skill_alpha=settings.RECOMMENDATIONS_SKILL_ALPHA,
+        search_seconds=settings.RECOMMENDATIONS_SEARCH_SECONDS,
     )
 
 
@@ -110,8 +117,14 @@ def _trained(model: SuccessModel, *, promoted: bool) -> RunOutcome:
 
 
 def _train_version(run: TrainingRun, ts, fingerprint: str) -> tuple[SuccessModel, bool]:
-    """Train on ``ts``, store the new version (keyed by ``run``) and promote it if it beats the active one."""
+    """Train on ``ts``, compare with the active version on the same forward evaluation, store the new version
+    (keyed by ``run``) and promote it if it passes the skill gate and is not worse (``_auto_promote``)."""
     bundle = train(ts, training_config())
+    cfg = config_with(training_config(), bundle.metadata)  # the settings the search chose
+    active = SuccessModel.objects.filter(status=ModelStatus.ACTIVE).only("id", "version", "params").first()
+    if active is not None:
+        comparison = compare_forward(ts, bundle, cfg, config_with(cfg, active.params or {}))
+        bundle.validation["promotion"] = comparison | {"active_version": active.version, "active_id": active.pk}
     success = bundle.targets["success"]
     with transaction.atomic():
         version = (SuccessModel.objects.aggregate(v=Max("version"))["v"] or 0) + 1
@@ -127,6 +140,8 @@ def _train_version(run: TrainingRun, ts, fingerprint: str) -> tuple[SuccessModel
             training_seconds=bundle.training_seconds,
             data_fingerprint=fingerprint,
             params={k: v for k, v in bundle.metadata.items() if not isinstance(v, dict)},
+            validation=bundle.validation,
+            training_data=serialize_training_data(bundle.training_data),
             training_run=run,
         )
         emit(
@@ -176,33 +191,77 @@ def _activate(model: SuccessModel, previous: SuccessModel | None, *, event: str,
     )
 
 
-def _auto_promote(model: SuccessModel) -> bool:
-    """Promote a new version only if its CV MAE beats the active one's (or nothing is active)."""
-    active = _active_for_update()
-    if active is None or model.cv_mae < active.cv_mae:
-        reason = (
-            "No active model."
-            if active is None
-            else f"CV MAE {model.cv_mae:.3f} < {active.cv_mae:.3f} of active v{active.version}."
-        )
-        _activate(model, active, event="model.promoted", automatic=True, reason=reason)
-        ModelEvent.objects.create(model=model, action=ModelAction.AUTO_PROMOTED, previous_active=active, reason=reason)
-        return True
-    ModelEvent.objects.create(
-        model=model,
-        action=ModelAction.KEPT,
-        previous_active=active,
-        reason=f"CV MAE {model.cv_mae:.3f} does not beat {active.cv_mae:.3f} of active v{active.version}.",
+def _gate_text(model: SuccessModel) -> str:
+    gate = model.gate
+    if not gate:
+        return f"v{model.version} has no skill-gate result (trained before the gate existed)"
+    if gate.get("mae") is None:
+        return f"too few projects ({gate['n']}) to evaluate forward in time"
+    return (
+        f"{gate['evaluation']} MAE {gate['mae']:.3f} vs baseline {gate['baseline_mae']:.3f} "
+        f"(skill {gate['skill']:.3f}, p = {gate['p_value']:.3g}, needed: skill > {gate['margin']:g} at "
+        f"p < {gate['alpha']:g})"
     )
+
+
+def _auto_promote(model: SuccessModel) -> bool:
+    """Promote a new version when it passes the skill gate and, compared with the active version on the same
+    forward evaluation (the active version's settings refitted on the same history, ``ml.training.compare_forward``),
+    its error is not higher — strictly lower when the training data did not change. A version that fails the gate is
+    kept as a candidate; an active version that fails it (or predates it) is replaced by any version that passes."""
+    active = _active_for_update()
+    if not model.passes_gate:
+        reason = f"Fails the skill gate: {_gate_text(model)}; predictions answer insufficient_skill."
+        ModelEvent.objects.create(model=model, action=ModelAction.KEPT, previous_active=active, reason=reason)
+        return False
+    gate = f" Passes the skill gate: {_gate_text(model)}."
+    comparison = (model.validation or {}).get("promotion", {})
+    if active is None or not active.passes_gate:
+        reason = "No active model." if active is None else f"Active v{active.version} does not pass the skill gate."
+        return _promote_automatically(model, active, reason + gate)
+    if comparison.get("active_id") != active.pk or comparison.get("candidate_mae") is None:
+        reason = f"No forward comparison with active v{active.version} (it changed during training); not promoted."
+        ModelEvent.objects.create(model=model, action=ModelAction.KEPT, previous_active=active, reason=reason)
+        return False
+    mine, theirs = comparison["candidate_mae"], comparison["active_mae"]
+    figures = (
+        f"forward MAE {mine:.3f} vs {theirs:.3f} for v{active.version}'s settings refitted on the same history "
+        f"({comparison['n']} projects, p = {comparison['p_value']:.2g})"
+    )
+    new_data = model.data_fingerprint != active.data_fingerprint
+    if mine < theirs - 1e-9 or (new_data and mine <= theirs + 1e-9):
+        why = "better" if mine < theirs - 1e-9 else "as good, on newer data"
+        return _promote_automatically(model, active, f"Forward evaluation {why}: {figures}.{gate}")
+    reason = f"Not better on the same forward evaluation: {figures}."
+    ModelEvent.objects.create(model=model, action=ModelAction.KEPT, previous_active=active, reason=reason)
     return False
 
 
+def _promote_automatically(model: SuccessModel, active: SuccessModel | None, reason: str) -> bool:
+    _activate(model, active, event="model.promoted", automatic=True, reason=reason)
+    ModelEvent.objects.create(model=model, action=ModelAction.AUTO_PROMOTED, previous_active=active, reason=reason)
+    return True
+
+
+def _require_reason(reason: str) -> None:
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why: the reason is recorded in the audit trail."})
+
+
 @transaction.atomic
-def model_promote(*, model: SuccessModel, user, reason: str = "") -> SuccessModel:
+def model_promote(*, model: SuccessModel, user, reason: str) -> SuccessModel:
     """Make ``model`` the active version by hand (audited in ModelEvent); impact is recomputed with it."""
+    _require_reason(reason)
     active = _active_for_update()
     if active is not None and active.pk == model.pk:
         raise ValidationError({"model": f"Model v{model.version} is already active."})
+    if not model.passes_gate:
+        raise ValidationError(
+            {
+                "model": f"Model v{model.version} fails the skill gate ({_gate_text(model)}); "
+                "it cannot serve predictions."
+            }
+        )
     _activate(model, active, event="model.promoted", automatic=False, reason=reason)
     ModelEvent.objects.create(
         model=model, action=ModelAction.PROMOTED, previous_active=active, actor=user, reason=reason
@@ -212,10 +271,11 @@ def model_promote(*, model: SuccessModel, user, reason: str = "") -> SuccessMode
 
 
 @transaction.atomic
-def model_rollback(*, model: SuccessModel, user, reason: str = "") -> SuccessModel:
+def model_rollback(*, model: SuccessModel, user, reason: str) -> SuccessModel:
     """Deactivate the active ``model`` and reactivate the version that was active before it was promoted.
 
     Returns the model that is active afterwards."""
+    _require_reason(reason)
     active = _active_for_update()
     if active is None or active.pk != model.pk:
         raise ValidationError({"model": f"Model v{model.version} is not the active model; only it can be rolled back."})

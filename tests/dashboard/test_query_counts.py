@@ -33,7 +33,7 @@ BOUNDS = {
     "projects": 10,
     "project": 13,
     "project_edit": 9,  # one of them reads the organisation's project attribute definitions (the form's fields)
-    "project_create": 7,
+    "project_create": 8,  # + the organisation's project attribute definitions (the form's fields)
     "runs": 8,
     "run": 11,
     "compare": 14,

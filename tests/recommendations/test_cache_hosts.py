@@ -28,7 +28,7 @@ def _pool_vector(predictor, project_id: int) -> np.ndarray | None:
 def test_a_pool_project_re_embedded_elsewhere_reaches_the_loaded_model(tenant_a):
     with tenant_a.context():
         seed_tenant(projects=45, seed=31, runs_per_project=1, metric_steps=4, train=True)
-        model = SuccessModel.objects.get(status="active")
+        model = SuccessModel.objects.latest("version")  # 33 completed projects: trained, not past the skill gate
         loaded = caches.predictor_for(model.pk, model.version)
         assert caches.predictor_for(model.pk, model.version) is loaded  # unchanged: served from the cache
         pool_id = int(loaded.pool_embedding_ids[0])

@@ -72,6 +72,7 @@ def _model(version: int, *, status=ModelStatus.RETIRED, cv_mae=0.1) -> SuccessMo
     return SuccessModel.objects.create(
         version=version, status=status, trained_at=timezone.now(), n_samples=40, features=[], cv_metrics={},
         cv_mae=cv_mae, feature_importances={}, booster=b"", training_seconds=1.0, data_fingerprint=f"fp{version}",
+        validation={"gate": {"passed": True}},  # as a version that beat the historical mean (may be promoted)
     )  # fmt: skip
 
 

@@ -155,7 +155,7 @@ def refusal(ip: IPAddress, allowed: Iterable[IPNetwork] = ()) -> str | None:
     return None
 
 
-def check_literal(host: str, allowed: Iterable[IPNetwork] = ()) -> None:
+def check_literal(host: str, allowed: Iterable[IPNetwork] = (), *, what: str = "receive webhooks") -> None:
     """Refuse a host written as a refused IP address (no DNS lookup: for validating a URL when it is entered)."""
     try:
         ip = ipaddress.ip_address(host)
@@ -163,10 +163,12 @@ def check_literal(host: str, allowed: Iterable[IPNetwork] = ()) -> None:
         return
     reason = refusal(ip, allowed)
     if reason is not None:
-        raise DestinationRefused(f"The address {ip} is {reason}; only public addresses may receive webhooks.")
+        raise DestinationRefused(f"The address {ip} is {reason}; only public addresses may {what}.")
 
 
-def resolve(destination: Destination, allowed: Iterable[IPNetwork] = ()) -> IPAddress:
+def resolve(
+    destination: Destination, allowed: Iterable[IPNetwork] = (), *, what: str = "receive webhooks"
+) -> IPAddress:
     """The address to connect to: the first one ``destination.host`` resolves to, if *every* address it resolves to
     may be contacted (a name that also resolves to a private address is refused as a whole)."""
     allowed = tuple(allowed)
@@ -185,7 +187,7 @@ def resolve(destination: Destination, allowed: Iterable[IPNetwork] = ()) -> IPAd
         reason = refusal(ip, allowed)
         if reason is not None:
             shown = destination.host if str(ip) == destination.host else f"{destination.host} resolves to {ip}, which"
-            raise DestinationRefused(f"{shown} is {reason}; only public addresses may receive webhooks.")
+            raise DestinationRefused(f"{shown} is {reason}; only public addresses may {what}.")
     return addresses[0]
 
 

@@ -36,6 +36,7 @@ from joserfc.errors import ClaimError, ExpiredTokenError, JoseError
 from requests import RequestException
 
 from apps.sso.models import SsoConfig
+from maestro import outbound
 from maestro.encryption import DecryptionError, decrypt
 
 CLIENT_NAME = "maestro-sso"  # Authlib keeps a flow's state under "_state_maestro-sso_<state>" in the session
@@ -101,6 +102,46 @@ def _unreachable(config: SsoConfig) -> SsoFailure:
     )
 
 
+def refused_url(url: str) -> str | None:
+    """Why Maestro's server will not call ``url`` (None: it may). An owner types the issuer, so without this check
+    a tenant could make the server fetch internal addresses (cloud metadata, services on the cluster network) for
+    discovery, signing keys or the token exchange: the webhooks' SSRF rules apply (``maestro.outbound``: loopback,
+    private, link-local and other non-public addresses refused unless in ``SSO_ALLOWED_NETWORKS``; a name is refused
+    when any address it resolves to is). A name that does not resolve is left to the fetch, which reports it. The
+    check is made just before each fetch; the fetch resolves the name again (a DNS answer changed in between is not
+    caught: set ``SSO_ALLOWED_NETWORKS`` narrowly and use names you control)."""
+    try:
+        destination = outbound.parse_destination(url)
+        outbound.resolve(destination, outbound.parse_networks(settings.SSO_ALLOWED_NETWORKS), what="be called")
+    except outbound.DestinationRefused as exc:
+        return str(exc)
+    except outbound.SendFailed:
+        return None
+    return None
+
+
+def _guard(config: SsoConfig, *urls: str) -> None:
+    for url in urls:
+        reason = refused_url(url) if url else None
+        if reason is not None:
+            raise SsoFailure(
+                "provider_refused",
+                f"Single sign-on is misconfigured: {config.display_name} is at an address Maestro does not call "
+                f"({reason}). An owner must change the issuer, or an operator allow its network.",
+                status=503,
+            )
+
+
+def _metadata(client: DjangoOAuth2App, config: SsoConfig) -> dict:
+    """The discovery document, fetched only from an address that may be called; the endpoints the server itself
+    calls later (token exchange, signing keys) are checked too."""
+    _guard(config, config.discovery_url)
+    metadata = client.load_server_metadata()
+    if isinstance(metadata, dict):
+        _guard(config, *(str(metadata.get(key) or "") for key in ("token_endpoint", "jwks_uri")))
+    return metadata
+
+
 def callback_url(request) -> str:
     """The redirect URI of this tenant's host, registered at the provider (shown on the settings page)."""
     return request.build_absolute_uri(reverse("sso:callback"))
@@ -111,6 +152,7 @@ def start(request, config: SsoConfig, next_url: str) -> str:
     client = _client(config)
     redirect_uri = callback_url(request)
     try:
+        _metadata(client, config)
         flow = client.create_authorization_url(redirect_uri)
     except (RequestException, *MALFORMED) as exc:
         raise _unreachable(config) from exc
@@ -139,6 +181,7 @@ def finish(request, config: SsoConfig) -> Verified:
         raise SsoFailure("state_mismatch", "This sign-in link is not valid here (used, or expired). Start again.")
     client = _client(config)
     try:
+        _metadata(client, config)
         token = client.authorize_access_token(request, claims_options=_claims_options(config))
     except MismatchingStateError as exc:
         raise SsoFailure("state_mismatch", "This sign-in link is not valid here. Start again.") from exc
@@ -167,7 +210,9 @@ def discovery_problems(config: SsoConfig) -> list[str]:
     settings form: the issuer must be the one configured, and the endpoints the flow needs must be there."""
     client = _client(config)
     try:
-        metadata = client.load_server_metadata()
+        metadata = _metadata(client, config)
+    except SsoFailure as exc:
+        return [exc.message]
     except (RequestException, *MALFORMED) as exc:
         return [f"{config.discovery_url} could not be read ({exc.__class__.__name__})."]
     if not isinstance(metadata, dict):
@@ -188,7 +233,7 @@ def logout_url(config: SsoConfig, *, id_token: str, post_logout_redirect_uri: st
     """The provider's end-session URL for this sign-in (RP-initiated logout), or None when it offers none."""
     try:
         client = _client(config)
-        metadata = client.load_server_metadata()
+        metadata = _metadata(client, config)
     except (SsoFailure, RequestException, *MALFORMED):
         return None
     if not isinstance(metadata, dict) or not metadata.get("end_session_endpoint"):

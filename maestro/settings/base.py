@@ -552,6 +552,9 @@ MAESTRO_ENCRYPTION_KEYS = env.list("MAESTRO_ENCRYPTION_KEYS", default=[])
 SSO_REQUIRE_HTTPS = env.bool("SSO_REQUIRE_HTTPS", default=True)
 # Seconds each call to an identity provider may take (discovery, signing keys, token endpoint).
 SSO_HTTP_TIMEOUT_SECONDS = env.int("SSO_HTTP_TIMEOUT_SECONDS", default=10)
+# Networks an identity provider may be in although they are not public (e.g. "10.20.0.0/16" for a Keycloak on the
+# cluster network); empty: public addresses only (the SSRF rules of webhooks, apps/sso/oidc.refused_url).
+SSO_ALLOWED_NETWORKS = env.list("SSO_ALLOWED_NETWORKS", default=[])
 
 # ---------------------------------------------------------------------------------------------- artifact library
 # Largest file accepted by POST /api/v1/artifacts/{id}/versions (bytes); beyond it the API answers 413.

@@ -50,3 +50,4 @@ MAESTRO_RATE_LIMIT_AUTH_FAILURES = "1000000/minute"
 WEBHOOKS_ALLOWED_NETWORKS = env.list("WEBHOOKS_ALLOWED_NETWORKS", default=["127.0.0.0/8"])
 # The tests' own OpenID provider (tests/support/oidc_provider) listens on plain HTTP on the loopback address.
 SSO_REQUIRE_HTTPS = False
+SSO_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # ... and on loopback (the SSRF tests set this empty again)

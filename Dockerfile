@@ -29,7 +29,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 PATH=/opt/venv
     DJANGO_SETTINGS_MODULE=maestro.settings.production \
     PROMETHEUS_MULTIPROC_DIR=/app/.local/prometheus-multiproc MEDIA_ROOT=/app/media TENANT_EXPORT_DIR=/tmp/exports
 # libgomp1: LightGBM's wheel loads the system's OpenMP runtime; libpq5: psycopg (tests/ops/test_dockerfile.py checks
-# every wheel). postgresql-client: pg_dump/psql for the operator backups in README "Backup, restore, export".
+# every wheel). postgresql-client: pg_dump/psql for the operator backups in docs/operations.md.
 RUN apt-get update && apt-get install -y --no-install-recommends libpq5 libgomp1 postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 maestro && useradd --system --uid 10001 --gid 10001 --home-dir /tmp maestro

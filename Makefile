@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # This machine's pip config names index folders that may be absent; drop that noise, keep real warnings.
 PIP_FILTER := { grep -v '^WARNING: Location .* is ignored' || true; }
 
-.PHONY: help venv services migrate demo run dev test stop lint fmt lock browser tools bench vendor fuzz load faults cluster-test
+.PHONY: help venv services migrate demo run dev test stop lint fmt lock browser tools bench vendor fuzz load faults cluster-test docs docs-build
 
 help:
 	@echo "make run    set up everything and start web + Celery worker + beat (http://demo.localhost:8000)"
@@ -25,8 +25,9 @@ help:
 	@echo "make test   set up everything and run the whole test suite with coverage"
 	@echo "make stop   stop the PostgreSQL/Redis processes that make run/test started"
 	@echo "make lint   ruff check + format check, Django system checks, missing migrations"
-	@echo "make fuzz / make load / make faults   full-strength reliability runs (README: Reliability)"
-	@echo "make cluster-test   the multi-host run at full size (README: Deployment on Kubernetes)"
+	@echo "make docs   serve the manual (docs/, MkDocs) at http://127.0.0.1:8001 with live reload"
+	@echo "make fuzz / make load / make faults   full-strength reliability runs (docs/reliability.md)"
+	@echo "make cluster-test   the multi-host run at full size (docs/deployment.md)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Maestro needs Python 3.11 (found %d.%d); set PYTHON=python3.11" % sys.version_info[:2])'
@@ -67,11 +68,21 @@ run: demo
 dev:
 	$(MAKE) run DEBUG=1
 
-test: services browser tools
+test: services browser tools docs-build
 	$(PY) -m pytest --ds=maestro.settings.test --cov --cov-report=term --cov-fail-under=85 $(PYTEST_ARGS)
 
 stop:
 	@bash scripts/services.sh down
+
+# The manual (mkdocs.yml, docs/). --strict turns every warning into a failure: a link to a missing page or anchor,
+# a page left out of the nav. Output goes to .local/site (git-ignored). NO_MKDOCS_2_WARNING silences the theme's
+# start-up banner about its successor.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
+docs-build: venv
+	$(MKDOCS) build --strict --quiet
+
+docs: venv
+	$(MKDOCS) serve
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -97,7 +108,7 @@ bench: services
 	@set -o pipefail; for b in $(BENCHES); do \
 	  echo "[bench] $$b"; $(PY) bench/$$b.py 2>&1 | tee .local/bench/$$b.txt || exit 1; done
 
-# Reliability (issue 9): the full-strength runs behind the README's "Reliability" tables.
+# Reliability (issue 9): the full-strength runs behind the tables of docs/reliability.md and docs/performance.md (Load).
 fuzz: services
 	$(PY) bench/fuzz_api.py
 

@@ -28,7 +28,7 @@ from django_tenants.utils import get_public_schema_name
 
 logger = logging.getLogger("maestro.events")
 
-# name → what it means (the README's events table and the API's choices are built from this).
+# name → what it means (the events table of docs/webhooks.md and the API's choices are built from this).
 EVENT_TYPES: dict[str, str] = {
     "run.finished": "A run's status changed to finished (API, dashboard or MLflow update-run).",
     "run.failed": "A run's status changed to failed.",

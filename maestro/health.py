@@ -1,7 +1,7 @@
 """Liveness and readiness checks used by /healthz and /readyz.
 
 ``/readyz?dependencies=postgresql`` checks only the dependencies named. A Kubernetes readiness probe uses it: the web
-keeps serving reads and metric ingest while Redis is down (README "Reliability"), so a Redis outage must not take
+keeps serving reads and metric ingest while Redis is down (docs/reliability.md), so a Redis outage must not take
 every web pod out of its Service at once, which checking Redis in the probe would do.
 """
 

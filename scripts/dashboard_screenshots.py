@@ -1,4 +1,4 @@
-"""Screenshots of the running dashboard for the README (docs/screenshots/*.png), taken from the real product.
+"""Screenshots of the running dashboard for the manual (docs/screenshots/*.png), taken from the real product.
 
 The script creates a throwaway tenant in the dev database, seeds it with the demo data (``seed_demo``'s code:
 projects with teams, artifact usage, runs with metric curves, outcomes, spec embeddings, a trained success model
@@ -75,7 +75,7 @@ def shoot(port: int, host: str, ids: dict, out: Path) -> list[Path]:
         ("project-detail", f"/projects/{ids['project']}/", "#similar-title", 1500),
         ("compare-runs", f"/runs/compare?ids={ids['runs'][0]}&ids={ids['runs'][1]}", "[data-chart-ready='1']", 1100),
         ("artifact-detail", f"/artifacts/{ids['artifact']}/", None, 860),
-        # linked from the README's Dashboard section (not shown inline)
+        # linked from docs/dashboard.md (not shown inline)
         ("runs", "/runs/?sort=-metrics.val_accuracy", None, 900),
         ("run-detail", f"/runs/{ids['runs'][0]}/", "[data-chart-ready='1']", 1100),
         ("models", "/models", "[data-chart-ready='1']", 1300),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Release Maestro to Kubernetes in the zero-downtime order (README "Deployment on Kubernetes"):
+# Release Maestro to Kubernetes in the zero-downtime order (docs/deployment.md):
 #
 #   scripts/k8s_deploy.sh deploy/kubernetes/overlays/example
 #

@@ -205,7 +205,7 @@ ensure_postgres() {
 }
 
 # ---------------------------------------------------------------- runtime database role (optional)
-# The production split (README, "Database roles"): web and workers connect as <owner>_app, which owns nothing and may
+# The production split (docs/operations.md): web and workers connect as <owner>_app, which owns nothing and may
 # only SELECT/INSERT the audit trail; `manage.py grant_runtime_role` gives it its privileges after migrations. Local
 # runs keep using the owner (the platform admin creates and drops tenant schemas, which needs it); the role exists so
 # the split can be tried (DATABASE_URL=$DATABASE_RUNTIME_URL) and so the tests can check the grants. The owner is

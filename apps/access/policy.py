@@ -1,5 +1,5 @@
 """The permission matrix: who may read, create, change and delete what. This module is the single source of truth;
-the API permission class, the scoping selectors, the system check, the tests and the README table all read it.
+the API permission class, the scoping selectors, the system check, the tests and the docs/access.md table all read it.
 
 Principals are the tenant roles plus ``service`` (service accounts, whatever their ``role`` field says).
 
@@ -326,7 +326,7 @@ RULES: tuple[Rule, ...] = (
 )
 # fmt: on
 
-# What each resource's actions mean where the plain verb is not obvious (shown in the README).
+# What each resource's actions mean where the plain verb is not obvious (shown in docs/access.md).
 ACTION_NOTES = {
     ("models", CREATE): "train / retrain",
     ("models", UPDATE): "promote / roll back, with a reason",
@@ -455,12 +455,12 @@ def validate() -> list[str]:
     return problems
 
 
-# ---------------------------------------------------------------------------------------------- README table
+# ---------------------------------------------------------------------------------------------- docs table
 CELL_TEXT = {ALL: "all", VIEW: "visible", CHANGE: "change", MANAGE: "manage", OWN: "own", None: "—"}
 
 
 def markdown_table() -> str:
-    """The matrix as the Markdown table in the README (a test keeps the two identical)."""
+    """The matrix as the Markdown table in docs/access.md (a test keeps the two identical)."""
     header = "| resource | action | " + " | ".join(PRINCIPALS) + " | token scope |"
     lines = [header, "|" + "---|" * (len(PRINCIPALS) + 3)]
     for rule in RULES:

@@ -2,7 +2,7 @@ from django.db import models
 
 
 class Role(models.TextChoices):
-    """Tenant roles, most powerful first. What each may do is the permission matrix in the README."""
+    """Tenant roles, most powerful first. What each may do is the permission matrix in docs/access.md."""
 
     OWNER = "owner", "Owner"
     ADMIN = "admin", "Admin"

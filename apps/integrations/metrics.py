@@ -1,5 +1,5 @@
 """Delivery metrics of one project over one period, computed from plain rows (no ORM, so they are testable and
-benchmarkable on plain data). Definitions (also in the README):
+benchmarkable on plain data). Definitions (also in docs/integrations.md):
 
 * **observed window** — delivery data exists from the earlier of the first integration's creation and the earliest
   recorded commit. The *covered* part of a period is its intersection with [observed since, now].

@@ -53,7 +53,7 @@ def hash_token(token: str) -> str:
 
 
 def github_signature(secret: str, body: bytes) -> str:
-    """The ``X-Hub-Signature-256`` header value GitHub sends for ``body`` (also used by tests and the README)."""
+    """The ``X-Hub-Signature-256`` header value GitHub sends for ``body`` (also used by tests and the docs)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 

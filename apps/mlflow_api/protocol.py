@@ -2,7 +2,7 @@
 validation messages, run/experiment/metric representations, offset page tokens and view types.
 
 Everything here follows ``mlflow/server/handlers.py``, ``mlflow/utils/validation.py``,
-``mlflow/utils/search_utils.py`` and ``mlflow/protos/service.proto`` of the pinned MLflow version (see the README's
+``mlflow/utils/search_utils.py`` and ``mlflow/protos/service.proto`` of the pinned MLflow version (see docs/mlflow.md's
 "MLflow compatibility" section), so an unmodified MLflow client sees the same fields, codes and messages. It has no
 dependency on the ``mlflow`` package, which is only a test/benchmark dependency.
 """

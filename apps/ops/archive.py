@@ -1,6 +1,6 @@
 """The tenant archive: a versioned, self-describing ``.tar.gz`` of one tenant's rows and files.
 
-Format ``maestro-tenant-export`` version 1 (documented in the README, "Backup, restore, export")::
+Format ``maestro-tenant-export`` version 1 (documented in docs/operations.md, "Backup, restore, export")::
 
     data/<app_label>.<model>.copy   one member per table, PostgreSQL COPY text format (one line per row, columns
                                     as listed in the manifest, ``\\N`` for NULL), rows ordered by primary key

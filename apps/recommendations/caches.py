@@ -33,7 +33,7 @@ keeps its vector among the neighbours until the next model version.
 
 Several hosts. Every entry is either a pure function of immutable input (text vectors) or checked against
 PostgreSQL on use (similarity index, models), so a write on any host is seen by the next request on every other
-host; README "Deployment on Kubernetes" lists every per-process cache and how it stays correct.
+host; docs/deployment.md ("Deployment on Kubernetes") lists every per-process cache and how it stays correct.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The OpenID Connect relying party of one tenant, on Authlib's Django client.
 
-Why Authlib (compared for this work; README "Single sign-on"): mozilla-django-oidc reads one provider from settings
+Why Authlib (compared for this work; docs/sso.md): mozilla-django-oidc reads one provider from settings
 and, as released, skips the ``aud`` and ``iss`` checks of the ID token (``verify_aud: False``) and discovery, so it
 would need a subclassed backend and hand-written claim checks; django-allauth's ``openid_connect`` provider keeps
 per-tenant ``SocialApp`` rows and has PKCE, but sends no nonce, skips the signature check for tokens fetched from the

@@ -37,8 +37,8 @@ def tenant_validate_slug(slug: str) -> None:
 
 
 OWNER_ONLY = (
-    "This database role may not create or drop schemas (it is the runtime role of the production split, README "
-    "'Database roles'); run the management command with the owner role's DATABASE_URL."
+    "This database role may not create or drop schemas (it is the runtime role of the production split, "
+    "docs/operations.md 'Database roles'); run the management command with the owner role's DATABASE_URL."
 )
 
 

@@ -9,7 +9,7 @@ derived a secret cannot sign with it (its deliveries fail with a clear error unt
 Every delivery is signed like Stripe's webhooks: ``Maestro-Signature: t=<unix seconds>,v1=<hex>`` with
 ``<hex> = HMAC-SHA256(secret, "<t>." + raw body)``. While a rotation's overlap lasts, the header carries one ``v1``
 per valid secret (new first), so a receiver configured with either verifies. The timestamp is signed too, so a
-receiver can refuse old deliveries (replays) by comparing it with its clock. The README's recipe (``verify``)
+receiver can refuse old deliveries (replays) by comparing it with its clock. The recipe of docs/webhooks.md (``verify``)
 is tested verbatim.
 """
 

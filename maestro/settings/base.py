@@ -136,7 +136,7 @@ ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"
 # run one tenant's statements in another's schema: the tenants.E001 system check refuses to start with them.
 DATABASE_POOL_MODE = env.str("DATABASE_POOL_MODE", default="direct")
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
-# The role web and workers connect as in the production split (README: "Database roles"); grant_runtime_role's
+# The role web and workers connect as in the production split (docs/operations.md); grant_runtime_role's
 # default. scripts/services.sh creates one locally when it can.
 DATABASE_RUNTIME_ROLE = env("DATABASE_RUNTIME_ROLE", default="")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -204,7 +204,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "/media/"
-# Where stored files (artifact library, MLflow artifacts) go; see maestro/storage.py and README "File storage".
+# Where stored files (artifact library, MLflow artifacts) go; see maestro/storage.py and docs/storage.md.
 # Empty: MEDIA_ROOT/<tenant schema>/ on this host's filesystem. s3://bucket[/prefix]: an S3-compatible bucket, with
 # the endpoint of a non-AWS store (MinIO) below; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 MAESTRO_STORAGE_URL = env("MAESTRO_STORAGE_URL", default="")
@@ -436,7 +436,7 @@ LOGGING = {
 }
 
 # ---------------------------------------------------------------------------------------------- access control
-# See README "Access control". The permission matrix is apps/access/policy.py.
+# See docs/access.md. The permission matrix is apps/access/policy.py.
 # Client IPs: how many reverse proxies in front of the app append to X-Forwarded-For (0: ignore the header).
 MAESTRO_TRUSTED_PROXY_COUNT = env.int("MAESTRO_TRUSTED_PROXY_COUNT", default=0)
 

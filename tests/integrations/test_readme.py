@@ -1,4 +1,4 @@
-"""The README's "Integrations (Git and CI)" shell examples run as written (curl + openssl + jq) against a real
+"""The shell examples of docs/integrations.md run as written (curl + openssl + jq) against a real
 gunicorn: create integrations, sign and send deliveries, read metrics."""
 
 import json
@@ -18,9 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 def _examples() -> list[str]:
-    readme = (settings.BASE_DIR / "README.md").read_text()
-    section = readme.split("## Integrations (Git and CI)", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    page = (settings.BASE_DIR / "docs" / "integrations.md").read_text()
+    return re.findall(r"```bash\n(.*?)```", page, flags=re.S)
 
 
 @pytest.mark.skipif(not all(shutil.which(tool) for tool in ("curl", "openssl", "jq")), reason="needs curl/openssl/jq")

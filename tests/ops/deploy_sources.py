@@ -18,7 +18,7 @@ from django.conf import settings
 ROOT = Path(settings.BASE_DIR)
 K8S = ROOT / "deploy" / "kubernetes"
 KUSTOMIZE_FILES = {"kustomization.yaml", "kustomizeconfig.yaml"}
-# kustomize as built into kubectl (the development and CI machine image ships kubectl; README "Deployment").
+# kustomize as built into kubectl (the development and CI machine image ships kubectl; docs/deployment.md).
 KUBECTL = shutil.which("kubectl")
 ENV_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=")
 

@@ -1,4 +1,4 @@
-"""The README's "Projects" and "Artifact library" shell examples run as written (curl + jq) against a real gunicorn
+"""The shell examples of docs/projects.md and docs/artifacts.md run as written (curl + jq) against a real gunicorn
 on the test database, through the platform host (requests routed by their token)."""
 
 import re
@@ -19,11 +19,10 @@ MODELS = [ArtifactUsage, TeamMember, Project, ArtifactVersion, ArtifactBlob, Art
 
 
 def _bash_examples() -> str:
-    readme = (settings.BASE_DIR / "README.md").read_text()
     blocks = []
-    for title in ("## Projects", "## Artifact library"):
-        section = readme.split(title + "\n", 1)[1].split("\n## ", 1)[0]
-        blocks += [b for b in re.findall(r"```bash\n(.*?)```", section, flags=re.S) if "bench/" not in b]
+    for page in ("projects.md", "artifacts.md"):
+        text = (settings.BASE_DIR / "docs" / page).read_text()
+        blocks += [b for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S) if "bench/" not in b]
     return "\n".join(blocks)
 
 

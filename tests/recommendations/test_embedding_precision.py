@@ -23,7 +23,7 @@ from apps.recommendations.ml import embeddings as emb
 SPECS = [p.spec for p in generate(200, seed=31)]
 K = 5
 TIE = float(torch.finfo(torch.bfloat16).eps)  # 2**-7
-MIN_RECALL = 0.98  # measured 0.996-0.999 on the code paths named in the README
+MIN_RECALL = 0.98  # measured 0.996-0.999 on the code paths named in docs/recommendations.md
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Shared helpers of the webhook tests: subscriptions, events from the real services, the README's recipe."""
+"""Shared helpers of the webhook tests: subscriptions, events from the real services, the docs' recipe."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ from apps.projects.models import Project
 from apps.webhooks import services
 from apps.webhooks.models import Delivery
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 
 
 def readme_verify():
-    """The ``verify`` function exactly as the README's "Verifying a delivery" paragraph prints it."""
-    text = README.read_text()
+    """The ``verify`` function exactly as the "Verifying a delivery" paragraph of docs/webhooks.md prints it."""
+    text = DOCS_PAGE.read_text()
     section = text[text.index("**Verifying a delivery.**") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     namespace: dict = {}
-    exec(compile(code, "README.md (verify recipe)", "exec"), namespace)
+    exec(compile(code, "docs/webhooks.md (verify recipe)", "exec"), namespace)
     return namespace["verify"]
 
 

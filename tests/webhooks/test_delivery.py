@@ -1,5 +1,6 @@
-"""Deliveries sent by the real service (``delivery_attempt``) to a real local receiver: signature by the README
-recipe, rotation overlap, backoff and dead letters, send-time SSRF refusal, Slack format, resend, tenant isolation."""
+"""Deliveries sent by the real service (``delivery_attempt``) to a real local receiver: signature by the recipe of
+docs/webhooks.md, rotation overlap, backoff and dead letters, send-time SSRF refusal, Slack format, resend, tenant
+isolation."""
 
 from __future__ import annotations
 

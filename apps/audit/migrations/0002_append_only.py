@@ -3,7 +3,7 @@
 Runs in every tenant schema (the app is a tenant app), so the function and trigger live next to each schema's
 table. What this prevents is any application code path — ORM, admin, raw SQL through the app — from rewriting or
 erasing history. The table's owner could still drop the trigger: migration 0003 adds TRUNCATE and the hash chain,
-and in the production role split (README, "Database roles") web and workers connect as a role that owns nothing.
+and in the production role split (docs/operations.md) web and workers connect as a role that owns nothing.
 """
 
 from django.db import migrations

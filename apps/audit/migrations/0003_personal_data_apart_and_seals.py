@@ -10,7 +10,7 @@ schema, inside this migration's one transaction:
 2. the personal text of existing events moves into their details, leaving neutral labels (``user #42``) and
    markers (``‹personal›``) in the events. This is the one time events are rewritten: the append-only trigger is
    disabled for that UPDATE and enabled again before the transaction commits (only the table's owner can do
-   this, which is why migrations run as the owner role; see README, "Database roles");
+   this, which is why migrations run as the owner role; see docs/operations.md, "Database roles");
 3. users erased before this release (inactive, unusable password, no e-mail, username ``user-<16 hex>``) get the
    erasure of the trail they could not get then;
 4. ``actor_username``, ``ip`` and ``user_agent`` are dropped; ``actor_id`` becomes a reference (no database

@@ -264,7 +264,7 @@ class RunViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Search runs with a filter expression",
-        description="See the README section 'Run search' for the grammar. Parse errors are 400 with the position.",
+        description="See docs/runs.md, 'Run search', for the grammar. Parse errors are 400 with the position.",
         request=RunSearchRequestSerializer,
         responses=RunSearchResultSerializer,
     )

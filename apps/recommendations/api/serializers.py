@@ -269,7 +269,7 @@ class TargetPredictionSerializer(serializers.Serializer):
 
 
 class SuccessPredictionSerializer(TargetPredictionSerializer):
-    confidence = serializers.FloatField(help_text="∛(sharpness · support · skill), 0–1 (see the README).")
+    confidence = serializers.FloatField(help_text="∛(sharpness · support · skill), 0–1 (see docs/recommendations.md).")
     confidence_components = ConfidenceComponentsSerializer()
     interval_coverage = serializers.FloatField(help_text="Nominal coverage of [lower, upper].")
 
@@ -298,7 +298,7 @@ class SuggestedArtifactSerializer(serializers.Serializer):
     effect = serializers.FloatField(help_text="Adjusted effect on success (points); its interval excludes zero.")
     effect_ci_low = serializers.FloatField(help_text="95 % interval of the effect, low end (> 0).")
     effect_ci_high = serializers.FloatField()
-    label = serializers.CharField(help_text="observational estimate (see the README).")
+    label = serializers.CharField(help_text="observational estimate (see docs/recommendations.md).")
     uplift = serializers.FloatField(help_text="Predicted success with the artifact added minus without.")
     specific = serializers.BooleanField(
         help_text="True when the model has a feature for this artifact; otherwise the uplift is that of its type."

@@ -13,7 +13,7 @@ from apps.audit.selectors import audit_event_list
 from apps.metrics.selectors import run_data_attach, run_list
 from apps.projects.choices import ProjectStatus
 from apps.projects.selectors import project_list
-from apps.recommendations.views import latest_model_summary
+from apps.recommendations.selectors import latest_model_summary
 from maestro.ui.charts import chart
 
 SHOWN = 8

@@ -553,13 +553,3 @@ def prediction_for(user, project: Project) -> dict | None:
         if prediction.lower is not None and prediction.upper is not None:
             inside = prediction.lower <= prediction.actual_success <= prediction.upper
     return {"prediction": prediction, "interval": interval, "inside": inside, "error": error}
-
-
-def latest_model_summary() -> dict | None:
-    """The newest model version and its success CV error against the mean baseline (for the home page)."""
-    model = selectors.model_list().first()
-    if model is None:
-        return None
-    success = (model.cv_metrics or {}).get("success", {})
-    return {"model": model, "mae": success.get("mae"), "baseline_mae": success.get("baseline_mae"),
-            "r2": success.get("r2")}  # fmt: skip

@@ -69,6 +69,7 @@ dev:
 	$(MAKE) run DEBUG=1
 
 test: services browser tools docs-build
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest --ds=maestro.settings.test --cov --cov-report=term --cov-fail-under=85 $(PYTEST_ARGS)
 
 stop:
@@ -87,6 +88,7 @@ docs: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	DJANGO_SETTINGS_MODULE=maestro.settings.test $(PY) manage.py check
 	DJANGO_SETTINGS_MODULE=maestro.settings.test $(PY) manage.py makemigrations --check --dry-run
 

@@ -94,12 +94,12 @@ def run(args) -> list[tuple[str, list[float]]]:
     from guardian.models import UserObjectPermission
     from limits import parse
 
-    from apps.access import throttling
     from apps.access.selectors import level_for, scope
     from apps.access.services import _content_type, _permissions
     from apps.accounts.models import User
     from apps.projects.models import Project
     from apps.tenants.services import tenant_provision
+    from maestro.api import throttling
 
     progress("provisioning tenant 'benchaccess'")
     tenant_provision(slug="benchaccess", name="Bench", admin_email="bench@bench.test", domain="benchaccess.localhost")

@@ -28,10 +28,11 @@ class TenantTask(Task):
     abstract = True
 
     def __call__(self, *args, **kwargs):
-        from django_tenants.utils import schema_context
+        from django_tenants.utils import get_tenant_model, schema_context
 
-        from apps.tenants.models import Tenant
         from maestro.context import tenant_var
+
+        Tenant = get_tenant_model()  # settings.TENANT_MODEL: the framework names no app
 
         schema_name = kwargs.get("schema_name")
         if not schema_name:

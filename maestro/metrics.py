@@ -9,8 +9,8 @@ from django.conf import settings
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from apps.accounts.tokens import token_from_authorization
 from maestro.observability.exposition import render_metrics
+from maestro.tokens import token_from_authorization
 
 REFUSAL = "metrics require a metrics token or an allow-listed address\n"
 

@@ -23,8 +23,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
-from apps.access import declarations, policy, throttling
+from apps.access import declarations, policy
 from apps.access.selectors import Decision, decide, forbidden_message, record_denial
+from maestro.api import throttling
 
 logger = logging.getLogger("maestro.access")
 

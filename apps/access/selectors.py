@@ -195,6 +195,15 @@ def decide(user, resource: str, action: str, obj: Model | None = None) -> Decisi
     return Decision.ALLOWED if policy.level_at_least(level, cell) else Decision.FORBIDDEN
 
 
+def can(user, resource: str, action: str, obj: Model | None = None) -> bool:
+    """Whether ``user`` may ``action`` on ``resource`` (on ``obj``, when given), exactly as the API decides.
+
+    Pages ask it before showing an edit control and call :func:`require` before every write, so a user who cannot
+    see a button also gets a 403 (404 for objects they may not see at all) when posting anyway.
+    """
+    return decide(user, resource, action, obj) is Decision.ALLOWED
+
+
 class Forbidden(PermissionDenied):
     """403 with a message that names what was refused (the API error shape shows it)."""
 

@@ -11,12 +11,12 @@ from apps.access import policy, selectors, services
 from apps.access.declarations import access
 from apps.access.forms import LEVEL_CHOICES, GrantForm
 from apps.access.policy import CREATE, DELETE, READ
+from apps.access.selectors import can, require
 from apps.accounts.selectors import group_list, user_list
 from apps.artifacts.selectors import artifact_list
-from apps.dashboard.forms import call_service
-from apps.dashboard.permissions import can, require
 from apps.projects.selectors import project_list
 from maestro.passwords import LockoutAwarePasswordChangeView
+from maestro.ui.forms import call_service
 
 
 class PasswordChangeView(LockoutAwarePasswordChangeView):

@@ -11,9 +11,9 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from apps.accounts.models import ApiToken
-from apps.accounts.tokens import parse_token, secret_matches, token_from_authorization
 from maestro.context import actor_var
 from maestro.net import client_ip
+from maestro.tokens import parse_token, secret_matches, token_from_authorization
 
 logger = logging.getLogger("maestro.auth")
 
@@ -46,7 +46,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     @staticmethod
     def _fail(request, prefix: str | None, reason: str):
-        from apps.access.throttling import note_auth_failure
+        from maestro.api.throttling import note_auth_failure
 
         logger.info("token authentication failed", extra={"token_prefix": prefix, "reason": reason,
                                                           "ip": client_ip(request)})  # fmt: skip

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.accounts.choices import Role, TokenScope
 from apps.accounts.validators import USERNAME_CHARACTERS, validate_username
-from apps.dashboard.forms import DateInput
+from maestro.ui.forms import DateInput
 
 
 class TokenForm(forms.Form):

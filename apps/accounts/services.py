@@ -15,9 +15,9 @@ from django.utils import timezone
 from apps.access.selectors import require
 from apps.accounts.choices import Role, TokenScope
 from apps.accounts.models import ApiToken, User
-from apps.accounts.tokens import new_token
 from apps.accounts.validators import username_problem
 from apps.tenants.quotas import quota_check
+from maestro.tokens import new_token
 
 
 def user_create(

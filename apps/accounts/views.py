@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from apps.access.declarations import access
 from apps.access.policy import CREATE, DELETE, READ, UPDATE
+from apps.access.selectors import require
 from apps.accounts import selectors, services
 from apps.accounts.choices import Role
 from apps.accounts.forms import (
@@ -26,9 +27,8 @@ from apps.accounts.forms import (
     UserCreateForm,
     UserEditForm,
 )
-from apps.dashboard.forms import call_service
-from apps.dashboard.listing import page_of
-from apps.dashboard.permissions import require
+from maestro.ui.forms import call_service
+from maestro.ui.listing import page_of
 
 
 def _create_token(request, form, *, user=None):

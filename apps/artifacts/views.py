@@ -14,15 +14,15 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from apps.access.declarations import access
 from apps.access.policy import CREATE, READ, UPDATE
+from apps.access.selectors import can, require
 from apps.artifacts import selectors, services
 from apps.artifacts.filtersets import ArtifactFilterSet
 from apps.artifacts.forms import ArtifactFilterForm, ArtifactForm, ArtifactVersionForm
 from apps.artifacts.models import Artifact
 from apps.artifacts.uploads import HashingUploadHandler, UploadTooLarge, max_upload_bytes
-from apps.dashboard.forms import call_service, wants_partial
-from apps.dashboard.listing import page_of
-from apps.dashboard.permissions import can, require
 from apps.recommendations.selectors import artifact_impact_get
+from maestro.ui.forms import call_service, wants_partial
+from maestro.ui.listing import page_of
 
 PER_PAGE = 25
 ORDERINGS = {

@@ -8,13 +8,13 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from apps.access.declarations import access
+from apps.access.selectors import require
 from apps.audit.api.views import csv_rows
 from apps.audit.filtersets import AuditEventFilterSet
 from apps.audit.models import ActorType, Category, Source
 from apps.audit.selectors import audit_event_list
-from apps.dashboard.listing import page_of
-from apps.dashboard.permissions import require
 from maestro.api.pagination import CappedCountPaginator
+from maestro.ui.listing import page_of
 
 PER_PAGE = 50
 FILTER_FIELDS = ("actor", "action_prefix", "category", "source", "actor_type", "object_type", "object_id", "since",

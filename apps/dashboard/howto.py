@@ -14,9 +14,9 @@ from django.views.decorators.cache import never_cache
 
 from apps.access.declarations import access
 from apps.access.policy import CREATE, READ
+from apps.access.selectors import can, require
 from apps.accounts import services as account_services
 from apps.accounts.choices import TokenScope
-from apps.dashboard.permissions import can, require
 from apps.projects.selectors import project_list
 
 TOPICS = {

@@ -7,14 +7,14 @@ from django.db.models import Count, F
 from django.shortcuts import render
 
 from apps.access.declarations import access
+from apps.access.selectors import can
 from apps.artifacts.selectors import artifact_list
 from apps.audit.selectors import audit_event_list
-from apps.dashboard.charts import chart
-from apps.dashboard.permissions import can
 from apps.metrics.selectors import run_data_attach, run_list
 from apps.projects.choices import ProjectStatus
 from apps.projects.selectors import project_list
-from apps.recommendations.views import latest_model_summary
+from apps.recommendations.selectors import latest_model_summary
+from maestro.ui.charts import chart
 
 SHOWN = 8
 STATUS_COLOURS = {"planned": "#d97706", "active": "#4f46e5", "completed": "#059669", "cancelled": "#9ca3af"}

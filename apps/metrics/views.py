@@ -12,14 +12,14 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from apps.access.declarations import access
-from apps.dashboard.charts import axis, chart, finite, xy_points
-from apps.dashboard.export import csv_response, wants_csv
-from apps.dashboard.forms import wants_partial
 from apps.metrics import selectors
 from apps.metrics.choices import RunStatus
 from apps.metrics.forms import RunFilterForm
 from apps.metrics.search.compiler import SearchError, search_count, search_runs
 from apps.projects.selectors import project_list
+from maestro.ui.charts import axis, chart, finite, xy_points
+from maestro.ui.export import csv_response, wants_csv
+from maestro.ui.forms import wants_partial
 
 PER_PAGE = 50
 CHART_POINTS = 1000

@@ -16,7 +16,7 @@ from apps.mlflow_api.models import (
     RegisteredModelAlias,
     RegisteredModelTag,
 )
-from apps.recommendations.admin import ReadOnlyAdmin
+from maestro.admin import ReadOnlyAdmin
 
 
 @admin.register(Experiment)

@@ -12,10 +12,10 @@ from django.http import Http404
 from django.shortcuts import render
 
 from apps.access.declarations import access
-from apps.dashboard.listing import page_of, sort_from
 from apps.metrics.selectors import run_list
 from apps.mlflow_api import registry_selectors
 from apps.mlflow_api.models import RegisteredModelAlias
+from maestro.ui.listing import page_of, sort_from
 
 PER_PAGE = 25
 COLUMNS = {

@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from apps.ops.models import TenantExport
-from apps.tenants.admin import platform_admin_site
+from maestro.admin import platform_admin_site
 
 
 @admin.register(TenantExport, site=platform_admin_site)

@@ -7,10 +7,10 @@ from decimal import Decimal
 from django import forms
 from django.contrib.auth import get_user_model
 
-from apps.dashboard.forms import DateInput
 from apps.projects.choices import AttributeKind, ExperienceLevel, MemberRole, ProblemClass, ProjectStatus, Visibility
 from apps.projects.models import Project, ProjectAttribute
 from apps.projects.services import normalize_tags
+from maestro.ui.forms import DateInput
 
 ANY = [("", "Any")]
 

@@ -12,10 +12,7 @@ from django.views.decorators.http import require_POST
 
 from apps.access.declarations import access
 from apps.access.policy import CREATE, DELETE, UPDATE
-from apps.dashboard.export import csv_response, wants_csv
-from apps.dashboard.forms import call_service, wants_partial
-from apps.dashboard.listing import page_of, sort_from
-from apps.dashboard.permissions import can, require
+from apps.access.selectors import can, require
 from apps.metrics.selectors import run_data_attach, run_list
 from apps.projects import selectors, services
 from apps.projects.filtersets import ProjectFilterSet
@@ -23,6 +20,9 @@ from apps.projects.forms import ProjectFilterForm, ProjectForm, TeamMemberForm
 from apps.projects.models import Project, TeamMember
 from apps.recommendations.views import prediction_for
 from maestro.api.pagination import CappedCountPaginator
+from maestro.ui.export import csv_response, wants_csv
+from maestro.ui.forms import call_service, wants_partial
+from maestro.ui.listing import page_of, sort_from
 
 PER_PAGE = 25
 SORT_COLUMNS = {

@@ -3,17 +3,7 @@
 from django.contrib import admin
 
 from apps.recommendations.models import ArtifactImpact, ModelEvent, Prediction, SuccessModel, TrainingRun
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from maestro.admin import ReadOnlyAdmin
 
 
 class ModelEventInline(admin.TabularInline):

@@ -234,6 +234,20 @@ def model_list() -> QuerySet[SuccessModel]:
     return SuccessModel.objects.defer("booster", "training_data").order_by("-version")
 
 
+def latest_model_summary() -> dict | None:
+    """The newest model version and its success CV error against the mean baseline (for the home page)."""
+    model = model_list().first()
+    if model is None:
+        return None
+    success = (model.cv_metrics or {}).get("success", {})
+    return {
+        "model": model,
+        "mae": success.get("mae"),
+        "baseline_mae": success.get("baseline_mae"),
+        "r2": success.get("r2"),
+    }
+
+
 def has_rollback() -> Exists:
     """Annotation for a model queryset: whether the version replaced another when promoted, so a roll back has
     somewhere to go (the first version ever promoted has not). In the same query as the versions themselves."""

@@ -15,11 +15,9 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from apps.access.declarations import access
 from apps.access.policy import CREATE, READ, UPDATE
+from apps.access.selectors import can, require
 from apps.artifacts.choices import ArtifactType
 from apps.artifacts.selectors import artifact_list
-from apps.dashboard.charts import axis, chart
-from apps.dashboard.export import csv_response, wants_csv
-from apps.dashboard.permissions import can, require
 from apps.projects.choices import ExperienceLevel, MemberRole
 from apps.projects.models import Project
 from apps.projects.selectors import cost_unit, team_member_list
@@ -36,6 +34,8 @@ from apps.recommendations.forms import MAX_MEMBERS, MemberRow, ModelActionForm, 
 from apps.recommendations.forms import request_body as what_if_request_body
 from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.services import importing
+from maestro.ui.charts import axis, chart
+from maestro.ui.export import csv_response, wants_csv
 
 TOP_CONTRIBUTIONS = 12
 TOP_IMPORTANCES = 15
@@ -553,13 +553,3 @@ def prediction_for(user, project: Project) -> dict | None:
         if prediction.lower is not None and prediction.upper is not None:
             inside = prediction.lower <= prediction.actual_success <= prediction.upper
     return {"prediction": prediction, "interval": interval, "inside": inside, "error": error}
-
-
-def latest_model_summary() -> dict | None:
-    """The newest model version and its success CV error against the mean baseline (for the home page)."""
-    model = selectors.model_list().first()
-    if model is None:
-        return None
-    success = (model.cv_metrics or {}).get("success", {})
-    return {"model": model, "mae": success.get("mae"), "baseline_mae": success.get("baseline_mae"),
-            "r2": success.get("r2")}  # fmt: skip

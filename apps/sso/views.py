@@ -21,12 +21,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.access.declarations import access
 from apps.access.policy import DELETE, READ, UPDATE
-from apps.dashboard.forms import call_service
-from apps.dashboard.permissions import can
+from apps.access.selectors import can
 from apps.sso import oidc, selectors, services
 from apps.sso.backends import BACKEND_PATH
 from apps.sso.forms import SsoConfigForm
 from apps.sso.oidc import SsoFailure
+from maestro.ui.forms import call_service
 
 SIGNED_OUT_URL = "_sso_signed_out_url"  # session (after logout): the provider's end-session URL, shown once
 

@@ -9,18 +9,7 @@ from django.core.exceptions import ValidationError
 from apps.accounts.models import User
 from apps.tenants.models import Domain, Tenant
 from apps.tenants.services import tenant_provision, tenant_set_active, tenant_validate_domain, tenant_validate_slug
-from maestro.passwords import LockoutAwareAdminSiteMixin
-
-
-class PlatformAdminSite(LockoutAwareAdminSiteMixin, admin.AdminSite):
-    """Operators' old-password guesses on "change password" count towards the login lockout, as at login."""
-
-    site_header = "Maestro platform"
-    site_title = "Maestro platform"
-    index_title = "Tenants and operators"
-
-
-platform_admin_site = PlatformAdminSite(name="platform_admin")
+from maestro.admin import platform_admin_site
 
 
 class DomainInline(admin.TabularInline):

@@ -11,10 +11,10 @@ from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
-from apps.accounts.tokens import schema_from_authorization
 from apps.tenants.models import Tenant
 from maestro.api.errors import api_error
 from maestro.context import tenant_var
+from maestro.tokens import schema_from_authorization
 
 API_PREFIXES = ("/api/", "/ajax-api/")
 # On the platform host these paths are served only for a tenant, chosen by the Bearer token.

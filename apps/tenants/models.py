@@ -42,7 +42,7 @@ class Tenant(TenantMixin):
         return f"{self.name} ({self.schema_name})"
 
     def clean(self):
-        from apps.access.throttling import validate_rate_limits
+        from maestro.api.throttling import validate_rate_limits
 
         super().clean()
         problems = validate_rate_limits(self.rate_limits)

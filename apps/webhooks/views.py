@@ -12,12 +12,12 @@ from django.views.decorators.cache import never_cache
 
 from apps.access.declarations import access
 from apps.access.policy import CREATE, DELETE, READ, UPDATE
-from apps.dashboard.forms import call_service
-from apps.dashboard.listing import page_of
 from apps.webhooks import payloads, selectors, services
 from apps.webhooks.forms import SubscriptionForm
 from apps.webhooks.models import Delivery, Subscription
 from maestro.events import EVENT_TYPES
+from maestro.ui.forms import call_service
+from maestro.ui.listing import page_of
 
 
 def _subscription(request, pk: int) -> Subscription:

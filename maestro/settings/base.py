@@ -230,7 +230,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.access.permissions.AccessPolicy"],
-    "DEFAULT_THROTTLE_CLASSES": ["apps.access.throttling.RateLimitThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["maestro.api.throttling.RateLimitThrottle"],
     "DEFAULT_SCHEMA_CLASS": "maestro.api.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "maestro.api.pagination.StablePageNumberPagination",
     "PAGE_SIZE": 50,
@@ -488,7 +488,7 @@ CONTENT_SECURITY_POLICY = {
 # Third-party pages that need inline styles (never inline scripts): Django's admin and Swagger UI.
 MAESTRO_CSP_INLINE_STYLE_PATHS = ["/admin/", "/api/docs/"]
 
-# Rate limits (apps.access.throttling): per user and per tenant, per scope, from the tenant's plan; Tenant.rate_limits
+# Rate limits (maestro.api.throttling): per user and per tenant, per scope, from the tenant's plan; Tenant.rate_limits
 # overrides single values. None means unlimited.
 MAESTRO_RATE_LIMIT_ENABLED = env.bool("MAESTRO_RATE_LIMIT_ENABLED", default=True)
 MAESTRO_RATE_LIMIT_REDIS_URL = env("MAESTRO_RATE_LIMIT_REDIS_URL", default=REDIS_URL)

@@ -16,10 +16,10 @@ from django.db import connections
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from apps.access import throttling
 from apps.accounts.models import User
 from apps.accounts.services import token_create, user_create
 from apps.tenants.models import Tenant
+from maestro.api import throttling
 from tests.support.access import make_principal
 
 

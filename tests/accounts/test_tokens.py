@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiToken
 from apps.accounts.services import token_create, token_revoke, user_create
-from apps.accounts.tokens import parse_token
+from maestro.tokens import parse_token
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from guardian.shortcuts import get_perms
 
-from apps.access import throttling
 from apps.artifacts.models import Artifact, ArtifactUsage
 from apps.audit.models import AuditEvent
 from apps.projects.models import Project, TeamMember
@@ -27,6 +26,7 @@ from apps.recommendations.demo.write import ensure_artifacts
 from apps.recommendations.ml.predict import deserialize_training_data
 from apps.recommendations.models import SuccessModel, TrainingRun
 from apps.tenants.models import Tenant
+from maestro.api import throttling
 from tests.recommendations.support import LENIENT_GATE, user_with_token
 
 pytestmark = pytest.mark.django_db

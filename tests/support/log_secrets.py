@@ -51,7 +51,7 @@ def find_secrets(log_path: Path, secrets: dict[str, str]) -> list[tuple[str, int
 def _install_recorders() -> None:
     from django.contrib.auth.base_user import AbstractBaseUser
 
-    from apps.accounts import tokens
+    from maestro import tokens
 
     original_set, original_check = AbstractBaseUser.set_password, AbstractBaseUser.check_password
 

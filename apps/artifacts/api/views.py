@@ -20,8 +20,9 @@ from apps.artifacts.api.serializers import (
 from apps.artifacts.filtersets import ArtifactFilterSet, ArtifactUsageFilterSet, ArtifactVersionFilterSet
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
 from apps.artifacts.uploads import HashingUploadHandler, UploadTooLarge, max_upload_bytes
-from apps.projects.api.views import ProjectChildMixin
+from apps.projects.selectors import project_list
 from maestro.api.exceptions import error_response, storage_error
+from maestro.api.nesting import ChildResourceMixin
 from maestro.api.parsers import JSONParser
 from maestro.storage import tenant_storage
 
@@ -217,7 +218,7 @@ class ArtifactVersionViewSet(
     destroy=extend_schema(parameters=[PROJECT_PK]),
 )
 class ProjectArtifactUsageViewSet(
-    ProjectChildMixin,
+    ChildResourceMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -234,14 +235,17 @@ class ProjectArtifactUsageViewSet(
     search_fields = ["context", "artifact__name"]
     ordering_fields = ["used_at", "id"]
 
+    def parent_queryset(self):
+        return project_list(user=self.request.user)
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ArtifactUsage.objects.none()
-        return selectors.artifact_usage_list(user=self.request.user).filter(project=self.get_project())
+        return selectors.artifact_usage_list(user=self.request.user).filter(project=self.get_parent())
 
     @extend_schema(parameters=[PROJECT_PK], request=ArtifactUsageSerializer, responses={201: ArtifactUsageSerializer})
     def create(self, request, project_pk=None):
-        project = self.get_project()
+        project = self.get_parent()
         payload = ArtifactUsageSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data

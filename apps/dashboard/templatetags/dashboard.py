@@ -6,6 +6,8 @@ import math
 
 from django import template
 
+from apps.access.selectors import can as gate
+
 register = template.Library()
 
 
@@ -129,6 +131,4 @@ def filesize(value):
 @register.simple_tag(takes_context=True)
 def can(context, resource: str, action: str, obj=None) -> bool:
     """``{% can "users" "create" as may_manage %}``: the permission gate's answer for the signed-in user."""
-    from apps.dashboard.permissions import can as gate
-
     return gate(context["request"].user, resource, action, obj)

@@ -30,6 +30,7 @@ from apps.metrics.api.serializers import (
 )
 from apps.metrics.filtersets import RunFilterSet
 from apps.metrics.models import Run
+from apps.metrics.rejections import batch_rejection_reason
 from apps.metrics.search.compiler import SearchError
 from apps.metrics.validation import INT64_MAX, key_problem, parse_log_batch
 from maestro.api.exceptions import error_response
@@ -59,30 +60,6 @@ def _max_points(request) -> int | None:
 def _with_data(run: Run) -> Run:
     selectors.run_data_attach([run])
     return run
-
-
-def batch_rejection_reason(exc: Exception) -> str:
-    """The bounded ``reason`` label of a refused batch (see maestro.observability.metrics.BATCH_REJECT_REASONS)."""
-    from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-    from django.core.exceptions import RequestDataTooBig
-    from django.core.exceptions import ValidationError as DjangoValidationError
-    from django.http import Http404
-    from rest_framework import exceptions as drf
-
-    from apps.tenants.quotas import QuotaExceeded
-    from maestro.api.exceptions import PayloadTooLarge
-
-    if isinstance(exc, (PayloadTooLarge, RequestDataTooBig)):
-        return "too_large"
-    if isinstance(exc, (Http404, drf.NotFound)):
-        return "unknown_run"
-    if isinstance(exc, QuotaExceeded):
-        return "quota"
-    if isinstance(exc, (DjangoPermissionDenied, drf.PermissionDenied)):
-        return "permission"
-    if isinstance(exc, (DjangoValidationError, drf.ValidationError, drf.ParseError)):
-        return "validation"
-    return "other"
 
 
 @extend_schema_view(

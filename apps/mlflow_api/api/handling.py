@@ -15,7 +15,6 @@ from rest_framework import exceptions
 from rest_framework.parsers import BaseParser
 from rest_framework.views import APIView
 
-from apps.access.throttling import RateLimitUnavailable
 from apps.metrics.search.compiler import SearchError
 from apps.metrics.validation import parse_json_float
 from apps.mlflow_api.protocol import (
@@ -31,6 +30,7 @@ from apps.mlflow_api.protocol import (
 )
 from maestro.api.exceptions import StorageUnreachable, flatten_errors
 from maestro.api.parsers import check_json
+from maestro.api.throttling import RateLimitUnavailable
 from maestro.storage import InvalidKey, StorageUnavailable
 
 # MLflow's limit on a log-batch body (MAX_BATCH_LOG_REQUEST_SIZE); other requests are small (tags, filters).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from apps.accounts.authentication import BearerTokenAuthentication
+from apps.metrics.rejections import batch_rejection_reason
 from apps.metrics.search.compiler import SearchError
 from apps.metrics.selectors import run_data_attach, run_search
 from apps.metrics.validation import float64_to_json, key_problem
@@ -371,8 +372,6 @@ class DeleteTagView(MlflowView):
 
 def _rejection_reason(exc: Exception) -> str:
     """The bounded ``reason`` label of a refused batch (maestro.observability.metrics.BATCH_REJECT_REASONS)."""
-    from apps.metrics.api.views import batch_rejection_reason
-
     if not isinstance(exc, MlflowError):
         return batch_rejection_reason(exc)
     if exc.code == "RESOURCE_DOES_NOT_EXIST":

@@ -1,4 +1,3 @@
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
@@ -16,6 +15,7 @@ from apps.projects.api.serializers import (
 )
 from apps.projects.filtersets import ProjectFilterSet, TeamMemberFilterSet
 from apps.projects.models import Project, ProjectAttribute, TeamMember
+from maestro.api.nesting import ChildResourceMixin
 from maestro.api.pagination import CappedCountPageNumberPagination
 
 PROJECT_PK = OpenApiParameter("project_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Project id.")
@@ -62,18 +62,6 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return Response(ProjectSerializer(selectors.project_get(user=request.user, pk=project.pk)).data)
 
 
-class ProjectChildMixin:
-    """For viewsets nested under ``projects/{project_pk}/``: the parent project, looked up through the project
-    selector (so the permission gate applies), 404 when the user may not see it."""
-
-    def get_project(self) -> Project:
-        if not hasattr(self, "_project"):
-            self._project = get_object_or_404(
-                selectors.project_list(user=self.request.user), pk=self.kwargs["project_pk"]
-            )
-        return self._project
-
-
 @extend_schema_view(
     list=extend_schema(parameters=[PROJECT_PK]),
     create=extend_schema(parameters=[PROJECT_PK]),
@@ -82,7 +70,7 @@ class ProjectChildMixin:
     partial_update=extend_schema(parameters=[PROJECT_PK]),
     destroy=extend_schema(parameters=[PROJECT_PK]),
 )
-class TeamMemberViewSet(ProjectChildMixin, viewsets.ModelViewSet):
+class TeamMemberViewSet(ChildResourceMixin, viewsets.ModelViewSet):
     """The team of one project."""
 
     access_resource = "team_members"
@@ -93,14 +81,17 @@ class TeamMemberViewSet(ProjectChildMixin, viewsets.ModelViewSet):
     search_fields = ["display_name", "user__username"]
     ordering_fields = ["display_name", "role", "experience_level", "years_experience", "contribution_hours", "id"]
 
+    def parent_queryset(self):
+        return selectors.project_list(user=self.request.user)
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return TeamMember.objects.none()
-        return selectors.team_member_list(user=self.request.user, project=self.get_project())
+        return selectors.team_member_list(user=self.request.user, project=self.get_parent())
 
     def perform_create(self, serializer):
         serializer.instance = services.team_member_create(
-            project=self.get_project(), data=dict(serializer.validated_data)
+            project=self.get_parent(), data=dict(serializer.validated_data)
         )
 
     def perform_update(self, serializer):

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from apps.access.throttling import plan_limits
 from apps.tenants.models import Tenant
+from maestro.api.throttling import plan_limits
 
 
 class TenantSettingsSerializer(serializers.ModelSerializer):

@@ -63,6 +63,32 @@ def test_neighbor_feature_equals_exact_knn_even_when_candidate_lists_run_short()
         assert got[i] == pytest.approx(brute_neighbor_success(E, y, i, eligible, 10), rel=1e-5)
 
 
+@pytest.mark.parametrize("out_of_fold", [False, True])
+@pytest.mark.parametrize("pool_size", [6, 25])  # 6: fewer eligible rows than k for every row
+def test_neighbor_feature_is_exact_knn_against_a_small_pool(out_of_fold, pool_size):
+    # The learning curve's shape: a pool that is a small subset of the rows, so nearly every candidate list runs
+    # short and the batched exact recompute (``neighbors._exact``) gives the feature, for pool rows and others.
+    rng = np.random.default_rng(4)
+    n = 200
+    E = unit_rows(rng, n, d=8)
+    has = rng.random(n) > 0.05
+    y = rng.normal(50, 5, n)
+    pool = np.zeros(n, dtype=bool)
+    pool[rng.choice(n, size=pool_size, replace=False)] = True
+    groups = np.where(pool, nb.oof_groups(n, 3, seed=2), -1) if out_of_fold else None
+    rows = np.arange(n)
+    got = nb.neighbor_success(E, has, y, rows=rows, pool=pool, groups=groups, k=10, cands=nb.candidates(E, has, m=16))
+    for i in rows:
+        eligible = pool & has & (np.arange(n) != i)
+        if groups is not None:
+            eligible &= groups != groups[i]
+        expected = brute_neighbor_success(E, y, i, np.flatnonzero(eligible), 10) if has[i] and eligible.any() else None
+        if expected is None or not np.isfinite(expected):
+            assert np.isnan(got[i])
+        else:
+            assert got[i] == pytest.approx(expected, rel=1e-5)
+
+
 def test_rows_without_embedding_get_a_missing_neighbor_feature():
     rng = np.random.default_rng(2)
     E = unit_rows(rng, 30)

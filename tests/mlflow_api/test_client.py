@@ -124,7 +124,7 @@ def test_run_logged_by_the_mlflow_client_shows_on_the_dashboard_run_pages(mlflow
             "Run", "Status", "Started", "lr", "optimizer", "val_loss"
         ]  # fmt: skip
         row = text(table.split(f'value="{run.pk}"', 1)[1].split("</tr>", 1)[0])
-        assert row.endswith("0.003 adamw 0.2000")
+        assert row.endswith("0.003 adamw 0.2000 ★ best on this page")  # the only run is the best val_loss
 
         detail = person.client.get(f"/runs/{run.pk}/").content.decode()
         params = detail.split('data-testid="params"', 1)[1].split("</table>", 1)[0]

@@ -101,12 +101,21 @@ class RegisteredModelDeleteView(MlflowView):
         return _ok()
 
 
-class RegisteredModelSearchView(MlflowView):
-    access_resource = "registered_models"
+class _RegistrySearchView(MlflowView):
+    """MLflow's registry searches share one shape: ``filter``, ``max_results``, ``order_by`` and ``page_token`` in,
+    a list under ``result_key`` (left out when empty, as MLflow does) and ``next_page_token`` out."""
+
+    result_key: str
+
+    def search(self, **query):
+        raise NotImplementedError  # each subclass names its selector
+
+    def payloads(self, items) -> list:
+        raise NotImplementedError
 
     def get(self, request):
         fields = _fields(self)
-        page = registry_selectors.registered_model_search(
+        page = self.search(
             user=request.user,
             filter_text=fields.string("filter"),
             max_results=fields.integer("max_results"),
@@ -115,10 +124,21 @@ class RegisteredModelSearchView(MlflowView):
         )
         body: dict = {}
         if page.items:
-            body["registered_models"] = registry_selectors.registered_model_payloads(page.items)
+            body[self.result_key] = self.payloads(page.items)
         if page.next_page_token:
             body["next_page_token"] = page.next_page_token
         return json_response(body)
+
+
+class RegisteredModelSearchView(_RegistrySearchView):
+    access_resource = "registered_models"
+    result_key = "registered_models"
+
+    def search(self, **query):
+        return registry_selectors.registered_model_search(**query)
+
+    def payloads(self, items) -> list:
+        return registry_selectors.registered_model_payloads(items)
 
 
 class LatestVersionsView(MlflowView):
@@ -273,24 +293,15 @@ class ModelVersionDeleteView(MlflowView):
         return _ok()
 
 
-class ModelVersionSearchView(MlflowView):
+class ModelVersionSearchView(_RegistrySearchView):
     access_resource = "model_versions"
+    result_key = "model_versions"
 
-    def get(self, request):
-        fields = _fields(self)
-        page = registry_selectors.model_version_search(
-            user=request.user,
-            filter_text=fields.string("filter"),
-            max_results=fields.integer("max_results"),
-            order_by=fields.string_list("order_by"),
-            page_token=fields.string("page_token") or None,
-        )
-        body: dict = {}
-        if page.items:
-            body["model_versions"] = registry_selectors.model_version_payloads(page.items)
-        if page.next_page_token:
-            body["next_page_token"] = page.next_page_token
-        return json_response(body)
+    def search(self, **query):
+        return registry_selectors.model_version_search(**query)
+
+    def payloads(self, items) -> list:
+        return registry_selectors.model_version_payloads(items)
 
 
 class ModelVersionDownloadUriView(MlflowView):

@@ -11,10 +11,17 @@ from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
 
 # An artifact usage as nested in the project representation: output key → ORM path (see projects.selectors).
 ARTIFACT_USAGE_ROW = {
-    "id": "id", "project": "project_id", "artifact": "artifact_id", "artifact_name": "artifact_version__artifact__name",
-    "artifact_version": "artifact_version_id", "version": "artifact_version__version", "used_at": "used_at",
-    "used_by": "used_by_id", "used_by_username": "used_by__username", "context": "context",
-}  # fmt: skip
+    "id": "id",
+    "project": "project_id",
+    "artifact": "artifact_id",
+    "artifact_name": "artifact_version__artifact__name",
+    "artifact_version": "artifact_version_id",
+    "version": "artifact_version__version",
+    "used_at": "used_at",
+    "used_by": "used_by_id",
+    "used_by_username": "used_by__username",
+    "context": "context",
+}
 
 
 def artifact_list(*, user: User) -> QuerySet[Artifact]:

@@ -24,11 +24,17 @@ from maestro.db import CompiledOnceArraySubquery, CompiledOnceSubquery
 # built by PostgreSQL in the page query itself; single objects resolve the same paths on model instances
 # (maestro.api.representation.resolve_row). ARTIFACT_USAGE_ROW is its artifact-usage counterpart.
 TEAM_MEMBER_ROW = {
-    "id": "id", "project": "project_id", "user": "user_id", "username": "user__username",
-    "display_name": "display_name", "role": "role", "experience_level": "experience_level",
-    "years_experience": "years_experience", "contribution_hours": "contribution_hours",
+    "id": "id",
+    "project": "project_id",
+    "user": "user_id",
+    "username": "user__username",
+    "display_name": "display_name",
+    "role": "role",
+    "experience_level": "experience_level",
+    "years_experience": "years_experience",
+    "contribution_hours": "contribution_hours",
     "performance_score": "performance_score",
-}  # fmt: skip
+}
 
 
 @functools.cache

@@ -1,5 +1,6 @@
-"""Reads on the artifact library. Each selector takes the acting ``user`` — the single place a permission gate will
-narrow results; today a user sees all of the tenant's rows (the schema confines them to the tenant). Ordered."""
+"""Reads on the artifact library. Each selector takes the acting ``user`` and narrows with
+``apps.access.selectors.scope``, the one permission gate: artifacts and their versions are an open library (everyone
+in the tenant reads them), usages follow the visibility of the project that used them. Ordered."""
 
 from __future__ import annotations
 

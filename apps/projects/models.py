@@ -1,4 +1,4 @@
-"""Projects and their teams (tenant schema)."""
+"""Projects, their teams, the tenant's extra project attributes and its success-score weights (tenant schema)."""
 
 import re
 

@@ -51,8 +51,8 @@ def seeded_projects():
 
 
 def reset() -> dict:
-    """Delete seeded projects and artifacts and every model/prediction/run of the engine (they were trained on
-    them). Returns counts."""
+    """Delete seeded projects and artifacts and every model, prediction and training run of the engine (they were
+    trained on them). Returns counts."""
     with transaction.atomic():
         counts = {
             "predictions": Prediction.objects.all().delete()[0],
@@ -181,14 +181,14 @@ def write(
                     )
             audited_bulk_create(TeamMember, members, batch_size=5000)
             audited_bulk_create(ArtifactUsage, usages, batch_size=5000)
-            _write_runs(rng, chunk, created, owner, runs_per_project, metric_steps, now)
+            _write_experiment_runs(rng, chunk, created, owner, runs_per_project, metric_steps, now)
         ids += [o.pk for o in created]
         progress(f"  projects {start + len(chunk)}/{len(projects)}")
     _refresh_usage_counts()
     return ids
 
 
-def _write_runs(rng, chunk, created, owner, runs_per_project: int, steps: int, now: datetime) -> None:
+def _write_experiment_runs(rng, chunk, created, owner, runs_per_project: int, steps: int, now: datetime) -> None:
     if runs_per_project <= 0 or steps <= 0:
         return
     runs, plans = [], []

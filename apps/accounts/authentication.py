@@ -48,8 +48,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     def _fail(request, prefix: str | None, reason: str):
         from maestro.api.throttling import note_auth_failure
 
-        logger.info("token authentication failed", extra={"token_prefix": prefix, "reason": reason,
-                                                          "ip": client_ip(request)})  # fmt: skip
+        logger.info(
+            "token authentication failed", extra={"token_prefix": prefix, "reason": reason, "ip": client_ip(request)}
+        )
         note_auth_failure(request)
         raise exceptions.AuthenticationFailed("Invalid token.")
 

@@ -1,4 +1,4 @@
-"""Writes on identity: users and API tokens."""
+"""Writes on identity: users, API tokens and groups."""
 
 from __future__ import annotations
 

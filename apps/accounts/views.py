@@ -106,9 +106,11 @@ def manage_users(request):
     search = request.GET.get("q", "").strip()
     if search:
         users = users.filter(
-            Q(username__icontains=search) | Q(email__icontains=search) | Q(first_name__icontains=search)
+            Q(username__icontains=search)
+            | Q(email__icontains=search)
+            | Q(first_name__icontains=search)
             | Q(last_name__icontains=search)
-        )  # fmt: skip
+        )
     role = request.GET.get("role", "")
     if role in Role.values:
         users = users.filter(role=role)

@@ -48,8 +48,19 @@ class ArtifactAdmin(DeleteUnusedThroughServiceMixin, admin.ModelAdmin):
     search_fields = ["name", "description"]
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
-    fields = ["name", "type", "description", "tags", "owner", "is_active", "usage_count", "impact_score",
-              "impact_updated_at", "created_at", "updated_at"]  # fmt: skip
+    fields = [
+        "name",
+        "type",
+        "description",
+        "tags",
+        "owner",
+        "is_active",
+        "usage_count",
+        "impact_score",
+        "impact_updated_at",
+        "created_at",
+        "updated_at",
+    ]
     readonly_fields = ["usage_count", "impact_score", "impact_updated_at", "created_at", "updated_at"]
     inlines = [ArtifactVersionInline]
 
@@ -72,8 +83,20 @@ class ArtifactVersionAdmin(DeleteUnusedThroughServiceMixin, admin.ModelAdmin):
     list_filter = ["artifact__type", "created_at"]
     search_fields = ["artifact__name", "version", "changelog", "blob__sha256"]
     list_select_related = ["artifact", "blob", "created_by"]
-    fields = ["artifact", "version", "major", "minor", "patch", "prerelease", "changelog", "filename",
-              "content_type", "blob", "created_by", "created_at"]  # fmt: skip
+    fields = [
+        "artifact",
+        "version",
+        "major",
+        "minor",
+        "patch",
+        "prerelease",
+        "changelog",
+        "filename",
+        "content_type",
+        "blob",
+        "created_by",
+        "created_at",
+    ]
     readonly_fields = [field for field in fields if field != "changelog"]
 
     def has_add_permission(self, request):

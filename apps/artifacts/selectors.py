@@ -1,5 +1,6 @@
-"""Reads on the artifact library. Each selector takes the acting ``user`` — the single place a permission gate will
-narrow results; today a user sees all of the tenant's rows (the schema confines them to the tenant). Ordered."""
+"""Reads on the artifact library. Each selector takes the acting ``user`` and narrows with
+``apps.access.selectors.scope``, the one permission gate: artifacts and their versions are an open library (everyone
+in the tenant reads them), usages follow the visibility of the project that used them. Ordered."""
 
 from __future__ import annotations
 
@@ -11,10 +12,17 @@ from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
 
 # An artifact usage as nested in the project representation: output key → ORM path (see projects.selectors).
 ARTIFACT_USAGE_ROW = {
-    "id": "id", "project": "project_id", "artifact": "artifact_id", "artifact_name": "artifact_version__artifact__name",
-    "artifact_version": "artifact_version_id", "version": "artifact_version__version", "used_at": "used_at",
-    "used_by": "used_by_id", "used_by_username": "used_by__username", "context": "context",
-}  # fmt: skip
+    "id": "id",
+    "project": "project_id",
+    "artifact": "artifact_id",
+    "artifact_name": "artifact_version__artifact__name",
+    "artifact_version": "artifact_version_id",
+    "version": "artifact_version__version",
+    "used_at": "used_at",
+    "used_by": "used_by_id",
+    "used_by_username": "used_by__username",
+    "context": "context",
+}
 
 
 def artifact_list(*, user: User) -> QuerySet[Artifact]:

@@ -1,8 +1,10 @@
 """Writes on the artifact library: artifacts, versions with their stored files (content-addressed), and usages.
 
-``Artifact.usage_count`` is kept exact here and only here: every usage insert/delete updates it with ``F()`` in the
-same transaction (see also ``apps.projects.services.project_delete``). ``impact_score`` is not writable by any
-service in this module: only the recommendations engine sets it.
+``Artifact.usage_count`` is kept exact by every write of usages, in the transaction of that write: here (one usage
+inserted or deleted, ``F()`` update), ``apps.projects.services.project_delete`` and the bulk project import
+(``apps.recommendations.services.importing``) with one ``F()`` update per artifact, and the demo seed
+(``apps.recommendations.demo.write``) by recounting. ``impact_score`` is not writable by any service in this module:
+only the recommendations engine sets it.
 """
 
 from __future__ import annotations

@@ -11,15 +11,47 @@ from apps.audit.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["occurred_at", "action", "category", "object_type", "object_id", "actor_name", "actor_token",
-                    "source", "ip"]  # fmt: skip
+    list_display = [
+        "occurred_at",
+        "action",
+        "category",
+        "object_type",
+        "object_id",
+        "actor_name",
+        "actor_token",
+        "source",
+        "ip",
+    ]
     list_filter = ["category", "source", "actor_type", "action"]
-    search_fields = ["action", "object_type", "object_id", "object_repr", "detail__object_repr", "actor__username",
-                     "actor_token", "request_id"]  # fmt: skip
+    search_fields = [
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "detail__object_repr",
+        "actor__username",
+        "actor_token",
+        "request_id",
+    ]
     date_hierarchy = "occurred_at"
-    fields = ["occurred_at", "category", "action", "object_type", "object_id", "object_label", "actor_type",
-              "actor_name", "actor_id", "actor_token", "source", "changes_shown", "extra_shown", "ip", "user_agent",
-              "request_id"]  # fmt: skip
+    fields = [
+        "occurred_at",
+        "category",
+        "action",
+        "object_type",
+        "object_id",
+        "object_label",
+        "actor_type",
+        "actor_name",
+        "actor_id",
+        "actor_token",
+        "source",
+        "changes_shown",
+        "extra_shown",
+        "ip",
+        "user_agent",
+        "request_id",
+    ]
     readonly_fields = fields
     actions = None
 

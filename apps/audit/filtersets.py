@@ -11,17 +11,20 @@ class AuditEventFilterSet(django_filters.FilterSet):
     actor_id = django_filters.NumberFilter()
     actor_type = django_filters.ChoiceFilter(choices=ActorType.choices)
     action = django_filters.CharFilter(help_text="Exact action, e.g. token.revoked.")
-    action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith",
-                                              help_text="Action prefix, e.g. auth. or project.")  # fmt: skip
+    action_prefix = django_filters.CharFilter(
+        field_name="action", lookup_expr="startswith", help_text="Action prefix, e.g. auth. or project."
+    )
     category = django_filters.ChoiceFilter(choices=Category.choices)
     source = django_filters.ChoiceFilter(choices=Source.choices)
     object_type = django_filters.CharFilter(help_text="app_label.model, e.g. accounts.apitoken")
     object_id = django_filters.CharFilter()
     request_id = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte",
-                                             help_text="ISO 8601 date-time, inclusive.")  # fmt: skip
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt",
-                                             help_text="ISO 8601 date-time, exclusive.")  # fmt: skip
+    since = django_filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="gte", help_text="ISO 8601 date-time, inclusive."
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="lt", help_text="ISO 8601 date-time, exclusive."
+    )
 
     class Meta:
         model = AuditEvent

@@ -43,9 +43,25 @@ PERSONAL = "‹personal›"
 
 
 # What the API, the CSV export and the per-user export show of an event (``AuditEvent.shown``), in this order.
-SHOWN_FIELDS = ("id", "occurred_at", "category", "action", "object_type", "object_id", "object_repr", "actor_type",
-                "actor_id", "actor_username", "actor_token", "source", "changes", "extra", "ip", "user_agent",
-                "request_id")  # fmt: skip
+SHOWN_FIELDS = (
+    "id",
+    "occurred_at",
+    "category",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "actor_type",
+    "actor_id",
+    "actor_username",
+    "actor_token",
+    "source",
+    "changes",
+    "extra",
+    "ip",
+    "user_agent",
+    "request_id",
+)
 
 
 def erased_label(actor_id) -> str:

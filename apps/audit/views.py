@@ -17,8 +17,17 @@ from maestro.api.pagination import CappedCountPaginator
 from maestro.ui.listing import page_of
 
 PER_PAGE = 50
-FILTER_FIELDS = ("actor", "action_prefix", "category", "source", "actor_type", "object_type", "object_id", "since",
-                 "until")  # fmt: skip
+FILTER_FIELDS = (
+    "actor",
+    "action_prefix",
+    "category",
+    "source",
+    "actor_type",
+    "object_type",
+    "object_id",
+    "since",
+    "until",
+)
 
 
 def _filtered(request):

@@ -54,7 +54,7 @@ def _moment(value: AsOf, default: datetime) -> datetime:
 
 
 def features_from_metrics(report: dict) -> dict[str, float]:
-    """The computable features of one metrics report (as returned by ``metrics.compute``)."""
+    """The computable features of one metrics report (as returned by ``apps.integrations.metrics.compute``)."""
     values: dict[str, float] = {}
     for name, (metric, key) in FEATURES.items():
         entry = report["metrics"].get(metric, {})
@@ -76,7 +76,7 @@ def delivery_features(
     :data:`DELIVERY_FEATURE_NAMES`; see the module docstring for what is absent and why. Runs a handful of queries per
     distinct ``as_of`` moment, not per project. Must be called inside the tenant's schema.
     """
-    from apps.integrations.selectors import metrics_for_projects
+    from apps.integrations.selectors import delivery_metrics_for_projects
 
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
@@ -88,7 +88,9 @@ def delivery_features(
         by_moment[_moment(moment, now)].append(pk)
     result: dict[int, dict[str, float]] = {}
     for end, group in sorted(by_moment.items()):
-        reports = metrics_for_projects(project_ids=group, start=end - timedelta(days=window_days), end=end, now=now)
+        reports = delivery_metrics_for_projects(
+            project_ids=group, start=end - timedelta(days=window_days), end=end, now=now
+        )
         for pk, report in reports.items():
             values = features_from_metrics(report)
             if values:

@@ -1,6 +1,8 @@
 """Reads on integrations and delivery data, scoped to what the acting user may see.
 
-Permission gate (until the tenant-wide access policy lands, this mirrors its project rules):
+Permission gate. This module decides by itself rather than through ``apps.access.selectors.scope``: it applies the
+access matrix's project rules by role, owner and team, but not object grants — a view grant on a private project
+does not show that project's delivery data here, as it does through ``scope``:
 
 * **see** a project's integrations, deliveries and delivery metrics: owners and admins see every project; everyone
   else sees projects with ``visibility = tenant``, and private projects they own or are on the team of;
@@ -134,7 +136,7 @@ def earliest_commit_at(*, project_ids: list[int]) -> dict[int, datetime]:
     return {row["project_id"]: row["first"] for row in rows.order_by("project_id")}
 
 
-def metric_config():
+def delivery_metric_config():
     from django.conf import settings
 
     from apps.integrations.metrics import MetricConfig
@@ -145,19 +147,21 @@ def metric_config():
     )
 
 
-def metrics_for_projects(*, project_ids: list[int], start: datetime, end: datetime, now: datetime) -> dict[int, dict]:
+def delivery_metrics_for_projects(
+    *, project_ids: list[int], start: datetime, end: datetime, now: datetime
+) -> dict[int, dict]:
     """Delivery metrics for [start, end) of every project in ``project_ids`` that has an integration (system-level:
     no permission check). Five queries in all."""
     from datetime import timedelta
 
-    from apps.integrations import metrics
+    from apps.integrations import metrics as delivery_metrics
 
-    config = metric_config()
+    config = delivery_metric_config()
     lookback_start = start - timedelta(days=config.rework_window_days)
     rows = delivery_rows(project_ids=project_ids, start=start, end=end, lookback_start=lookback_start)
-    data = metrics.group_rows(*rows, earliest_commit_at(project_ids=project_ids))
+    data = delivery_metrics.group_rows(*rows, earliest_commit_at(project_ids=project_ids))
     return {
-        project_id: metrics.compute(project_data, start=start, end=end, now=now, config=config)
+        project_id: delivery_metrics.compute(project_data, start=start, end=end, now=now, config=config)
         for project_id, project_data in data.items()
     }
 
@@ -166,11 +170,15 @@ def delivery_metrics_get(*, user: User, project: Project, start: datetime, end: 
     """Delivery metrics of ``project`` (obtained through :func:`project_get` for ``user``) for [start, end)."""
     from django.utils import timezone
 
-    from apps.integrations import metrics
+    from apps.integrations import metrics as delivery_metrics
 
-    computed = metrics_for_projects(project_ids=[project.pk], start=start, end=end, now=timezone.now())
+    computed = delivery_metrics_for_projects(project_ids=[project.pk], start=start, end=end, now=timezone.now())
     if project.pk in computed:
         return computed[project.pk]
-    return metrics.compute(
-        metrics.ProjectData(observed_since=None), start=start, end=end, now=end, config=metric_config()
+    return delivery_metrics.compute(
+        delivery_metrics.ProjectData(observed_since=None),
+        start=start,
+        end=end,
+        now=end,
+        config=delivery_metric_config(),
     )

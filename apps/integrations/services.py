@@ -368,9 +368,12 @@ def _merge_ci_run(integration: Integration, fact: CiRunFact) -> None:
     )
     if run is None:
         CiRun.objects.create(
-            integration=integration, project_id=integration.project_id, run_key=fact.run_key, attempt=fact.attempt,
+            integration=integration,
+            project_id=integration.project_id,
+            run_key=fact.run_key,
+            attempt=fact.attempt,
             **values,
-        )  # fmt: skip
+        )
         return
     # A pipeline retried to completion again: the latest completion wins (ties: the worse outcome).
     if (fact.finished_at, OUTCOME_RANK[fact.outcome]) > (run.finished_at, OUTCOME_RANK[run.outcome]):

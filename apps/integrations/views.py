@@ -26,7 +26,7 @@ CARDS = [
 ]
 
 
-def metric_cards(report: dict) -> list[dict]:
+def delivery_metric_cards(report: dict) -> list[dict]:
     """One display card per metric: its formatted value, or the reason it could not be computed."""
     cards = []
     for key, label, template in CARDS:
@@ -68,7 +68,7 @@ def delivery_panel(request, pk: int):
     context.update(
         period={"from": first_day.isoformat(), "to": last_day.isoformat()},
         report=report,
-        cards=metric_cards(report),
+        cards=delivery_metric_cards(report),
         integrations=list(selectors.integration_list(user=request.user, project=project)),
         chart_data={"series": report["series"]},
         delivery_data_id=f"delivery-data-{project.pk}",

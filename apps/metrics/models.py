@@ -1,4 +1,6 @@
-"""Experiment runs of a project, their params, tags and metric time series (tenant schema).
+"""Experiment runs of a project, their params, tags and metric time series: points, latest values and the packed
+series that history reads use (tenant schema). These are experiment metrics (what a user's training code logs to a
+run), not Prometheus metrics (``maestro.observability.metrics``) nor delivery metrics (``apps.integrations``).
 
 Key and value limits follow MLflow's: keys ≤ 250 characters of ``[\\w.\\-/ :]``, param values ≤ 6000 characters,
 tag values ≤ 8000 characters.
@@ -51,11 +53,26 @@ class Run(models.Model):
             raise ValidationError({"end_time": "Must not be before start_time."})
 
 
-class RunParam(models.Model):
-    """A run parameter. Immutable once set: the same value again is a no-op, a different value is refused."""
+def _key_value_indexes(prefix: str) -> list[models.Index]:
+    """The search indexes of a run's key/value table, named after the table (``run_param_…``, ``run_tag_…``)."""
+    return [
+        models.Index(fields=["key", "value_number"], name=f"{prefix}_key_number_idx"),
+        # String equality in search (``params.model = 'bert'``, ``tags.mlflow.parentRunId = '…'``): a hash
+        # index holds only a hash of each value, so values of thousands of characters fit (a btree entry
+        # cannot exceed ~2,700 bytes), and it serves ``value = …`` as written — no extra predicate that
+        # would skew the planner's row estimates.
+        HashIndex(fields=["value"], name=f"{prefix}_value_hash_idx"),
+    ]
 
-    # The unique (run, key) index serves lookups by run; (key, value_number) serves search by key across runs.
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="params", db_index=False)
+
+class RunKeyValue(models.Model):
+    """What a run's params and tags share: a key, a text value, and that value as a number for search.
+
+    Each subclass declares its own ``run`` foreign key (for its ``related_name``) and names its constraint and
+    indexes explicitly: Django's ``%(class)s`` placeholder would spell them ``runparam``, not ``run_param``, and so
+    rename the existing database objects.
+    """
+
     key = models.CharField(max_length=KEY_MAX_LENGTH)
     value = models.TextField()
     value_number = models.GeneratedField(
@@ -66,48 +83,33 @@ class RunParam(models.Model):
     )
 
     class Meta:
+        abstract = True
         ordering = ["run_id", "key"]
-        constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_param_unique")]
-        indexes = [
-            models.Index(fields=["key", "value_number"], name="run_param_key_number_idx"),
-            # String equality in search (``params.model = 'bert'``, ``tags.mlflow.parentRunId = '…'``): a hash
-            # index holds only a hash of each value, so values of thousands of characters fit (a btree entry
-            # cannot exceed ~2,700 bytes), and it serves ``value = …`` as written — no extra predicate that
-            # would skew the planner's row estimates.
-            HashIndex(fields=["value"], name="run_param_value_hash_idx"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.key}={self.value[:40]}"
 
 
-class RunTag(models.Model):
-    """A run tag. Last write wins."""
+class RunParam(RunKeyValue):
+    """A run parameter. Immutable once set: the same value again is a no-op, a different value is refused."""
+
+    # The unique (run, key) index serves lookups by run; (key, value_number) serves search by key across runs.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="params", db_index=False)
+
+    class Meta(RunKeyValue.Meta):
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_param_unique")]
+        indexes = _key_value_indexes("run_param")
+
+
+class RunTag(RunKeyValue):
+    """A run tag. Last write wins; the value may be empty."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tags", db_index=False)
-    key = models.CharField(max_length=KEY_MAX_LENGTH)
     value = models.TextField(blank=True)
-    value_number = models.GeneratedField(
-        expression=NumericText("value"),
-        output_field=models.FloatField(),
-        db_persist=True,
-        help_text="The value as a number when it looks like one (for numeric search and ordering), else null.",
-    )
 
-    class Meta:
-        ordering = ["run_id", "key"]
+    class Meta(RunKeyValue.Meta):
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_tag_unique")]
-        indexes = [
-            models.Index(fields=["key", "value_number"], name="run_tag_key_number_idx"),
-            # String equality in search (``params.model = 'bert'``, ``tags.mlflow.parentRunId = '…'``): a hash
-            # index holds only a hash of each value, so values of thousands of characters fit (a btree entry
-            # cannot exceed ~2,700 bytes), and it serves ``value = …`` as written — no extra predicate that
-            # would skew the planner's row estimates.
-            HashIndex(fields=["value"], name="run_tag_value_hash_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.key}={self.value[:40]}"
+        indexes = _key_value_indexes("run_tag")
 
 
 class MetricPoint(models.Model):

@@ -1,6 +1,7 @@
-"""Reads on runs and metrics. Every entry point takes the acting ``user``: ``run_list`` is the one place that decides
-which runs a user may see (today: every active run of the tenant the request is routed to — the schema is the
-tenant boundary), and every other read goes through it.
+"""Reads on experiment runs and their metric series. Every entry point takes the acting ``user``: ``run_list`` is the
+one place that decides which runs a user may see — the runs of projects the user may see
+(``apps.access.selectors.scope``), active ones only unless asked for other lifecycle stages — and every other read
+goes through it.
 """
 
 from __future__ import annotations

@@ -96,9 +96,13 @@ def _emit_status(run: Run, *, previous: str | None) -> None:
         return
     project = Project.objects.filter(pk=run.project_id).values("id", "name").first()
     run_data = {
-        "id": run.pk, "uuid": run.uuid.hex, "name": run.name, "status": run.status,
-        "start_time": run.start_time, "end_time": run.end_time,
-    }  # fmt: skip
+        "id": run.pk,
+        "uuid": run.uuid.hex,
+        "name": run.name,
+        "status": run.status,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+    }
     emit(event_type, payload={"run": run_data, "project": project}, project_id=run.project_id)
 
 

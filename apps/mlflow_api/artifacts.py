@@ -151,9 +151,14 @@ def _record(*, target: Target, user: User, size: int, sha256: str, content_type:
     with transaction.atomic():
         file, _ = ArtifactFile.objects.update_or_create(
             path=target.path,
-            defaults={"project": target.project, "size": size, "sha256": sha256, "content_type": content_type,
-                      "uploaded_by": user if getattr(user, "pk", None) else None},
-        )  # fmt: skip
+            defaults={
+                "project": target.project,
+                "size": size,
+                "sha256": sha256,
+                "content_type": content_type,
+                "uploaded_by": user if getattr(user, "pk", None) else None,
+            },
+        )
     return file
 
 
@@ -197,9 +202,11 @@ def artifact_upload_start(
         quota_check("storage", adding=1)
     started = storage.multipart_create(file_target.key, parts, content_type=_content_type(file_target.path))
     upload = ArtifactUpload.objects.create(
-        project=target.project, path=file_target.path, upload_id=started.upload_id,
+        project=target.project,
+        path=file_target.path,
+        upload_id=started.upload_id,
         started_by=user if getattr(user, "pk", None) else None,
-    )  # fmt: skip
+    )
     return upload, started.urls
 
 

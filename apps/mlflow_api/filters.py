@@ -47,8 +47,9 @@ class FilterSpec:
     attributes: Mapping[str, Attribute]
     related: Mapping[str, Callable[[str], QuerySet]] = field(default_factory=dict)
     # comparisons MLflow allows on string attributes and on tags of this entity
-    string_ops: frozenset[str] = frozenset({"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN", *NULL_OPS,
-                                            "NOT LIKE", "NOT ILIKE"})  # fmt: skip
+    string_ops: frozenset[str] = frozenset(
+        {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN", *NULL_OPS, "NOT LIKE", "NOT ILIKE"}
+    )
 
 
 def parse(text: str | None, field: str = "filter"):

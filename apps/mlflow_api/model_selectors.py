@@ -146,8 +146,7 @@ def _logged_model_filters(dataset_q: Q | None) -> FilterSpec:
 
 
 def _page_token(experiment_ids: list[str], filter_text: str | None, order_by: list | None, offset: int) -> str:
-    payload = {"experiment_ids": experiment_ids, "filter_string": filter_text, "order_by": order_by,
-               "offset": offset}  # fmt: skip
+    payload = {"experiment_ids": experiment_ids, "filter_string": filter_text, "order_by": order_by, "offset": offset}
     return base64.b64encode(json.dumps(payload).encode()).decode()
 
 
@@ -235,8 +234,10 @@ def logged_model_search(
             models = models.annotate(**{alias: Subquery(latest)})
             expression = F(alias)
         elif "." in field_name or field_name not in _ORDER_FIELDS:
-            raise MlflowError(f"Invalid order by field name: {field_name}"
-                              + (". Only metrics are supported." if "." in field_name else ""))  # fmt: skip
+            raise MlflowError(
+                f"Invalid order by field name: {field_name}"
+                + (". Only metrics are supported." if "." in field_name else "")
+            )
         else:
             seen.add(_ORDER_FIELDS[field_name])
             expression = F(_ORDER_FIELDS[field_name])

@@ -124,11 +124,13 @@ def logged_model_create(
             created_by=user,
         )
         if param_map:
-            audited_bulk_create(LoggedModelParam, [LoggedModelParam(model=model, key=k, value=v)
-                                                   for k, v in param_map.items()])  # fmt: skip
+            audited_bulk_create(
+                LoggedModelParam, [LoggedModelParam(model=model, key=k, value=v) for k, v in param_map.items()]
+            )
         if tag_map:
-            audited_bulk_create(LoggedModelTag, [LoggedModelTag(model=model, key=k, value=v)
-                                                 for k, v in tag_map.items()])  # fmt: skip
+            audited_bulk_create(
+                LoggedModelTag, [LoggedModelTag(model=model, key=k, value=v) for k, v in tag_map.items()]
+            )
     return model
 
 
@@ -255,10 +257,18 @@ def _datasets_of(project: Project, wanted: Sequence[DatasetInput]) -> dict[tuple
         for d in Dataset.objects.filter(project=project, name__in={k[0] for k in keys}, digest__in={k[1] for k in keys})
     }
     new = [
-        Dataset(project=project, name=item.name, digest=item.digest, source_type=item.source_type,
-                source=item.source, schema=item.schema, profile=item.profile)
-        for item in wanted if (item.name, item.digest) not in existing
-    ]  # fmt: skip
+        Dataset(
+            project=project,
+            name=item.name,
+            digest=item.digest,
+            source_type=item.source_type,
+            source=item.source,
+            schema=item.schema,
+            profile=item.profile,
+        )
+        for item in wanted
+        if (item.name, item.digest) not in existing
+    ]
     if new:
         for dataset in audited_bulk_create(Dataset, new):
             existing[(dataset.name, dataset.digest)] = dataset
@@ -390,10 +400,18 @@ def model_metrics_prepare(*, user: User, run: Run, items: Sequence, keys, values
         if identity in seen:  # MLflow's first point of an identity wins
             continue
         seen.add(identity)
-        rows.append(LoggedModelMetric(
-            model=models[model_id], run=run, key=keys[index], value=values[index], step=steps[index],
-            timestamp=timestamps[index], dataset_name=dataset_name, dataset_digest=dataset_digest,
-        ))  # fmt: skip
+        rows.append(
+            LoggedModelMetric(
+                model=models[model_id],
+                run=run,
+                key=keys[index],
+                value=values[index],
+                step=steps[index],
+                timestamp=timestamps[index],
+                dataset_name=dataset_name,
+                dataset_digest=dataset_digest,
+            )
+        )
     return rows
 
 

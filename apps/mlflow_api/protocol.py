@@ -271,8 +271,13 @@ def key_values(items: Mapping[str, str]) -> list[dict[str, str]]:
 
 # ---------------------------------------------------------------------------------------------- representations
 
-STATUS_TO_MLFLOW = {"running": "RUNNING", "scheduled": "SCHEDULED", "finished": "FINISHED", "failed": "FAILED",
-                    "killed": "KILLED"}  # fmt: skip
+STATUS_TO_MLFLOW = {
+    "running": "RUNNING",
+    "scheduled": "SCHEDULED",
+    "finished": "FINISHED",
+    "failed": "FAILED",
+    "killed": "KILLED",
+}
 STATUS_FROM_MLFLOW = {value: key for key, value in STATUS_TO_MLFLOW.items()}
 
 

@@ -108,10 +108,12 @@ def parse_models_uri(uri: str) -> tuple[str | None, str | None, str | None, str 
     parsed = urllib.parse.urlparse(uri)
     path = parsed.path
     if parsed.scheme != "models" or parsed.netloc or not path.startswith("/") or len(path) <= 1:
-        raise MlflowError(f"Not a proper models:/ URI: {uri}. Models URIs must be of the form 'models:/model_name/"
-                          "suffix' or 'models:/model_name@alias' where suffix is a model version, stage, or the "
-                          "string 'latest' and where alias is a registered model alias. Only one of suffix or alias "
-                          "can be defined at a time.")  # fmt: skip
+        raise MlflowError(
+            f"Not a proper models:/ URI: {uri}. Models URIs must be of the form 'models:/model_name/"
+            "suffix' or 'models:/model_name@alias' where suffix is a model version, stage, or the "
+            "string 'latest' and where alias is a registered model alias. Only one of suffix or alias "
+            "can be defined at a time."
+        )
     parts = path.lstrip("/").split("/")
     if len(parts) == 1:
         if "@" in parts[0]:
@@ -122,10 +124,12 @@ def parse_models_uri(uri: str) -> tuple[str | None, str | None, str | None, str 
             return parts[0], None, None, None
     elif len(parts) == 2 and parts[0] and parts[1] and "@" not in parts[0]:
         return None, parts[0], parts[1], None
-    raise MlflowError(f"Not a proper models:/ URI: {uri}. Models URIs must be of the form 'models:/model_name/"
-                      "suffix' or 'models:/model_name@alias' where suffix is a model version, stage, or the string "
-                      "'latest' and where alias is a registered model alias. Only one of suffix or alias can be "
-                      "defined at a time.")  # fmt: skip
+    raise MlflowError(
+        f"Not a proper models:/ URI: {uri}. Models URIs must be of the form 'models:/model_name/"
+        "suffix' or 'models:/model_name@alias' where suffix is a model version, stage, or the string "
+        "'latest' and where alias is a registered model alias. Only one of suffix or alias can be "
+        "defined at a time."
+    )
 
 
 def has_relative_parts(source: str) -> bool:

@@ -156,11 +156,13 @@ def registered_model_payloads(registered: Sequence[RegisteredModel]) -> list[dic
     aliases (four queries for any number of models)."""
     ids = [r.pk for r in registered]
     latest = latest_versions(ids)
-    latest_json = dict(zip(
-        [v.pk for versions in latest.values() for v in versions],
-        model_version_payloads([v for versions in latest.values() for v in versions]),
-        strict=True,
-    ))  # fmt: skip
+    latest_json = dict(
+        zip(
+            [v.pk for versions in latest.values() for v in versions],
+            model_version_payloads([v for versions in latest.values() for v in versions]),
+            strict=True,
+        )
+    )
     tags = _tags_by(RegisteredModelTag, "registered_model", ids)
     aliases: dict[int, list] = defaultdict(list)
     rows = RegisteredModelAlias.objects.filter(registered_model_id__in=ids).order_by("alias")

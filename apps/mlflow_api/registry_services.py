@@ -286,8 +286,7 @@ def _resolve_lineage(
                     f"Invalid model version source: '{source}'. The run_id and model_id request parameters must "
                     "match the referenced model version."
                 )
-            return Lineage(f"models:/{name}/{origin.version}", origin.storage_location, origin.run,
-                           origin.logged_model)  # fmt: skip
+            return Lineage(f"models:/{name}/{origin.version}", origin.storage_location, origin.run, origin.logged_model)
         if source_model_id != model_id:  # MLflow requires the model_id parameter to name the same model
             raise invalid_source(source, "model_id")
         model = _source_model(user, source_model_id, source)
@@ -372,8 +371,9 @@ def model_version_create(
     check_length("run_link", run_link, MODEL_SOURCE_MAX_LENGTH)
     tag_map = _check_tags(tags)
     require(user, "model_versions", "create", registered)
-    lineage = _resolve_lineage(user=user, source=source, run_id=run_id, model_id=model_id, has_run_id=has_run_id,
-                               has_model_id=has_model_id)  # fmt: skip
+    lineage = _resolve_lineage(
+        user=user, source=source, run_id=run_id, model_id=model_id, has_run_id=has_run_id, has_model_id=has_model_id
+    )
     check_length("source", lineage.source, MODEL_SOURCE_MAX_LENGTH)
     with transaction.atomic():
         locked = RegisteredModel.objects.select_for_update().select_related("artifact").get(pk=registered.pk)

@@ -189,8 +189,9 @@ def experiment_search(
     ordering = []
     for item in items:
         if item.entity.kind != "attribute" or item.entity.key not in EXPERIMENT_FILTERS.attributes:
-            raise MlflowError(f"Invalid order_by clause '{item.entity}'. Use name, experiment_id, creation_time or "
-                              "last_update_time.")  # fmt: skip
+            raise MlflowError(
+                f"Invalid order_by clause '{item.entity}'. Use name, experiment_id, creation_time or last_update_time."
+            )
         field = EXPERIMENT_FILTERS.attributes[item.entity.key].field
         ordering.append(F(field).desc() if item.descending else F(field).asc())
     if not ordering:

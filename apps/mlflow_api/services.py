@@ -412,8 +412,11 @@ def log_batch(*, user: User, run: Run, batch: BatchRequest) -> run_services.Batc
     except ValidationError:
         # Anything else (MLflow's extra fields, numbers as strings, missing fields): normalise, then report
         # the problems of what is left in MLflow's words.
-        items = {"metrics": [_native_metric(i, item) for i, item in enumerate(batch.metrics)], "params": params,
-                 "tags": tags}  # fmt: skip
+        items = {
+            "metrics": [_native_metric(i, item) for i, item in enumerate(batch.metrics)],
+            "params": params,
+            "tags": tags,
+        }
         try:
             parsed = parse_log_batch(items)
         except ValidationError as exc:
@@ -427,9 +430,14 @@ def log_batch(*, user: User, run: Run, batch: BatchRequest) -> run_services.Batc
         )
     check_run_active(run)
     model_metrics = model_services.model_metrics_prepare(
-        user=user, run=run, items=batch.metrics, keys=parsed.metric_keys, values=parsed.metric_values,
-        steps=parsed.metric_steps, timestamps=parsed.metric_timestamps,
-    )  # fmt: skip
+        user=user,
+        run=run,
+        items=batch.metrics,
+        keys=parsed.metric_keys,
+        values=parsed.metric_values,
+        steps=parsed.metric_steps,
+        timestamps=parsed.metric_timestamps,
+    )
     new_name = (parsed.tags.get(RUN_NAME_TAG) or "")[:250]
     try:
         if (new_name and new_name != run.name) or model_metrics:

@@ -77,11 +77,17 @@ def runtime_role_grant(*, role: str) -> RoleGrantResult:
         raise ValidationError({"role": f"There is no database role '{role}'; create it first (CREATE ROLE ... LOGIN)."})
     if row[0] or role == owner:
         raise ValidationError(
-            {"role": f"'{role}' is {'a superuser' if row[0] else 'the role running this command'}: the runtime role "
-             "must be a separate role that owns nothing."}
-        )  # fmt: skip
-    schemas = [get_public_schema_name(), *Tenant.objects.exclude(schema_name=get_public_schema_name())
-               .order_by("schema_name").values_list("schema_name", flat=True)]  # fmt: skip
+            {
+                "role": f"'{role}' is {'a superuser' if row[0] else 'the role running this command'}: the runtime role "
+                "must be a separate role that owns nothing."
+            }
+        )
+    schemas = [
+        get_public_schema_name(),
+        *Tenant.objects.exclude(schema_name=get_public_schema_name())
+        .order_by("schema_name")
+        .values_list("schema_name", flat=True),
+    ]
     statements = runtime_role_statements(role, schemas)
     with transaction.atomic(), connection.cursor() as cursor:
         for statement in statements:

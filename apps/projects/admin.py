@@ -14,9 +14,14 @@ class TeamMemberInline(admin.TabularInline):
     model = TeamMember
     extra = 0
     fields = [
-        "display_name", "user", "role", "experience_level", "years_experience", "contribution_hours",
+        "display_name",
+        "user",
+        "role",
+        "experience_level",
+        "years_experience",
+        "contribution_hours",
         "performance_score",
-    ]  # fmt: skip
+    ]
     autocomplete_fields = ["user"]
 
 
@@ -44,8 +49,9 @@ class ProjectAdminForm(forms.ModelForm):
             return cleaned
         data = {field: cleaned[field] for field in self.changed_data if field in cleaned}
         try:
-            services.project_prepare(project=Project.objects.get(pk=self.instance.pk) if self.instance.pk else None,
-                                     data=data)  # fmt: skip
+            services.project_prepare(
+                project=Project.objects.get(pk=self.instance.pk) if self.instance.pk else None, data=data
+            )
         except ValidationError as exc:
             raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
         return cleaned
@@ -55,9 +61,16 @@ class ProjectAdminForm(forms.ModelForm):
 class ProjectAdmin(admin.ModelAdmin):
     form = ProjectAdminForm
     list_display = [
-        "name", "slug", "status", "problem_class", "owner", "complexity_score", "success_score", "start_date",
+        "name",
+        "slug",
+        "status",
+        "problem_class",
+        "owner",
+        "complexity_score",
+        "success_score",
+        "start_date",
         "created_at",
-    ]  # fmt: skip
+    ]
     list_filter = ["status", "problem_class", "visibility", "success_score_source", "created_at"]
     search_fields = ["name", "slug", "spec"]
     list_select_related = ["owner"]
@@ -66,13 +79,25 @@ class ProjectAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [TeamMemberInline, ArtifactUsageInline]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "status", "problem_class", "complexity_score", "visibility", "owner",
-                           "tags"]}),
+        (
+            None,
+            {"fields": ["name", "slug", "status", "problem_class", "complexity_score", "visibility", "owner", "tags"]},
+        ),
         ("Plan", {"fields": ["spec", "start_date", "target_end_date", "completion_date"]}),
-        ("Outcome", {"fields": ["model_performance", "business_impact", "compute_cost", "success_score",
-                                "success_score_source"]}),
+        (
+            "Outcome",
+            {
+                "fields": [
+                    "model_performance",
+                    "business_impact",
+                    "compute_cost",
+                    "success_score",
+                    "success_score_source",
+                ]
+            },
+        ),
         ("Record", {"fields": ["created_at", "updated_at"]}),
-    ]  # fmt: skip
+    ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
@@ -124,10 +149,23 @@ class TeamMemberAdmin(admin.ModelAdmin):
 class ScoringSettingsAdmin(admin.ModelAdmin):
     """The single row of success_score weights (see the model's docstring for the formula)."""
 
-    list_display = ["__str__", "w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference",
-                    "min_components", "updated_at"]  # fmt: skip
-    fields = ["w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference", "min_components",
-              "cost_unit"]  # fmt: skip
+    list_display = [
+        "__str__",
+        "w_model_performance",
+        "w_business_impact",
+        "w_cost_efficiency",
+        "cost_reference",
+        "min_components",
+        "updated_at",
+    ]
+    fields = [
+        "w_model_performance",
+        "w_business_impact",
+        "w_cost_efficiency",
+        "cost_reference",
+        "min_components",
+        "cost_unit",
+    ]
     access_actions = {"add": "change"}  # saving the single row the first time sets the tenant's settings
 
     def has_add_permission(self, request):

@@ -1,4 +1,4 @@
-"""Projects and their teams (tenant schema)."""
+"""Projects, their teams, the tenant's extra project attributes and its success-score weights (tenant schema)."""
 
 import re
 
@@ -45,9 +45,11 @@ class Project(models.Model):
 
     # Outcome, filled at completion.
     model_performance = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Primary model metric normalised to 0–1.",
-    )  # fmt: skip
+    )
     business_impact = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)]
     )

@@ -1,8 +1,9 @@
 """Reads on projects, teams and scoring settings.
 
-Every selector takes the acting ``user``: it is the one place a permission gate will narrow what a user may see
-(object permissions come with the access-control work). Today every user of a tenant sees all of the tenant's rows —
-the schema already confines them to the tenant. Every queryset is ordered.
+Every selector takes the acting ``user``. Projects and team members go through ``apps.access.selectors.scope``, the
+one permission gate: a user sees the projects visible to the whole tenant, those they own or are on the team of, and
+those they hold an object grant on (owners and admins see all). Scoring settings and project attribute definitions
+are tenant-wide: their selectors return them unscoped. Every queryset is ordered.
 """
 
 from __future__ import annotations
@@ -24,11 +25,17 @@ from maestro.db import CompiledOnceArraySubquery, CompiledOnceSubquery
 # built by PostgreSQL in the page query itself; single objects resolve the same paths on model instances
 # (maestro.api.representation.resolve_row). ARTIFACT_USAGE_ROW is its artifact-usage counterpart.
 TEAM_MEMBER_ROW = {
-    "id": "id", "project": "project_id", "user": "user_id", "username": "user__username",
-    "display_name": "display_name", "role": "role", "experience_level": "experience_level",
-    "years_experience": "years_experience", "contribution_hours": "contribution_hours",
+    "id": "id",
+    "project": "project_id",
+    "user": "user_id",
+    "username": "user__username",
+    "display_name": "display_name",
+    "role": "role",
+    "experience_level": "experience_level",
+    "years_experience": "years_experience",
+    "contribution_hours": "contribution_hours",
     "performance_score": "performance_score",
-}  # fmt: skip
+}
 
 
 @functools.cache

@@ -43,9 +43,21 @@ from apps.recommendations.models import (
 )
 
 PROJECT_FIELDS = (
-    "id", "name", "slug", "status", "problem_class", "complexity_score", "visibility", "owner_id", "start_date",
-    "completion_date", "success_score", "model_performance", "business_impact", "compute_cost",
-)  # fmt: skip
+    "id",
+    "name",
+    "slug",
+    "status",
+    "problem_class",
+    "complexity_score",
+    "visibility",
+    "owner_id",
+    "start_date",
+    "completion_date",
+    "success_score",
+    "model_performance",
+    "business_impact",
+    "compute_cost",
+)
 
 
 def visible_projects(user) -> QuerySet[Project]:

@@ -13,7 +13,7 @@ from apps.recommendations import services
 from apps.recommendations.choices import RunKind
 from apps.recommendations.demo.seed import seed_tenant
 from apps.recommendations.models import SuccessModel
-from apps.recommendations.tasks import recompute_embeddings
+from apps.recommendations.tasks import RUN_TASKS
 from tests.ops.scrape import scrape, value
 from tests.recommendations.support import LENIENT_GATE, admin_token
 
@@ -147,7 +147,7 @@ def test_embedding_backlog_is_measured_when_queued_and_counted_down_when_compute
     assert value(scrape(), "maestro_embedding_backlog", tenant="beta") == expected_b
 
     # The queued run, executed by its task body in alpha's schema, embeds everything: alpha's backlog drops to 0.
-    assert recompute_embeddings(schema_name="alpha", run_id=run.pk) == "succeeded"
+    assert RUN_TASKS[RunKind.EMBEDDINGS](schema_name="alpha", run_id=run.pk) == "succeeded"
     samples = scrape()
     assert value(samples, "maestro_embedding_backlog", tenant="alpha") == 0
     assert value(samples, "maestro_embedding_backlog", tenant="beta") == expected_b

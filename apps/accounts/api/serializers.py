@@ -22,9 +22,17 @@ class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = [
-            "id", "username", "email", "first_name", "last_name", "role", "is_service_account", "is_active",
-            "date_joined", "last_login",
-        ]  # fmt: skip
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "role",
+            "is_service_account",
+            "is_active",
+            "date_joined",
+            "last_login",
+        ]
         read_only_fields = fields
 
 
@@ -36,9 +44,12 @@ class UserCreateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
     is_service_account = serializers.BooleanField(default=False)
     password = serializers.CharField(
-        required=False, write_only=True, allow_blank=True, style={"input_type": "password"},
+        required=False,
+        write_only=True,
+        allow_blank=True,
+        style={"input_type": "password"},
         help_text="Initial password (people only; service accounts never have one).",
-    )  # fmt: skip
+    )
 
 
 class UserUpdateSerializer(serializers.Serializer):
@@ -76,9 +87,11 @@ class ApiTokenCreateSerializer(serializers.Serializer):
     scope = serializers.ChoiceField(choices=TokenScope.choices, default=TokenScope.WRITE)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     user = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(), required=False, allow_null=True,
+        queryset=User.objects.all(),
+        required=False,
+        allow_null=True,
         help_text="Owners and admins: a service account to create the token for (default: yourself).",
-    )  # fmt: skip
+    )
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):

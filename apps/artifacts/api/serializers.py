@@ -16,9 +16,20 @@ class ArtifactSerializer(serializers.ModelSerializer):
     class Meta:
         model = Artifact
         fields = [
-            "id", "name", "type", "description", "tags", "owner", "owner_username", "is_active", "usage_count",
-            "impact_score", "impact_updated_at", "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "name",
+            "type",
+            "description",
+            "tags",
+            "owner",
+            "owner_username",
+            "is_active",
+            "usage_count",
+            "impact_score",
+            "impact_updated_at",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "usage_count", "impact_score", "impact_updated_at", "created_at", "updated_at"]
         extra_kwargs = {"name": {"validators": []}}
 
@@ -34,9 +45,23 @@ class ArtifactVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ArtifactVersion
         fields = [
-            "id", "artifact", "version", "major", "minor", "patch", "prerelease", "changelog", "filename",
-            "content_type", "sha256", "size", "is_folder", "download_url", "created_by", "created_at",
-        ]  # fmt: skip
+            "id",
+            "artifact",
+            "version",
+            "major",
+            "minor",
+            "patch",
+            "prerelease",
+            "changelog",
+            "filename",
+            "content_type",
+            "sha256",
+            "size",
+            "is_folder",
+            "download_url",
+            "created_by",
+            "created_at",
+        ]
         read_only_fields = fields
 
     def get_is_folder(self, obj) -> bool:
@@ -83,9 +108,17 @@ class ArtifactUsageSerializer(serializers.ModelSerializer):
     class Meta:
         model = ArtifactUsage
         fields = [
-            "id", "project", "artifact", "artifact_name", "artifact_version", "version", "used_at", "used_by",
-            "used_by_username", "context",
-        ]  # fmt: skip
+            "id",
+            "project",
+            "artifact",
+            "artifact_name",
+            "artifact_version",
+            "version",
+            "used_at",
+            "used_by",
+            "used_by_username",
+            "context",
+        ]
         read_only_fields = ["id", "project", "artifact", "used_at"]
 
     def to_representation(self, usage: ArtifactUsage) -> dict:

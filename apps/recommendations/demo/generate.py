@@ -10,16 +10,27 @@ import numpy as np
 from apps.recommendations.demo import specs, truth
 
 ROLE_WEIGHTS = {
-    "ml_engineer": 3.0, "data_scientist": 3.0, "data_engineer": 1.6, "mlops": 1.0, "analyst": 1.2,
-    "product_manager": 0.8, "domain_expert": 0.7, "other": 0.3,
-}  # fmt: skip
+    "ml_engineer": 3.0,
+    "data_scientist": 3.0,
+    "data_engineer": 1.6,
+    "mlops": 1.0,
+    "analyst": 1.2,
+    "product_manager": 0.8,
+    "domain_expert": 0.7,
+    "other": 0.3,
+}
 LEVEL_WEIGHTS = {"junior": 2.5, "mid": 3.0, "senior": 2.0, "staff": 0.8, "principal": 0.4}
 YEARS_RANGE = {"junior": (0, 2.5), "mid": (2, 6), "senior": (5, 11), "staff": (8, 16), "principal": (12, 25)}
 STATUS_WEIGHTS = {"completed": 0.80, "active": 0.10, "planned": 0.06, "cancelled": 0.04}
 PRIMARY_METRIC = {
-    "classification": "val_auc", "regression": "val_mape", "forecasting": "val_wmape", "nlp": "val_f1",
-    "vision": "val_map", "recommendation": "val_ndcg_at_10", "other": "val_score",
-}  # fmt: skip
+    "classification": "val_auc",
+    "regression": "val_mape",
+    "forecasting": "val_wmape",
+    "nlp": "val_f1",
+    "vision": "val_map",
+    "recommendation": "val_ndcg_at_10",
+    "other": "val_score",
+}
 LOWER_IS_BETTER = {"val_mape", "val_wmape"}
 
 
@@ -37,6 +48,7 @@ class DemoArtifact:
         return "helpful" if self.effect > 0 else "harmful" if self.effect < 0 else "neutral"
 
 
+# Laid out by hand, not by ruff: one row per artifact (name, type, description, effect, usage rate, versions).
 CATALOG: tuple[DemoArtifact, ...] = (
     DemoArtifact("feature-store-pipeline", "feature_pipeline",
                  "Curated, point-in-time correct features from the feature store.", 8.0, 0.18, ("1.0.0", "1.1.0")),
@@ -160,9 +172,12 @@ def generate(n: int, seed: int, today: date | None = None) -> list[DemoProject]:
         facts = truth.team_facts(members)
         effects = [CATALOG[a].effect for a, _ in artifacts]
         expected = truth.expected_success(
-            problem_class=problem_class, industry=industry, complexity=complexity, team=facts,
+            problem_class=problem_class,
+            industry=industry,
+            complexity=complexity,
+            team=facts,
             artifact_effects=effects,
-        )  # fmt: skip
+        )
         status = _pick(rng, STATUS_WEIGHTS)
         score = float(np.clip(expected + rng.normal(0.0, truth.NOISE_SD), 0.0, 100.0))
         actual_days = truth.duration_days(
@@ -190,13 +205,26 @@ def generate(n: int, seed: int, today: date | None = None) -> list[DemoProject]:
             target_end = start + timedelta(days=round(planned_days))
         out.append(
             DemoProject(
-                index=i, name=name, spec=spec, problem_class=problem_class, industry=industry,
-                complexity=complexity, status=status, start_date=start, target_end_date=target_end,
-                completion_date=completion, members=members, artifacts=artifacts, success=success,
-                expected_success=expected, model_performance=performance, business_impact=impact,
-                compute_cost=final_cost, tags=[problem_class, industry.replace(" ", "-")],
+                index=i,
+                name=name,
+                spec=spec,
+                problem_class=problem_class,
+                industry=industry,
+                complexity=complexity,
+                status=status,
+                start_date=start,
+                target_end_date=target_end,
+                completion_date=completion,
+                members=members,
+                artifacts=artifacts,
+                success=success,
+                expected_success=expected,
+                model_performance=performance,
+                business_impact=impact,
+                compute_cost=final_cost,
+                tags=[problem_class, industry.replace(" ", "-")],
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -226,16 +254,33 @@ def import_rows(n: int, seed: int) -> list[dict]:
     for p in generate(n * 2 + 20, seed=seed):
         if p.status != "completed":
             continue
-        rows.append({
-            "name": p.name, "spec": p.spec, "problem_class": p.problem_class, "complexity_score": p.complexity,
-            "start_date": p.start_date.isoformat(), "target_end_date": p.target_end_date.isoformat(),
-            "completion_date": p.completion_date.isoformat(), "success_score": p.success,
-            "compute_cost": p.compute_cost, "tags": p.tags,
-            "team_members": [{"display_name": m.display_name, "role": m.role, "experience_level": m.level,
-                              "years_experience": m.years, "contribution_hours": m.hours} for m in p.members],
-            "artifact_usages": [{"artifact": CATALOG[a].name, "version": CATALOG[a].versions[v]}
-                                for a, v in p.artifacts],
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": p.name,
+                "spec": p.spec,
+                "problem_class": p.problem_class,
+                "complexity_score": p.complexity,
+                "start_date": p.start_date.isoformat(),
+                "target_end_date": p.target_end_date.isoformat(),
+                "completion_date": p.completion_date.isoformat(),
+                "success_score": p.success,
+                "compute_cost": p.compute_cost,
+                "tags": p.tags,
+                "team_members": [
+                    {
+                        "display_name": m.display_name,
+                        "role": m.role,
+                        "experience_level": m.level,
+                        "years_experience": m.years,
+                        "contribution_hours": m.hours,
+                    }
+                    for m in p.members
+                ],
+                "artifact_usages": [
+                    {"artifact": CATALOG[a].name, "version": CATALOG[a].versions[v]} for a, v in p.artifacts
+                ],
+            }
+        )
         if len(rows) == n:
             return rows
     raise ValueError(f"fewer than {n} completed demo projects; raise the multiplier")

@@ -62,6 +62,6 @@ def seed_tenant(
     result.embeddings = embeddings_compute(progress=lambda done, total: progress(f"  embedded {done}/{total}"))
     if train and (result.created or not SuccessModel.objects.exists()):
         progress("training the success model (K-fold CV, point + quantile boosters)")
-        run = run_request(kind=RunKind.TRAIN, reason=RunReason.SEED, dispatch=False)
-        result.training = run_execute(run_id=run.pk, inline_follow_up=True)
+        training_run = run_request(kind=RunKind.TRAIN, reason=RunReason.SEED, dispatch=False)
+        result.training = run_execute(run_id=training_run.pk, inline_follow_up=True)
     return result

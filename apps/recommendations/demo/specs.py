@@ -3,6 +3,7 @@ with industry-specific nouns, so specs of the same kind of work in the same indu
 
 from __future__ import annotations
 
+# Laid out by hand, not by ruff: one row per industry, the same five nouns in the same order.
 INDUSTRIES = {
     "telecom": {"customers": "subscribers", "items": "network cells", "source": "call detail records",
                 "events": "dropped calls", "site": "cell towers"},
@@ -153,6 +154,7 @@ TITLES = {
     "other": "{Industry} analytics service",
 }
 
+# Laid out by hand, not by ruff: name lists read better packed than one name per line.
 FIRST_NAMES = (
     "Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jia", "Kofi", "Lena", "Mateo", "Nia",
     "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tariq", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoe",

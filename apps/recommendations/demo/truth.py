@@ -25,17 +25,37 @@ from dataclasses import dataclass
 import numpy as np
 
 CLASS_EFFECT = {
-    "classification": 4.0, "regression": 2.0, "recommendation": 0.0, "forecasting": -2.0, "nlp": -1.0,
-    "vision": -4.0, "other": -3.0,
-}  # fmt: skip
+    "classification": 4.0,
+    "regression": 2.0,
+    "recommendation": 0.0,
+    "forecasting": -2.0,
+    "nlp": -1.0,
+    "vision": -4.0,
+    "other": -3.0,
+}
 CLASS_COST = {
-    "classification": 1.0, "regression": 1.0, "forecasting": 1.2, "nlp": 2.0, "vision": 2.5, "recommendation": 1.5,
+    "classification": 1.0,
+    "regression": 1.0,
+    "forecasting": 1.2,
+    "nlp": 2.0,
+    "vision": 2.5,
+    "recommendation": 1.5,
     "other": 1.0,
-}  # fmt: skip
+}
 INDUSTRY_EFFECT = {
-    "telecom": 2.0, "retail": 3.0, "banking": 0.0, "healthcare": -6.0, "logistics": 1.0, "energy": -2.0,
-    "insurance": -1.0, "e-commerce": 4.0, "manufacturing": -3.0, "media": 1.0, "public sector": -5.0, "pharma": -4.0,
-}  # fmt: skip
+    "telecom": 2.0,
+    "retail": 3.0,
+    "banking": 0.0,
+    "healthcare": -6.0,
+    "logistics": 1.0,
+    "energy": -2.0,
+    "insurance": -1.0,
+    "e-commerce": 4.0,
+    "manufacturing": -3.0,
+    "media": 1.0,
+    "public sector": -5.0,
+    "pharma": -4.0,
+}
 SENIOR_LEVELS = ("senior", "staff", "principal")
 NOISE_SD = 4.0
 

@@ -51,8 +51,8 @@ def seeded_projects():
 
 
 def reset() -> dict:
-    """Delete seeded projects and artifacts and every model/prediction/run of the engine (they were trained on
-    them). Returns counts."""
+    """Delete seeded projects and artifacts and every model, prediction and training run of the engine (they were
+    trained on them). Returns counts."""
     with transaction.atomic():
         counts = {
             "predictions": Prediction.objects.all().delete()[0],
@@ -88,10 +88,16 @@ def ensure_artifacts(owner) -> list[ArtifactVersion]:
         for v in item.versions:
             major, minor, patch = (int(x) for x in v.split("."))
             version, _ = ArtifactVersion.objects.get_or_create(
-                artifact=artifact, version=v,
-                defaults={"major": major, "minor": minor, "patch": patch, "changelog": f"{item.name} {v}",
-                          "created_by": owner},
-            )  # fmt: skip
+                artifact=artifact,
+                version=v,
+                defaults={
+                    "major": major,
+                    "minor": minor,
+                    "patch": patch,
+                    "changelog": f"{item.name} {v}",
+                    "created_by": owner,
+                },
+            )
             found.append(version)
         versions.append(found)
     return versions
@@ -125,44 +131,64 @@ def write(
         with transaction.atomic():
             objs = [
                 Project(
-                    name=p.name, slug=f"{SEED_SLUG_PREFIX}{start_index + p.index:06d}-{slugify(p.name)[:40]}",
-                    spec=p.spec, problem_class=p.problem_class, complexity_score=p.complexity, status=p.status,
-                    start_date=p.start_date, target_end_date=p.target_end_date, completion_date=p.completion_date,
-                    tags=p.tags, owner=owner, visibility="tenant", model_performance=p.model_performance,
-                    business_impact=p.business_impact, compute_cost=p.compute_cost, success_score=p.success,
+                    name=p.name,
+                    slug=f"{SEED_SLUG_PREFIX}{start_index + p.index:06d}-{slugify(p.name)[:40]}",
+                    spec=p.spec,
+                    problem_class=p.problem_class,
+                    complexity_score=p.complexity,
+                    status=p.status,
+                    start_date=p.start_date,
+                    target_end_date=p.target_end_date,
+                    completion_date=p.completion_date,
+                    tags=p.tags,
+                    owner=owner,
+                    visibility="tenant",
+                    model_performance=p.model_performance,
+                    business_impact=p.business_impact,
+                    compute_cost=p.compute_cost,
+                    success_score=p.success,
                     success_score_source="explicit" if p.success is not None else "",
                 )
                 for p in chunk
-            ]  # fmt: skip
+            ]
             created = audited_bulk_create(Project, objs, batch_size=BATCH)
             members, usages = [], []
             for p, obj in zip(chunk, created, strict=True):
                 members += [
                     TeamMember(
-                        project=obj, display_name=m.display_name, role=m.role, experience_level=m.level,
-                        years_experience=m.years, contribution_hours=m.hours, performance_score=m.performance,
+                        project=obj,
+                        display_name=m.display_name,
+                        role=m.role,
+                        experience_level=m.level,
+                        years_experience=m.years,
+                        contribution_hours=m.hours,
+                        performance_score=m.performance,
                     )
                     for m in p.members
-                ]  # fmt: skip
+                ]
                 used_at = min(datetime.combine(p.start_date or obj.created_at.date(), time(9), tzinfo=UTC), now)
                 for a_index, v_index in p.artifacts:
                     version = versions[a_index][v_index]
                     usages.append(
                         ArtifactUsage(
-                            project=obj, artifact_version=version, artifact_id=version.artifact_id, used_at=used_at,
-                            used_by=owner, context="seed_demo",
+                            project=obj,
+                            artifact_version=version,
+                            artifact_id=version.artifact_id,
+                            used_at=used_at,
+                            used_by=owner,
+                            context="seed_demo",
                         )
-                    )  # fmt: skip
+                    )
             audited_bulk_create(TeamMember, members, batch_size=5000)
             audited_bulk_create(ArtifactUsage, usages, batch_size=5000)
-            _write_runs(rng, chunk, created, owner, runs_per_project, metric_steps, now)
+            _write_experiment_runs(rng, chunk, created, owner, runs_per_project, metric_steps, now)
         ids += [o.pk for o in created]
         progress(f"  projects {start + len(chunk)}/{len(projects)}")
     _refresh_usage_counts()
     return ids
 
 
-def _write_runs(rng, chunk, created, owner, runs_per_project: int, steps: int, now: datetime) -> None:
+def _write_experiment_runs(rng, chunk, created, owner, runs_per_project: int, steps: int, now: datetime) -> None:
     if runs_per_project <= 0 or steps <= 0:
         return
     runs, plans = [], []
@@ -184,11 +210,14 @@ def _write_runs(rng, chunk, created, owner, runs_per_project: int, steps: int, n
                 started = now - lasts - timedelta(minutes=1)
             runs.append(
                 Run(
-                    project=obj, name=f"{metric.removeprefix('val_')}-trial-{r + 1}",
-                    status="running" if is_last_active else "finished", start_time=started,
-                    end_time=None if is_last_active else started + length, created_by=owner,
+                    project=obj,
+                    name=f"{metric.removeprefix('val_')}-trial-{r + 1}",
+                    status="running" if is_last_active else "finished",
+                    start_time=started,
+                    end_time=None if is_last_active else started + length,
+                    created_by=owner,
                 )
-            )  # fmt: skip
+            )
             final = (1.2 - quality) if metric in LOWER_IS_BETTER else quality
             plans.append((metric, final, started))
     audited_bulk_create(Run, runs, batch_size=2000)
@@ -205,9 +234,10 @@ def _write_runs(rng, chunk, created, owner, runs_per_project: int, steps: int, n
                     MetricPoint(run=run, key=key, value=float(value), step=step, timestamp=base_ms + step * 60_000)
                 )
             latest.append(
-                LatestMetric(run=run, key=key, value=float(values[-1]), step=steps - 1,
-                             timestamp=base_ms + (steps - 1) * 60_000)
-            )  # fmt: skip
+                LatestMetric(
+                    run=run, key=key, value=float(values[-1]), step=steps - 1, timestamp=base_ms + (steps - 1) * 60_000
+                )
+            )
             series.append(MetricSeries(run=run, key=key, points=len(values)))
         params += [
             RunParam(run=run, key="learning_rate", value=f"{float(rng.choice([0.1, 0.05, 0.01, 0.003])):g}"),

@@ -42,13 +42,28 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 ROLES = (
-    "ml_engineer", "data_scientist", "data_engineer", "mlops", "analyst", "product_manager", "domain_expert", "other",
-)  # fmt: skip
+    "ml_engineer",
+    "data_scientist",
+    "data_engineer",
+    "mlops",
+    "analyst",
+    "product_manager",
+    "domain_expert",
+    "other",
+)
 LEVELS = ("junior", "mid", "senior", "staff", "principal")
 PROBLEM_CLASSES = ("classification", "regression", "forecasting", "nlp", "vision", "recommendation", "other")
 ARTIFACT_TYPES = (
-    "feature_pipeline", "model_template", "schema", "notebook", "prompt", "dataset", "model", "pipeline", "document",
-)  # fmt: skip
+    "feature_pipeline",
+    "model_template",
+    "schema",
+    "notebook",
+    "prompt",
+    "dataset",
+    "model",
+    "pipeline",
+    "document",
+)
 
 NEIGHBOR_FEATURE = "neighbor_success"
 PROBLEM_CLASS_FEATURE = "problem_class"

@@ -91,9 +91,14 @@ def bootstrap_ci(values: np.ndarray, seed: int) -> tuple[float, float]:
         v = float(values[0]) if len(values) else float("nan")
         return v, v
     result = stats.bootstrap(
-        (values,), np.mean, confidence_level=CONFIDENCE_LEVEL, n_resamples=BOOTSTRAP_RESAMPLES,
-        method="percentile", rng=np.random.default_rng(seed), vectorized=True,
-    )  # fmt: skip
+        (values,),
+        np.mean,
+        confidence_level=CONFIDENCE_LEVEL,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+        vectorized=True,
+    )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
@@ -113,9 +118,14 @@ def lift_ci(success: np.ndarray, used: np.ndarray, strata: np.ndarray, seed: int
         return sum(wi * d for wi, d in zip(w, diffs, strict=True))
 
     result = stats.bootstrap(
-        tuple(samples), statistic, confidence_level=CONFIDENCE_LEVEL, n_resamples=BOOTSTRAP_RESAMPLES,
-        method="percentile", rng=np.random.default_rng(seed), vectorized=True,
-    )  # fmt: skip
+        tuple(samples),
+        statistic,
+        confidence_level=CONFIDENCE_LEVEL,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+        vectorized=True,
+    )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
@@ -147,9 +157,11 @@ def artifact_impact(
     usage = usage or Usage.of(inputs)
     rows, values = contributions_for(space, usage, contribs, artifact_id, artifact_type)
     result = ImpactResult(
-        artifact_id=artifact_id, status="insufficient_usage", n_projects=len(rows),
+        artifact_id=artifact_id,
+        status="insufficient_usage",
+        n_projects=len(rows),
         has_indicator=space.indicator_col(artifact_id) is not None,
-    )  # fmt: skip
+    )
     if len(rows) < min_usage:
         return result
     used = np.zeros(len(inputs), dtype=bool)

@@ -164,8 +164,13 @@ class TrainedBundle:
             "space": self.space.to_dict(),
             "targets": {
                 name: {
-                    "n_samples": t.n_samples, "transform": t.transform, "point": t.point, "lower": t.lower,
-                    "upper": t.upper, "cv": t.cv, "interval_adjustment": t.interval_adjustment,
+                    "n_samples": t.n_samples,
+                    "transform": t.transform,
+                    "point": t.point,
+                    "lower": t.lower,
+                    "upper": t.upper,
+                    "cv": t.cv,
+                    "interval_adjustment": t.interval_adjustment,
                 }
                 for name, t in self.targets.items()
             },
@@ -176,7 +181,7 @@ class TrainedBundle:
             "pool_ids": [int(i) for i in self.pool_ids],
             "pool_success": [float(v) for v in self.pool_success],
             "pool_artifacts": self.pool_artifacts,
-        }  # fmt: skip
+        }
 
 
 def _forward(values: np.ndarray, transform: str) -> np.ndarray:
@@ -189,9 +194,13 @@ def inverse(values: np.ndarray, transform: str) -> np.ndarray:
 
 def _fit(X, y, cfg: TrainingConfig, space: FeatureSpace, objective="regression", alpha=None) -> lgb.Booster:
     data = lgb.Dataset(
-        X, label=y, feature_name=space.names, categorical_feature=space.categorical_cols, free_raw_data=True,
+        X,
+        label=y,
+        feature_name=space.names,
+        categorical_feature=space.categorical_cols,
+        free_raw_data=True,
         params={"max_bin": 63, "verbose": -1},
-    )  # fmt: skip
+    )
     return lgb.train(cfg.lgb_params(len(y), objective, alpha), data, num_boost_round=cfg.num_boost_round)
 
 
@@ -211,9 +220,15 @@ def outcome_fitter(space: FeatureSpace, cfg: TrainingConfig):
 
 def _neighbor_column(ts: TrainingSet, rows, pool_mask, groups, cfg, cands) -> np.ndarray:
     return nb.neighbor_success(
-        ts.embeddings, ts.has_embedding, ts.success, rows=rows, pool=pool_mask, groups=groups, k=cfg.k_neighbors,
+        ts.embeddings,
+        ts.has_embedding,
+        ts.success,
+        rows=rows,
+        pool=pool_mask,
+        groups=groups,
+        k=cfg.k_neighbors,
         cands=cands,
-    )  # fmt: skip
+    )
 
 
 def _split_predictions(
@@ -276,8 +291,9 @@ def _summary(y: np.ndarray, pred: np.ndarray, base: np.ndarray) -> dict | None:
     return entry
 
 
-def cross_validate(ts: TrainingSet, space: FeatureSpace, X_base: np.ndarray, cfg: TrainingConfig, cands,
-                   oof: dict | None = None) -> dict:  # fmt: skip
+def cross_validate(
+    ts: TrainingSet, space: FeatureSpace, X_base: np.ndarray, cfg: TrainingConfig, cands, oof: dict | None = None
+) -> dict:
     """Nested out-of-fold CV (shuffled K folds) for every target; returns {target: metrics}. ``oof``, when given,
     receives the per-project predictions and baselines (for the gate and the training-data export)."""
     n = len(ts)
@@ -345,9 +361,12 @@ def compare_forward(ts: TrainingSet, bundle: TrainedBundle, cfg: TrainingConfig,
     d = e_theirs - e_mine
     p_value = 1.0 if np.allclose(d, 0) else float(stats.ttest_1samp(d, 0.0).pvalue)
     return {
-        "n": int(both.sum()), "candidate_mae": float(e_mine.mean()), "active_mae": float(e_theirs.mean()),
-        "p_value": p_value, "active_settings": {name: getattr(other, name) for name in HYPERPARAMETERS},
-    }  # fmt: skip
+        "n": int(both.sum()),
+        "candidate_mae": float(e_mine.mean()),
+        "active_mae": float(e_theirs.mean()),
+        "p_value": p_value,
+        "active_settings": {name: getattr(other, name) for name in HYPERPARAMETERS},
+    }
 
 
 def learning_curve(ts, space, X_base, cfg, cands, split) -> list[dict]:
@@ -382,9 +401,12 @@ def train(ts: TrainingSet, cfg: TrainingConfig | None = None) -> TrainedBundle:
     if n < max(cfg.folds, 2):
         raise ValueError(f"need at least {max(cfg.folds, 2)} training projects, have {n}")
     space = FeatureSpace.fit(
-        ts.inputs, max_indicator_artifacts=cfg.max_indicator_artifacts, min_indicator_usage=cfg.min_indicator_usage,
-        delivery_names=ts.delivery_names, attribute_defs=ts.attribute_defs,
-    )  # fmt: skip
+        ts.inputs,
+        max_indicator_artifacts=cfg.max_indicator_artifacts,
+        min_indicator_usage=cfg.min_indicator_usage,
+        delivery_names=ts.delivery_names,
+        attribute_defs=ts.attribute_defs,
+    )
     X = space.matrix(ts.inputs)
     cands = nb.candidates(ts.embeddings, ts.has_embedding)
     searched = search(ts, space, X, cfg, cands) if cfg.search_seconds > 0 else None
@@ -413,10 +435,15 @@ def train(ts: TrainingSet, cfg: TrainingConfig | None = None) -> TrainedBundle:
         lo = _fit(X[known], y_fit, cfg, space, "quantile", QUANTILES[0])
         hi = _fit(X[known], y_fit, cfg, space, "quantile", QUANTILES[1])
         targets[target] = TargetModel(
-            name=target, n_samples=len(known), transform=transform, point=point.model_to_string(),
-            lower=lo.model_to_string(), upper=hi.model_to_string(), cv=cv.get(target, {}),
+            name=target,
+            n_samples=len(known),
+            transform=transform,
+            point=point.model_to_string(),
+            lower=lo.model_to_string(),
+            upper=hi.model_to_string(),
+            cv=cv.get(target, {}),
             interval_adjustment=float(cv.get(target, {}).get("interval_adjustment", 0.0)),
-        )  # fmt: skip
+        )
         if target == "success":
             gain = point.feature_importance(importance_type="gain")
             total = float(gain.sum()) or 1.0
@@ -424,16 +451,28 @@ def train(ts: TrainingSet, cfg: TrainingConfig | None = None) -> TrainedBundle:
 
     metadata = _metadata(ts, cfg) | {"skill": validation["gate"]["skill"]}
     training_data = {
-        "project_ids": ts.project_ids.copy(), "X": X, "success": ts.success.copy(),
-        "cv_predicted": oof["pred"]["success"], "cv_baseline": oof["base"]["success"],
-        "forward_predicted": validation.pop("_forward_pred"), "forward_baseline": validation.pop("_forward_base"),
-    }  # fmt: skip
+        "project_ids": ts.project_ids.copy(),
+        "X": X,
+        "success": ts.success.copy(),
+        "cv_predicted": oof["pred"]["success"],
+        "cv_baseline": oof["base"]["success"],
+        "forward_predicted": validation.pop("_forward_pred"),
+        "forward_baseline": validation.pop("_forward_base"),
+    }
     return TrainedBundle(
-        space=space, targets=targets, importances=importances, metadata=metadata, pool_ids=ts.project_ids.copy(),
-        pool_success=ts.success.copy(), pool_artifacts=[sorted({a for a, _ in p.artifacts}) for p in ts.inputs],
-        skipped_targets=skipped, training_seconds=time.perf_counter() - started, validation=validation,
-        training_data=training_data, fold_models=oof["fold_models"],
-    )  # fmt: skip
+        space=space,
+        targets=targets,
+        importances=importances,
+        metadata=metadata,
+        pool_ids=ts.project_ids.copy(),
+        pool_success=ts.success.copy(),
+        pool_artifacts=[sorted({a for a, _ in p.artifacts}) for p in ts.inputs],
+        skipped_targets=skipped,
+        training_seconds=time.perf_counter() - started,
+        validation=validation,
+        training_data=training_data,
+        fold_models=oof["fold_models"],
+    )
 
 
 def search(ts: TrainingSet, space: FeatureSpace, X: np.ndarray, cfg: TrainingConfig, cands) -> dict:
@@ -454,15 +493,25 @@ def search(ts: TrainingSet, space: FeatureSpace, X: np.ndarray, cfg: TrainingCon
     if best is None:
         best = (None, SEARCH_GRID[0], forward_evaluate(ts, space, X, config_with(cfg, SEARCH_GRID[0]), cands))
     record = {
-        "method": "grid, scored by forward MAE", "results": results, "chosen": dict(best[1]),
-        "completed": len(results) == len(SEARCH_GRID), "time_limit_seconds": cfg.search_seconds,
+        "method": "grid, scored by forward MAE",
+        "results": results,
+        "chosen": dict(best[1]),
+        "completed": len(results) == len(SEARCH_GRID),
+        "time_limit_seconds": cfg.search_seconds,
         "seconds": time.perf_counter() - started,
-    }  # fmt: skip
+    }
     return {"chosen": best[1], "forward": best[2], "record": record}
 
 
-def validate(ts: TrainingSet, space: FeatureSpace, X: np.ndarray, cfg: TrainingConfig, cands, oof: dict,
-             forward: dict | None = None) -> dict:  # fmt: skip
+def validate(
+    ts: TrainingSet,
+    space: FeatureSpace,
+    X: np.ndarray,
+    cfg: TrainingConfig,
+    cands,
+    oof: dict,
+    forward: dict | None = None,
+) -> dict:
     """Forward evaluation (``forward``, when the search already computed it for ``cfg``), the skill gate on it (and,
     for comparison, on the shuffled CV), the learning curve and the estimate of how many more projects would change
     the gate (``ml.evaluation``)."""

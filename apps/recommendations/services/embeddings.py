@@ -87,17 +87,27 @@ def embeddings_compute(
             version = _bump_index_version()
             objs = [
                 ProjectEmbedding(
-                    project_id=pid, vector=emb.to_bytes(vec), dim=emb.DIMENSION, model_name=emb.MODEL_NAME,
-                    text_sha256=emb.text_sha256(spec), index_version=version, computed_at=now,
+                    project_id=pid,
+                    vector=emb.to_bytes(vec),
+                    dim=emb.DIMENSION,
+                    model_name=emb.MODEL_NAME,
+                    text_sha256=emb.text_sha256(spec),
+                    index_version=version,
+                    computed_at=now,
                 )
                 for (pid, spec), vec in zip(texts, vectors, strict=True)
             ] + [
                 ProjectEmbedding(
-                    project_id=pid, vector=b"", dim=0, model_name=emb.MODEL_NAME, text_sha256="",
-                    index_version=version, computed_at=now,
+                    project_id=pid,
+                    vector=b"",
+                    dim=0,
+                    model_name=emb.MODEL_NAME,
+                    text_sha256="",
+                    index_version=version,
+                    computed_at=now,
                 )
                 for pid in blank
-            ]  # fmt: skip
+            ]
             existing = set(Project.objects.filter(pk__in=[o.project_id for o in objs]).values_list("pk", flat=True))
             ProjectEmbedding.objects.bulk_create(
                 [o for o in objs if o.project_id in existing],

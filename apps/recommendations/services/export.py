@@ -39,5 +39,10 @@ def training_data_export(*, user, model_id: int, file_format: str) -> ExportFile
         object_repr=f"success model v{model.version}",
         extra={"format": file_format, "rows": len(found["ids"]), "withheld": found["withheld"]},
     )
-    return ExportFile(content, content_type, f"model-v{model.version}-training-data.{file_format}",
-                      len(found["ids"]), found["withheld"])  # fmt: skip
+    return ExportFile(
+        content,
+        content_type,
+        f"model-v{model.version}-training-data.{file_format}",
+        len(found["ids"]),
+        found["withheld"],
+    )

@@ -37,9 +37,14 @@ def impact_recompute(run: TrainingRun | None = None) -> RunOutcome:
     if n:
         groups = nb.oof_groups(n, int(predictor.metadata.get("folds", 5)), int(predictor.metadata.get("seed", 0)))
         X[:, predictor.space.neighbor_col] = nb.neighbor_success(
-            ts.embeddings, ts.has_embedding, ts.success, rows=np.arange(n), pool=np.ones(n, dtype=bool),
-            groups=groups, k=predictor.k,
-        )  # fmt: skip
+            ts.embeddings,
+            ts.has_embedding,
+            ts.success,
+            rows=np.arange(n),
+            pool=np.ones(n, dtype=bool),
+            groups=groups,
+            k=predictor.k,
+        )
         contribs = np.array([c.values for c in predictor.contributions(X)])
     else:
         contribs = np.zeros((0, predictor.space.n_features))
@@ -51,25 +56,42 @@ def impact_recompute(run: TrainingRun | None = None) -> RunOutcome:
     effects = _effects(predictor, model, ts, X, usage, artifacts, min_usage) if n else {}
     for artifact_id, artifact_type in artifacts:
         result = artifact_impact(
-            space=predictor.space, inputs=ts.inputs, contribs=contribs, success=ts.success,
-            artifact_id=artifact_id, artifact_type=artifact_type, min_usage=min_usage, usage=usage,
-        )  # fmt: skip
+            space=predictor.space,
+            inputs=ts.inputs,
+            contribs=contribs,
+            success=ts.success,
+            artifact_id=artifact_id,
+            artifact_type=artifact_type,
+            min_usage=min_usage,
+            usage=usage,
+        )
         effect = effects.get(artifact_id)
         status = "ok" if effect is not None and effect.status == "ok" else "insufficient_usage"
         counts[status] += 1
         estimate = effect.estimate if status == "ok" else None
         rows.append(
             ArtifactImpact(
-                artifact_id=artifact_id, model=model, model_version=model.version, status=status,
-                n_projects=result.n_projects, min_usage=min_usage, impact=estimate,
-                ci_low=effect.ci_low if status == "ok" else None, ci_high=effect.ci_high if status == "ok" else None,
-                se=effect.se if status == "ok" else None, verdict=effect.verdict if status == "ok" else "",
-                method=effect.method if status == "ok" else "", model_contribution=result.impact,
-                observed_lift=result.observed_lift, observed_lift_ci_low=result.lift_ci_low,
-                observed_lift_ci_high=result.lift_ci_high, comparable_n=result.comparable_n,
-                has_indicator=result.has_indicator, computed_at=now,
+                artifact_id=artifact_id,
+                model=model,
+                model_version=model.version,
+                status=status,
+                n_projects=result.n_projects,
+                min_usage=min_usage,
+                impact=estimate,
+                ci_low=effect.ci_low if status == "ok" else None,
+                ci_high=effect.ci_high if status == "ok" else None,
+                se=effect.se if status == "ok" else None,
+                verdict=effect.verdict if status == "ok" else "",
+                method=effect.method if status == "ok" else "",
+                model_contribution=result.impact,
+                observed_lift=result.observed_lift,
+                observed_lift_ci_low=result.lift_ci_low,
+                observed_lift_ci_high=result.lift_ci_high,
+                comparable_n=result.comparable_n,
+                has_indicator=result.has_indicator,
+                computed_at=now,
             )
-        )  # fmt: skip
+        )
         scores.append(Artifact(pk=artifact_id, impact_score=estimate, impact_updated_at=now))
     with transaction.atomic():
         present = set(Artifact.objects.filter(pk__in=[a for a, _ in artifacts]).values_list("pk", flat=True))
@@ -80,17 +102,34 @@ def impact_recompute(run: TrainingRun | None = None) -> RunOutcome:
             update_conflicts=True,
             unique_fields=["artifact"],
             update_fields=[
-                "model", "model_version", "status", "n_projects", "min_usage", "impact", "ci_low", "ci_high", "se",
-                "verdict", "method", "model_contribution", "observed_lift", "observed_lift_ci_low",
-                "observed_lift_ci_high", "comparable_n", "has_indicator", "computed_at",
+                "model",
+                "model_version",
+                "status",
+                "n_projects",
+                "min_usage",
+                "impact",
+                "ci_low",
+                "ci_high",
+                "se",
+                "verdict",
+                "method",
+                "model_contribution",
+                "observed_lift",
+                "observed_lift_ci_low",
+                "observed_lift_ci_high",
+                "comparable_n",
+                "has_indicator",
+                "computed_at",
             ],
-        )  # fmt: skip
+        )
         Artifact.objects.bulk_update(scores, ["impact_score", "impact_updated_at"], batch_size=500)
         audit_bulk(
-            model=Artifact, verb="updated", ids=[a.pk for a in scores],
+            model=Artifact,
+            verb="updated",
+            ids=[a.pk for a in scores],
             changes={"impact_score": {"before": "previous computation", "after": f"model v{model.version}"}},
             extra={"model_version": model.version, "projects": n},
-        )  # fmt: skip
+        )
     return RunOutcome(
         RunStatus.SUCCEEDED,
         detail=f"Impact of {len(artifacts)} artifacts with model v{model.version} over {n} projects.",
@@ -111,7 +150,13 @@ def _effects(predictor, model, ts, X, usage: Usage, artifacts, min_usage: int) -
         )
     cfg = config_with(training_config(), model.params or {})
     found = fx.estimate_effects(
-        X, ts.success, treatments, fit_outcome=outcome_fitter(space, cfg), categorical=space.categorical_cols,
-        folds=int(predictor.metadata.get("folds", 5)), seed=int(predictor.metadata.get("seed", 0)), min_usage=min_usage,
-    )  # fmt: skip
+        X,
+        ts.success,
+        treatments,
+        fit_outcome=outcome_fitter(space, cfg),
+        categorical=space.categorical_cols,
+        folds=int(predictor.metadata.get("folds", 5)),
+        seed=int(predictor.metadata.get("seed", 0)),
+        min_usage=min_usage,
+    )
     return {e.artifact_id: e for e in found}

@@ -54,8 +54,14 @@ from maestro.api.parsers import check_json
 MAX_ROWS = 5000
 MAX_BYTES = 20 * 1024 * 1024
 ROW_FIELDS = PROJECT_FIELDS - {"owner", "slug"} | {"team_members", "artifact_usages"}
-MEMBER_FIELDS = ("display_name", "role", "experience_level", "years_experience", "contribution_hours",
-                 "performance_score")  # fmt: skip
+MEMBER_FIELDS = (
+    "display_name",
+    "role",
+    "experience_level",
+    "years_experience",
+    "contribution_hours",
+    "performance_score",
+)
 SLUG_MAX = Project._meta.get_field("slug").max_length
 
 
@@ -192,8 +198,13 @@ def _typed_attributes(values: dict, definitions: dict[str, ProjectAttribute]) ->
     return out
 
 
-NUMBERS = {"complexity_score": int, "model_performance": float, "business_impact": float, "success_score": float,
-           "compute_cost": Decimal}  # fmt: skip
+NUMBERS = {
+    "complexity_score": int,
+    "model_performance": float,
+    "business_impact": float,
+    "success_score": float,
+    "compute_cost": Decimal,
+}
 
 
 def _coerce_numbers(data: dict) -> list[tuple[str, str]]:
@@ -286,9 +297,12 @@ def _validate(rows: list[dict], *, user) -> tuple[_Validated, list[dict]]:
         project = None
         try:
             project, _generated = project_prepare(
-                project=None, data={**data, "owner": user, "slug": slug}, attributes=attribute_list,
-                check_constraints=False, weights=weights,
-            )  # fmt: skip
+                project=None,
+                data={**data, "owner": user, "slug": slug},
+                attributes=attribute_list,
+                check_constraints=False,
+                weights=weights,
+            )
         except ValidationError as exc:
             for name, message in _errors_of(exc):
                 fail(name, message)
@@ -397,8 +411,16 @@ def projects_import(*, user, content: bytes, fmt: str, dry_run: bool) -> ImportR
                 member.project = project
                 members.append(member)
             for version, used_at in used:
-                usages.append(ArtifactUsage(project=project, artifact_version=version, artifact_id=version.artifact_id,
-                                            used_at=used_at, used_by=user, context="import"))  # fmt: skip
+                usages.append(
+                    ArtifactUsage(
+                        project=project,
+                        artifact_version=version,
+                        artifact_id=version.artifact_id,
+                        used_at=used_at,
+                        used_by=user,
+                        context="import",
+                    )
+                )
                 per_artifact[version.artifact_id] += 1
         audited_bulk_create(TeamMember, members, batch_size=2000)
         audited_bulk_create(ArtifactUsage, usages, batch_size=2000)

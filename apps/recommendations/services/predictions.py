@@ -60,9 +60,16 @@ def _target(predictor: Predictor, X: np.ndarray, target: str) -> dict:
     }
 
 
-def _suggest_artifacts(predictor: Predictor, proposal: Proposal, inp: ProjectInput, neighbor_value: float,
-                       neighbor_ids: list[int], neighbor_success: list[float],
-                       library: list[tuple[int, str, str, bool]], model) -> list[dict]:  # fmt: skip
+def _suggest_artifacts(
+    predictor: Predictor,
+    proposal: Proposal,
+    inp: ProjectInput,
+    neighbor_value: float,
+    neighbor_ids: list[int],
+    neighbor_success: list[float],
+    library: list[tuple[int, str, str, bool]],
+    model,
+) -> list[dict]:
     """Library artifacts not yet in the proposal whose adjusted effect (``ml.effects``, computed for the serving
     version) is clearly positive — the 95 % interval above zero — ranked by the effect. An artifact with no clear
     effect is not suggested, however its model uplift looks. Each carries its interval, the observational-estimate
@@ -116,9 +123,13 @@ def _suggest_artifacts(predictor: Predictor, proposal: Proposal, inp: ProjectInp
 def _suggest_team(predictor: Predictor, proposal: Proposal, X: np.ndarray, proposed_success: float) -> dict:
     meta = predictor.metadata
     search = TeamSearch(
-        predictor.space, X[0], predictor.predict_success, proposal.constraints, meta.get("years_by_level", {}),
+        predictor.space,
+        X[0],
+        predictor.predict_success,
+        proposal.constraints,
+        meta.get("years_by_level", {}),
         float(meta.get("median_member_hours", 0.0)),
-    )  # fmt: skip
+    )
     result = search.run(proposed=proposal.members)
     c = proposal.constraints
     own = predictor.predict(result.row[None, :], "success") if result.row is not None else None
@@ -221,8 +232,13 @@ def _without_model(
     """The explicit answer when no model may predict: too few completed projects, none trained yet, or the trained
     one does not beat the historical mean (skill gate) — always with the baseline."""
     needed, have, baseline = state["needed"], state["have"], state["baseline"]
-    body: dict = {"status": state["status"], "have": have, "needed": needed, "baseline": baseline,
-                  "similar_projects": similar}  # fmt: skip
+    body: dict = {
+        "status": state["status"],
+        "have": have,
+        "needed": needed,
+        "baseline": baseline,
+        "similar_projects": similar,
+    }
     if state["status"] == PredictionStatus.INSUFFICIENT_DATA:
         body["detail"] = (
             f"{have} completed projects with a success score; the model needs {needed}. "

@@ -48,11 +48,7 @@ class RunOutcome:
 def _task_for(kind: str):
     from apps.recommendations import tasks
 
-    return {
-        RunKind.TRAIN: tasks.retrain,
-        RunKind.IMPACT: tasks.recompute_impact,
-        RunKind.EMBEDDINGS: tasks.recompute_embeddings,
-    }[kind]
+    return tasks.RUN_TASKS[kind]
 
 
 def run_request(

@@ -32,9 +32,14 @@ class Command(BaseCommand):
             raise CommandError(f"No tenant '{tenant}'. Create it first (provision_tenant or ensure_demo).")
         with schema_context(tenant):
             result = seed_tenant(
-                projects=projects, seed=seed, reset=reset, runs_per_project=runs_per_project,
-                metric_steps=metric_steps, train=not no_train, progress=lambda m: self.stdout.write(m),
-            )  # fmt: skip
+                projects=projects,
+                seed=seed,
+                reset=reset,
+                runs_per_project=runs_per_project,
+                metric_steps=metric_steps,
+                train=not no_train,
+                progress=lambda m: self.stdout.write(m),
+            )
             self.stdout.write(f"projects created: {result.created} (already present: {result.existing})")
             self.stdout.write(f"embeddings: {result.embeddings}")
             for run in (result.training, *TrainingRun.objects.filter(kind="impact").order_by("-id")[:1]):

@@ -1,13 +1,14 @@
 """Reads on integrations and delivery data, scoped to what the acting user may see.
 
-Permission gate. This module decides by itself rather than through ``apps.access.selectors.scope``: it applies the
-access matrix's project rules by role, owner and team, but not object grants — a view grant on a private project
-does not show that project's delivery data here, as it does through ``scope``:
+Permission gate: the access matrix's ``integrations`` rows through ``apps.access.selectors.scope``, like every other
+resource — so object grants count here as they do on the project itself:
 
-* **see** a project's integrations, deliveries and delivery metrics: owners and admins see every project; everyone
-  else sees projects with ``visibility = tenant``, and private projects they own or are on the team of;
-* **manage** integrations (create, change, rotate the secret, delete, re-process): owners and admins on every
-  project; leads and members on projects they own or are on the team of; never viewers or service accounts.
+* **see** a project's integrations, deliveries and delivery metrics (*view* on the project): owners and admins see
+  every project; everyone else sees projects with ``visibility = tenant``, private projects they own or are on the
+  team of, and projects they hold a grant on;
+* **manage** integrations (create, change, rotate the secret, delete, re-process; *change* on the project): owners
+  and admins on every project; leads and members on projects they own, are on the team of or hold a change grant
+  on; never viewers or service accounts.
 
 Hidden projects answer 404 (``Project.DoesNotExist``), visible but unmanageable ones 403.
 """
@@ -21,33 +22,17 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from apps.access import policy
-from apps.accounts.choices import Role
+from apps.access.selectors import scope
 from apps.accounts.models import User
 from apps.integrations.models import CiRun, Commit, Integration, PullRequest, WebhookDelivery
-from apps.projects.choices import Visibility
 from apps.projects.models import Project
-
-MANAGER_ROLES = (Role.LEAD, Role.MEMBER)
-
-
-def _sees_everything(user: User) -> bool:
-    """Owners and admins (by role, as the matrix decides: Django's superuser flag is no role, and service accounts
-    are governed by their own column whatever their role field says)."""
-    return policy.is_admin(user)
-
-
-def _own_or_team(user: User) -> Q:
-    return Q(owner=user) | Q(team_members__user=user)
 
 
 def project_visible_list(*, user: User) -> QuerySet[Project]:
     """Projects whose delivery data ``user`` may see."""
     if not user.is_authenticated or not user.is_active:
         return Project.objects.none()
-    if _sees_everything(user):
-        return Project.objects.order_by("-created_at", "-id")
-    ids = Project.objects.filter(Q(visibility=Visibility.TENANT) | _own_or_team(user)).values("id")
-    return Project.objects.filter(id__in=ids).order_by("-created_at", "-id")
+    return scope(Project.objects.order_by("-created_at", "-id"), user=user, resource="integrations")
 
 
 def project_get(*, user: User, pk: int, manage: bool = False) -> Project:
@@ -60,13 +45,8 @@ def project_get(*, user: User, pk: int, manage: bool = False) -> Project:
 
 
 def can_manage(*, user: User, project: Project) -> bool:
-    if user.is_service_account:
-        return False
-    if _sees_everything(user):
-        return True
-    if user.role not in MANAGER_ROLES:
-        return False
-    return Project.objects.filter(pk=project.pk).filter(_own_or_team(user)).exists()
+    projects = Project.objects.filter(pk=project.pk)
+    return scope(projects, user=user, action=policy.UPDATE, resource="integrations").exists()
 
 
 def integration_list(*, user: User, project: Project) -> QuerySet[Integration]:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from django.contrib.auth import get_user_model
 
+from apps.access import policy
+from apps.access.services import grant_set
 from apps.accounts.services import token_create, user_create
 from apps.audit.models import AuditEvent
 from apps.integrations.models import Commit, Integration, WebhookDelivery
@@ -148,6 +150,31 @@ def test_permissions(tenant_a):
     assert member.post(_url(private), new, format="json").status_code == 201
     assert tenant_a.api().get(_url(public)).status_code == 401
     assert tenant_a.api(_token(tenant_a)).get("/api/v1/projects/999999/integrations").status_code == 404
+
+
+def test_object_grants_count_as_on_the_project(tenant_a):
+    """Integrations follow the access matrix like every resource: a view grant on a private project shows its
+    delivery data, a change grant lets a member manage its integrations, a viewer's change grant does not."""
+    with tenant_a.context():
+        owner = user_create(username="owner2", email="o2@x.test", password="a-long-password-1", role="lead")
+        private = ProjectFactory(visibility="private", owner=owner)
+    viewer = tenant_a.api(_token(tenant_a, "viewer2", role="viewer"))
+    member = tenant_a.api(_token(tenant_a, "member2", role="member"))
+    new = {"provider": "github", "name": "granted"}
+    for client in (viewer, member):
+        assert client.get(_url(private)).status_code == 404
+    users = get_user_model().objects
+    with tenant_a.context():
+        grant_set(actor=owner, obj=private, level=policy.VIEW, user=users.get(username="viewer2"))
+        grant_set(actor=owner, obj=private, level=policy.VIEW, user=users.get(username="member2"))
+    assert viewer.get(_url(private)).status_code == 200
+    assert viewer.get(f"/api/v1/projects/{private.pk}/delivery-metrics").status_code == 200
+    assert member.post(_url(private), new, format="json").status_code == 403
+    with tenant_a.context():
+        grant_set(actor=owner, obj=private, level=policy.CHANGE, user=users.get(username="member2"))
+        grant_set(actor=owner, obj=private, level=policy.CHANGE, user=users.get(username="viewer2"))
+    assert member.post(_url(private), new, format="json").status_code == 201
+    assert viewer.post(_url(private), {**new, "name": "viewer's"}, format="json").status_code == 403
 
 
 def test_another_tenant_sees_none_of_the_integrations(tenant_a, tenant_b):

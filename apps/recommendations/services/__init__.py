@@ -1,6 +1,6 @@
 """Every write of the recommendation engine (HackSoft-style services), grouped by noun.
 
-Entry points other apps call after their own writes commit:
+Entry points called after other apps' writes (``receivers`` subscribes them to the projects' events):
 
 * ``embedding_schedule_for_project(project_id)`` — after a project's spec may have changed;
 * ``prediction_record_outcome(project_id)`` — after a project is completed.

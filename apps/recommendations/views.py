@@ -23,16 +23,10 @@ from apps.projects.models import Project
 from apps.projects.selectors import cost_unit, team_member_list
 from apps.projects.selectors import project_get as project_selector_get
 from apps.recommendations import selectors, services
-from apps.recommendations.api.serializers import RecommendationRequestSerializer
-
-# The API view's own translation of a validated request into a Proposal: the what-if page uses it so that the same
-# input gives the same prediction here and from POST /api/v1/recommendations.
-from apps.recommendations.api.views import _proposal as proposal_from_request
 from apps.recommendations.api.views import run_import
 from apps.recommendations.choices import ModelAction, ModelStatus
 from apps.recommendations.forms import MAX_MEMBERS, MemberRow, ModelActionForm, RetrainForm, WhatIfForm, member_rows
 from apps.recommendations.forms import request_body as what_if_request_body
-from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.panels import interval_positions
 from apps.recommendations.services import importing
 from maestro.ui.charts import axis, chart
@@ -190,8 +184,9 @@ def _serializer_errors(errors: dict, form: WhatIfForm, rows: list[MemberRow]) ->
 @login_required
 @require_POST
 def what_if_predict(request):
-    """The prediction for the posted proposal (htmx partial): the same validation, Proposal and service as the API,
-    so the answer is the API's answer. Live updates while the lead edits are previews; only **Predict** (the form's
+    """The prediction for the posted proposal (htmx partial): the form becomes the API's request body and goes
+    through the same service as ``POST /api/v1/recommendations`` (``services.recommendation_for_request``), so the
+    answer is the API's answer. Live updates while the lead edits are previews; only **Predict** (the form's
     ``predict`` button) stores a Prediction, as every API call does."""
     require(request.user, "models", "read")
     form = WhatIfForm(request.POST, artifacts=_library(request.user))
@@ -202,18 +197,11 @@ def what_if_predict(request):
         context["errors"].append(f"At most {MAX_MEMBERS} team members.")
     elif form.is_valid():
         body = what_if_request_body(form, rows)
-        serializer = RecommendationRequestSerializer(data=body)
-        if serializer.is_valid():
-            proposal = proposal_from_request(request.user, serializer.validated_data)
-            if emb.is_blank(proposal.spec):
-                form.add_error("spec", "The spec must not be blank.")
-            else:
-                context["result"] = services.recommendation_create(
-                    user=request.user, proposal=proposal, request_data=body, store=store
-                )
-                context["request_body"] = body
-        else:
-            context["errors"] = _serializer_errors(serializer.errors, form, rows)
+        try:
+            context["result"] = services.recommendation_for_request(user=request.user, data=body, store=store)
+            context["request_body"] = body
+        except DRFValidationError as exc:
+            context["errors"] = _serializer_errors(exc.detail, form, rows)
     if context["result"] is not None:
         context.update(_result_charts(context["result"], _artifact_names(request.user)))
         context["warnings"] = _warnings(context["result"], rows)

@@ -3,7 +3,6 @@ the projects that use it and its measured impact."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import F, Q
@@ -20,7 +19,7 @@ from apps.artifacts.filtersets import ArtifactFilterSet
 from apps.artifacts.forms import ArtifactFilterForm, ArtifactForm, ArtifactVersionForm
 from apps.artifacts.models import Artifact
 from apps.artifacts.uploads import HashingUploadHandler, UploadTooLarge, max_upload_bytes
-from apps.recommendations.selectors import artifact_impact_get
+from maestro.ui import panels
 from maestro.ui.forms import call_service, wants_partial
 from maestro.ui.listing import page_of
 
@@ -96,25 +95,11 @@ def artifact_edit(request, pk: int):
     return render(request, "artifacts/form.html", {"form": form, "artifact": artifact})
 
 
-def impact_reading(impact) -> dict:
-    """How to read an artifact's two impact figures in plain words (the figures themselves are the recommender's):
-    whether the model's estimate is exactly zero (the model gives the artifact no weight at all) and whether the
-    model's and the observed 95 % intervals overlap (None when there is no observed figure)."""
-    if impact is None or impact.status != "ok":
-        return {}
-    zero = round(impact.impact, 1) == round(impact.ci_low, 1) == round(impact.ci_high, 1) == 0
-    agree = None
-    if impact.observed_lift is not None and impact.observed_lift_ci_low is not None:
-        agree = impact.ci_low <= impact.observed_lift_ci_high and impact.observed_lift_ci_low <= impact.ci_high
-    return {"model_zero": zero, "agree": agree}
-
-
 def _detail_context(request, artifact: Artifact, version_form: ArtifactVersionForm | None = None) -> dict:
     versions = list(selectors.artifact_version_list(user=request.user, artifact=artifact))
     usages = selectors.artifact_usage_list(user=request.user).filter(artifact=artifact)
     can_upload = can(request.user, "artifact_versions", "create", artifact)
     show_all = request.GET.get("used_by") == "all"
-    impact = artifact_impact_get(user=request.user, artifact_id=artifact.pk)["impact"]
     return {
         "artifact": artifact,
         "versions": versions,
@@ -125,10 +110,9 @@ def _detail_context(request, artifact: Artifact, version_form: ArtifactVersionFo
         "version_form": (version_form or ArtifactVersionForm()) if can_upload else None,
         "can_edit": can(request.user, "artifacts", "change", artifact),
         "can_grant": can(request.user, "grants", "read", artifact),
-        "impact": impact,
-        "impact_reading": impact_reading(impact),
-        "impact_min_usage": settings.RECOMMENDATIONS_IMPACT_MIN_USAGE,
         "max_upload_bytes": max_upload_bytes(),
+        # what the engines add to the page (the recommender: the artifact's measured impact), see maestro.ui.panels
+        **panels.context("artifacts.detail", user=request.user, obj=artifact),
     }
 
 

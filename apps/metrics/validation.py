@@ -24,7 +24,6 @@ from apps.metrics.models import KEY_MAX_LENGTH, PARAM_VALUE_MAX_LENGTH, TAG_VALU
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_TAGS_PER_BATCH = 100
-MAX_BATCH_BODY_BYTES = 1024 * 1024
 # More errors than this in one batch are not worth listing; the first ones are enough to fix the client.
 MAX_REPORTED_ERRORS = 50
 

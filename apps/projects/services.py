@@ -14,7 +14,6 @@ import re
 from collections import Counter
 from datetime import date
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -29,6 +28,7 @@ from apps.audit.services import audit_bulk
 from apps.projects import scoring
 from apps.projects.choices import AttributeKind, ProjectStatus, SuccessScoreSource
 from apps.projects.models import MAX_PROJECT_ATTRIBUTES, Project, ProjectAttribute, ScoringSettings, TeamMember
+from apps.projects.signals import project_written
 from apps.tenants.quotas import quota_check
 from maestro.events import emit
 
@@ -175,17 +175,15 @@ def _save_project(project: Project, *, slug_generated: bool) -> Project:
 
 
 def _after_write(project: Project, *, previous_status: str | None) -> None:
-    """Keep the recommendation engine in step: re-embed a changed spec (queued, sent on commit) and record the actual
-    outcome on the project's predictions once it is completed (after commit). The engine's periodic reconciliation
-    repairs both if either is lost (e.g. Redis down). A project that has just become completed is announced
-    (``project.completed``, maestro.events)."""
-    from apps.recommendations.services import embedding_schedule_for_project, prediction_record_outcome
-
-    embedding_schedule_for_project(project.pk)
-    if project.status == ProjectStatus.COMPLETED:
-        transaction.on_commit(partial(prediction_record_outcome, project.pk))
-        if previous_status != ProjectStatus.COMPLETED:
-            emit("project.completed", payload={"project": _completed_payload(project)}, project_id=project.pk)
+    """Announce the write (``signals.project_written``) for the apps that keep derived state about projects: the
+    recommendation engine re-embeds a changed spec (queued, sent on commit) and records the actual outcome on the
+    project's predictions once it is completed (after commit); its periodic reconciliation repairs both if either is
+    lost (e.g. Redis down). An explicit event sent here, by the service, not a model save hook. A project that has
+    just become completed is announced (``project.completed``, maestro.events)."""
+    completed = project.status == ProjectStatus.COMPLETED
+    project_written.send(sender=Project, project_id=project.pk, completed=completed)
+    if completed and previous_status != ProjectStatus.COMPLETED:
+        emit("project.completed", payload={"project": _completed_payload(project)}, project_id=project.pk)
 
 
 def _completed_payload(project: Project) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from apps.projects import selectors, services
 from apps.projects.filtersets import ProjectFilterSet
 from apps.projects.forms import ProjectFilterForm, ProjectForm, TeamMemberForm
 from apps.projects.models import Project, TeamMember
-from apps.recommendations.views import prediction_for
 from maestro.api.pagination import CappedCountPaginator
+from maestro.ui import panels
 from maestro.ui.export import csv_response, wants_csv
 from maestro.ui.forms import call_service, wants_partial
 from maestro.ui.listing import page_of, sort_from
@@ -164,9 +164,11 @@ def project_detail(request, pk: int):
         "can_edit": can(request.user, "projects", "change", project),
         "can_delete": can(request.user, "projects", "delete", project),
         "can_grant": can(request.user, "grants", "read", project),
-        "prediction": prediction_for(request.user, project),
         "cost_unit": selectors.cost_unit,  # called by the template only when a cost is shown
         "can_predict": can(request.user, "models", "read"),
+        "prediction": None,
+        # what the engines add to the page (the recommender: its prediction vs the actual), see maestro.ui.panels
+        **panels.context("projects.detail", user=request.user, obj=project),
     }
     return render(request, "projects/detail.html", context)
 

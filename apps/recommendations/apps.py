@@ -10,8 +10,14 @@ class RecommendationsConfig(AppConfig):
         from django.conf import settings
         from django.core.exceptions import ImproperlyConfigured
 
+        from apps.projects.signals import project_written
+        from apps.recommendations import panels, receivers
         from apps.recommendations.ml import embeddings
+        from maestro.ui import panels as page_panels
 
+        project_written.connect(receivers.on_project_written, dispatch_uid="recommendations.on_project_written")
+        page_panels.register("projects.detail", panels.project_prediction)
+        page_panels.register("artifacts.detail", panels.artifact_impact)
         embeddings.set_threads(getattr(settings, "RECOMMENDATIONS_TORCH_THREADS", 1))
         try:
             embeddings.set_precision(getattr(settings, "RECOMMENDATIONS_EMBEDDING_PRECISION", "auto"))

@@ -23,6 +23,7 @@ from django.db.models import (
 from django.db.models.functions import Abs, Trunc
 from django.http import Http404
 
+from apps.access.selectors import can
 from apps.access.selectors import scope as access_scope
 from apps.artifacts.models import Artifact
 from apps.projects.choices import ProjectStatus
@@ -277,6 +278,19 @@ def training_run_list() -> QuerySet[TrainingRun]:
 
 def prediction_list() -> QuerySet[Prediction]:
     return Prediction.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+def prediction_latest_before_completion(*, user, project: Project) -> Prediction | None:
+    """The latest successful prediction made for ``project`` before it completed (the one its page compares with
+    the actual outcome); None when there is none or ``user`` may not read predictions (the "models" resource)."""
+    if not can(user, "models", "read"):
+        return None
+    return (
+        prediction_list()
+        .filter(project=project, status="ok", project_completed_before=False)
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def prediction_accuracy(*, bucket: str = "month") -> dict:

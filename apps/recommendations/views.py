@@ -1,6 +1,6 @@
 """Dashboard pages of the recommender: the what-if page (live prediction while a proposal is composed), the model
 registry (versions, CV metrics vs baseline, importances, training runs, retrain / promote / roll back) and the
-project pieces (similar projects, prediction vs actual)."""
+project pieces (similar projects; the prediction vs actual panel is in ``panels``)."""
 
 from __future__ import annotations
 
@@ -23,16 +23,11 @@ from apps.projects.models import Project
 from apps.projects.selectors import cost_unit, team_member_list
 from apps.projects.selectors import project_get as project_selector_get
 from apps.recommendations import selectors, services
-from apps.recommendations.api.serializers import RecommendationRequestSerializer
-
-# The API view's own translation of a validated request into a Proposal: the what-if page uses it so that the same
-# input gives the same prediction here and from POST /api/v1/recommendations.
-from apps.recommendations.api.views import _proposal as proposal_from_request
 from apps.recommendations.api.views import run_import
 from apps.recommendations.choices import ModelAction, ModelStatus
 from apps.recommendations.forms import MAX_MEMBERS, MemberRow, ModelActionForm, RetrainForm, WhatIfForm, member_rows
 from apps.recommendations.forms import request_body as what_if_request_body
-from apps.recommendations.ml import embeddings as emb
+from apps.recommendations.panels import interval_positions
 from apps.recommendations.services import importing
 from maestro.ui.charts import axis, chart
 from maestro.ui.export import csv_response, wants_csv
@@ -189,8 +184,9 @@ def _serializer_errors(errors: dict, form: WhatIfForm, rows: list[MemberRow]) ->
 @login_required
 @require_POST
 def what_if_predict(request):
-    """The prediction for the posted proposal (htmx partial): the same validation, Proposal and service as the API,
-    so the answer is the API's answer. Live updates while the lead edits are previews; only **Predict** (the form's
+    """The prediction for the posted proposal (htmx partial): the form becomes the API's request body and goes
+    through the same service as ``POST /api/v1/recommendations`` (``services.recommendation_for_request``), so the
+    answer is the API's answer. Live updates while the lead edits are previews; only **Predict** (the form's
     ``predict`` button) stores a Prediction, as every API call does."""
     require(request.user, "models", "read")
     form = WhatIfForm(request.POST, artifacts=_library(request.user))
@@ -201,18 +197,11 @@ def what_if_predict(request):
         context["errors"].append(f"At most {MAX_MEMBERS} team members.")
     elif form.is_valid():
         body = what_if_request_body(form, rows)
-        serializer = RecommendationRequestSerializer(data=body)
-        if serializer.is_valid():
-            proposal = proposal_from_request(request.user, serializer.validated_data)
-            if emb.is_blank(proposal.spec):
-                form.add_error("spec", "The spec must not be blank.")
-            else:
-                context["result"] = services.recommendation_create(
-                    user=request.user, proposal=proposal, request_data=body, store=store
-                )
-                context["request_body"] = body
-        else:
-            context["errors"] = _serializer_errors(serializer.errors, form, rows)
+        try:
+            context["result"] = services.recommendation_for_request(user=request.user, data=body, store=store)
+            context["request_body"] = body
+        except DRFValidationError as exc:
+            context["errors"] = _serializer_errors(exc.detail, form, rows)
     if context["result"] is not None:
         context.update(_result_charts(context["result"], _artifact_names(request.user)))
         context["warnings"] = _warnings(context["result"], rows)
@@ -304,27 +293,10 @@ def _result_charts(result: dict, artifact_names: dict[int, str]) -> dict:
     required = [roles.get(role, role) for role in suggested["constraints"].get("min_per_role", {})]
     return {
         "contribution_chart": contribution_chart,
-        "interval": _interval(success),
+        "interval": interval_positions(success),
         "suggested_team": team,
         "team_intervals_overlap": overlap,
         "required_roles": required,
-    }
-
-
-def _interval(prediction: dict, actual: float | None = None) -> dict | None:
-    """Positions (0–100 %) of an interval, its point and an optional actual on the 0–100 success scale."""
-    if prediction.get("predicted") is None:
-        return None
-
-    def clamp(value):
-        return None if value is None else max(0.0, min(100.0, float(value)))
-
-    low, high = clamp(prediction.get("lower")), clamp(prediction.get("upper"))
-    return {
-        "low": low,
-        "width": (high - low) if low is not None and high is not None else 0,
-        "point": clamp(prediction["predicted"]),
-        "actual": clamp(actual),
     }
 
 
@@ -529,27 +501,3 @@ def project_similar(request, pk: int):
         )
     return render(request, "recommendations/_similar.html", {"project": project, "similar": similar,
                                                               "blank_spec": vector is None})  # fmt: skip
-
-
-def prediction_for(user, project: Project) -> dict | None:
-    """The latest prediction made for ``project`` before it completed, with the actual outcome when known."""
-    if not can(user, "models", "read"):
-        return None
-    prediction = (
-        selectors.prediction_list()
-        .filter(project=project, status="ok", project_completed_before=False)
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    if prediction is None:
-        return None
-    interval = _interval(
-        {"predicted": prediction.predicted_success, "lower": prediction.lower, "upper": prediction.upper},
-        prediction.actual_success,
-    )
-    inside = error = None
-    if prediction.actual_success is not None:
-        error = prediction.actual_success - prediction.predicted_success
-        if prediction.lower is not None and prediction.upper is not None:
-            inside = prediction.lower <= prediction.actual_success <= prediction.upper
-    return {"prediction": prediction, "interval": interval, "inside": inside, "error": error}

@@ -69,9 +69,19 @@ def django_validation_to_drf(exc: DjangoValidationError) -> exceptions.Validatio
 
 
 class PayloadTooLarge(exceptions.APIException):
+    """A request body over its limit (``maestro.api.limits``): 413 ``too_large`` naming the limit. The one class for
+    every surface; the MLflow surface answers it in MLflow's shape. ``size`` is the body's size when known
+    (``at_least``: only that much was read)."""
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "too_large"
+
+    def __init__(self, detail=None, code=None, *, limit: int | None = None, size: int | None = None, at_least=False):
+        self.limit, self.size, self.at_least = limit, size, at_least
+        if detail is None and limit is not None:
+            detail = f"The request body exceeds the server's limit of {limit} bytes."
+        super().__init__(detail, code)
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -138,9 +148,7 @@ def is_database_unavailable(exc: BaseException) -> bool:
 def exception_handler(exc, context):
     # Django's own body limits (DATA_UPLOAD_MAX_MEMORY_SIZE, …) surface while DRF parses request.data.
     if isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge(
-            f"The request body exceeds the server's limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
-        )
+        exc = PayloadTooLarge(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = exceptions.ParseError(str(exc))
     if is_database_unavailable(exc):

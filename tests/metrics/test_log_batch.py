@@ -6,7 +6,8 @@ import math
 import pytest
 
 from apps.metrics.models import LatestMetric, MetricPoint, RunParam, RunTag
-from apps.metrics.validation import MAX_BATCH_BODY_BYTES
+from maestro.api.limits import MAX_BATCH_BODY_BYTES
+from maestro.observability.metrics import metric_batches_rejected
 from tests.metrics.factories import points
 
 pytestmark = pytest.mark.django_db
@@ -178,6 +179,10 @@ def test_numbers_beyond_float64_and_int64_are_400_naming_the_item(api_a, run_a, 
 
 
 def test_body_over_one_megabyte_is_413(api_a, run_a, tenant_a):
+    """The API's one PayloadTooLarge (maestro.api.limits): code too_large naming the batch limit, counted as a
+    too_large rejection (the metrics app's own class used to be counted as "other")."""
+    rejected = metric_batches_rejected.labels(reason="too_large")
+    before = rejected._value.get()
     filler = "x" * 5500
     payload = {"tags": [{"key": f"t{i}", "value": filler} for i in range(100)]}
     payload["params"] = [{"key": f"p{i}", "value": filler} for i in range(100)]
@@ -185,7 +190,9 @@ def test_body_over_one_megabyte_is_413(api_a, run_a, tenant_a):
     assert len(body) > MAX_BATCH_BODY_BYTES
     response = post_raw(api_a, run_a["id"], body)
     assert response.status_code == 413
-    assert response.json()["code"] == "payload_too_large"
+    assert response.json()["code"] == "too_large"
+    assert str(MAX_BATCH_BODY_BYTES) in response.json()["detail"]
+    assert rejected._value.get() == before + 1
     assert stored(tenant_a, run_a["id"])["tags"] == {}
 
 

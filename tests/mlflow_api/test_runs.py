@@ -9,6 +9,7 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.metrics.models import MetricPoint, Run, RunParam, RunTag
+from maestro.api.limits import MAX_BATCH_BODY_BYTES
 from maestro.observability.metrics import metric_batches_rejected, metric_points_ingested
 from tests.mlflow_api.conftest import error_of
 
@@ -139,10 +140,16 @@ def test_long_param_and_tag_values_are_truncated_as_mlflow_does(mlflow_a, tenant
 
 
 def test_body_over_one_megabyte_is_refused(mlflow_a):
+    """MLflow's answer (400, its message) to the API's one PayloadTooLarge, with the native log-batch's limit,
+    counted as a too_large rejection as on the native endpoint (it used to be counted as "validation")."""
+    rejected = metric_batches_rejected.labels(reason="too_large")
+    before = rejected._value.get()
     run_id = mlflow_a.run(mlflow_a.experiment("big"))["info"]["run_id"]
     body = json.dumps({"run_id": run_id, "tags": [{"key": "t", "value": "v" * 1_000_001}]})
     response = mlflow_a.api.post("/api/2.0/mlflow/runs/log-batch", body, content_type="application/json")
     assert "at most 1000000 bytes" in error_of(response, 400, "INVALID_PARAMETER_VALUE")
+    assert MAX_BATCH_BODY_BYTES == 1_000_000  # MLflow's MAX_BATCH_LOG_REQUEST_SIZE, for both surfaces
+    assert rejected._value.get() == before + 1
 
 
 def test_non_finite_values_round_trip_as_protobuf_json_strings(mlflow_a):

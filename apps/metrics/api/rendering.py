@@ -12,12 +12,12 @@ import json
 import numpy as np
 import orjson
 from django.http import HttpResponse
-from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
 from apps.metrics.selectors import SeriesHistory
-from apps.metrics.validation import MAX_BATCH_BODY_BYTES, float64_to_json, parse_json_float
+from apps.metrics.validation import float64_to_json, parse_json_float
+from maestro.api.limits import MAX_BATCH_BODY_BYTES, read_body
 from maestro.api.parsers import check_json
 
 
@@ -48,14 +48,9 @@ def json_response(payload: dict, status_code: int = 200) -> HttpResponse:
     )
 
 
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = f"The request body is larger than {MAX_BATCH_BODY_BYTES} bytes."
-    default_code = "payload_too_large"
-
-
 class BatchJSONParser(BaseParser):
-    """JSON that accepts the NaN/Infinity/-Infinity literals Python's json emits, refuses bodies over 1 MB (413),
+    """JSON that accepts the NaN/Infinity/-Infinity literals Python's json emits, refuses bodies over the batch limit
+    (``maestro.api.limits``: 413 ``too_large``),
     and marks float literals beyond float64 (``1e400``) so validation can name the item instead of storing inf.
 
     orjson parses well-formed standard JSON (2.5x faster than the stdlib on a 1000-point batch); it refuses the
@@ -65,13 +60,7 @@ class BatchJSONParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        request = (parser_context or {}).get("request")
-        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if declared and declared.isdecimal() and int(declared) > MAX_BATCH_BODY_BYTES:
-            raise PayloadTooLarge()
-        body = stream.read(MAX_BATCH_BODY_BYTES + 1) if stream is not None else b""
-        if len(body) > MAX_BATCH_BODY_BYTES:
-            raise PayloadTooLarge()
+        body = read_body(stream, limit=MAX_BATCH_BODY_BYTES, request=(parser_context or {}).get("request"))
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:

@@ -28,15 +28,11 @@ from apps.mlflow_api.protocol import (
     MlflowError,
     error_body,
 )
-from maestro.api.exceptions import StorageUnreachable, flatten_errors
+from maestro.api.exceptions import PayloadTooLarge, StorageUnreachable, flatten_errors
+from maestro.api.limits import MAX_BATCH_BODY_BYTES, general_body_limit, read_body  # noqa: F401 (LogBatchView's)
 from maestro.api.parsers import check_json
 from maestro.api.throttling import RateLimitUnavailable
 from maestro.storage import InvalidKey, StorageUnavailable
-
-# MLflow's limit on a log-batch body (MAX_BATCH_LOG_REQUEST_SIZE); other requests are small (tags, filters).
-MAX_BATCH_BODY_BYTES = 1_000_000
-MAX_BODY_BYTES = 2_000_000
-
 
 # In valid JSON, a NUL or a lone surrogate can only arrive as a \u escape (raw, they are not valid JSON or UTF-8).
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
@@ -46,7 +42,8 @@ class MlflowJSONParser(BaseParser):
     r"""Request bodies as MLflow's server reads them: JSON whatever the declared content type (an empty body is
     ``{}``; a JSON-encoded string holding JSON, as old clients send, is decoded twice). NaN/Infinity literals are
     accepted; numbers beyond float64 are kept as markers so validation can name them. Bodies over the view's
-    ``max_body_bytes`` are refused with MLflow's message.
+    ``max_body_bytes`` (log-batch: ``MAX_BATCH_BODY_BYTES``; others: the API's general limit) raise the API's one
+    ``PayloadTooLarge`` (``maestro.api.limits``), answered with MLflow's message.
 
     Strings PostgreSQL cannot store (NUL, lone surrogates — which could not even be rendered back in an error
     message) are refused naming their place, as Maestro's own parser does (``maestro.api.parsers.check_json``). That
@@ -56,14 +53,9 @@ class MlflowJSONParser(BaseParser):
     media_type = "*/*"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        view = (parser_context or {}).get("view")
-        limit = getattr(view, "max_body_bytes", MAX_BODY_BYTES)
-        body = stream.read(limit + 1) if stream is not None else b""
-        if len(body) > limit:
-            raise MlflowError(
-                f"Batched logging API requests must be at most {limit} bytes, got a request of size {len(body)}"
-                " or more."
-            )
+        context = parser_context or {}
+        limit = getattr(context.get("view"), "max_body_bytes", None) or general_body_limit()
+        body = read_body(stream, limit=limit, request=context.get("request"))
         if not body.strip():
             return {}
         try:
@@ -126,6 +118,11 @@ def _mlflow_error_for(exc) -> tuple[str, str, dict[str, str]] | None:
     """(error code, message, extra headers) for an exception raised while serving an MLflow endpoint."""
     if isinstance(exc, MlflowError):
         return exc.code, exc.message, {}
+    if isinstance(exc, RequestDataTooBig):  # Django's own check of the same general limit
+        exc = PayloadTooLarge(limit=general_body_limit())
+    if isinstance(exc, PayloadTooLarge):  # MLflow's server answers an oversized body 400 with this message
+        size = "" if exc.size is None else f", got a request of size {exc.size}{' or more' if exc.at_least else ''}"
+        return INVALID_PARAMETER_VALUE, f"Batched logging API requests must be at most {exc.limit} bytes{size}.", {}
     if isinstance(exc, SearchError):
         where = f" (at position {exc.position})" if exc.position is not None else ""
         field = {"filter": "filter", "page_token": "page_token", "max_results": "max_results"}.get(exc.field, exc.field)
@@ -160,7 +157,7 @@ def _mlflow_error_for(exc) -> tuple[str, str, dict[str, str]] | None:
         return PERMISSION_DENIED, str(getattr(exc, "detail", "") or exc) or "Permission denied.", {}
     if isinstance(exc, exceptions.MethodNotAllowed):
         return BAD_REQUEST, str(exc.detail), {}
-    if isinstance(exc, (exceptions.ParseError, exceptions.UnsupportedMediaType, RequestDataTooBig)):
+    if isinstance(exc, (exceptions.ParseError, exceptions.UnsupportedMediaType)):
         return INVALID_PARAMETER_VALUE, str(getattr(exc, "detail", exc)), {}
     return None
 
@@ -193,7 +190,7 @@ class MlflowView(APIView):
 
     schema = None
     parser_classes = [MlflowJSONParser]
-    max_body_bytes = MAX_BODY_BYTES
+    max_body_bytes: int | None = None  # the API's general limit (maestro.api.limits)
 
     def get_exception_handler(self):
         return mlflow_exception_handler

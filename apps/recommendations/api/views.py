@@ -18,14 +18,11 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.projects.models import Project
 from apps.recommendations import caches, selectors, services
 from apps.recommendations.api import serializers as s
 from apps.recommendations.choices import PredictionStatus
 from apps.recommendations.ml import embeddings as emb
 from apps.recommendations.ml.effects import OBSERVATIONAL
-from apps.recommendations.ml.features import LEVELS, ROLES, Member
-from apps.recommendations.ml.team import TeamConstraints
 from apps.recommendations.models import ArtifactImpact, ModelEvent, Prediction, SuccessModel, TrainingRun
 from apps.recommendations.services import importing
 from apps.recommendations.services.export import NotStored, training_data_export
@@ -118,61 +115,6 @@ RECOMMENDATION_RESPONSE = PolymorphicProxySerializer(
 )
 
 
-def _proposal(user, data: dict) -> services.Proposal:
-    project = None
-    defaults: dict = {}
-    if "project_id" in data:
-        project = selectors.project_get_visible(user=user, pk=data["project_id"])
-        inputs = _project_defaults(project)
-        defaults = inputs
-    c = data.get("constraints") or {}
-    constraints = TeamConstraints(
-        min_size=c.get("min_team_size", 1),
-        max_size=c.get("max_team_size", 8),
-        roles=tuple(r for r in ROLES if r in c["allowed_roles"]) if "allowed_roles" in c else ROLES,
-        levels=tuple(lv for lv in LEVELS if lv in c["allowed_levels"]) if "allowed_levels" in c else LEVELS,
-        max_per_role=dict(c.get("max_per_role", {})),
-        max_per_level=dict(c.get("max_per_level", {})),
-        min_per_role={role: n for role, n in c.get("min_per_role", {}).items() if n > 0},
-    )
-    members = (
-        [
-            Member(m["role"], m["experience_level"], m["years_experience"], m["contribution_hours"])
-            for m in data["team_members"]
-        ]
-        if "team_members" in data
-        else defaults.get("members", [])
-    )
-    return services.Proposal(
-        spec=data.get("spec", defaults.get("spec", "")),
-        problem_class=data.get("problem_class", defaults.get("problem_class")),
-        complexity=data.get("complexity_score", defaults.get("complexity")),
-        planned_duration_days=data.get("planned_duration_days", defaults.get("planned_duration_days")),
-        members=members,
-        artifact_ids=list(data.get("artifact_ids", defaults.get("artifact_ids", []))),
-        attributes=dict(data.get("attributes", defaults.get("attributes", {}))),
-        project=project,
-        constraints=constraints,
-        similar_k=data["similar_k"],
-        max_artifacts=data["max_artifacts"],
-    )
-
-
-def _project_defaults(project: Project) -> dict:
-    from apps.recommendations import dataset
-
-    inp = dataset.project_inputs([project.pk])[project.pk]
-    return {
-        "spec": project.spec,
-        "problem_class": project.problem_class,
-        "complexity": project.complexity_score,
-        "planned_duration_days": inp.planned_duration_days,
-        "members": list(inp.members),
-        "artifact_ids": [aid for aid, _ in inp.artifacts],
-        "attributes": dict(inp.attributes),
-    }
-
-
 class RecommendationView(APIView):
     """Predict success (with interval and confidence), duration and cost of a proposed project, and suggest
     artifacts and a team. Every call is stored as a Prediction."""
@@ -182,14 +124,9 @@ class RecommendationView(APIView):
 
     @extend_schema(request=s.RecommendationRequestSerializer, responses=RECOMMENDATION_RESPONSE)
     def post(self, request):
-        data = _validated(s.RecommendationRequestSerializer, request.data)
-        proposal = _proposal(request.user, data)
-        if emb.is_blank(proposal.spec):
-            raise ValidationError({"spec": "The project has no spec; send one."})
-        raw = request.data.dict() if hasattr(request.data, "dict") else request.data  # form posts: a QueryDict
         # Hot path: the service returns a JSON-ready body; re-rendering ~100 nested objects through DRF serializers
         # cost ~25 ms per request. Tests check the body against the documented serializers field by field.
-        return Response(services.recommendation_create(user=request.user, proposal=proposal, request_data=raw))
+        return Response(services.recommendation_for_request(user=request.user, data=request.data))
 
 
 class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -1,6 +1,6 @@
 """Every write of the recommendation engine (HackSoft-style services), grouped by noun.
 
-Entry points other apps call after their own writes commit:
+Entry points called after other apps' writes (``receivers`` subscribes them to the projects' events):
 
 * ``embedding_schedule_for_project(project_id)`` — after a project's spec may have changed;
 * ``prediction_record_outcome(project_id)`` — after a project is completed.
@@ -20,6 +20,7 @@ from apps.recommendations.services.predictions import (
     predictions_reconcile_outcomes,
     recommendation_create,
 )
+from apps.recommendations.services.proposals import proposal_build, recommendation_for_request
 from apps.recommendations.services.reconcile import reconcile
 from apps.recommendations.services.runs import run_dispatch, run_execute, run_request
 from apps.recommendations.services.training import model_promote, model_rollback, model_train, training_request
@@ -37,7 +38,9 @@ __all__ = [
     "prediction_record_outcome",
     "predictions_reconcile_outcomes",
     "projects_import",
+    "proposal_build",
     "recommendation_create",
+    "recommendation_for_request",
     "reconcile",
     "run_dispatch",
     "run_execute",

@@ -128,7 +128,7 @@ def embeddings_compute(
 
 
 def embedding_schedule_for_project(project_id: int) -> TrainingRun | None:
-    """Call after a project's spec may have changed (e.g. from the projects services, after the write).
+    """Call after a project's spec may have changed (``receivers``: on every project write, after the write).
 
     Does nothing when the stored embedding matches the spec. Otherwise queues a ``recompute_embeddings`` run that is
     sent to the ``ml`` queue when the caller's transaction commits; returns it (or the identical queued one).

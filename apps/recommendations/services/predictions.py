@@ -369,7 +369,7 @@ def _recommendation(*, user, proposal: Proposal, request_data: dict, store: bool
 def prediction_record_outcome(project_id: int) -> int:
     """Record the actual outcome on every open Prediction of a completed project; returns how many were updated.
 
-    Call it after a project is completed (the projects services do, after commit); reconciliation also calls it for
+    Call it after a project is completed (``receivers`` does, after commit); reconciliation also calls it for
     any completed project whose predictions still lack an actual, so nothing depends on that call alone."""
     row = (
         Project.objects.filter(pk=project_id, status=ProjectStatus.COMPLETED, success_score__isnull=False)

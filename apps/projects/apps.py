@@ -5,3 +5,9 @@ class ProjectsConfig(AppConfig):
     name = "apps.projects"
     label = "projects"
     verbose_name = "Projects"
+
+    def ready(self):
+        from apps.access.grant_targets import register_grant_target
+        from apps.projects.selectors import project_list
+
+        register_grant_target("project", plural="projects", visible_to=project_list)

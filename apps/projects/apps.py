@@ -8,6 +8,9 @@ class ProjectsConfig(AppConfig):
 
     def ready(self):
         from apps.access.grant_targets import register_grant_target
+        from apps.projects.models import Project
         from apps.projects.selectors import project_list
+        from apps.tenants.quotas import register_quota_measure
 
+        register_quota_measure("projects", "projects", Project.objects.count)
         register_grant_target("project", plural="projects", visible_to=project_list)

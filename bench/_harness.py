@@ -62,8 +62,8 @@ def throwaway_tenant():
     from django_tenants.utils import schema_context
 
     from apps.accounts.services import token_create
+    from apps.ops.services import tenant_provision
     from apps.tenants.models import Tenant
-    from apps.tenants.services import tenant_provision
 
     slug = f"benchruns{secrets.token_hex(3)}"
     progress(f"creating throwaway tenant {slug} (schema + migrations)")

@@ -97,8 +97,8 @@ def run(args) -> list[tuple[str, list[float]]]:
     from apps.access.selectors import level_for, scope
     from apps.access.services import _content_type, _permissions
     from apps.accounts.models import User
+    from apps.ops.services import tenant_provision
     from apps.projects.models import Project
-    from apps.tenants.services import tenant_provision
     from maestro.api import throttling
 
     progress("provisioning tenant 'benchaccess'")

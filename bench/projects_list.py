@@ -48,8 +48,8 @@ def ensure_tenant() -> str:
     """The benchmark tenant's host; created (schema + migrations) unless a kept one exists."""
     from _harness import lift_rate_limits
 
+    from apps.ops.services import tenant_provision
     from apps.tenants.models import Tenant
-    from apps.tenants.services import tenant_provision
 
     tenant = Tenant.objects.filter(schema_name=SLUG).first()
     if tenant is not None:

@@ -46,8 +46,8 @@ FILLER_PREFIX = "filler-"
 def ensure_tenant() -> str:
     from _harness import lift_rate_limits
 
+    from apps.ops.services import tenant_provision
     from apps.tenants.models import Tenant
-    from apps.tenants.services import tenant_provision
 
     tenant = Tenant.objects.filter(schema_name=SLUG).first()
     if tenant is not None:

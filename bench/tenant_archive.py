@@ -80,8 +80,8 @@ def _run(args, media: Path):
     from django_tenants.utils import schema_context
 
     from apps.metrics.models import Run
+    from apps.ops.services import tenant_provision
     from apps.projects.models import Project
-    from apps.tenants.services import tenant_provision
 
     call_command("migrate_schemas", interactive=False, verbosity=0)
     tenant_provision(slug="bench", name="Bench", admin_email="b@bench.test")

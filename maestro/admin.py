@@ -2,7 +2,7 @@
 
 ``ReadOnlyAdmin`` is for rows that only services write (so that every change is validated and audited): the admin may
 look but not add, change or delete. ``platform_admin_site`` is the operators' admin on the platform host (public
-schema); the tenants and ops apps register their models on it, ``maestro/urls_public.py`` serves it.
+schema); the ops and accounts apps register their models on it, ``maestro/urls_public.py`` serves it.
 """
 
 from django.contrib import admin

@@ -4,7 +4,7 @@ from django.urls import path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from apps.tenants.admin import platform_admin_site
+from maestro.admin import platform_admin_site
 
 # The schema and its docs page hold no tenant data, and no tenant's token can be verified here (tokens live in their
 # tenant's schema; this host serves the public one): they read no credentials, so a client that sends its token on

@@ -10,11 +10,10 @@ from django.views.decorators.http import require_POST
 from apps.access import policy, selectors, services
 from apps.access.declarations import access
 from apps.access.forms import LEVEL_CHOICES, GrantForm
+from apps.access.grant_targets import grant_target, grant_targets
 from apps.access.policy import CREATE, DELETE, READ
 from apps.access.selectors import can, require
 from apps.accounts.selectors import group_list, user_list
-from apps.artifacts.selectors import artifact_list
-from apps.projects.selectors import project_list
 from maestro.passwords import LockoutAwarePasswordChangeView
 from maestro.ui.forms import call_service
 
@@ -24,18 +23,17 @@ class PasswordChangeView(LockoutAwarePasswordChangeView):
 
 
 # ---------------------------------------------------------------------------------------------- grants
-GRANT_TARGETS = ("project", "artifact")
 CHOOSER_LIMIT = 20
 
 
 def _grant_target(request):
-    """The project or artifact named by ``?object_type=&object_id=``, looked up through its selector (so objects the
-    user cannot see are 404), or None when the query names none."""
-    kind, raw_id = request.GET.get("object_type", ""), request.GET.get("object_id", "")
-    if kind not in GRANT_TARGETS or not raw_id.isdecimal():
+    """The project or artifact named by ``?object_type=&object_id=``, looked up through its owner's selector (so
+    objects the user cannot see are 404), or None when the query names none (``grant_targets``: what may be named)."""
+    target = grant_target(request.GET.get("object_type", ""))
+    raw_id = request.GET.get("object_id", "")
+    if target is None or not raw_id.isdecimal():
         return None
-    queryset = project_list(user=request.user) if kind == "project" else artifact_list(user=request.user)
-    obj = queryset.filter(pk=int(raw_id)).first()
+    obj = target.visible_to(user=request.user).filter(pk=int(raw_id)).first()
     if obj is None:
         raise Http404("Not found.")
     return obj
@@ -56,13 +54,14 @@ def grants(request):
     obj = _grant_target(request)
     if obj is None:
         search = request.GET.get("q", "").strip()
-        found = {"projects": [], "artifacts": []}
+        found = {target.plural: [] for target in grant_targets()}
         if search:
-            found["projects"] = list(project_list(user=request.user).filter(name__icontains=search)[:CHOOSER_LIMIT])
-            found["artifacts"] = list(artifact_list(user=request.user).filter(name__icontains=search)[:CHOOSER_LIMIT])
+            for target in grant_targets():
+                matches = target.visible_to(user=request.user).filter(name__icontains=search)
+                found[target.plural] = list(matches[:CHOOSER_LIMIT])
         return render(request, "access/grants_chooser.html", {"search": search, "found": found, "section": "grants"})
     require(request.user, "grants", policy.READ, obj)
-    kind = "project" if obj._meta.model_name == "project" else "artifact"
+    kind = obj._meta.model_name  # the kind its app registered (grant_targets)
     form = _grant_form(request, request.POST or None)
     if request.method == "POST":
         require(request.user, "grants", policy.CREATE, obj)

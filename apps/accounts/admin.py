@@ -1,4 +1,5 @@
-"""The tenant admin (each tenant's own schema): users and API tokens.
+"""The tenant admin (each tenant's own schema): users and API tokens; and the operators' accounts on the platform
+admin (public schema), with Django's own user admin.
 
 The tenant admin site caps every page by the permission matrix (``apps.access.admin_site``); the users' page also
 applies the admin area's rules for what amounts to a role (``services.user_privileges_check``), so the Django admin is
@@ -13,6 +14,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.accounts import services
 from apps.accounts.models import ApiToken, User
+from apps.tenants.quotas import quota_usage
+from maestro.admin import platform_admin_site
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -33,8 +36,6 @@ class UserCreationForm(AdminUserCreationForm):
         model = User
 
     def clean(self):
-        from apps.tenants.quotas import quota_usage
-
         cleaned = super().clean()
         usage = quota_usage("users")
         if usage is not None and not usage.allows(1):
@@ -107,3 +108,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+platform_admin_site.register(User, BaseUserAdmin)

@@ -7,8 +7,12 @@ class ArtifactsConfig(AppConfig):
     verbose_name = "Artifact library"
 
     def ready(self):
-        from apps.artifacts.models import ArtifactBlob
-        from apps.tenants.quotas import register_storage_measure, sum_of
+        from apps.access.grant_targets import register_grant_target
+        from apps.artifacts.models import Artifact, ArtifactBlob
+        from apps.artifacts.selectors import artifact_list
+        from apps.tenants.quotas import register_quota_measure, sum_of
 
+        register_quota_measure("artifacts", "artifact library", Artifact.objects.count)  # inactive ones included
         # each stored content once (blobs are content-addressed), however many versions share it
-        register_storage_measure("artifact library", lambda: sum_of(ArtifactBlob.objects.all()))
+        register_quota_measure("storage", "artifact library", lambda: sum_of(ArtifactBlob.objects.all()))
+        register_grant_target("artifact", plural="artifacts", visible_to=artifact_list)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django import forms
 
 from apps.artifacts.choices import ArtifactType
-from apps.projects.forms import TagsField
+from apps.projects.services import normalize_tags
+from maestro.ui.forms import TagsField
 
 ANY = [("", "Any")]
 SORTS = [("impact", "Impact"), ("usage", "Usage"), ("name", "Name"), ("created", "Newest")]
@@ -34,7 +35,7 @@ class ArtifactForm(forms.Form):
     name = forms.CharField(max_length=200)
     type = forms.ChoiceField(choices=ArtifactType.choices)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}))
-    tags = TagsField(required=False, help_text="Comma-separated, e.g. nlp, retail.")
+    tags = TagsField(normalise=normalize_tags, required=False, help_text="Comma-separated, e.g. nlp, retail.")
     is_active = forms.BooleanField(
         required=False, initial=True, label="Active", help_text="Inactive artifacts cannot be newly used."
     )

@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class OpsConfig(AppConfig):
-    """Operations: tenant export/import/deletion, privacy requests, and the Celery task metrics wiring."""
+    """Operations: tenant provisioning (with its first owner), export/import/deletion and their platform admin,
+    privacy requests, and the Celery task metrics wiring."""
 
     name = "apps.ops"
     label = "ops"

@@ -1,8 +1,11 @@
-"""Tenant operations: export, import (restore into a new tenant) and deletion."""
+"""Tenant operations: provisioning (a tenant with its first owner), export, import (restore into a new tenant) and
+deletion. They span the tenants app (schemas, domains) and the apps inside a tenant's schema (its users, its data),
+so they live here, above both."""
 
 from __future__ import annotations
 
 import logging
+import secrets
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +19,7 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 from django_tenants.utils import schema_context
 
+from apps.accounts.services import user_create
 from apps.ops.archive import (
     FORMAT_VERSION,
     ArchiveError,
@@ -31,6 +35,7 @@ from apps.ops.archive import (
 from apps.ops.models import TenantExport
 from apps.tenants.models import Domain, Tenant
 from apps.tenants.services import (
+    tenant_create,
     tenant_set_active,
     tenant_validate_domain,
     tenant_validate_schema_owner,
@@ -39,6 +44,56 @@ from apps.tenants.services import (
 from maestro.storage import tenant_storage
 
 logger = logging.getLogger("maestro.ops")
+
+
+def generate_password() -> str:
+    """A random password for a generated account (printed once, never stored in clear)."""
+    return secrets.token_urlsafe(15)
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    tenant: Tenant
+    domain: Domain
+    admin_username: str
+    admin_email: str
+    password: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.domain.domain}:{settings.MAESTRO_BASE_PORT}/"
+
+
+def tenant_provision(
+    *,
+    slug: str,
+    name: str,
+    admin_email: str,
+    domain: str | None = None,
+    admin_username: str = "admin",
+    password: str | None = None,
+) -> ProvisionResult:
+    """Create a tenant: its schema (migrated), its primary domain and its first admin (role owner).
+
+    Everything is validated first and happens in one transaction: an invalid slug, a taken domain or a bad admin
+    e-mail creates nothing — no row, no schema.
+    """
+    password = password or generate_password()
+    with transaction.atomic():
+        tenant, primary = tenant_create(slug=slug, name=name, domain=domain)
+        with schema_context(tenant.schema_name):
+            user_create(
+                username=admin_username,
+                email=admin_email,
+                password=password,
+                role="owner",
+                is_staff=True,
+                is_superuser=True,
+                validate_password=False,
+            )
+    return ProvisionResult(
+        tenant=tenant, domain=primary, admin_username=admin_username, admin_email=admin_email, password=password
+    )
 
 
 def default_export_path(schema_name: str) -> Path:

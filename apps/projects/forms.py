@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from apps.projects.choices import AttributeKind, ExperienceLevel, MemberRole, ProblemClass, ProjectStatus, Visibility
 from apps.projects.models import Project, ProjectAttribute
 from apps.projects.services import normalize_tags
-from maestro.ui.forms import DateInput
+from maestro.ui.forms import DateInput, TagsField
 
 ANY = [("", "Any")]
 
@@ -23,21 +23,6 @@ class UserChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         full = obj.get_full_name()
         return f"{full} ({obj.username})" if full else obj.username
-
-
-class TagsField(forms.CharField):
-    """Comma-separated tags → a normalised list (trimmed, lower-cased, de-duplicated)."""
-
-    def prepare_value(self, value):
-        return ", ".join(value) if isinstance(value, (list, tuple)) else value
-
-    def to_python(self, value):
-        text = super().to_python(value) or ""
-        tags = [part for part in (item.strip() for item in text.split(",")) if part]
-        try:
-            return normalize_tags(tags)
-        except forms.ValidationError as exc:
-            raise forms.ValidationError(exc.messages) from None
 
 
 class ProjectForm(forms.Form):
@@ -58,7 +43,7 @@ class ProjectForm(forms.Form):
     owner = UserChoiceField(queryset=_users(), required=False, empty_label="(nobody)")
     start_date = forms.DateField(required=False, widget=DateInput())
     target_end_date = forms.DateField(required=False, widget=DateInput())
-    tags = TagsField(required=False, help_text="Comma-separated, e.g. tabular, retail.")
+    tags = TagsField(normalise=normalize_tags, required=False, help_text="Comma-separated, e.g. tabular, retail.")
     model_performance = forms.FloatField(
         required=False, min_value=0, max_value=1, help_text="Primary model metric, normalised to 0–1."
     )

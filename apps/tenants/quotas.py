@@ -5,13 +5,19 @@ insert. It locks the tenant row (``SELECT … FOR UPDATE``), so two concurrent c
 free place, and raises ``QuotaExceeded`` — a 403 in the shared error shape with code ``quota_exceeded`` and a
 message naming the limit, the usage and who can raise it.
 
-What counts:
+What counts is what the apps owning the counted rows register (``register_quota_measure``, from their
+``AppConfig.ready``), so this base module imports none of them:
 
-* ``users`` — active users of the tenant (service accounts included; deactivated and erased users do not count);
-* ``projects`` — all projects; ``artifacts`` — all artifacts (inactive ones included);
-* ``storage`` — bytes of stored files, against ``max_storage_mb`` × 1 MiB: what every registered storage measure
-  counts (``register_storage_measure``; the artifact library's blobs, each once, and MLflow artifact files register
-  theirs at start-up, so this base module imports neither); ``adding`` is the size in bytes of the new content.
+* ``users`` — active users of the tenant (service accounts included; deactivated and erased users do not count),
+  registered by ``apps.accounts``;
+* ``projects`` — all projects (``apps.projects``); ``artifacts`` — all artifacts, inactive ones included
+  (``apps.artifacts``);
+* ``storage`` — bytes of stored files, against ``max_storage_mb`` × 1 MiB: the sum of every registered storage
+  measure (the artifact library's blobs, each once, and MLflow artifact files); ``adding`` is the size in bytes of
+  the new content.
+
+The measures run inside ``quota_check`` after the tenant row is locked, as the counts always did. A resource no app
+counts is a configuration error (``ImproperlyConfigured``), never an unlimited quota.
 
 In the platform schema (operators) there are no limits.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.models import Sum
 from django_tenants.utils import get_public_schema_name, schema_context
@@ -32,31 +39,30 @@ from maestro.observability.metrics import record_quota_refusal
 MIB = 1024 * 1024
 
 
-def _count_users() -> int:
-    from apps.accounts.models import User
-
-    return User.objects.filter(is_active=True).count()
-
-
-def _count_projects() -> int:
-    from apps.projects.models import Project
-
-    return Project.objects.count()
+@dataclass(frozen=True)
+class _Resource:
+    field: str
+    noun: str
+    unit: int = 1  # limit field value × unit = limit in counted units
 
 
-def _count_artifacts() -> int:
-    from apps.artifacts.models import Artifact
+RESOURCES: dict[str, _Resource] = {
+    "users": _Resource("max_users", "active users"),
+    "projects": _Resource("max_projects", "projects"),
+    "artifacts": _Resource("max_artifacts", "artifacts"),
+    "storage": _Resource("max_storage_mb", "MB of stored files", unit=MIB),
+}
 
-    return Artifact.objects.count()
+_MEASURES: dict[str, dict[str, Callable[[], int]]] = {resource: {} for resource in RESOURCES}
 
 
-_STORAGE_MEASURES: dict[str, Callable[[], int]] = {}
-
-
-def register_storage_measure(name: str, measure: Callable[[], int]) -> None:
-    """Count ``measure()`` (bytes of files one app keeps in the tenant's storage, in the current schema) into the
-    ``storage`` quota. Apps call it from ``AppConfig.ready``; registering a name again replaces it."""
-    _STORAGE_MEASURES[name] = measure
+def register_quota_measure(resource: str, name: str, measure: Callable[[], int]) -> None:
+    """Count ``measure()`` (run in the tenant's schema: a number of rows, or bytes of files for ``storage``) into
+    ``resource``'s usage; a resource's usage is the sum of its measures. Apps call it from ``AppConfig.ready``;
+    registering a name again replaces it."""
+    if resource not in RESOURCES:
+        raise ValueError(f"Unknown quota resource {resource!r}; use one of {', '.join(RESOURCES)}.")
+    _MEASURES[resource][name] = measure
 
 
 def sum_of(queryset, field: str = "size") -> int:
@@ -64,24 +70,11 @@ def sum_of(queryset, field: str = "size") -> int:
     return queryset.aggregate(total=Sum(field))["total"] or 0
 
 
-def _storage_bytes() -> int:
-    return sum(measure() for measure in _STORAGE_MEASURES.values())
-
-
-@dataclass(frozen=True)
-class _Resource:
-    field: str
-    noun: str
-    measure: Callable[[], int]
-    unit: int = 1  # limit field value × unit = limit in counted units
-
-
-RESOURCES: dict[str, _Resource] = {
-    "users": _Resource("max_users", "active users", _count_users),
-    "projects": _Resource("max_projects", "projects", _count_projects),
-    "artifacts": _Resource("max_artifacts", "artifacts", _count_artifacts),
-    "storage": _Resource("max_storage_mb", "MB of stored files", _storage_bytes, unit=MIB),
-}
+def _measure(resource: str) -> int:
+    measures = _MEASURES[resource]
+    if not measures:
+        raise ImproperlyConfigured(f"No app counts the quota resource {resource!r} (register_quota_measure).")
+    return sum(measure() for measure in measures.values())
 
 
 @dataclass(frozen=True)
@@ -140,7 +133,7 @@ def quota_usage(resource: str, *, tenant: Tenant | None = None) -> QuotaUsage | 
     if tenant is None:
         return None
     with schema_context(tenant.schema_name):
-        used = spec.measure()
+        used = _measure(resource)
     return QuotaUsage(resource=resource, limit=getattr(tenant, spec.field) * spec.unit, used=used)
 
 
@@ -160,7 +153,7 @@ def quota_check(resource: str, *, adding: int = 1) -> QuotaUsage | None:
     tenant = _current_tenant(lock=True)
     if tenant is None:
         return None
-    usage = QuotaUsage(resource=resource, limit=getattr(tenant, spec.field) * spec.unit, used=spec.measure())
+    usage = QuotaUsage(resource=resource, limit=getattr(tenant, spec.field) * spec.unit, used=_measure(resource))
     if not usage.allows(adding):
         record_quota_refusal(resource)
         raise QuotaExceeded(usage, adding)

@@ -1,15 +1,17 @@
-"""Writes on tenants: provisioning (schema + domain + first admin), suspension."""
+"""Writes on tenants: creation (schema + primary domain), suspension, renaming.
+
+A tenant is provisioned with its first owner by ``apps.ops.services.tenant_provision``, which calls ``tenant_create``
+and the accounts service in one transaction: this base app knows no higher app, users included.
+"""
 
 from __future__ import annotations
 
 import re
-import secrets
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import get_public_schema_name
 
 from apps.tenants.models import Domain, Tenant
 
@@ -68,64 +70,22 @@ def tenant_validate_domain(domain: str) -> None:
         raise ValidationError({"domain": f"The domain '{domain}' is already in use."})
 
 
-def generate_password() -> str:
-    """A random password for a generated account (printed once, never stored in clear)."""
-    return secrets.token_urlsafe(15)
+def tenant_create(*, slug: str, name: str, domain: str | None = None) -> tuple[Tenant, Domain]:
+    """Create a tenant: its schema (migrated) and its primary domain (default ``<slug>.<tenant domain suffix>``).
 
-
-@dataclass(frozen=True)
-class ProvisionResult:
-    tenant: Tenant
-    domain: Domain
-    admin_username: str
-    admin_email: str
-    password: str
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.domain.domain}:{settings.MAESTRO_BASE_PORT}/"
-
-
-def tenant_provision(
-    *,
-    slug: str,
-    name: str,
-    admin_email: str,
-    domain: str | None = None,
-    admin_username: str = "admin",
-    password: str | None = None,
-) -> ProvisionResult:
-    """Create a tenant: its schema (migrated), its primary domain and its first admin (role owner).
-
-    Everything is validated first and happens in one transaction: an invalid slug, a taken domain or a bad admin
-    e-mail creates nothing — no row, no schema.
-    """
-    from apps.accounts.services import user_create
-
+    Everything is validated first and happens in one transaction: an invalid slug or name, or a taken domain, creates
+    nothing — no row, no schema. The caller's transaction, when there is one, holds it (``tenant_provision`` adds the
+    first owner in the same one)."""
     domain = domain or f"{slug}.{settings.MAESTRO_TENANT_DOMAIN_SUFFIX}"
     tenant_validate_slug(slug)
     tenant_validate_domain(domain)
     if not name or not name.strip():
         raise ValidationError({"name": "A tenant needs a name."})
-    password = password or generate_password()
-
     with transaction.atomic():
         tenant = Tenant(schema_name=slug, name=name.strip())
         tenant.save(verbosity=0)
         primary = Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
-        with schema_context(slug):
-            user_create(
-                username=admin_username,
-                email=admin_email,
-                password=password,
-                role="owner",
-                is_staff=True,
-                is_superuser=True,
-                validate_password=False,
-            )
-    return ProvisionResult(
-        tenant=tenant, domain=primary, admin_username=admin_username, admin_email=admin_email, password=password
-    )
+    return tenant, primary
 
 
 def tenant_set_active(*, tenant: Tenant, active: bool, reason: str = "") -> Tenant:

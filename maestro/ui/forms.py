@@ -13,6 +13,29 @@ from rest_framework.exceptions import APIException
 T = TypeVar("T")
 
 
+class TagsField(forms.CharField):
+    """Comma-separated tags → the list ``normalise`` makes of the non-empty, trimmed parts.
+
+    The rules for a valid tag belong to the app whose service stores the tags (projects' ``normalize_tags``, which
+    the artifact library shares), so the form takes them as ``normalise``: a list of strings in, the stored list out,
+    ``ValidationError`` for a bad tag."""
+
+    def __init__(self, *, normalise: Callable[[list[str]], list[str]], **kwargs: Any):
+        self.normalise = normalise
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, (list, tuple)) else value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        tags = [part for part in (item.strip() for item in text.split(",")) if part]
+        try:
+            return self.normalise(tags)
+        except forms.ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+
+
 class DateInput(forms.DateInput):
     input_type = "date"
 

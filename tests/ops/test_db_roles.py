@@ -17,9 +17,8 @@ from apps.audit.chain import audit_chain_verify, audit_seal
 from apps.audit.models import AuditEvent, AuditEventDetail, AuditIdentity
 from apps.audit.services import audit_person_erase, audit_security_event
 from apps.ops.db_roles import runtime_role_grant
-from apps.ops.services import tenant_delete
+from apps.ops.services import tenant_delete, tenant_provision
 from apps.tenants.models import Tenant
-from apps.tenants.services import tenant_provision
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
-from apps.artifacts.api.serializers import ArtifactUsageSerializer
+from apps.artifacts.serializers import ArtifactUsageSerializer
 from apps.artifacts.services import artifact_usage_create
 from apps.projects import selectors
 from apps.projects.api.serializers import ProjectSerializer, TeamMemberSerializer

@@ -8,8 +8,8 @@ from django.test import Client
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
+from apps.ops.services import tenant_provision
 from apps.tenants.models import Tenant
-from apps.tenants.services import tenant_provision
 
 
 @dataclass

@@ -4,6 +4,7 @@ from django.core.management import call_command
 from django_tenants.utils import schema_context, schema_exists
 
 from apps.accounts.services import user_create
+from apps.ops.management.commands import ensure_demo
 from apps.tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
@@ -77,8 +78,6 @@ def test_tenant_admin_is_separate_from_the_platform_admin(tenant_a):
 
 
 def test_ensure_demo_creates_once_and_prints_working_credentials(capsys, tmp_path, monkeypatch):
-    from apps.tenants.management.commands import ensure_demo
-
     monkeypatch.setattr(ensure_demo, "CREDENTIALS_FILE", tmp_path / "creds.txt")
     call_command("ensure_demo", "--slug", "demo-test")
     first = capsys.readouterr().out

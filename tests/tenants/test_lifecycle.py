@@ -21,8 +21,8 @@ from django_tenants.utils import schema_context, schema_exists
 
 from apps.accounts.services import user_create
 from apps.ops.models import TenantExport
+from apps.ops.services import tenant_provision
 from apps.tenants.models import Domain, Tenant
-from apps.tenants.services import tenant_provision
 
 pytestmark = pytest.mark.django_db
 

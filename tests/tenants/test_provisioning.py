@@ -5,8 +5,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
+from apps.ops.services import tenant_provision
 from apps.tenants.models import Domain, Tenant
-from apps.tenants.services import tenant_provision, tenant_set_active
+from apps.tenants.services import tenant_set_active
 
 pytestmark = pytest.mark.django_db
 

@@ -3,12 +3,14 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django_tenants.utils import schema_context
 
 from apps.accounts.services import user_create
 from apps.artifacts.models import Artifact, ArtifactBlob
 from apps.projects.models import Project
+from apps.tenants import quotas
 from apps.tenants.models import Tenant
 from apps.tenants.quotas import MIB, QuotaExceeded, quota_check, quota_usage
 from maestro.api.exceptions import exception_handler
@@ -109,3 +111,12 @@ def test_usage_is_per_tenant_and_the_platform_has_no_limits(tenant_a, tenant_b):
         assert quota_check("users") is None and quota_usage("users") is None
     with pytest.raises(ValueError, match="Unknown quota resource 'gpus'"):
         quota_check("gpus")
+
+
+def test_a_resource_no_app_counts_is_a_configuration_error_not_unlimited(tenant_b, monkeypatch):
+    """The counts come from the owning apps (register_quota_measure in their ready()); a missing one must not
+    turn the limit off."""
+    assert all(quotas._MEASURES[resource] for resource in quotas.RESOURCES)
+    monkeypatch.setitem(quotas._MEASURES, "projects", {})
+    with tenant_b.context(), transaction.atomic(), pytest.raises(ImproperlyConfigured, match="'projects'"):
+        quota_check("projects")

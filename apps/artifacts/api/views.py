@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from apps.artifacts import bundles, selectors, services
 from apps.artifacts.api.serializers import (
     ArtifactSerializer,
-    ArtifactUsageSerializer,
     ArtifactUsageUpdateSerializer,
     ArtifactVersionCreateSerializer,
     ArtifactVersionSerializer,
@@ -19,6 +18,7 @@ from apps.artifacts.api.serializers import (
 )
 from apps.artifacts.filtersets import ArtifactFilterSet, ArtifactUsageFilterSet, ArtifactVersionFilterSet
 from apps.artifacts.models import Artifact, ArtifactUsage, ArtifactVersion
+from apps.artifacts.serializers import ArtifactUsageSerializer
 from apps.artifacts.uploads import HashingUploadHandler, UploadTooLarge, max_upload_bytes
 from apps.projects.selectors import project_list
 from maestro.api.exceptions import error_response, storage_error

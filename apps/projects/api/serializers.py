@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
 from apps.accounts.models import User
-from apps.artifacts.api.serializers import ArtifactUsageSerializer
 from apps.artifacts.selectors import ARTIFACT_USAGE_ROW
+from apps.artifacts.serializers import ArtifactUsageSerializer
 from apps.projects.models import Project, ProjectAttribute, ScoringSettings, TeamMember
 from apps.projects.selectors import TEAM_MEMBER_ROW
 from maestro.api.representation import as_decimal, as_float, iso_date, iso_datetime, resolve_row

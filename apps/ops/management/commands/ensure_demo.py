@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
+from apps.ops.services import tenant_provision
 from apps.tenants.models import Tenant
-from apps.tenants.services import tenant_provision
 
 CREDENTIALS_FILE = Path(settings.BASE_DIR) / ".local" / "demo-credentials.txt"
 

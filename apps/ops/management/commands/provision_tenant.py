@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.tenants.services import tenant_provision
+from apps.ops.services import tenant_provision
 
 
 class Command(BaseCommand):

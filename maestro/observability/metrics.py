@@ -1,6 +1,6 @@
 """Maestro's Prometheus metrics (what ``/metrics`` exposes): the single place where their names, label sets and
 meaning are defined. Not to be confused with the experiment metrics runs log (``apps.metrics``) or a project's
-delivery metrics (``apps.integrations.metrics``); the ``maestro_metric_*`` series below are about the former.
+delivery metrics (``apps.integrations.metrics``); the maestro_metric_* series below are about the former.
 
 Call the ``record_*`` / ``set_*`` helpers from services and tasks; never create metrics elsewhere.
 

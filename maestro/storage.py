@@ -42,7 +42,8 @@ API (the registry and artifact-library code call only this):
   - ``presigned_multipart`` (True on S3) and ``multipart_create(key, parts) -> Multipart(upload_id, urls)``,
     ``multipart_complete(key, upload_id, [(part_number, etag)], max_bytes=None) -> size``,
     ``multipart_abort(key, upload_id)``: S3 multipart uploads whose parts the client PUTs straight to the store
-    with presigned URLs (as ``mlflow server`` does); ``UploadNotFound`` for an unknown or finished upload id;
+    with presigned URLs (as ``mlflow server`` does); ``UploadNotFound`` for an unknown or finished upload id (on
+    the filesystem, which starts none, for every id: one begun on S3 before a switch to the filesystem);
     ``TooLarge`` (upload aborted, the old file kept) when the parts add up to more than ``max_bytes``.
 
 * ``default_storage`` (``STORAGES["default"]`` = ``CurrentTenantStorage``) resolves the current tenant on every call,
@@ -313,15 +314,19 @@ class TenantStorage(Storage):
         return clean_key(filename)
 
     def multipart_create(self, key: str, parts: int, *, content_type: str = "", expires: int = 3600) -> Multipart:
+        """Only where ``presigned_multipart`` is True: callers check it first (MLflow's client is told by
+        ``server-info`` and falls back to plain uploads, as against ``mlflow server`` on a local directory)."""
         raise NotImplementedError("Presigned multipart uploads need an S3 storage.")
 
     def multipart_complete(
         self, key: str, upload_id: str, parts: list[tuple[int, str]], *, max_bytes: int | None = None
     ) -> int:
-        raise NotImplementedError("Presigned multipart uploads need an S3 storage.")
+        # A store without presigned uploads has none in progress: an id it is asked about was started on another
+        # store (an S3 bucket the operator has since switched away from), so it is unknown here.
+        raise UploadNotFound(upload_id)
 
     def multipart_abort(self, key: str, upload_id: str) -> None:
-        raise NotImplementedError("Presigned multipart uploads need an S3 storage.")
+        raise UploadNotFound(upload_id)
 
 
 class FileSystemTenantStorage(TenantStorage):

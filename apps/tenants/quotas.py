@@ -139,8 +139,11 @@ def quota_usage(resource: str, *, tenant: Tenant | None = None) -> QuotaUsage | 
     tenant = tenant or _current_tenant(lock=False)
     if tenant is None:
         return None
-    with schema_context(tenant.schema_name):
-        used = spec.measure()
+    if tenant.schema_name == connection.schema_name:
+        used = spec.measure()  # entering the schema it is in would re-send SET search_path, before and after
+    else:
+        with schema_context(tenant.schema_name):
+            used = spec.measure()
     return QuotaUsage(resource=resource, limit=getattr(tenant, spec.field) * spec.unit, used=used)
 
 

@@ -17,9 +17,9 @@ Configuration (settings, read from the environment by ``maestro/settings/base.py
 * ``MAESTRO_STORAGE_REGION``; credentials come from boto3's own environment variables (``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY``) or an instance role — never from settings files.
 * ``MAESTRO_STORAGE_PART_BYTES`` — part size of streamed uploads to S3 (default 8 MiB, at least S3's 5 MiB), and
-  ``MAESTRO_STORAGE_UPLOAD_CONCURRENCY`` — parts sent at once (default 1). Memory per upload grows with it (each
-  sending thread holds its part and boto3's copies: +23 MiB measured at 1, +126 MiB at 4 for 8 MiB parts), so
-  raise it only where a store takes parallel parts faster than one stream.
+  ``MAESTRO_STORAGE_UPLOAD_CONCURRENCY`` — parts sent at once (default 1) while the next one is read. An upload
+  holds that many part buffers plus one, whatever the file's size (``save_stream``), so raise it only where a store
+  takes parallel parts faster than one stream.
 
 Layout: a tenant's files live under its schema name — ``<MEDIA_ROOT>/<schema>/<key>`` or
 ``s3://<bucket>/<prefix>/<schema>/<key>``. The filesystem layout is the one django-tenants' storage used before this

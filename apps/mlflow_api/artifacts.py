@@ -32,6 +32,7 @@ from typing import IO
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from apps.access.selectors import require
@@ -106,19 +107,25 @@ def artifact_target(*, user: User, path: str | None, action: str) -> Target:
     return Target(project, root, "/".join(segments))
 
 
-def _file_target(target: Target) -> None:
-    """An upload must name a file inside its root, where no file stands in for a directory and no directory is."""
+def _file_target(target: Target) -> int:
+    """An upload must name a file inside its root, where no file stands in for a directory and no directory is;
+    the size of the file it replaces (0 if none). One query answers all three (an upload's fixed cost is mostly
+    round trips to the database)."""
     if target.path == target.root.path:
         raise MlflowError(f"Invalid path: '{target.path}' is the artifact root, a directory; name a file inside it.")
-    parents = []
     parts = target.relative.split("/")
-    for depth in range(1, len(parts)):
-        parents.append(f"{target.root.path}/{'/'.join(parts[:depth])}")
-    clash = ArtifactFile.objects.filter(path__in=parents).values_list("path", flat=True).first()
+    parents = [f"{target.root.path}/{'/'.join(parts[:depth])}" for depth in range(1, len(parts))]
+    rows = dict(
+        ArtifactFile.objects.filter(Q(path__in=[*parents, target.path]) | Q(path__startswith=target.path + "/"))
+        .order_by(Length("path"))  # the parents and the path itself before any file below it: all of them, and one
+        .values_list("path", "size")[: len(parents) + 2]
+    )
+    clash = next((parent for parent in parents if parent in rows), None)
     if clash:
         raise MlflowError(f"Invalid path: '{clash}' is a file, so it cannot hold '{target.path}'.")
-    if ArtifactFile.objects.filter(path__startswith=target.path + "/").exists():
+    if any(path.startswith(target.path + "/") for path in rows):
         raise MlflowError(f"Invalid path: '{target.path}' is a directory of artifacts, not a file.")
+    return rows.get(target.path, 0)
 
 
 def _room(old_size: int) -> tuple[int, object | None]:
@@ -148,17 +155,16 @@ def _content_type(path: str) -> str:
 
 
 def _record(*, target: Target, user: User, size: int, sha256: str, content_type: str) -> ArtifactFile:
-    with transaction.atomic():
-        file, _ = ArtifactFile.objects.update_or_create(
-            path=target.path,
-            defaults={
-                "project": target.project,
-                "size": size,
-                "sha256": sha256,
-                "content_type": content_type,
-                "uploaded_by": user if getattr(user, "pk", None) else None,
-            },
-        )
+    file, _ = ArtifactFile.objects.update_or_create(  # atomic itself (row lock, audit event): no outer savepoint
+        path=target.path,
+        defaults={
+            "project": target.project,
+            "size": size,
+            "sha256": sha256,
+            "content_type": content_type,
+            "uploaded_by": user if getattr(user, "pk", None) else None,
+        },
+    )
     return file
 
 
@@ -169,9 +175,7 @@ def artifact_upload(*, user: User, target: Target, stream: IO[bytes], length: in
     """Store the request body ``stream`` (``length`` bytes when declared) as the file at ``target``, replacing one
     that is there. Refused before anything is read when the declared length is over the limits; stopped as soon as
     the streamed bytes are. Nothing is stored when it is refused or fails."""
-    _file_target(target)
-    old_size = ArtifactFile.objects.filter(path=target.path).values_list("size", flat=True).first() or 0
-    max_bytes, usage = _room(old_size)
+    max_bytes, usage = _room(_file_target(target))
     _refuse_over(length, max_bytes, usage)
     kind = _content_type(target.path)
     try:
@@ -194,10 +198,7 @@ def artifact_upload_start(
     if parts is None or not 1 <= parts <= MAX_PARTS:
         raise MlflowError(f"Invalid value {parts} for parameter 'num_parts' supplied: it must be 1 to {MAX_PARTS}.")
     file_target = _child(target, filename)
-    _file_target(file_target)
-    max_bytes, usage = _room(
-        ArtifactFile.objects.filter(path=file_target.path).values_list("size", flat=True).first() or 0
-    )
+    max_bytes, usage = _room(_file_target(file_target))
     if max_bytes <= 0 and usage is not None:
         quota_check("storage", adding=1)
     started = storage.multipart_create(file_target.key, parts, content_type=_content_type(file_target.path))

@@ -132,8 +132,11 @@ def quota_usage(resource: str, *, tenant: Tenant | None = None) -> QuotaUsage | 
     tenant = tenant or _current_tenant(lock=False)
     if tenant is None:
         return None
-    with schema_context(tenant.schema_name):
-        used = _measure(resource)
+    if tenant.schema_name == connection.schema_name:
+        used = _measure(resource)  # entering the schema it is in would re-send SET search_path, before and after
+    else:
+        with schema_context(tenant.schema_name):
+            used = _measure(resource)
     return QuotaUsage(resource=resource, limit=getattr(tenant, spec.field) * spec.unit, used=used)
 
 

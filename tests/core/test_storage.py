@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,32 @@ def test_streamed_save_hashes_sizes_and_reads_back(storage_backend, tenant_a, sm
     store.save_stream(stored.key, io.BytesIO(smaller))  # replaces
     with store.open_stream(stored.key) as reader:
         assert reader.read() == smaller
+
+
+@pytest.mark.parametrize(("size", "concurrency"), [(15 * MIB, 2), (17 * MIB + 5, 1)])
+def test_s3_uploads_hold_a_fixed_number_of_parts_in_memory_and_store_every_byte(
+    s3_storage, tenant_a, small_parts, settings, size, concurrency
+):
+    server, prefix = s3_storage
+    settings.MAESTRO_STORAGE_UPLOAD_CONCURRENCY = concurrency
+    store = st.tenant_storage(tenant_a.schema)
+    store.save_stream("warm-up", io.BytesIO(b"x"))  # boto3 loads its service model on first use
+    data = payload(size)
+    stream = io.BytesIO(data)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        stored = store.save_stream("big.bin", stream)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert stored.size == size and stored.sha256 == hashlib.sha256(data).hexdigest()
+    with store.open_stream("big.bin") as reader:
+        assert b"".join(reader) == data  # parts refilled in place: none sent twice or overwritten in flight
+    assert server.uploads(prefix) == []
+    # the parts being sent and the one being read (5 MiB each), a chunk read from the stream and its copy, boto3's
+    # request objects; not boto3's service model parsed again for each upload, nor joined copies of the parts
+    assert peak < (concurrency + 1) * 5 * MIB + 3 * MIB, f"{peak / MIB:.1f} MiB"
 
 
 def test_each_tenant_has_its_own_prefix_and_sees_nothing_of_another(storage_backend, tenant_a, tenant_b, request):

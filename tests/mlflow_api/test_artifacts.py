@@ -372,6 +372,32 @@ def test_multipart_on_the_filesystem_answers_as_mlflow_for_a_store_without_it(te
     assert message == "Multipart upload is not supported for the current artifact repository"  # the client's cue
 
 
+def test_uploads_begun_on_s3_answer_cleanly_after_a_switch_to_the_filesystem(
+    s3_storage, settings, tmp_path, tenant_a, mlflow_a
+):
+    _exp, _run, root = new_run(mlflow_a)
+    started = [mpu(mlflow_a, "create", root, {"path": name, "num_parts": 1}).json() for name in ("a.bin", "b.bin")]
+    part = requests.put(started[0]["credentials"][0]["url"], data=b"x" * 10, timeout=30).headers["ETag"]
+    settings.MAESTRO_STORAGE_URL, settings.MEDIA_ROOT = "", str(tmp_path)  # the operator moves to the filesystem
+
+    finish = {"path": "a.bin", "upload_id": started[0]["upload_id"], "parts": [{"part_number": 1, "etag": part}]}
+    error_of(mpu(mlflow_a, "complete", root, finish), 404, "RESOURCE_DOES_NOT_EXIST")
+    error_of(get(mlflow_a, f"{root}/a.bin"), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert mpu(mlflow_a, "abort", root, {"path": "b.bin", "upload_id": started[1]["upload_id"]}).json() == {}
+    with tenant_a.context():
+        assert not ArtifactUpload.objects.exists() and not ArtifactFile.objects.filter(path__startswith=root).exists()
+
+    again = mpu(mlflow_a, "create", root, {"path": "c.bin", "num_parts": 1})
+    assert error_of(again, 400, "NOT_IMPLEMENTED")
+    settings.MAESTRO_STORAGE_URL = s3_storage[0].settings(s3_storage[1])["MAESTRO_STORAGE_URL"]
+    stale = mpu(mlflow_a, "create", root, {"path": "d.bin", "num_parts": 1}).json()
+    settings.MAESTRO_STORAGE_URL = ""
+    with tenant_a.context():
+        done = artifacts.artifact_housekeeping(max_age_seconds=0)
+        assert done["uploads_aborted"] == 1
+        assert not ArtifactUpload.objects.filter(upload_id=stale["upload_id"]).exists()
+
+
 def test_housekeeping_aborts_stale_uploads_and_removes_files_of_deleted_runs(s3_storage, tenant_a, mlflow_a):
     server, prefix = s3_storage
     _exp, _run_id, root = new_run(mlflow_a)

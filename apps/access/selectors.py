@@ -27,6 +27,8 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from apps.access import policy
 from apps.access.policy import ALL, CHANGE, MANAGE, OWN, READ, VIEW
+from apps.audit.context import current_request
+from apps.audit.services import audit_security_event
 
 
 class Decision(enum.Enum):
@@ -225,9 +227,6 @@ def require(user, resource: str, action: str, obj: Model | None = None) -> None:
 
 def record_denial(user, resource: str | None, action: str | None, obj: Model | None, *, reason: str, **extra) -> None:
     """One ``access.denied`` security event for a refused request or call."""
-    from apps.audit.context import current_request
-    from apps.audit.services import audit_security_event
-
     request = current_request()
     audit_security_event(
         "access.denied",

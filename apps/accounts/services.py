@@ -12,7 +12,8 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.access.selectors import require
+from apps.access import policy
+from apps.access.selectors import record_denial, require
 from apps.accounts.choices import Role, TokenScope
 from apps.accounts.models import ApiToken, User
 from apps.accounts.validators import username_problem
@@ -123,8 +124,6 @@ def _require_owner_for(actor: User, target: User | None, new_role: str | None) -
     themselves (so a tenant cannot lose its last owner by accident)."""
     touches_owner = new_role == Role.OWNER or (target is not None and not user_changeable_by(actor, target))
     if touches_owner and not _is_owner(actor):
-        from apps.access.selectors import record_denial
-
         record_denial(actor, "users", "change" if target else "create", target, reason="owner_only")
         raise PermissionDenied("Only an owner may grant the owner role or change an owner.")
 
@@ -215,8 +214,6 @@ def user_privileges_check(*, actor: User, user: User | None, changes: dict) -> N
         raise ValidationError(errors)
     _require_owner_for(actor, user, changes.get("role"))
     if "is_superuser" in changes and not _is_owner(actor):
-        from apps.access.selectors import record_denial
-
         record_denial(actor, "users", "change", user, reason="owner_only")
         raise PermissionDenied("Only an owner may grant or remove superuser status.")
 
@@ -240,13 +237,9 @@ def token_create_for(
     A token never gets more than the credential creating it: a ``write`` token cannot mint an ``admin`` token
     (``actor_scope`` None means a dashboard session, which is not limited).
     """
-    from apps.access import policy
-
     target = user or actor
     if target.pk != actor.pk:
         if not policy.is_admin(actor):
-            from apps.access.selectors import record_denial
-
             record_denial(actor, "tokens", "create", target, reason="other_account")
             raise PermissionDenied("Only owners and admins may create tokens for other accounts.")
         if not target.is_service_account:

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from apps.tenants.selectors import tenant_schemas_active
 from maestro.celery import TenantTask
 
 
@@ -17,8 +18,6 @@ def clear_expired_sessions(*, schema_name: str) -> int:
 @shared_task(name="accounts.clear_expired_sessions_all_tenants")
 def clear_expired_sessions_all_tenants() -> int:
     """Fan out one ``clear_expired_sessions`` per active tenant."""
-    from apps.tenants.selectors import tenant_schemas_active
-
     schemas = tenant_schemas_active()
     for schema in schemas:
         clear_expired_sessions.delay(schema_name=schema)

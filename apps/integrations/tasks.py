@@ -3,7 +3,9 @@
 from celery import shared_task
 from django.conf import settings
 
+from apps.tenants.selectors import tenant_schemas_active
 from maestro.celery import TenantTask
+from maestro.enqueue import send_or_defer
 
 
 @shared_task(base=TenantTask, name="integrations.reprocess")
@@ -23,8 +25,6 @@ def reconcile_reprocess() -> int:
     from django_tenants.utils import schema_context
 
     from apps.integrations.services import integration_reprocess_overdue
-    from apps.tenants.selectors import tenant_schemas_active
-    from maestro.enqueue import send_or_defer
 
     sent = 0
     for schema in tenant_schemas_active():

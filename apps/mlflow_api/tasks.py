@@ -4,7 +4,9 @@ upkeep of every tenant's artifact storage (``apps.mlflow_api.artifacts``)."""
 from celery import shared_task
 from django.conf import settings
 
+from apps.tenants.selectors import tenant_schemas_active
 from maestro.celery import TenantTask
+from maestro.storage import cleanup_stale_uploads
 
 
 @shared_task(base=TenantTask, name="mlflow_api.hash_artifact_file")
@@ -27,9 +29,6 @@ def artifact_housekeeping(*, schema_name: str) -> dict:
 def artifact_housekeeping_all_tenants() -> int:
     """Abort multipart uploads and remove partly written files older than MAESTRO_STORAGE_STALE_UPLOAD_SECONDS that
     no tenant tracks (a killed process's), then fan out one ``artifact_housekeeping`` per active tenant."""
-    from apps.tenants.selectors import tenant_schemas_active
-    from maestro.storage import cleanup_stale_uploads
-
     cleanup_stale_uploads(settings.MAESTRO_STORAGE_STALE_UPLOAD_SECONDS)
     schemas = tenant_schemas_active()
     for schema in schemas:

@@ -4,6 +4,8 @@ import logging
 
 from celery import shared_task
 
+from apps.tenants.models import Tenant
+
 logger = logging.getLogger("maestro.ops")
 
 
@@ -15,7 +17,6 @@ def export_tenant(*, schema_name: str, created_by: str = "") -> int | None:
     schema through ``schema_context`` itself.
     """
     from apps.ops.services import tenant_export
-    from apps.tenants.models import Tenant
 
     tenant = Tenant.objects.filter(schema_name=schema_name).first()
     if tenant is None:

@@ -24,11 +24,14 @@ from django.utils.text import slugify
 
 from apps.access.services import grant_creator
 from apps.accounts.models import User
+from apps.artifacts.models import Artifact, ArtifactUsage
 from apps.audit.services import audit_bulk
+from apps.metrics.services import project_runs_delete
 from apps.projects import scoring
 from apps.projects.choices import AttributeKind, ProjectStatus, SuccessScoreSource
 from apps.projects.models import MAX_PROJECT_ATTRIBUTES, Project, ProjectAttribute, ScoringSettings, TeamMember
 from apps.projects.signals import project_written
+from apps.tenants.models import Tenant
 from apps.tenants.quotas import quota_check
 from maestro.events import emit
 
@@ -78,8 +81,6 @@ def reject_unknown_fields(data: dict[str, Any], allowed: frozenset[str]) -> None
 
 def current_tenant():
     """The tenant whose schema the connection uses (plan limits live on it); None for the public schema."""
-    from apps.tenants.models import Tenant
-
     return Tenant.objects.filter(schema_name=connection.schema_name).first()
 
 
@@ -340,9 +341,6 @@ def project_complete(
 def project_delete(*, project: Project, user: User | None) -> None:
     """Delete a project with its team, usages and runs (with the runs' metric history, through
     ``apps.metrics.services.project_runs_delete``), keeping every used artifact's usage_count exact."""
-    from apps.artifacts.models import Artifact, ArtifactUsage
-    from apps.metrics.services import project_runs_delete
-
     per_artifact = Counter(
         ArtifactUsage.objects.filter(project=project).values_list("artifact_id", flat=True).iterator()
     )

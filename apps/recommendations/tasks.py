@@ -12,6 +12,7 @@ running exactly once, and training itself is serialised per tenant by an advisor
 from celery import shared_task
 
 from apps.recommendations.choices import RunKind
+from apps.tenants.selectors import tenant_schemas_active
 from maestro.celery import TenantTask
 
 ML_TASK = {"base": TenantTask, "acks_late": True, "queue": "ml"}
@@ -48,8 +49,6 @@ def reconcile(*, schema_name: str) -> dict:
 @shared_task(name="recommendations.reconcile_all_tenants", acks_late=True, queue="default")
 def reconcile_all_tenants() -> int:
     """Beat entry point: one ``reconcile`` per active tenant."""
-    from apps.tenants.selectors import tenant_schemas_active
-
     schemas = tenant_schemas_active()
     for schema in schemas:
         reconcile.delay(schema_name=schema)

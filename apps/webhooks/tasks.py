@@ -4,7 +4,9 @@ deliveries whose task never ran (broker down when they were recorded, countdown 
 from celery import shared_task
 from django.conf import settings
 
+from apps.tenants.selectors import tenant_schemas_active
 from maestro.celery import TenantTask
+from maestro.enqueue import send_or_defer
 
 # A slow receiver is cut off by WEBHOOKS_TOTAL_TIMEOUT_SECONDS inside the attempt; this is the backstop.
 HARD_LIMIT_SECONDS = 300
@@ -25,9 +27,7 @@ def reconcile_deliveries() -> int:
     active tenant. Returns how many were sent."""
     from django_tenants.utils import schema_context
 
-    from apps.tenants.selectors import tenant_schemas_active
     from apps.webhooks.services import deliveries_due
-    from maestro.enqueue import send_or_defer
 
     sent = 0
     for schema in tenant_schemas_active():

@@ -7,12 +7,11 @@ server; ``manage.py check --deploy --fail-level WARNING`` and the test suite fai
 from django.core.checks import Tags, Warning, register
 
 from apps.access import policy
+from apps.access.declarations import route_problems
 
 
 @register(Tags.security)
 def access_declarations(app_configs, **kwargs):
-    from apps.access.declarations import route_problems
-
     messages = [Warning(problem, id="access.W001") for problem in route_problems()]
     messages += [Warning(f"Permission matrix: {problem}", id="access.W002") for problem in policy.validate()]
     return messages

@@ -9,11 +9,10 @@ from django.apps import apps
 from django.db.models.signals import post_delete
 
 from apps.access import policy
+from apps.access.services import grants_remove_all
 
 
 def _remove_grants(sender, instance, **kwargs):
-    from apps.access.services import grants_remove_all
-
     grants_remove_all(instance)
 
 

@@ -14,6 +14,7 @@ from django.db.models import Model, signals
 
 from apps.audit.context import is_suppressed
 from apps.audit.registry import AuditSpec
+from apps.audit.services import MASK, audit_security_event, jsonable, record
 
 logger = logging.getLogger("maestro.audit")
 
@@ -29,8 +30,6 @@ def _is_expression(value) -> bool:
 
 
 def _normalise(field, value):
-    from apps.audit.services import jsonable
-
     if value is not None and not _is_expression(value):
         try:
             value = field.to_python(value)
@@ -52,8 +51,6 @@ def _db_snapshot(spec: AuditSpec, pk) -> dict | None:
 
 
 def _masked(spec: AuditSpec, name: str, before, after) -> dict:
-    from apps.audit.services import MASK
-
     if spec.is_secret(name):
         before = MASK if before not in (None, "") else before
         after = MASK if after not in (None, "") else after
@@ -61,8 +58,6 @@ def _masked(spec: AuditSpec, name: str, before, after) -> dict:
 
 
 def _record(spec: AuditSpec, verb: str, instance: Model, changes: dict) -> None:
-    from apps.audit.services import record
-
     classified = spec.action(verb, changes)
     record(classified.action, category=classified.category, obj=instance, changes=changes)
 
@@ -128,8 +123,6 @@ def _connect_m2m(spec: AuditSpec, name: str) -> None:
     uid = f"audit:{spec.model._meta.label}:{name}"
 
     def changed(sender, instance, action, reverse, model, pk_set, **kwargs):
-        from apps.audit.services import record
-
         if is_suppressed():
             return
         stash = f"_audit_clear_{name}"
@@ -164,14 +157,10 @@ def _connect_m2m(spec: AuditSpec, name: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- authentication
 def _on_login(sender, request, user, **kwargs):
-    from apps.audit.services import audit_security_event
-
     audit_security_event("auth.login", obj=user, user=user)
 
 
 def _on_logout(sender, request, user, **kwargs):
-    from apps.audit.services import audit_security_event
-
     if user is not None:
         audit_security_event(
             "auth.logout", obj=user, user=user, extra={"reason": getattr(request, "_logout_reason", "")}
@@ -190,8 +179,6 @@ def _user_id_named(username) -> int | None:
 
 
 def _on_login_failed(sender, credentials, request=None, **kwargs):
-    from apps.audit.services import audit_security_event
-
     username = str(credentials.get("username", ""))[:150]
     audit_security_event(
         "auth.login_failed",
@@ -206,8 +193,6 @@ def _on_login_failed(sender, credentials, request=None, **kwargs):
 def _on_locked_out(sender, request, username, ip_address, **kwargs):
     """django-axes signals on every refused attempt past the limit; record the lockout once, when it starts."""
     from axes.helpers import get_failure_limit
-
-    from apps.audit.services import audit_security_event
 
     failures = getattr(request, "axes_failures_since_start", None)
     limit = get_failure_limit(request, getattr(request, "axes_credentials", None))

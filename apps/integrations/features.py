@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.utils import timezone
 
 from apps.integrations.metrics import OK
+from apps.integrations.selectors import delivery_metrics_for_projects
 
 DEFAULT_WINDOW_DAYS = 90
 
@@ -76,8 +77,6 @@ def delivery_features(
     :data:`DELIVERY_FEATURE_NAMES`; see the module docstring for what is absent and why. Runs a handful of queries per
     distinct ``as_of`` moment, not per project. Must be called inside the tenant's schema.
     """
-    from apps.integrations.selectors import delivery_metrics_for_projects
-
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
     now = timezone.now()

@@ -24,6 +24,8 @@ from django.db.models import Q, QuerySet
 from apps.access import policy
 from apps.access.selectors import scope
 from apps.accounts.models import User
+from apps.integrations import metrics as delivery_metrics
+from apps.integrations.metrics import MetricConfig
 from apps.integrations.models import CiRun, Commit, Integration, PullRequest, WebhookDelivery
 from apps.projects.models import Project
 
@@ -119,8 +121,6 @@ def earliest_commit_at(*, project_ids: list[int]) -> dict[int, datetime]:
 def delivery_metric_config():
     from django.conf import settings
 
-    from apps.integrations.metrics import MetricConfig
-
     return MetricConfig(
         rework_window_days=settings.INTEGRATIONS_REWORK_WINDOW_DAYS,
         min_percentile_samples=settings.INTEGRATIONS_MIN_PERCENTILE_SAMPLES,
@@ -133,8 +133,6 @@ def delivery_metrics_for_projects(
     """Delivery metrics for [start, end) of every project in ``project_ids`` that has an integration (system-level:
     no permission check). Five queries in all."""
     from datetime import timedelta
-
-    from apps.integrations import metrics as delivery_metrics
 
     config = delivery_metric_config()
     lookback_start = start - timedelta(days=config.rework_window_days)
@@ -149,8 +147,6 @@ def delivery_metrics_for_projects(
 def delivery_metrics_get(*, user: User, project: Project, start: datetime, end: datetime) -> dict:
     """Delivery metrics of ``project`` (obtained through :func:`project_get` for ``user``) for [start, end)."""
     from django.utils import timezone
-
-    from apps.integrations import metrics as delivery_metrics
 
     computed = delivery_metrics_for_projects(project_ids=[project.pk], start=start, end=end, now=timezone.now())
     if project.pk in computed:

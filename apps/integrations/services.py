@@ -37,6 +37,7 @@ from apps.integrations.providers.base import (
     is_merge_message,
     is_revert_message,
 )
+from apps.integrations.tasks import reprocess_integration
 from apps.projects.models import Project
 from maestro.enqueue import send_or_defer
 
@@ -449,8 +450,6 @@ def integration_reprocess_enqueue(*, integration: Integration) -> None:
     ``maestro.enqueue``) and ``integrations.reconcile_reprocess`` sends it later; the task runs it once
     (:func:`integration_reprocess_pending`). The request is audited (``integration.bulk_updated`` with the request
     time), as is its completion."""
-    from apps.integrations.tasks import reprocess_integration
-
     schema = connection.schema_name
     with transaction.atomic():
         audited_update(Integration.objects.filter(pk=integration.pk), reprocess_requested_at=timezone.now())

@@ -4,6 +4,8 @@ upkeep of every tenant's artifact storage (``apps.mlflow_api.artifacts``)."""
 from celery import shared_task
 from django.conf import settings
 
+from apps.mlflow_api.artifacts import artifact_file_hash
+from apps.mlflow_api.artifacts import artifact_housekeeping as upkeep
 from apps.tenants.selectors import tenant_schemas_active
 from maestro.celery import TenantTask
 from maestro.storage import cleanup_stale_uploads
@@ -12,16 +14,12 @@ from maestro.storage import cleanup_stale_uploads
 @shared_task(base=TenantTask, name="mlflow_api.hash_artifact_file")
 def hash_artifact_file(*, schema_name: str, file_id: int) -> str | None:
     """SHA-256 of one file a presigned multipart upload stored (its bytes never passed through Maestro)."""
-    from apps.mlflow_api.artifacts import artifact_file_hash
-
     return artifact_file_hash(file_id=file_id)
 
 
 @shared_task(base=TenantTask, name="mlflow_api.artifact_housekeeping")
 def artifact_housekeeping(*, schema_name: str) -> dict:
     """One tenant's upkeep (``artifacts.artifact_housekeeping``)."""
-    from apps.mlflow_api.artifacts import artifact_housekeeping as upkeep
-
     return upkeep(max_age_seconds=settings.MAESTRO_STORAGE_STALE_UPLOAD_SECONDS)
 
 

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from apps.ops.services import tenant_export
 from apps.tenants.models import Tenant
 
 logger = logging.getLogger("maestro.ops")
@@ -16,8 +17,6 @@ def export_tenant(*, schema_name: str, created_by: str = "") -> int | None:
     Not a ``TenantTask``: exporting a suspended tenant (before deleting it) is the point, and the export reads the
     schema through ``schema_context`` itself.
     """
-    from apps.ops.services import tenant_export
-
     tenant = Tenant.objects.filter(schema_name=schema_name).first()
     if tenant is None:
         logger.warning("tenant_export_skipped_unknown_tenant", extra={"schema": schema_name})

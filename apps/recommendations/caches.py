@@ -47,8 +47,11 @@ from typing import Generic, TypeVar
 import numpy as np
 from django.conf import settings
 
+from apps.recommendations import dataset
 from apps.recommendations.ml import embeddings as emb
+from apps.recommendations.ml.predict import Predictor, deserialize
 from apps.recommendations.ml.similarity import SimilarityIndex
+from apps.recommendations.models import EmbeddingIndexState, ProjectEmbedding, SuccessModel
 from apps.tenants.selectors import TenantIdentity, tenant_identity
 
 K = TypeVar("K")
@@ -99,14 +102,10 @@ _indexes: _LRU[TenantIdentity, _TenantIndex] = _LRU(lambda: settings.RECOMMENDAT
 
 
 def current_index_version() -> int:
-    from apps.recommendations.models import EmbeddingIndexState
-
     return EmbeddingIndexState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
 
 
 def _rows_since(version: int | None):
-    from apps.recommendations.models import ProjectEmbedding
-
     rows = ProjectEmbedding.objects.all()
     if version is not None:
         rows = rows.filter(index_version__gt=version)
@@ -189,8 +188,6 @@ _predictors: _LRU[tuple[TenantIdentity, int, int], _LoadedModel] = _LRU(lambda: 
 
 def _pool_unchanged(entry: _LoadedModel, version: int) -> bool:
     """True when no embedding of ``entry``'s pool was written since it was loaded (then it is marked current)."""
-    from apps.recommendations.models import ProjectEmbedding
-
     if entry.index_version >= version:
         return True
     written = ProjectEmbedding.objects.filter(index_version__gt=entry.index_version).values_list("project_id")
@@ -204,10 +201,6 @@ def _pool_unchanged(entry: _LoadedModel, version: int) -> bool:
 def predictor_for(model_id: int, version: int):
     """The loaded ``Predictor`` of model ``model_id`` in the current tenant (cached per process; loaded again when
     an embedding of its neighbour pool changed since, on any host)."""
-    from apps.recommendations import dataset
-    from apps.recommendations.ml.predict import Predictor, deserialize
-    from apps.recommendations.models import SuccessModel
-
     key = (tenant_identity(), int(model_id), int(version))
     index_version = current_index_version()  # read before the pool's embeddings: a later write is seen next time
     with _lock:

@@ -12,6 +12,8 @@ running exactly once, and training itself is serialised per tenant by an advisor
 from celery import shared_task
 
 from apps.recommendations.choices import RunKind
+from apps.recommendations.services import reconcile as reconcile_tenant
+from apps.recommendations.services import run_execute
 from apps.tenants.selectors import tenant_schemas_active
 from maestro.celery import TenantTask
 
@@ -21,8 +23,6 @@ RECONCILE_TASK = {"base": TenantTask, "acks_late": True, "queue": "default"}
 
 def _execute_run(*, schema_name: str, run_id: int) -> str | None:
     """Execute one queued TrainingRun of any kind; the run row says which (``services.run_execute``)."""
-    from apps.recommendations.services import run_execute
-
     run = run_execute(run_id=run_id)
     return run.status if run else None
 
@@ -41,8 +41,6 @@ RUN_TASKS = {kind: shared_task(name=name, **ML_TASK)(_execute_run) for kind, nam
 
 @shared_task(name="recommendations.reconcile", **RECONCILE_TASK)
 def reconcile(*, schema_name: str) -> dict:
-    from apps.recommendations.services import reconcile as reconcile_tenant
-
     return reconcile_tenant()
 
 

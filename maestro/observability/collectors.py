@@ -13,6 +13,8 @@ from django.conf import settings
 from kombu.transport.redis import PRIORITY_STEPS, Channel
 from prometheus_client.core import GaugeMetricFamily
 
+from maestro.health import readiness
+
 logger = logging.getLogger("maestro.metrics")
 
 
@@ -78,8 +80,6 @@ class DependencyCollector:
         )
 
     def collect(self):
-        from maestro.health import readiness
-
         family = GaugeMetricFamily(
             "maestro_dependency_up", "1 when the dependency passed its readiness check.", labels=["dependency"]
         )

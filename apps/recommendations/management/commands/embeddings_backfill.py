@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import schema_context
 
+from apps.recommendations.services import embeddings_compute, embeddings_stale_project_ids
 from apps.tenants.models import Tenant
 from apps.tenants.selectors import tenant_schemas_active
 
@@ -14,8 +15,6 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", help="Tenant slug (schema name); default: every active tenant.")
 
     def handle(self, *args, tenant=None, **opts):
-        from apps.recommendations.services import embeddings_compute, embeddings_stale_project_ids
-
         if tenant and not Tenant.objects.filter(schema_name=tenant).exists():
             raise CommandError(f"No tenant '{tenant}'.")
         for schema in [tenant] if tenant else tenant_schemas_active():

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import schema_context
 
+from apps.recommendations.demo.seed import seed_tenant
 from apps.recommendations.models import ArtifactImpact, TrainingRun
 from apps.tenants.models import Tenant
 
@@ -24,8 +25,6 @@ class Command(BaseCommand):
         parser.add_argument("--no-train", action="store_true", help="Only write data and embeddings.")
 
     def handle(self, *args, tenant, projects, seed, reset, runs_per_project, metric_steps, no_train, **opts):
-        from apps.recommendations.demo.seed import seed_tenant
-
         if projects < 1:
             raise CommandError("--projects must be at least 1.")
         if not Tenant.objects.filter(schema_name=tenant).exists():

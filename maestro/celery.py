@@ -13,6 +13,9 @@ import os
 
 from celery import Celery, Task, signals
 
+from maestro.context import actor_var, request_id_var, tenant_var
+from maestro.startup import refuse_to_start_on_check_errors
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings.local")
 
 app = Celery("maestro")
@@ -29,8 +32,6 @@ class TenantTask(Task):
 
     def __call__(self, *args, **kwargs):
         from django_tenants.utils import get_tenant_model, schema_context
-
-        from maestro.context import tenant_var
 
         Tenant = get_tenant_model()  # settings.TENANT_MODEL: the framework names no app
 
@@ -56,8 +57,6 @@ def _refuse_unsafe_configuration(**_kwargs):
     Celery logs and swallows a signal handler's exception, so the worker is stopped with ``SystemExit``."""
     from django.core.management.base import SystemCheckError
 
-    from maestro.startup import refuse_to_start_on_check_errors
-
     try:
         refuse_to_start_on_check_errors()
     except SystemCheckError as exc:
@@ -67,8 +66,6 @@ def _refuse_unsafe_configuration(**_kwargs):
 
 @signals.before_task_publish.connect
 def _attach_request_id(headers=None, **_kwargs):
-    from maestro.context import actor_var, request_id_var
-
     if headers is not None and "request_id" not in headers:
         headers["request_id"] = request_id_var.get()
     if headers is not None and "actor" not in headers:
@@ -77,8 +74,6 @@ def _attach_request_id(headers=None, **_kwargs):
 
 @signals.task_prerun.connect
 def _restore_request_id(task=None, **_kwargs):
-    from maestro.context import actor_var, request_id_var
-
     request_id = getattr(task.request, "request_id", None) if task is not None else None
     request_id_var.set(request_id or (task.request.id if task is not None else "-"))
     actor_var.set((getattr(task.request, "actor", None) if task is not None else None) or "-")
@@ -87,7 +82,5 @@ def _restore_request_id(task=None, **_kwargs):
 @signals.task_postrun.connect
 def _clear_context(**_kwargs):
     """Solo/threads pools reuse the process: the next task's "received" line must not show this task's ids."""
-    from maestro.context import actor_var, request_id_var
-
     request_id_var.set("-")
     actor_var.set("-")

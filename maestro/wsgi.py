@@ -16,6 +16,7 @@ def _preload() -> None:
     from django.conf import settings
 
     if getattr(settings, "RECOMMENDATIONS_PRELOAD_EMBEDDING_MODEL", False):
+        # Imported only when preloading: the WSGI entry is a composition root; maestro/ imports no app otherwise.
         from apps.recommendations.ml.embeddings import get_model
 
         get_model()

@@ -142,6 +142,7 @@ def api_routes(urlconf: str | None = None) -> list[ApiRoute]:
 
 
 def uses_access_policy(view_cls) -> bool:
+    # Imported here: apps.access.permissions imports this module (cycle).
     from apps.access.permissions import AccessPolicy
 
     return any(isinstance(p, type) and issubclass(p, AccessPolicy) for p in view_cls.permission_classes)

@@ -7,6 +7,7 @@ class ArtifactsConfig(AppConfig):
     verbose_name = "Artifact library"
 
     def ready(self):
+        # Imported here, not at module level: apps.py is loaded before the app registry is ready.
         from apps.access.grant_targets import register_grant_target
         from apps.artifacts.models import Artifact, ArtifactBlob
         from apps.artifacts.selectors import artifact_list

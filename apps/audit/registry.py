@@ -224,6 +224,7 @@ def audit_register(
     nothing; ``m2m_fields`` also record additions and removals; ``subject_field`` / ``personal_fields`` mark a model
     whose rows are about a person (see the module docstring).
     """
+    # Imported here: the signals module reads this registry when it is imported (cycle).
     from apps.audit import signals
 
     if isinstance(model, str):

@@ -12,6 +12,7 @@ from maestro.enqueue import send_or_defer
 def reprocess_integration(*, schema_name: str, integration_id: int) -> dict | None:
     """Run the reprocess requested for one integration (``services.integration_reprocess_pending``): rebuild its
     normalised rows from the stored deliveries; None when there is no request left (already done)."""
+    # Imported here: the integrations services queue these tasks (cycle).
     from apps.integrations.services import integration_reprocess_pending
 
     result = integration_reprocess_pending(integration_id=integration_id)
@@ -24,6 +25,7 @@ def reconcile_reprocess() -> int:
     tenant: requests made while the broker was down, or whose task was lost with a worker. Returns how many."""
     from django_tenants.utils import schema_context
 
+    # Imported here: the integrations services queue these tasks (cycle).
     from apps.integrations.services import integration_reprocess_overdue
 
     sent = 0

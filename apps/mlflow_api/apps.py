@@ -7,6 +7,7 @@ class MlflowApiConfig(AppConfig):
     verbose_name = "MLflow compatibility"
 
     def ready(self):
+        # Imported here, not at module level: apps.py is loaded before the app registry is ready.
         from apps.mlflow_api.artifact_roots import register_artifact_root
         from apps.mlflow_api.model_selectors import MODELS_KIND, logged_model_artifact_root
         from apps.mlflow_api.models import ArtifactFile

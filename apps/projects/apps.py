@@ -7,6 +7,7 @@ class ProjectsConfig(AppConfig):
     verbose_name = "Projects"
 
     def ready(self):
+        # Imported here, not at module level: apps.py is loaded before the app registry is ready.
         from apps.access.grant_targets import register_grant_target
         from apps.projects.models import Project
         from apps.projects.selectors import project_list

@@ -10,6 +10,7 @@ class RecommendationsConfig(AppConfig):
         from django.conf import settings
         from django.core.exceptions import ImproperlyConfigured
 
+        # Imported here, not at module level: apps.py is loaded before the app registry is ready.
         from apps.projects.signals import project_written
         from apps.recommendations import panels, receivers
         from apps.recommendations.ml import embeddings

@@ -9,6 +9,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks and notifications"
 
     def ready(self):
+        # Imported here, not at module level: apps.py is loaded before the app registry is ready.
         from apps.audit.registry import audit_register
         from apps.webhooks import services
         from apps.webhooks.models import Subscription

@@ -27,6 +27,7 @@ def reconcile_deliveries() -> int:
     active tenant. Returns how many were sent."""
     from django_tenants.utils import schema_context
 
+    # Imported here: the webhooks services queue these tasks (cycle).
     from apps.webhooks.services import deliveries_due
 
     sent = 0

@@ -46,6 +46,7 @@ class RunOutcome:
 
 
 def _task_for(kind: str):
+    # Imported here: the tasks and the embeddings, impact and training services import this module (cycle).
     from apps.recommendations import tasks
 
     return tasks.RUN_TASKS[kind]
@@ -168,6 +169,7 @@ def run_execute(*, run_id: int, inline_follow_up: bool = False) -> TrainingRun |
 
 
 def _execute(run: TrainingRun, *, inline_follow_up: bool) -> TrainingRun:
+    # Imported here: the tasks and the embeddings, impact and training services import this module (cycle).
     from apps.recommendations.services.embeddings import embeddings_run
     from apps.recommendations.services.impact import impact_recompute
     from apps.recommendations.services.training import model_train

@@ -1,6 +1,6 @@
 """Where the fixed cost of an authenticated request goes (issue 24): server CPU per request, split by stage.
 
-    .venv/bin/python bench/request_budget.py [--requests 400] [--warmup 50]
+    .venv/bin/python bench/request_budget.py [--requests 400] [--warmup 50] [--also SETTING=VALUE ...]
 
 Every request of the MLflow client pays the same fixed cost before and after the work it asked for; this prints that
 cost for a minimal authenticated ``GET /api/v1/me``, a single MLflow ``runs/log-metric`` and a one-point
@@ -25,7 +25,9 @@ its parent):
 The PostgreSQL backend's CPU is read from ``/proc`` for the whole loop and shown per request as its own line: it is
 server CPU too, but spent in another process. Figures are medians (p50) per stage and of the total over the timed
 requests; the machine's other load changes them less than wall time, but still: repeat a run before trusting a
-difference under ~0.2 ms.
+difference under ~0.2 ms. ``--also SETTING=VALUE`` measures a second variant in the same run, alternating with the
+configured one in blocks of 25 requests, so a before/after (e.g. ``--also MAESTRO_AUTH_CACHE_SECONDS=0``: without
+the token cache) sees the same machine load.
 """
 
 from __future__ import annotations
@@ -121,31 +123,73 @@ class Client:
         return code, (json.loads(data) if data else {}), dict(self.clock.current)
 
 
-def measure(client: Client, label: str, request, warmup: int, requests: int) -> dict:
+BLOCK = 25  # requests per block when variants alternate
+
+
+def measure(client: Client, label: str, request, warmup: int, requests: int, variants: dict[str, dict]) -> dict:
+    """Per variant (settings overrides), the stage medians/means, total p50/p95 and PostgreSQL CPU per request.
+    Variants alternate in blocks of ``BLOCK`` requests, so the machine's changing load falls on each alike."""
     from django.db import connection
+    from django.test import override_settings
 
     for i in range(warmup):
-        request(i)
+        for number, overrides in enumerate(variants.values()):
+            with override_settings(**overrides):
+                request(i + number * 1_000_000 + 500_000)
     backend = connection.connection.info.backend_pid
-    pg_before = _proc_cpu_ms(backend)
-    per_stage: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    totals = []
-    for i in range(warmup, warmup + requests):
-        stages = request(i)
-        for stage in STAGES:
-            per_stage[stage].append(stages.get(stage, 0) / 1e6)
-        totals.append(sum(stages.values()) / 1e6)
-    pg = (_proc_cpu_ms(backend) - pg_before) / requests
-    progress(f"{label}: p50 {percentile(totals, 50):.2f} ms Python CPU, PostgreSQL backend {pg:.2f} ms/request")
-    return {"stages": {s: statistics.median(v) for s, v in per_stage.items()}, "mean": {
-        s: statistics.fmean(v) for s, v in per_stage.items()}, "p50": percentile(totals, 50),
-        "p95": percentile(totals, 95), "pg": pg}  # fmt: skip
+    collected = {name: {"stages": {stage: [] for stage in STAGES}, "totals": [], "pg": 0.0} for name in variants}
+    i = warmup
+    while i < warmup + requests:
+        for number, (name, overrides) in enumerate(variants.items()):
+            data = collected[name]
+            with override_settings(**overrides):
+                pg_before = _proc_cpu_ms(backend)
+                for n in range(i, min(i + BLOCK, warmup + requests)):
+                    stages = request(n + number * 1_000_000)  # distinct points per variant
+                    for stage in STAGES:
+                        data["stages"][stage].append(stages.get(stage, 0) / 1e6)
+                    data["totals"].append(sum(stages.values()) / 1e6)
+                data["pg"] += _proc_cpu_ms(backend) - pg_before
+        i += BLOCK
+    out = {}
+    for name, data in collected.items():
+        totals = data["totals"]
+        out[name] = {
+            "stages": {s: statistics.median(v) for s, v in data["stages"].items()},
+            "mean": {s: statistics.fmean(v) for s, v in data["stages"].items()},
+            "p50": percentile(totals, 50),
+            "p95": percentile(totals, 95),
+            "pg": data["pg"] / len(totals),
+        }
+        progress(f"{label} [{name}]: p50 {out[name]['p50']:.2f} ms Python CPU, PostgreSQL {out[name]['pg']:.2f} ms")
+    return out
+
+
+def _variants(specs: list[str]) -> dict[str, dict]:
+    """``NAME=VALUE`` settings overrides (VALUE parsed as JSON when it is JSON) as one extra variant each."""
+    variants: dict[str, dict] = {"as configured": {}}
+    for spec in specs:
+        name, _, value = spec.partition("=")
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        variants[spec] = {name: parsed}
+    return variants
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=400, help="timed requests per endpoint")
     parser.add_argument("--warmup", type=int, default=50, help="untimed requests per endpoint first")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="also measure with this setting overridden, alternating with the configured one in blocks of 25 "
+        "requests (before/after in one run), e.g. --also MAESTRO_AUTH_CACHE_SECONDS=0",
+    )
     args = parser.parse_args()
     os.environ.update({"DJANGO_SETTINGS_MODULE": "maestro.settings.production", "SECURE_SSL_REDIRECT": "false",
                        "RECOMMENDATIONS_PRELOAD_EMBEDDING_MODEL": "false", "CONN_MAX_AGE": "3600"})  # fmt: skip
@@ -188,25 +232,29 @@ def main() -> int:
                 "POST", api + "runs/log-batch", {"run_id": run_id, "metrics": [{**point(i), "key": "acc"}]}
             ),
         }
-        results = {label: measure(client, label, call, args.warmup, args.requests) for label, call in scenarios.items()}
+        variants = _variants(args.also)
+        results = {label: measure(client, label, call, args.warmup, args.requests, variants)
+                   for label, call in scenarios.items()}  # fmt: skip
 
     labels = list(results)
-    rows = [[stage, *(f"{results[label]['stages'][stage]:.2f} / {results[label]['mean'][stage]:.2f}"
-                      for label in labels)] for stage in STAGES]  # fmt: skip
-    rows.append(["total Python CPU, p50 (p95)", *(f"{results[label]['p50']:.2f} ({results[label]['p95']:.2f})"
-                                                   for label in labels)])  # fmt: skip
-    rows.append(["PostgreSQL backend CPU, mean", *(f"{results[label]['pg']:.2f}" for label in labels)])
-    print_table(
-        f"Server CPU per request by stage, ms (median / mean of {args.requests} requests after {args.warmup} warm-up)",
-        ["stage", *labels],
-        rows,
-        notes=[
-            "in-process WSGI calls, production settings, the whole middleware stack, a throwaway tenant with "
-            "rate limits too high to refuse but counted in Redis; thread CPU time, exclusive per stage (the "
-            "docstring of bench/request_budget.py lists what each stage covers); PostgreSQL backend CPU from /proc, "
-            "per request",
-        ],
-    )
+    for variant in variants:
+        table = {label: results[label][variant] for label in labels}
+        rows = [[stage, *(f"{table[label]['stages'][stage]:.2f} / {table[label]['mean'][stage]:.2f}"
+                          for label in labels)] for stage in STAGES]  # fmt: skip
+        rows.append(["total Python CPU, p50 (p95)", *(f"{table[label]['p50']:.2f} ({table[label]['p95']:.2f})"
+                                                       for label in labels)])  # fmt: skip
+        rows.append(["PostgreSQL backend CPU, mean", *(f"{table[label]['pg']:.2f}" for label in labels)])
+        print_table(
+            f"Server CPU per request by stage, ms, {variant} (median / mean of {args.requests} requests)",
+            ["stage", *labels],
+            rows,
+            notes=[
+                "in-process WSGI calls, production settings, the whole middleware stack, a throwaway tenant with "
+                "rate limits too high to refuse but counted in Redis; thread CPU time, exclusive per stage (the "
+                "docstring of bench/request_budget.py lists what each stage covers); PostgreSQL backend CPU "
+                "from /proc, per request",
+            ],
+        )
     return 0
 
 

@@ -6,8 +6,9 @@ first call until every point is on the server. Run by ``bench/mlflow_compare.py`
 
 With ``MLFLOW_ENABLE_ASYNC_LOGGING=true`` in the environment the client queues the points and sends them in
 batches; otherwise it sends one ``runs/log-metric`` request per call. Either way ``mlflow.end_run()`` returns only
-when every point was sent (it flushes the queue), and the script then reads the history back to check the count.
-Prints one JSON line: ``{"seconds": ..., "points": ...}``.
+when every point was sent (it flushes the queue), and the script then reads the history back to count what the
+server kept (the asynchronous client logs a failed batch and goes on). Prints one JSON line:
+``{"seconds": ..., "points": ..., "stored": ...}``.
 """
 
 import json
@@ -27,10 +28,7 @@ def main() -> int:
     mlflow.end_run()
     seconds = time.perf_counter() - started
     stored = len(MlflowClient().get_metric_history(run.info.run_id, "loss"))
-    if stored != points:
-        print(f"the server holds {stored} of {points} points", file=sys.stderr)
-        return 1
-    print(json.dumps({"seconds": seconds, "points": points}))
+    print(json.dumps({"seconds": seconds, "points": points, "stored": stored}))
     return 0
 
 

@@ -633,17 +633,23 @@ def scenario_client_loop(python: Path, target: Target, experiment_id: str, clien
     procs = [subprocess.Popen([str(python), str(CLIENT_LOOP_SCRIPT), experiment_id, str(points)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir())
              for _ in range(clients)]  # fmt: skip
-    seconds = []
+    seconds, lost = [], 0
     for proc in procs:
         out, err = proc.communicate(timeout=1800)
         if proc.returncode != 0:
             raise RuntimeError(f"{target.name}: the MLflow client loop failed:\n{err[-2000:]}")
-        seconds.append(json.loads(out.strip().splitlines()[-1])["seconds"])
+        report = json.loads(out.strip().splitlines()[-1])
+        seconds.append(report["seconds"])
+        lost += report["points"] - report["stored"]
+        if report["stored"] != report["points"]:
+            progress(f"  {target.name}: the server kept {report['stored']} of {report['points']} points; "
+                     f"client log: {err.strip().splitlines()[-1][:300] if err.strip() else ''}")  # fmt: skip
     cpu = target.cpu_since(before)  # includes the runs' creation and the count read back, a small share
     total = clients * points
     mode = "async" if asynchronous else "sync"
     return Result(total / max(seconds), "points/s", cpu * 1000 / total,
-                  f"{clients} loops × {points} log_metric, {mode}, slowest loop {max(seconds):.1f} s")  # fmt: skip
+                  f"{clients} loops × {points} log_metric, {mode}, slowest loop {max(seconds):.1f} s, "
+                  f"{lost} points lost")  # fmt: skip
 
 
 def scenario_workflow(python: Path, targets: list[Target], runs: int) -> list[list[str]]:
@@ -871,6 +877,11 @@ def main() -> int:
     for key, label, higher, target in specs:
         if key not in m:
             continue
+        if key.startswith("client-loop"):
+            label += (
+                f" (points lost: Maestro {m[key].detail.rsplit(', ', 1)[1].split()[0]}, "
+                f"MLflow {f[key].detail.rsplit(', ', 1)[1].split()[0]})"
+            )
         factor = ratio(m[key].value, f[key].value, higher)
         verdict = "" if target is None else ("met" if factor >= target else "NOT met")
         rows.append([label, f"{m[key].value:,.1f} {m[key].unit}", f"{f[key].value:,.1f} {f[key].unit}",

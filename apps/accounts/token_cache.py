@@ -11,10 +11,11 @@ ones, so nothing one request sets on ``request.user`` reaches another), keyed by
 so one tenant's entry can never answer for another (a schema dropped and created again gets a new tenant id). The
 secret is still compared with the stored hash, and revocation/expiry/``is_active`` still checked, on every request.
 
-Why it is never stale: each tenant schema holds one ``AuthGeneration`` row that PostgreSQL triggers increment in the
-same transaction as any change to a user or to a token's authentication columns (migration
-``accounts/0003_auth_generation``), whatever made the change — a service, the admin, ``QuerySet.update`` or raw SQL.
-Every request reads that one row (a primary-key read, far cheaper than the lookup it replaces) and uses a cached
+Why it is never stale: each tenant schema holds one ``AuthGeneration`` row that PostgreSQL triggers set to a new
+random value in the same transaction as any change to a user or to a token's authentication columns (migration
+``accounts/0003_auth_generation``, which says why random), whatever made the change — a service, the admin,
+``QuerySet.update``, raw SQL or a TRUNCATE.
+Every request reads that one-row table (far cheaper than the lookup it replaces) and uses a cached
 entry only if it was stored under the same generation. So a revoked token, a deactivated user or a changed role is
 refused by every process on the first request that starts after the change commits — the same bound as without the
 cache. Entries also expire after ``MAESTRO_AUTH_CACHE_SECONDS`` (a bound on memory, not on correctness), and the

@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from apps.accounts import token_cache
 from apps.accounts.models import ApiToken
 from maestro.context import actor_var
 from maestro.net import client_ip
@@ -35,7 +36,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         parsed = parse_token(raw)
         if parsed is None or parsed.schema != connection.schema_name:
             self._fail(request, None, "malformed or other tenant")
-        token = ApiToken.objects.select_related("user").filter(prefix=parsed.prefix).first()
+        token = token_cache.tokens.lookup(parsed.prefix)
         if token is None or not secret_matches(parsed.secret, token.key_hash):
             self._fail(request, parsed.prefix, "unknown prefix or wrong secret")
         if not token.is_active or not token.user.is_active:
@@ -65,3 +66,4 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if token.last_used_at is None or now - token.last_used_at >= window:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
+            token_cache.tokens.note_last_used(token)

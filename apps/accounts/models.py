@@ -76,3 +76,19 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class AuthGeneration(models.Model):
+    """One row per tenant schema whose ``value`` PostgreSQL triggers replace with a new random one whenever a user
+    or an API token of the schema changes in a way authentication depends on (migration 0003).
+    ``apps/accounts/token_cache.py`` reads it on every request to tell whether its cached token lookups are still
+    current — so a revocation, an expiry change or a deactivated user is seen by every process on the next request
+    after its commit, whatever wrote it (services, admin, ``QuerySet.update``, raw SQL)."""
+
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "authentication generation"
+
+    def __str__(self) -> str:
+        return f"authentication generation {self.value}"

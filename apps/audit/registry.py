@@ -163,6 +163,7 @@ AUDITED: dict[str, dict] = {
 
 # label (or "app_label.*") → why it is not audited per row.
 NOT_AUDITED: dict[str, str] = {
+    "accounts.AuthGeneration": "written only by database triggers on user/token changes, which are audited themselves",
     "metrics.MetricPoint": "high-volume ingest: one 'metrics.ingested' event per batch (audit_ingest)",
     "metrics.LatestMetric": "derived from metric points by ingest; covered by the batch event",
     "metrics.MetricSeries": "per-series point counts (kept by ingest) and packed copies (a read cache)",

@@ -191,6 +191,10 @@ ANONYMOUS_USER_NAME = None
 
 # API tokens: "mae_<tenant>_<prefix>_<secret>"; only SHA-256 of the secret is stored.
 API_TOKEN_LAST_USED_RESOLUTION_SECONDS = env.int("API_TOKEN_LAST_USED_RESOLUTION_SECONDS", default=60)
+# Per-process cache of token lookups (apps/accounts/token_cache.py): never stale (checked against a per-tenant
+# generation on every request); the lifetime only bounds memory. 0 turns the cache off.
+MAESTRO_AUTH_CACHE_SECONDS = env.int("MAESTRO_AUTH_CACHE_SECONDS", default=300)
+MAESTRO_AUTH_CACHE_ENTRIES = env.int("MAESTRO_AUTH_CACHE_ENTRIES", default=10_000)
 
 # ---------------------------------------------------------------------------------------------- i18n / static / files
 LANGUAGE_CODE = "en-us"

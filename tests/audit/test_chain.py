@@ -152,4 +152,5 @@ def test_every_tenant_schema_refuses_truncate(tenant_a, tenant_b):
         found = set(cursor.fetchall())
     for schema in (tenant_a.schema, tenant_b.schema):
         assert {(schema, "audit_auditevent"), (schema, "audit_auditseal")} <= found
-    assert not any(schema == "public" for schema, _ in found)
+    # (accounts' TRUNCATE triggers, which renew the authentication generation, are not the audit trail's)
+    assert not any(schema == "public" and table.startswith("audit_") for schema, table in found)

@@ -125,7 +125,7 @@ def test_password_change_with_validation(tenant_a):
 
 @pytest.mark.parametrize("how", ["host", "token on the platform host"])
 def test_the_routed_tenant_is_the_full_model_instance(tenant_a, how):
-    """The middleware reads the tenant with a raw query: every field, converted as the ORM converts it."""
+    """The middleware reads the tenant with the ORM: the full model instance, every field as the ORM converts it."""
     seen = {}
 
     def view(request):

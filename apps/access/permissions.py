@@ -25,6 +25,7 @@ from rest_framework.permissions import BasePermission
 
 from apps.access import declarations, policy
 from apps.access.selectors import Decision, decide, forbidden_message, record_denial
+from apps.accounts.models import ApiToken
 from maestro.api import throttling
 
 logger = logging.getLogger("maestro.access")
@@ -32,8 +33,6 @@ logger = logging.getLogger("maestro.access")
 
 def token_scope(request) -> str | None:
     """The scope of the API token that authenticated the request; None for sessions (not scope-limited)."""
-    from apps.accounts.models import ApiToken
-
     auth = getattr(request, "auth", None)
     return auth.scope if isinstance(auth, ApiToken) else None
 

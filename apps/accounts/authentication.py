@@ -12,6 +12,7 @@ from rest_framework import authentication, exceptions
 
 from apps.accounts import token_cache
 from apps.accounts.models import ApiToken
+from maestro.api.throttling import note_auth_failure
 from maestro.context import actor_var
 from maestro.net import client_ip
 from maestro.tokens import parse_token, secret_matches, token_from_authorization
@@ -47,8 +48,6 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     @staticmethod
     def _fail(request, prefix: str | None, reason: str):
-        from maestro.api.throttling import note_auth_failure
-
         logger.info(
             "token authentication failed", extra={"token_prefix": prefix, "reason": reason, "ip": client_ip(request)}
         )

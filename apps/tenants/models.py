@@ -4,6 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
+from maestro.api.throttling import validate_rate_limits
+
 
 class Plan(models.TextChoices):
     """Commercial plan: selects the rate limits in settings.MAESTRO_RATE_LIMIT_PLANS."""
@@ -42,8 +44,6 @@ class Tenant(TenantMixin):
         return f"{self.name} ({self.schema_name})"
 
     def clean(self):
-        from maestro.api.throttling import validate_rate_limits
-
         super().clean()
         problems = validate_rate_limits(self.rate_limits)
         if problems:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from apps.access.permissions import token_scope
+from apps.access.policy import rule_for, scope_allows
 from apps.accounts.authentication import BearerTokenAuthentication
 from apps.metrics.rejections import batch_rejection_reason
 from apps.metrics.search.compiler import SearchError
@@ -43,9 +45,6 @@ def _ok():
 def _may_create_experiments(request) -> bool:
     """Whether the request may create a project: the role's matrix cell and the token's scope (the Default
     experiment is created on first use, also by a read such as get-experiment "0")."""
-    from apps.access.permissions import token_scope
-    from apps.access.policy import rule_for, scope_allows
-
     return scope_allows(token_scope(request), rule_for("projects", "create").scope)
 
 

@@ -55,22 +55,37 @@ class AccessPolicy(BasePermission):
             return True  # DRF answers 405
         if declared is None:
             logger.error("API view without access declaration", extra={"view": type(view).__name__})
-            deny(request, view, "This endpoint declares no access policy.", resource=None, action=None,
-                 reason="undeclared")  # fmt: skip
+            deny(
+                request,
+                view,
+                "This endpoint declares no access policy.",
+                resource=None,
+                action=None,
+                reason="undeclared",
+            )
         resource, action = declared
         rule = policy.rule_for(resource, action)
         principal = policy.principal_of(user)
         if principal is None or rule.cell(principal) is None:
-            deny(request, view, forbidden_message(user, resource, action), resource=resource, action=action,
-                 reason="role")  # fmt: skip
+            deny(
+                request,
+                view,
+                forbidden_message(user, resource, action),
+                resource=resource,
+                action=action,
+                reason="role",
+            )
         scope = token_scope(request)
         if not policy.scope_allows(scope, rule.scope):
             deny(
-                request, view,
+                request,
+                view,
                 f"This token's scope '{scope}' does not allow {action} on {policy.RESOURCES[resource].label.lower()};"
                 f" a '{rule.scope}' token is needed.",
-                resource=resource, action=action, reason="token_scope",
-            )  # fmt: skip
+                resource=resource,
+                action=action,
+                reason="token_scope",
+            )
         parent_kwarg = getattr(view, "access_parent_kwarg", None)
         if parent_kwarg and parent_kwarg in view.kwargs:
             self._check_parent(request, view, resource, action, view.kwargs[parent_kwarg])
@@ -90,8 +105,15 @@ class AccessPolicy(BasePermission):
         if decision is Decision.HIDDEN:
             raise exceptions.NotFound()
         if decision is Decision.FORBIDDEN:
-            deny(request, view, forbidden_message(request.user, resource, action, parent), resource=resource,
-                 action=action, obj=parent, reason="object")  # fmt: skip
+            deny(
+                request,
+                view,
+                forbidden_message(request.user, resource, action, parent),
+                resource=resource,
+                action=action,
+                obj=parent,
+                reason="object",
+            )
 
     def has_object_permission(self, request, view, obj) -> bool:
         declared = declarations.resolve_for(view, request)
@@ -102,6 +124,13 @@ class AccessPolicy(BasePermission):
         if decision is Decision.HIDDEN:
             raise exceptions.NotFound()
         if decision is Decision.FORBIDDEN:
-            deny(request, view, forbidden_message(request.user, resource, action, obj), resource=resource,
-                 action=action, obj=obj, reason="object")  # fmt: skip
+            deny(
+                request,
+                view,
+                forbidden_message(request.user, resource, action, obj),
+                resource=resource,
+                action=action,
+                obj=obj,
+                reason="object",
+            )
         return True

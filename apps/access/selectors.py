@@ -276,9 +276,15 @@ def grant_list(obj: Model) -> list[dict]:
         )
         for principal_id, name, codename in rows:
             level = codename.split("_", 1)[0]
-            entry = found.setdefault((kind, principal_id), {
-                "principal_type": kind, "principal_id": principal_id, "principal": name, "level": None,
-            })  # fmt: skip
+            entry = found.setdefault(
+                (kind, principal_id),
+                {
+                    "principal_type": kind,
+                    "principal_id": principal_id,
+                    "principal": name,
+                    "level": None,
+                },
+            )
             if level in policy.LEVELS and (entry["level"] is None or policy.level_at_least(level, entry["level"])):
                 entry["level"] = level
     return sorted(found.values(), key=lambda e: (e["principal_type"], e["principal"]))

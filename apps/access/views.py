@@ -67,9 +67,13 @@ def grants(request):
         require(request.user, "grants", policy.CREATE, obj)
         if form.is_valid():
             grant = call_service(
-                form, services.grant_set, actor=request.user, obj=obj, level=form.cleaned_data["level"],
+                form,
+                services.grant_set,
+                actor=request.user,
+                obj=obj,
+                level=form.cleaned_data["level"],
                 **form.principal_kwargs(),
-            )  # fmt: skip
+            )
             if grant is not None:
                 messages.success(request, f"{grant.principal} now holds {grant.level} on “{obj}”.")
                 return redirect(f"{request.path}?object_type={kind}&object_id={obj.pk}")

@@ -24,9 +24,17 @@ class ArtifactUsageSerializer(serializers.ModelSerializer):
     class Meta:
         model = ArtifactUsage
         fields = [
-            "id", "project", "artifact", "artifact_name", "artifact_version", "version", "used_at", "used_by",
-            "used_by_username", "context",
-        ]  # fmt: skip
+            "id",
+            "project",
+            "artifact",
+            "artifact_name",
+            "artifact_version",
+            "version",
+            "used_at",
+            "used_by",
+            "used_by_username",
+            "context",
+        ]
         read_only_fields = ["id", "project", "artifact", "used_at"]
 
     def to_representation(self, usage: ArtifactUsage) -> dict:

@@ -233,8 +233,28 @@ def run_detail(request, pk: int):
 
 # Metric names whose smaller values are better (matched as words of the key, e.g. val/loss, train_mae, wer).
 # Laid out by hand, not by ruff: a word list reads better packed than one word per line.
-LOWER_IS_BETTER = {"loss", "error", "err", "mae", "mse", "rmse", "mape", "perplexity", "ppl", "wer", "cer",
-                   "latency", "time", "duration", "cost", "fpr", "fnr", "brier", "logloss", "nll"}  # fmt: skip
+LOWER_IS_BETTER = {
+    "loss",
+    "error",
+    "err",
+    "mae",
+    "mse",
+    "rmse",
+    "mape",
+    "perplexity",
+    "ppl",
+    "wer",
+    "cer",
+    "latency",
+    "time",
+    "duration",
+    "cost",
+    "fpr",
+    "fnr",
+    "brier",
+    "logloss",
+    "nll",
+}
 
 
 def best_direction(key: str, overrides: dict[str, str]) -> str:

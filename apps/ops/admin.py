@@ -99,9 +99,11 @@ class TenantAdmin(admin.ModelAdmin):
             return super().save_model(request, obj, form, change)
         data = form.cleaned_data
         result = tenant_provision(
-            slug=data["schema_name"], name=data["name"], domain=data.get("domain") or None,
+            slug=data["schema_name"],
+            name=data["name"],
+            domain=data.get("domain") or None,
             admin_email=data["admin_email"],
-        )  # fmt: skip
+        )
         form.instance = result.tenant
         obj.pk = result.tenant.pk
         messages.success(

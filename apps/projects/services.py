@@ -37,11 +37,25 @@ from maestro.events import emit
 
 PROJECT_FIELDS = frozenset(
     {
-        "name", "slug", "spec", "problem_class", "complexity_score", "status", "start_date", "target_end_date",
-        "completion_date", "tags", "owner", "visibility", "model_performance", "business_impact", "compute_cost",
-        "success_score", "attributes",
+        "name",
+        "slug",
+        "spec",
+        "problem_class",
+        "complexity_score",
+        "status",
+        "start_date",
+        "target_end_date",
+        "completion_date",
+        "tags",
+        "owner",
+        "visibility",
+        "model_performance",
+        "business_impact",
+        "compute_cost",
+        "success_score",
+        "attributes",
     }
-)  # fmt: skip
+)
 OUTCOME_FIELDS = ("model_performance", "business_impact", "compute_cost")
 TEAM_MEMBER_FIELDS = frozenset(
     {"user", "display_name", "role", "experience_level", "years_experience", "contribution_hours", "performance_score"}
@@ -108,8 +122,11 @@ def scoring_weights() -> scoring.ScoringWeights:
     return row.as_weights() if row else scoring.ScoringWeights()
 
 
-OUTCOME_LABELS = {"model_performance": "model performance", "business_impact": "business impact",
-                  "compute_cost": "compute cost"}  # fmt: skip
+OUTCOME_LABELS = {
+    "model_performance": "model performance",
+    "business_impact": "business impact",
+    "compute_cost": "compute cost",
+}
 
 
 def _insufficient_error(exc: scoring.InsufficientOutcome) -> ValidationError:
@@ -189,15 +206,21 @@ def _after_write(project: Project, *, previous_status: str | None) -> None:
 
 def _completed_payload(project: Project) -> dict[str, Any]:
     return {
-        "id": project.pk, "name": project.name, "slug": project.slug, "status": project.status,
-        "success_score": project.success_score, "completion_date": project.completion_date,
-        "model_performance": project.model_performance, "business_impact": project.business_impact,
+        "id": project.pk,
+        "name": project.name,
+        "slug": project.slug,
+        "status": project.status,
+        "success_score": project.success_score,
+        "completion_date": project.completion_date,
+        "model_performance": project.model_performance,
+        "business_impact": project.business_impact,
         "compute_cost": project.compute_cost,
-    }  # fmt: skip
+    }
 
 
-def attribute_values_clean(values: Any, *, definitions: list[ProjectAttribute] | None = None,
-                           field: str = "attributes") -> dict[str, Any]:  # fmt: skip
+def attribute_values_clean(
+    values: Any, *, definitions: list[ProjectAttribute] | None = None, field: str = "attributes"
+) -> dict[str, Any]:
     """Validate tenant-defined attribute values (``ProjectAttribute``): a dict by key; a null value removes the key.
     Errors name ``attributes.<key>``. Numbers become floats, yes/no booleans, categories one of the choices."""
     if values is None:
@@ -258,9 +281,13 @@ def _set_fields(project: Project, data: dict[str, Any], attributes: list[Project
 
 # ---------------------------------------------------------------------------------------------- projects
 def project_prepare(
-    *, project: Project | None, data: dict[str, Any], attributes: list[ProjectAttribute] | None = None,
-    check_constraints: bool = True, weights: scoring.ScoringWeights | None = None,
-) -> tuple[Project, bool]:  # fmt: skip
+    *,
+    project: Project | None,
+    data: dict[str, Any],
+    attributes: list[ProjectAttribute] | None = None,
+    check_constraints: bool = True,
+    weights: scoring.ScoringWeights | None = None,
+) -> tuple[Project, bool]:
     """Apply ``data`` to ``project`` (a new one when None) in memory, with the slug and completion rules, and validate
     it. Returns the unsaved project and whether its slug was generated. Shared by the API and the admin form.
 

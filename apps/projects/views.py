@@ -37,8 +37,22 @@ SORT_COLUMNS = {
 }
 DEFAULT_SORT = "-created"
 RECENT_RUNS = 10
-CSV_HEADER = ("id", "name", "status", "problem_class", "owner", "team_size", "complexity", "success_score",
-              "start_date", "target_end_date", "completion_date", "visibility", "tags", "created_at")  # fmt: skip
+CSV_HEADER = (
+    "id",
+    "name",
+    "status",
+    "problem_class",
+    "owner",
+    "team_size",
+    "complexity",
+    "success_score",
+    "start_date",
+    "target_end_date",
+    "completion_date",
+    "visibility",
+    "tags",
+    "created_at",
+)
 
 
 def _project_or_404(user, pk: int) -> Project:
@@ -89,13 +103,52 @@ def _csv_rows(queryset):
         TeamMember.objects.filter(project_id=OuterRef("pk")).order_by().values("project_id").annotate(n=Count("id"))
     )
     rows = queryset.values_list(
-        "pk", "name", "status", "problem_class", "owner__username", "complexity_score", "success_score", "start_date",
-        "target_end_date", "completion_date", "visibility", "tags", "created_at",
-    ).annotate(team_size=Coalesce(Subquery(team_size.values("n")), 0))  # fmt: skip
-    for (pk, name, status, problem_class, owner, complexity, success, start, target, completed, visibility, tags,
-         created, team) in rows.iterator(chunk_size=2000):  # fmt: skip
-        yield (pk, name, status, problem_class, owner, team, complexity, success, start, target, completed,
-               visibility, tags, created)  # fmt: skip
+        "pk",
+        "name",
+        "status",
+        "problem_class",
+        "owner__username",
+        "complexity_score",
+        "success_score",
+        "start_date",
+        "target_end_date",
+        "completion_date",
+        "visibility",
+        "tags",
+        "created_at",
+    ).annotate(team_size=Coalesce(Subquery(team_size.values("n")), 0))
+    for (
+        pk,
+        name,
+        status,
+        problem_class,
+        owner,
+        complexity,
+        success,
+        start,
+        target,
+        completed,
+        visibility,
+        tags,
+        created,
+        team,
+    ) in rows.iterator(chunk_size=2000):
+        yield (
+            pk,
+            name,
+            status,
+            problem_class,
+            owner,
+            team,
+            complexity,
+            success,
+            start,
+            target,
+            completed,
+            visibility,
+            tags,
+            created,
+        )
 
 
 @access("projects", get=CREATE, post=CREATE)

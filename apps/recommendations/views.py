@@ -118,10 +118,11 @@ def _project_initial(user, project_id: str) -> tuple[dict, list[MemberRow]]:
     if project.start_date and project.target_end_date:
         initial["planned_duration_days"] = (project.target_end_date - project.start_date).days
     rows = [
-        MemberRow(member.role, member.experience_level, f"{member.years_experience:g}",
-                  f"{member.contribution_hours:g}")
+        MemberRow(
+            member.role, member.experience_level, f"{member.years_experience:g}", f"{member.contribution_hours:g}"
+        )
         for member in team_member_list(user=user, project=project)
-    ]  # fmt: skip
+    ]
     initial["project"] = project
     return initial, rows
 
@@ -263,10 +264,13 @@ def _result_charts(result: dict, artifact_names: dict[int, str]) -> dict:
     values = [item["contribution"] for item in features]
     roles, levels = dict(MemberRole.choices), dict(ExperienceLevel.choices)
     team = [
-        {**member, "role_label": roles.get(member["role"], member["role"]),
-         "level_label": levels.get(member["level"], member["level"])}
+        {
+            **member,
+            "role_label": roles.get(member["role"], member["role"]),
+            "level_label": levels.get(member["level"], member["level"]),
+        }
         for member in result["suggested_team"]["members"]
-    ]  # fmt: skip
+    ]
     contribution_chart = chart(
         "bar",
         labels=feature_labels(
@@ -390,8 +394,17 @@ def _models_csv(versions):
     rows = []
     for model in versions:
         success = (model.cv_metrics or {}).get("success", {})
-        rows.append((model.version, model.status, model.trained_at, model.n_samples, success.get("mae"),
-                     success.get("baseline_mae"), success.get("r2")))  # fmt: skip
+        rows.append(
+            (
+                model.version,
+                model.status,
+                model.trained_at,
+                model.n_samples,
+                success.get("mae"),
+                success.get("baseline_mae"),
+                success.get("r2"),
+            )
+        )
     return csv_response("models", header, rows)
 
 
@@ -481,8 +494,10 @@ def project_import(request):
         detail = exc.message_dict if isinstance(exc, ValidationError) else exc.detail
         return JsonResponse({"status": 400, "code": "invalid", "detail": str(detail), "errors": []}, status=400)
     except APIException as exc:  # a refused plan limit
-        return JsonResponse({"status": exc.status_code, "code": "refused", "detail": str(exc.detail), "errors": []},
-                            status=exc.status_code)  # fmt: skip
+        return JsonResponse(
+            {"status": exc.status_code, "code": "refused", "detail": str(exc.detail), "errors": []},
+            status=exc.status_code,
+        )
     return JsonResponse(body, status=code)
 
 
@@ -499,5 +514,6 @@ def project_similar(request, pk: int):
         similar = selectors.similar_projects(
             user=request.user, vector=vector, k=SIMILAR_SHOWN, exclude_ids=[project.pk]
         )
-    return render(request, "recommendations/_similar.html", {"project": project, "similar": similar,
-                                                              "blank_spec": vector is None})  # fmt: skip
+    return render(
+        request, "recommendations/_similar.html", {"project": project, "similar": similar, "blank_spec": vector is None}
+    )

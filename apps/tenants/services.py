@@ -19,10 +19,25 @@ SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 RESERVED_SLUGS = frozenset(
     {
-        "public", "information_schema", "admin", "api", "www", "static", "media", "metrics", "localhost",
-        "maestro", "platform", "default", "template", "tenant_template", "postgres", "root", "system",
+        "public",
+        "information_schema",
+        "admin",
+        "api",
+        "www",
+        "static",
+        "media",
+        "metrics",
+        "localhost",
+        "maestro",
+        "platform",
+        "default",
+        "template",
+        "tenant_template",
+        "postgres",
+        "root",
+        "system",
     }
-)  # fmt: skip
+)
 
 
 def tenant_validate_slug(slug: str) -> None:

@@ -214,8 +214,16 @@ def note_auth_failure(request) -> None:
     """Count a failed authentication from the client's address; raise Throttled once there were too many."""
     item = _parse(settings.MAESTRO_RATE_LIMIT_AUTH_FAILURES)
     if item is not None:
-        _check([(item, (connection.schema_name, AUTH_FAILURE, f"ip:{client_ip(request)}"), AUTH_FAILURE,
-                 "failed authentications per client address")])  # fmt: skip
+        _check(
+            [
+                (
+                    item,
+                    (connection.schema_name, AUTH_FAILURE, f"ip:{client_ip(request)}"),
+                    AUTH_FAILURE,
+                    "failed authentications per client address",
+                )
+            ]
+        )
 
 
 class RateLimitThrottle(BaseThrottle):

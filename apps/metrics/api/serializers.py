@@ -192,13 +192,18 @@ class MetricHistoryManySerializer(serializers.Serializer):
 
 class RunSearchRequestSerializer(serializers.Serializer):
     filter = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        trim_whitespace=False,
         help_text="e.g. metrics.accuracy > 0.9 AND (params.optimizer = 'adam' OR tags.`team name` LIKE 'vision%')",
-    )  # fmt: skip
+    )
     order_by = serializers.ListField(
-        child=serializers.CharField(trim_whitespace=False), required=False, default=list,
+        child=serializers.CharField(trim_whitespace=False),
+        required=False,
+        default=list,
         help_text='e.g. ["metrics.accuracy DESC", "start_time ASC"]',
-    )  # fmt: skip
+    )
     max_results = serializers.IntegerField(min_value=1, max_value=MAX_RESULTS_LIMIT, default=100)
     page_token = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 

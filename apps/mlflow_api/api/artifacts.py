@@ -144,9 +144,12 @@ class MultipartCompleteView(MlflowView):
         target = artifacts.artifact_target(user=request.user, path=artifact_path, action=WRITE)
         fields = Fields(self.body())
         artifacts.artifact_upload_complete(
-            user=request.user, target=target, filename=_filename(fields), upload_id=_upload_id(fields),
+            user=request.user,
+            target=target,
+            filename=_filename(fields),
+            upload_id=_upload_id(fields),
             parts=_parts(fields),
-        )  # fmt: skip
+        )
         return json_response({})
 
 

@@ -175,10 +175,12 @@ class LoggedModelSearchView(MlflowView):
                 project_ids.append(project_id)
         datasets = []
         for index, item in enumerate(_object_list(fields, "datasets")):
-            datasets.append({
-                "dataset_name": _string_of(item, "dataset_name", f"datasets[{index}]", required=False),
-                "dataset_digest": _string_of(item, "dataset_digest", f"datasets[{index}]", required=False),
-            })  # fmt: skip
+            datasets.append(
+                {
+                    "dataset_name": _string_of(item, "dataset_name", f"datasets[{index}]", required=False),
+                    "dataset_digest": _string_of(item, "dataset_digest", f"datasets[{index}]", required=False),
+                }
+            )
         order_by = []
         for index, item in enumerate(_object_list(fields, "order_by")):
             ascending = item.get("ascending", True)
@@ -252,15 +254,17 @@ class LogInputsView(MlflowView):
             for tag_index, tag in enumerate(_object_list(Fields(item), "tags")):
                 tag_path = f"datasets[{index}].tags[{tag_index}]"
                 tags.append((_string_of(tag, "key", tag_path), _string_of(tag, "value", tag_path, required=False)))
-            datasets.append(model_services.DatasetInput(
-                name=_string_of(dataset, "name", path),
-                digest=_string_of(dataset, "digest", path),
-                source_type=_string_of(dataset, "source_type", path),
-                source=_string_of(dataset, "source", path),
-                schema=_string_of(dataset, "schema", path, required=False),
-                profile=_string_of(dataset, "profile", path, required=False),
-                tags=tuple(tags),
-            ))  # fmt: skip
+            datasets.append(
+                model_services.DatasetInput(
+                    name=_string_of(dataset, "name", path),
+                    digest=_string_of(dataset, "digest", path),
+                    source_type=_string_of(dataset, "source_type", path),
+                    source=_string_of(dataset, "source", path),
+                    schema=_string_of(dataset, "schema", path, required=False),
+                    profile=_string_of(dataset, "profile", path, required=False),
+                    tags=tuple(tags),
+                )
+            )
         model_ids = [
             _string_of(item, "model_id", f"models[{index}]")
             for index, item in enumerate(_object_list(fields, "models"))

@@ -76,8 +76,9 @@ class RegisteredModelRenameView(MlflowView):
         fields = Fields(self.body())
         registered = _registered(self, fields)
         new_name = fields.string("new_name", required=True)
-        registered = registry_services.registered_model_rename(user=request.user, registered=registered,
-                                                               new_name=new_name)  # fmt: skip
+        registered = registry_services.registered_model_rename(
+            user=request.user, registered=registered, new_name=new_name
+        )
         return json_response({"registered_model": _registered_payload(registered)})
 
 
@@ -172,9 +173,11 @@ class RegisteredModelSetTagView(MlflowView):
         fields = Fields(self.body())
         registered = _registered(self, fields)
         registry_services.registered_model_set_tag(
-            user=request.user, registered=registered, key=fields.string("key", required=True),
+            user=request.user,
+            registered=registered,
+            key=fields.string("key", required=True),
             value=fields.string("value"),
-        )  # fmt: skip
+        )
         return _ok()
 
 
@@ -217,8 +220,9 @@ class AliasView(MlflowView):
     def delete(self, request):
         fields = Fields(self.body())
         registered = _registered(self, fields)
-        registry_services.alias_delete(user=request.user, registered=registered,
-                                       alias=fields.string("alias", required=True))  # fmt: skip
+        registry_services.alias_delete(
+            user=request.user, registered=registered, alias=fields.string("alias", required=True)
+        )
         return _ok()
 
 

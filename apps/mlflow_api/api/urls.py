@@ -42,11 +42,17 @@ ENDPOINTS = [
     ("logged-models/search", model_views.LoggedModelSearchView, "logged-models-search"),
     (rf"logged-models/{_MODEL_ID}", model_views.LoggedModelView, "logged-models-detail"),
     (rf"logged-models/{_MODEL_ID}/tags", model_views.LoggedModelTagsView, "logged-models-tags"),
-    (rf"logged-models/{_MODEL_ID}/tags/(?P<tag_key>.+?)", model_views.LoggedModelTagDeleteView,
-     "logged-models-tag-delete"),
+    (
+        rf"logged-models/{_MODEL_ID}/tags/(?P<tag_key>.+?)",
+        model_views.LoggedModelTagDeleteView,
+        "logged-models-tag-delete",
+    ),
     (rf"logged-models/{_MODEL_ID}/params", model_views.LoggedModelParamsView, "logged-models-params"),
-    (rf"logged-models/{_MODEL_ID}/artifacts/directories", model_views.LoggedModelArtifactsView,
-     "logged-models-artifacts"),
+    (
+        rf"logged-models/{_MODEL_ID}/artifacts/directories",
+        model_views.LoggedModelArtifactsView,
+        "logged-models-artifacts",
+    ),
     # the model registry
     ("registered-models/create", registry_views.RegisteredModelCreateView, "registered-models-create"),
     ("registered-models/get", registry_views.RegisteredModelGetView, "registered-models-get"),
@@ -68,7 +74,7 @@ ENDPOINTS = [
     ("model-versions/set-tag", registry_views.ModelVersionSetTagView, "model-versions-set-tag"),
     ("model-versions/delete-tag", registry_views.ModelVersionDeleteTagView, "model-versions-delete-tag"),
     ("artifacts/list", artifacts.RunArtifactListView, "artifacts-list"),
-]  # fmt: skip
+]
 
 # /api/2.0/mlflow-artifacts/…: <artifact_path> is everything after the prefix (checked by artifact_roots).
 ARTIFACT_ENDPOINTS = [

@@ -18,9 +18,17 @@ class TeamMemberSerializer(serializers.ModelSerializer):
     class Meta:
         model = TeamMember
         fields = [
-            "id", "project", "user", "username", "display_name", "role", "experience_level", "years_experience",
-            "contribution_hours", "performance_score",
-        ]  # fmt: skip
+            "id",
+            "project",
+            "user",
+            "username",
+            "display_name",
+            "role",
+            "experience_level",
+            "years_experience",
+            "contribution_hours",
+            "performance_score",
+        ]
         read_only_fields = ["id", "project"]
 
     def to_representation(self, member: TeamMember) -> dict:
@@ -57,11 +65,31 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "name", "slug", "spec", "problem_class", "complexity_score", "status", "start_date",
-            "target_end_date", "completion_date", "tags", "owner", "owner_username", "visibility",
-            "model_performance", "business_impact", "compute_cost", "success_score", "success_score_source",
-            "attributes", "team_members", "artifact_usages", "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "name",
+            "slug",
+            "spec",
+            "problem_class",
+            "complexity_score",
+            "status",
+            "start_date",
+            "target_end_date",
+            "completion_date",
+            "tags",
+            "owner",
+            "owner_username",
+            "visibility",
+            "model_performance",
+            "business_impact",
+            "compute_cost",
+            "success_score",
+            "success_score_source",
+            "attributes",
+            "team_members",
+            "artifact_usages",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "success_score_source", "created_at", "updated_at"]
 
     def to_representation(self, project: Project) -> dict:
@@ -117,9 +145,12 @@ class ProjectCompleteSerializer(serializers.Serializer):
         max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
     )
     success_score = serializers.FloatField(
-        min_value=0, max_value=100, required=False, allow_null=True,
+        min_value=0,
+        max_value=100,
+        required=False,
+        allow_null=True,
         help_text="Set explicitly; otherwise computed from the outcome fields with the tenant's weights.",
-    )  # fmt: skip
+    )
     completion_date = serializers.DateField(required=False, allow_null=True, help_text="Defaults to today.")
 
 
@@ -131,17 +162,24 @@ class ScoringSettingsSerializer(serializers.ModelSerializer):
     class Meta:
         model = ScoringSettings
         fields = [
-            "w_model_performance", "w_business_impact", "w_cost_efficiency", "cost_reference", "min_components",
-            "cost_unit", "updated_at",
-        ]  # fmt: skip
+            "w_model_performance",
+            "w_business_impact",
+            "w_cost_efficiency",
+            "cost_reference",
+            "min_components",
+            "cost_unit",
+            "updated_at",
+        ]
         read_only_fields = ["updated_at"]
 
 
 class ProjectAttributeSerializer(serializers.ModelSerializer):
     choices = serializers.ListField(
-        child=serializers.CharField(max_length=50), required=False, max_length=20,
+        child=serializers.CharField(max_length=50),
+        required=False,
+        max_length=20,
         help_text="The categories (category attributes only; at most 20).",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = ProjectAttribute

@@ -33,9 +33,18 @@ class ProjectViewSet(viewsets.ModelViewSet):
     filterset_class = ProjectFilterSet
     search_fields = ["name", "slug", "spec"]
     ordering_fields = [
-        "name", "slug", "status", "problem_class", "complexity_score", "success_score", "start_date",
-        "target_end_date", "completion_date", "created_at", "updated_at",
-    ]  # fmt: skip
+        "name",
+        "slug",
+        "status",
+        "problem_class",
+        "complexity_score",
+        "success_score",
+        "start_date",
+        "target_end_date",
+        "completion_date",
+        "created_at",
+        "updated_at",
+    ]
 
     def get_queryset(self):
         return selectors.project_list(user=self.request.user, owner=False)

@@ -53,26 +53,33 @@ class TeamConstraintsSerializer(serializers.Serializer):
     min_team_size = serializers.IntegerField(min_value=1, max_value=30, default=1)
     max_team_size = serializers.IntegerField(min_value=1, max_value=30, default=8)
     allowed_roles = serializers.ListField(
-        child=serializers.ChoiceField(choices=MemberRole.choices), allow_empty=False, required=False,
+        child=serializers.ChoiceField(choices=MemberRole.choices),
+        allow_empty=False,
+        required=False,
         help_text="Roles the suggested team may use (default: all).",
-    )  # fmt: skip
+    )
     allowed_levels = serializers.ListField(
-        child=serializers.ChoiceField(choices=ExperienceLevel.choices), allow_empty=False, required=False,
+        child=serializers.ChoiceField(choices=ExperienceLevel.choices),
+        allow_empty=False,
+        required=False,
         help_text="Experience levels the suggested team may use (default: all).",
-    )  # fmt: skip
+    )
     max_per_role = serializers.DictField(
-        child=serializers.IntegerField(min_value=0, max_value=30), required=False,
-        help_text="Maximum members per role, e.g. {\"mlops\": 1}.",
-    )  # fmt: skip
+        child=serializers.IntegerField(min_value=0, max_value=30),
+        required=False,
+        help_text='Maximum members per role, e.g. {"mlops": 1}.',
+    )
     max_per_level = serializers.DictField(
-        child=serializers.IntegerField(min_value=0, max_value=30), required=False,
-        help_text="Maximum members per level, e.g. {\"principal\": 1}.",
-    )  # fmt: skip
+        child=serializers.IntegerField(min_value=0, max_value=30),
+        required=False,
+        help_text='Maximum members per level, e.g. {"principal": 1}.',
+    )
     min_per_role = serializers.DictField(
-        child=serializers.IntegerField(min_value=0, max_value=30), required=False,
+        child=serializers.IntegerField(min_value=0, max_value=30),
+        required=False,
         help_text="Roles the suggested team must include, with their minimum count, e.g. "
-        "{\"data_scientist\": 1, \"ml_engineer\": 1}.",
-    )  # fmt: skip
+        '{"data_scientist": 1, "ml_engineer": 1}.',
+    )
 
     def validate_max_per_role(self, value):
         unknown = sorted(set(value) - set(ROLES))
@@ -98,34 +105,40 @@ class TeamConstraintsSerializer(serializers.Serializer):
         required = {role: n for role, n in attrs.get("min_per_role", {}).items() if n > 0}
         if sum(required.values()) > attrs["max_team_size"]:
             raise serializers.ValidationError(
-                {"min_per_role": f"The required roles need {sum(required.values())} people; max_team_size is "
-                 f"{attrs['max_team_size']}."}
-            )  # fmt: skip
+                {
+                    "min_per_role": f"The required roles need {sum(required.values())} people; max_team_size is "
+                    f"{attrs['max_team_size']}."
+                }
+            )
         excluded = sorted(set(required) - set(attrs.get("allowed_roles", ROLES)))
         if excluded:
             raise serializers.ValidationError({"min_per_role": f"Required but not allowed: {', '.join(excluded)}."})
         too_many = sorted(r for r, n in required.items() if n > attrs.get("max_per_role", {}).get(r, n))
         if too_many:
-            raise serializers.ValidationError({"min_per_role": f"More required than max_per_role allows: "
-                                               f"{', '.join(too_many)}."})  # fmt: skip
+            raise serializers.ValidationError(
+                {"min_per_role": f"More required than max_per_role allows: {', '.join(too_many)}."}
+            )
         return attrs
 
 
 class RecommendationRequestSerializer(serializers.Serializer):
     project_id = serializers.IntegerField(
-        min_value=1, required=False,
+        min_value=1,
+        required=False,
         help_text="An existing project to predict for: omitted fields are taken from it, and the prediction is "
         "compared with its actual outcome once it completes.",
-    )  # fmt: skip
+    )
     spec = serializers.CharField(max_length=20000, required=False, help_text="Goals and requirements, free text.")
     problem_class = serializers.ChoiceField(choices=ProblemClass.choices, required=False)
     complexity_score = serializers.IntegerField(min_value=1, max_value=100, required=False)
     planned_duration_days = serializers.FloatField(min_value=1, max_value=3650, required=False, allow_null=True)
     team_members = TeamMemberInputSerializer(many=True, required=False, max_length=50)
     artifact_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=200,
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=200,
         help_text="Library artifacts the project plans to use.",
-    )  # fmt: skip
+    )
     attributes = serializers.DictField(
         required=False, help_text="Values of the organisation's project attributes by key (as on projects)."
     )
@@ -489,10 +502,23 @@ class SuccessModelSerializer(serializers.ModelSerializer):
     class Meta:
         model = SuccessModel
         fields = [
-            "id", "version", "status", "trained_at", "n_samples", "features", "cv_metrics", "cv_mae",
-            "feature_importances", "training_seconds", "data_fingerprint", "params", "validation", "promoted_at",
-            "created_at", "events",
-        ]  # fmt: skip
+            "id",
+            "version",
+            "status",
+            "trained_at",
+            "n_samples",
+            "features",
+            "cv_metrics",
+            "cv_mae",
+            "feature_importances",
+            "training_seconds",
+            "data_fingerprint",
+            "params",
+            "validation",
+            "promoted_at",
+            "created_at",
+            "events",
+        ]
         read_only_fields = fields
 
 
@@ -505,10 +531,25 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingRun
         fields = [
-            "id", "kind", "status", "reason", "params", "requested_by", "created_at", "dispatched_at",
-            "dispatch_attempts", "dispatch_error", "attempts", "started_at", "finished_at", "duration_seconds",
-            "detail", "error", "model_version", "result",
-        ]  # fmt: skip
+            "id",
+            "kind",
+            "status",
+            "reason",
+            "params",
+            "requested_by",
+            "created_at",
+            "dispatched_at",
+            "dispatch_attempts",
+            "dispatch_error",
+            "attempts",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "detail",
+            "error",
+            "model_version",
+            "result",
+        ]
         read_only_fields = fields
 
 
@@ -519,11 +560,25 @@ class PredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Prediction
         fields = [
-            "id", "status", "project", "model_version", "predicted_success", "lower", "upper", "confidence",
-            "predicted_duration_days", "predicted_cost", "project_completed_before", "actual_success",
-            "actual_duration_days", "actual_cost", "outcome_recorded_at", "absolute_error", "created_by",
+            "id",
+            "status",
+            "project",
+            "model_version",
+            "predicted_success",
+            "lower",
+            "upper",
+            "confidence",
+            "predicted_duration_days",
+            "predicted_cost",
+            "project_completed_before",
+            "actual_success",
+            "actual_duration_days",
+            "actual_cost",
+            "outcome_recorded_at",
+            "absolute_error",
+            "created_by",
             "created_at",
-        ]  # fmt: skip
+        ]
         read_only_fields = fields
 
     def get_absolute_error(self, obj) -> float | None:
@@ -615,9 +670,10 @@ class ArtifactImpactSerializer(serializers.Serializer):
 class ImportQuerySerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False, help_text="Validate every row and write nothing.")
     file_format = serializers.ChoiceField(
-        choices=["jsonl", "csv"], required=False,
+        choices=["jsonl", "csv"],
+        required=False,
         help_text="jsonl or csv; default from the Content-Type (text/csv, application/x-ndjson).",
-    )  # fmt: skip
+    )
 
 
 class ImportRowErrorSerializer(serializers.Serializer):

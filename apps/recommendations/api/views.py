@@ -46,9 +46,13 @@ def _validated(serializer_class, data):
 
 def _similar_response(request, vector, query: dict, project_id: int | None) -> Response:
     results = selectors.similar_projects(
-        user=request.user, vector=vector, k=query["k"], min_similarity=query["min_similarity"],
-        exclude_ids=[project_id] if project_id else [], completed_only=query["completed_only"],
-    )  # fmt: skip
+        user=request.user,
+        vector=vector,
+        k=query["k"],
+        min_similarity=query["min_similarity"],
+        exclude_ids=[project_id] if project_id else [],
+        completed_only=query["completed_only"],
+    )
     body = {"query_project_id": project_id, "model_name": emb.MODEL_NAME, "results": results}
     return Response(s.SimilarProjectsResponseSerializer(body).data)
 
@@ -205,10 +209,23 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
 def _impact_body(artifact: dict, impact: ArtifactImpact | None) -> dict:
     fields = (
-        "n_projects", "min_usage", "impact", "ci_low", "ci_high", "se", "verdict", "method", "model_contribution",
-        "observed_lift", "observed_lift_ci_low", "observed_lift_ci_high", "comparable_n", "has_indicator",
-        "model_version", "computed_at",
-    )  # fmt: skip
+        "n_projects",
+        "min_usage",
+        "impact",
+        "ci_low",
+        "ci_high",
+        "se",
+        "verdict",
+        "method",
+        "model_contribution",
+        "observed_lift",
+        "observed_lift_ci_low",
+        "observed_lift_ci_high",
+        "comparable_n",
+        "has_indicator",
+        "model_version",
+        "computed_at",
+    )
     label = {"label": OBSERVATIONAL}
     if impact is None:
         return {"artifact": artifact, "status": "not_computed"} | dict.fromkeys(fields) | label
@@ -233,12 +250,14 @@ IMPACT_ORDERINGS = ("artifact", "impact", "n_projects", "observed_lift")
     list=extend_schema(
         parameters=[
             OpenApiParameter(
-                "ordering", str, enum=[*IMPACT_ORDERINGS, *(f"-{o}" for o in IMPACT_ORDERINGS)],
+                "ordering",
+                str,
+                enum=[*IMPACT_ORDERINGS, *(f"-{o}" for o in IMPACT_ORDERINGS)],
                 description="Sort key, '-' for descending; missing values sort last. Default: artifact.",
             )
         ]
     )
-)  # fmt: skip
+)
 class ArtifactImpactViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Impact of every artifact, sortable (``?ordering=-impact``)."""
 
@@ -267,8 +286,12 @@ class ArtifactImpactViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 # ------------------------------------------------------------------------------------------------ import / export
-IMPORT_TYPES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl",
-                "application/json-lines": "jsonl"}  # fmt: skip
+IMPORT_TYPES = {
+    "text/csv": "csv",
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/json-lines": "jsonl",
+}
 
 
 def import_content(request) -> tuple[bytes, str | None]:
@@ -307,16 +330,21 @@ def run_import(request, *, dry_run: bool, file_format: str | None) -> tuple[int,
     if not result.ok:
         rows = len({e["row"] for e in result.errors})
         body = {
-            "status": 400, "code": "invalid",
+            "status": 400,
+            "code": "invalid",
             "detail": f"{rows} of {result.rows} rows have errors ({len(result.errors)} in all); nothing was imported.",
             "errors": [e | {"code": "invalid"} for e in result.errors],
-        }  # fmt: skip
+        }
         return 400, body
     body = {
-        "rows": result.rows, "dry_run": result.dry_run, "imported": len(result.project_ids),
-        "project_ids": result.project_ids, "team_members": result.team_members,
-        "artifact_usages": result.artifact_usages, "embedding_run_id": result.embedding_run_id,
-    }  # fmt: skip
+        "rows": result.rows,
+        "dry_run": result.dry_run,
+        "imported": len(result.project_ids),
+        "project_ids": result.project_ids,
+        "team_members": result.team_members,
+        "artifact_usages": result.artifact_usages,
+        "embedding_run_id": result.embedding_run_id,
+    }
     return (200 if dry_run else 201), body
 
 
@@ -330,11 +358,13 @@ class ProjectImportView(APIView):
 
     @extend_schema(
         parameters=[s.ImportQuerySerializer],
-        request={"text/csv": OpenApiTypes.STR, "application/x-ndjson": OpenApiTypes.STR,
-                 "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string",
-                                                                                   "format": "binary"}}}},
+        request={
+            "text/csv": OpenApiTypes.STR,
+            "application/x-ndjson": OpenApiTypes.STR,
+            "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
+        },
         responses={200: s.ImportResultSerializer, 201: s.ImportResultSerializer, 400: s.ImportErrorSerializer},
-    )  # fmt: skip
+    )
     def post(self, request):
         query = _validated(s.ImportQuerySerializer, request.query_params)
         code, body = run_import(request, dry_run=query["dry_run"], file_format=query.get("file_format"))

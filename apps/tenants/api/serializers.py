@@ -12,8 +12,16 @@ class TenantSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Tenant
-        fields = ["slug", "name", "plan", "max_users", "max_projects", "max_artifacts", "max_storage_mb",
-                  "effective_rate_limits"]  # fmt: skip
+        fields = [
+            "slug",
+            "name",
+            "plan",
+            "max_users",
+            "max_projects",
+            "max_artifacts",
+            "max_storage_mb",
+            "effective_rate_limits",
+        ]
         read_only_fields = ["slug", "plan", "max_users", "max_projects", "max_artifacts", "max_storage_mb"]
 
     def get_effective_rate_limits(self, obj) -> dict:

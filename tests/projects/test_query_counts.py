@@ -1,9 +1,10 @@
 """List endpoints load related rows in a bounded number of queries (no N+1).
 
 Counts include django-tenants' ``SET search_path`` statements: with TENANT_LIMIT_SET_CALLS on, one for the routing
-query (public schema) and one for the tenant's. The project list needs: routing (domain), token, token last-use (at
-most once a minute), count, and one page query returning projects, owners, teams and usages (JSON arrays) — 5
-statements, 7 counted."""
+query (public schema) and one for the tenant's. The project list needs: routing (domain), token (the token row on a
+process's first request with it, then only the tenant's auth generation: ``apps.accounts.token_cache``), token
+last-use (at most once a minute), count, and one page query returning projects, owners, teams and usages (JSON
+arrays) — 5 statements, 7 counted."""
 
 import pytest
 from django.db import connection
@@ -48,7 +49,9 @@ def test_project_list_with_teams_and_usages_uses_constant_queries(tenant_a, djan
 def test_artifact_and_usage_lists_use_constant_queries(tenant_a, django_assert_max_num_queries):
     admin = admin_actor(tenant_a)
     _seed(tenant_a, 30)
-    # routing, token, token last-use, count, rows, and the two search_path statements
+    admin.api.get("/api/v1/me")  # the first request caches the token (apps.accounts.token_cache); later ones read
+    # only the tenant's auth generation instead of the token row. Counted: routing, generation, token last-use,
+    # count, rows, and the two search_path statements.
     with django_assert_max_num_queries(7):
         assert len(admin.api.get("/api/v1/artifact-usages?page_size=100").json()["results"]) == 60
     with django_assert_max_num_queries(6):

@@ -4,6 +4,8 @@ MLflow's response shape. Registry objects are found by name within the tenant an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from apps.mlflow_api import registry_selectors, registry_services
 from apps.mlflow_api.api.handling import MlflowView, json_response
 from apps.mlflow_api.api.views import _tag_pairs
@@ -104,15 +106,12 @@ class RegisteredModelDeleteView(MlflowView):
 
 class _RegistrySearchView(MlflowView):
     """MLflow's registry searches share one shape: ``filter``, ``max_results``, ``order_by`` and ``page_token`` in,
-    a list under ``result_key`` (left out when empty, as MLflow does) and ``next_page_token`` out."""
+    a list under ``result_key`` (left out when empty, as MLflow does) and ``next_page_token`` out. Each subclass
+    names its selector (``search``) and the payload builder for a page's items (``payloads``)."""
 
     result_key: str
-
-    def search(self, **query):
-        raise NotImplementedError  # each subclass names its selector
-
-    def payloads(self, items) -> list:
-        raise NotImplementedError
+    search: Callable
+    payloads: Callable
 
     def get(self, request):
         fields = _fields(self)
@@ -134,12 +133,8 @@ class _RegistrySearchView(MlflowView):
 class RegisteredModelSearchView(_RegistrySearchView):
     access_resource = "registered_models"
     result_key = "registered_models"
-
-    def search(self, **query):
-        return registry_selectors.registered_model_search(**query)
-
-    def payloads(self, items) -> list:
-        return registry_selectors.registered_model_payloads(items)
+    search = staticmethod(registry_selectors.registered_model_search)
+    payloads = staticmethod(registry_selectors.registered_model_payloads)
 
 
 class LatestVersionsView(MlflowView):
@@ -300,12 +295,8 @@ class ModelVersionDeleteView(MlflowView):
 class ModelVersionSearchView(_RegistrySearchView):
     access_resource = "model_versions"
     result_key = "model_versions"
-
-    def search(self, **query):
-        return registry_selectors.model_version_search(**query)
-
-    def payloads(self, items) -> list:
-        return registry_selectors.model_version_payloads(items)
+    search = staticmethod(registry_selectors.model_version_search)
+    payloads = staticmethod(registry_selectors.model_version_payloads)
 
 
 class ModelVersionDownloadUriView(MlflowView):

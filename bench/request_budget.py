@@ -1,6 +1,7 @@
 """Where the fixed cost of an authenticated request goes (issue 24): server CPU per request, split by stage.
 
     .venv/bin/python bench/request_budget.py [--requests 400] [--warmup 50] [--also SETTING=VALUE ...]
+    .venv/bin/python bench/request_budget.py --profile log-metric   # cProfile of one scenario, by function
 
 Every request of the MLflow client pays the same fixed cost before and after the work it asked for; this prints that
 cost for a minimal authenticated ``GET /api/v1/me``, a single MLflow ``runs/log-metric`` and a one-point
@@ -178,6 +179,26 @@ def _variants(specs: list[str]) -> dict[str, dict]:
     return variants
 
 
+def _profile(scenarios: dict, args) -> int:
+    """cProfile of ``args.requests`` calls of one scenario after its warm-up: where a stage's time goes, by
+    function (profiling slows every call, so its times are relative, not the budget)."""
+    import cProfile
+    import pstats
+
+    names = {"me": "GET /api/v1/me", "log-metric": "runs/log-metric", "log-batch": "runs/log-batch (1 point)"}
+    call = scenarios[names[args.profile]]
+    for i in range(args.warmup):
+        call(i)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(args.warmup, args.warmup + args.requests):
+        call(i)
+    profiler.disable()
+    print(f"command: python bench/request_budget.py --profile {args.profile} --requests {args.requests}")
+    pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=400, help="timed requests per endpoint")
@@ -189,6 +210,12 @@ def main() -> int:
         metavar="SETTING=VALUE",
         help="also measure with this setting overridden, alternating with the configured one in blocks of 25 "
         "requests (before/after in one run), e.g. --also MAESTRO_AUTH_CACHE_SECONDS=0",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="SCENARIO",
+        help="instead of the table, profile this many timed requests of one scenario (me, log-metric, log-batch) "
+        "with cProfile and print the 40 functions with the most own time",
     )
     args = parser.parse_args()
     os.environ.update({"DJANGO_SETTINGS_MODULE": "maestro.settings.production", "SECURE_SSL_REDIRECT": "false",
@@ -232,6 +259,8 @@ def main() -> int:
                 "POST", api + "runs/log-batch", {"run_id": run_id, "metrics": [{**point(i), "key": "acc"}]}
             ),
         }
+        if args.profile:
+            return _profile(scenarios, args)
         variants = _variants(args.also)
         results = {label: measure(client, label, call, args.warmup, args.requests, variants)
                    for label, call in scenarios.items()}  # fmt: skip

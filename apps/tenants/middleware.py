@@ -31,6 +31,7 @@ def _is_api(request) -> bool:
 
 
 def _refuse(request, status: int, message: str, template: str):
+    connection.set_schema_to_public()  # a refused request touches no tenant schema
     if _is_api(request):
         # In the shared error shape, or the one registered for the path (MLflow's, which its clients parse).
         return api_error(status, "refused", message, request=request)
@@ -48,7 +49,24 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
     """
 
     def process_request(self, request):
-        connection.set_schema_to_public()
+        routed = self._route(request)
+        if not isinstance(routed, Tenant):
+            return routed
+        request.tenant = routed
+        connection.set_tenant(routed)
+        tenant_var.set(routed.schema_name)
+        self.setup_url_routing(request)
+        return None
+
+    def _route(self, request):
+        """The request's tenant, or the response refusing it.
+
+        The lookups run on whatever ``search_path`` the connection has — the previous request's tenant, usually the
+        same one — not after a switch to the public schema: every path Maestro sets ends with ``public``, and the
+        tenants and domains tables exist only there (``apps.tenants`` is a shared app, never migrated into a tenant
+        schema), so they read the same rows either way. Unchanged, the path is not set again
+        (``maestro.postgresql``): a worker serving one tenant sends no ``SET search_path`` per request.
+        """
         try:
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
@@ -73,13 +91,8 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
 
         if not tenant.is_active:
             return _refuse(request, 403, "This organisation is suspended.", "errors/suspended.html")
-
         tenant.domain_url = hostname
-        request.tenant = tenant
-        connection.set_tenant(tenant)
-        tenant_var.set(tenant.schema_name)
-        self.setup_url_routing(request)
-        return None
+        return tenant
 
     @staticmethod
     def _tenant_from_token(request) -> Tenant | None:
@@ -90,6 +103,7 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
 
     @staticmethod
     def _unauthorized(request):
+        connection.set_schema_to_public()
         has_header = bool(request.headers.get("Authorization"))
         detail = "Invalid token." if has_header else "Authentication credentials were not provided."
         response = api_error(401, "not_authenticated", detail, request=request)

@@ -125,7 +125,7 @@ WSGI_APPLICATION = "maestro.wsgi.application"
 
 # ---------------------------------------------------------------------------------------------- data stores
 DATABASES = {"default": env.db("DATABASE_URL")}
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DATABASES["default"]["ENGINE"] = "maestro.postgresql"  # django-tenants' backend, skipping redundant SETs
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)

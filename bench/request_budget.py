@@ -195,7 +195,7 @@ def _profile(scenarios: dict, args) -> int:
         call(i)
     profiler.disable()
     print(f"command: python bench/request_budget.py --profile {args.profile} --requests {args.requests}")
-    pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
+    pstats.Stats(profiler).sort_stats(args.profile_sort).print_stats(args.profile_filter, 40)
     return 0
 
 
@@ -215,8 +215,10 @@ def main() -> int:
         "--profile",
         metavar="SCENARIO",
         help="instead of the table, profile this many timed requests of one scenario (me, log-metric, log-batch) "
-        "with cProfile and print the 40 functions with the most own time",
+        "with cProfile and print 40 functions (by --profile-sort, matching --profile-filter)",
     )
+    parser.add_argument("--profile-sort", default="tottime", help="pstats order: tottime (own time), cumtime, ...")
+    parser.add_argument("--profile-filter", default="", help="regular expression the listed functions match")
     args = parser.parse_args()
     os.environ.update({"DJANGO_SETTINGS_MODULE": "maestro.settings.production", "SECURE_SSL_REDIRECT": "false",
                        "RECOMMENDATIONS_PRELOAD_EMBEDDING_MODEL": "false", "CONN_MAX_AGE": "3600"})  # fmt: skip

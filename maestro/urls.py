@@ -26,6 +26,16 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The API first: Django tries patterns in order, and every request of a script is an API call. No page route
+    # can match an ``api/`` or ``ajax-api/`` path (the page includes hold no converter-led or empty-but-root routes;
+    # tests/access/test_routes.py checks), so the order changes no answer, only the patterns tried per call.
+    path("api/v1/", include(api_v1)),
+    path("api/2.0/mlflow/", include(mlflow_urls.api_urlpatterns)),
+    path("ajax-api/2.0/mlflow/", include(mlflow_urls.ajax_urlpatterns)),
+    path("api/2.0/mlflow-artifacts/", include(mlflow_urls.artifacts_urlpatterns)),
+    path("ajax-api/2.0/mlflow-artifacts/", include(mlflow_urls.ajax_artifacts_urlpatterns)),
+    path("api/3.0/mlflow/", include(mlflow_urls.v3_urlpatterns)),
+    path("ajax-api/3.0/mlflow/", include(mlflow_urls.ajax_v3_urlpatterns)),
     path("", include("apps.dashboard.urls")),
     path("", include("apps.integrations.urls")),
     path("", include("apps.projects.urls")),
@@ -45,13 +55,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Pages without their own icon link (admin, API docs) make browsers ask for /favicon.ico.
     path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True)),
-    path("api/v1/", include(api_v1)),
-    path("api/2.0/mlflow/", include(mlflow_urls.api_urlpatterns)),
-    path("ajax-api/2.0/mlflow/", include(mlflow_urls.ajax_urlpatterns)),
-    path("api/2.0/mlflow-artifacts/", include(mlflow_urls.artifacts_urlpatterns)),
-    path("ajax-api/2.0/mlflow-artifacts/", include(mlflow_urls.ajax_artifacts_urlpatterns)),
-    path("api/3.0/mlflow/", include(mlflow_urls.v3_urlpatterns)),
-    path("ajax-api/3.0/mlflow/", include(mlflow_urls.ajax_v3_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="maestro.urls"), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -152,3 +152,19 @@ def test_dashboard_routes_answer_each_role_as_the_matrix_says(tenant_a, route):
 def test_public_routes_are_public_access():
     login = next(r for r in all_routes(("maestro.urls",)) if r.name == "login")
     assert isinstance(route_access(login.callback), PublicAccess)
+
+
+def test_no_page_route_can_match_an_api_path():
+    """``maestro.urls`` lists the API mounts first (fewer patterns tried per API call); that changes no answer only
+    while no other route could match an ``api/`` or ``ajax-api/`` path: none starts with those words or with a path
+    converter, and none is empty except the dashboard's root."""
+    from django.urls import resolve
+
+    api = ("api/", "ajax-api/")
+    others = [r for r in all_routes(("maestro.urls",)) if not r.pattern.startswith(api)]
+    assert others, "no page routes found"
+    for route in others:
+        assert not route.pattern.startswith(("api", "ajax-api", "<")), route.label
+        assert route.pattern != "" or resolve("/").func is route.callback, route.label
+    for path in ("/api/v1/me", "/api/2.0/mlflow/runs/log-metric", "/ajax-api/2.0/mlflow/runs/get"):
+        assert resolve(path).route.startswith(api), path

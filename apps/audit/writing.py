@@ -6,8 +6,10 @@ cost of a request (issue 24). Through the ORM an event was three statements: the
 statement whose text is built once per process from the models' columns (one text per combination of "names a
 user" and "has a detail"); the values are converted as the ORM converts them (JSON fields as JSON text, the rest as
 they are); no model is saved, only the returned instances are built (``Model.from_db``, a few µs). Measured with
-``bench/request_budget.py --requests 300`` for one ``runs/log-metric``: the audit stage went from ~1.2 to ~0.3 ms of
-Python CPU and PostgreSQL's CPU per request fell by ~0.25 ms (docs/performance.md has the figures).
+``bench/request_budget.py --requests 300``, five runs alternated with five of the ORM version on a loaded machine:
+the audit stage of one ``runs/log-metric`` went from 1.58 to 0.55 ms of Python CPU (medians of the runs' p50s), and
+PostgreSQL's CPU per request from 3.03 to 2.63 ms (medians; the runs spread by more than that, see
+docs/performance.md, "Per-request budget").
 
 Nothing about the event changes: the same rows with the same values, in the caller's transaction (the event commits
 or rolls back with the write it records), all three inserts succeeding or failing together. The identity keeps its

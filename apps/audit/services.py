@@ -25,6 +25,7 @@ from django_tenants.utils import get_public_schema_name
 from apps.audit.context import Actor, actor_from, current_actor, current_origin, suppressed
 from apps.audit.models import PERSONAL, AuditEvent, AuditEventDetail, AuditIdentity, Category, erased_label
 from apps.audit.registry import SECRET_NAME_RE, AuditSpec, spec_for, spec_for_label
+from apps.audit.writing import event_insert
 
 logger = logging.getLogger("maestro.audit")
 
@@ -94,19 +95,6 @@ def _split_changes(spec: AuditSpec | None, changes: dict, *, keep: bool) -> tupl
     return public, personal
 
 
-def _identity_note(actor_id: int, username: str) -> None:
-    """Record (or refresh after a rename) the name behind ``actor_id``; an erased identity stays erased. Takes no
-    row lock unless the name changed, so concurrent writes by one user do not queue on it."""
-    table = connection.ops.quote_name(AuditIdentity._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH renamed AS (UPDATE {table} SET username = %s "  # noqa: S608 (table name from the model)
-            "WHERE actor_id = %s AND erased_at IS NULL AND username <> %s RETURNING 1) "
-            f"INSERT INTO {table} (actor_id, username) VALUES (%s, %s) ON CONFLICT (actor_id) DO NOTHING",
-            [username, actor_id, username, actor_id, username],
-        )
-
-
 def record(
     action: str,
     *,
@@ -147,33 +135,37 @@ def record(
         personal_repr, object_repr = object_repr, (f"{spec.name} #{object_id}" if object_id else "")
     public_changes, personal_changes = _split_changes(spec, changes or {}, keep=obj is not None)
     personal = mask_extra(personal_extra)
-    if actor.user_id is not None:
-        _identity_note(actor.user_id, actor.username)
-    event = AuditEvent.objects.create(
-        category=category,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        object_repr=(object_repr or "")[:200],
-        actor_type=actor.type,
-        actor_id=actor.user_id,
-        actor_token=actor.token_prefix,
-        source=origin.source,
-        changes=public_changes,
-        extra=mask_extra(extra),
-        request_id=origin.request_id,
+    has_detail = bool(
+        origin.ip or origin.user_agent or personal_repr or personal_changes or personal or subject_id is not None
     )
-    if origin.ip or origin.user_agent or personal_repr or personal_changes or personal or subject_id is not None:
-        event.detail = AuditEventDetail.objects.create(
-            event=event,
-            subject_id=subject_id,
-            ip=origin.ip,
-            user_agent=origin.user_agent,
-            object_repr=personal_repr[:200],
-            changes=personal_changes,
-            extra=personal,
-        )
-    return event
+    return event_insert(
+        event={
+            "occurred_at": timezone.now(),
+            "category": category,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "object_repr": (object_repr or "")[:200],
+            "actor_type": actor.type,
+            "actor_id": actor.user_id,
+            "actor_token": actor.token_prefix,
+            "source": origin.source,
+            "changes": public_changes,
+            "extra": mask_extra(extra),
+            "request_id": origin.request_id,
+        },
+        detail={
+            "subject_id": subject_id,
+            "ip": origin.ip,
+            "user_agent": origin.user_agent,
+            "object_repr": personal_repr[:200],
+            "changes": personal_changes,
+            "extra": personal,
+        }
+        if has_detail
+        else None,
+        identity=(actor.user_id, actor.username) if actor.user_id is not None else None,
+    )
 
 
 @transaction.atomic

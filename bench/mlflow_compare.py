@@ -428,9 +428,13 @@ def _artifact_url(target: Target, path: str) -> str:
     return f"http://127.0.0.1:{target.port}/api/2.0/mlflow-artifacts/artifacts/{path}"
 
 
-def scenario_artifacts(target: Target, experiment_id: str, size: int, repeats: int, source: Path) -> dict[str, Result]:
+def scenario_artifacts(
+    target: Target, experiment_id: str, size: int, repeats: int, source: Path, warmup: int = 0
+) -> dict[str, Result]:
     """Upload ``source`` (``size`` bytes) ``repeats`` times through the server's artifact proxy, then download each
-    copy back (checked byte for byte by SHA-256): MB/s each way, and the server's peak worker RSS while it ran."""
+    copy back (checked byte for byte by SHA-256): MB/s each way, and the server's peak worker RSS while it ran.
+    ``warmup`` untimed uploads and downloads of the same file come first, so that neither server's figures include
+    the lazy imports and connections of its workers' first artifact requests."""
     import hashlib
 
     import requests
@@ -440,6 +444,11 @@ def scenario_artifacts(target: Target, experiment_id: str, size: int, repeats: i
     run = target.json("GET", "runs/get", {"run_id": run_id})["run"]["info"]
     root = run["artifact_uri"].removeprefix("mlflow-artifacts:").lstrip("/")
     expected = hashlib.sha256(source.read_bytes()).hexdigest()
+    for number in range(warmup):  # untimed: each worker's first artifact requests import and connect lazily
+        with open(source, "rb") as body:
+            requests.put(_artifact_url(target, f"{root}/warmup-{number}.bin"), data=body,
+                         headers={**headers, "Content-Type": "application/octet-stream"}, timeout=600)  # fmt: skip
+        requests.get(_artifact_url(target, f"{root}/warmup-{number}.bin"), headers=headers, timeout=600)
     cpu_before = target.cpu_snapshot()
     with PeakRss(target.root_pid) as upload_rss:
         started = time.perf_counter()
@@ -755,6 +764,9 @@ def main() -> int:
         help="where both servers store artifacts: local directories, or one local S3 API (moto)",
     )
     parser.add_argument("--artifact-repeats", default="20,3", help="uploads (and downloads) of 1 MB, of 100 MB")
+    parser.add_argument(
+        "--artifact-warmup", type=int, default=4, help="untimed uploads and downloads of 1 MB first, per server"
+    )
     args = parser.parse_args()
     if args.quick:
         args.batches, args.single, args.history_points, args.history_requests = 5, 30, 5000, 5
@@ -836,7 +848,9 @@ def main() -> int:
                 source.write_bytes(os.urandom(size))
                 for target in targets:
                     progress(f"artifacts {size / MB:g} MB: {target.name}")
-                    for key, value in scenario_artifacts(target, e[target.name], size, count, source).items():
+                    for key, value in scenario_artifacts(
+                        target, e[target.name], size, count, source, args.artifact_warmup if size == MB else 0
+                    ).items():
                         results[target.name][f"artifacts {key} {size}"] = value
                         if value.detail:
                             progress(f"  {target.name} {key}: {value.value:,.1f} {value.unit} ({value.detail})")

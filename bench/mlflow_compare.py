@@ -428,54 +428,70 @@ def _artifact_url(target: Target, path: str) -> str:
     return f"http://127.0.0.1:{target.port}/api/2.0/mlflow-artifacts/artifacts/{path}"
 
 
-def scenario_artifacts(target: Target, experiment_id: str, size: int, repeats: int, source: Path) -> dict[str, Result]:
-    """Upload ``source`` (``size`` bytes) ``repeats`` times through the server's artifact proxy, then download each
-    copy back (checked byte for byte by SHA-256): MB/s each way, and the server's peak worker RSS while it ran."""
+def scenario_artifacts(
+    targets: list[Target], experiments: dict[str, str], size: int, repeats: int, source: Path, warmup: int = 0
+) -> dict[str, dict[str, Result]]:
+    """Upload ``source`` (``size`` bytes) ``repeats`` times through each server's artifact proxy, then download each
+    copy back (checked byte for byte by SHA-256): per server, MB/s each way (bytes over the summed time of its own
+    requests), its CPU per file and its peak worker RSS. The servers take turns request by request, so a change in
+    the shared machine's load falls on both alike (one after the other, a busy minute made either look 5× slower).
+    ``warmup`` untimed uploads and downloads of the same file come first, so that neither server's figures include
+    the lazy imports and connections of its workers' first artifact requests."""
     import hashlib
 
     import requests
 
-    headers = {"Host": target.host, **({"Authorization": f"Bearer {target.token}"} if target.token else {})}
-    run_id = new_run(target, experiment_id, f"artifacts-{size}")
-    run = target.json("GET", "runs/get", {"run_id": run_id})["run"]["info"]
-    root = run["artifact_uri"].removeprefix("mlflow-artifacts:").lstrip("/")
     expected = hashlib.sha256(source.read_bytes()).hexdigest()
-    cpu_before = target.cpu_snapshot()
-    with PeakRss(target.root_pid) as upload_rss:
-        started = time.perf_counter()
-        for number in range(repeats):
-            with open(source, "rb") as body:
-                put_headers = {**headers, "Content-Type": "application/octet-stream"}
-                answer = requests.put(_artifact_url(target, f"{root}/file-{number}.bin"), data=body,
-                                      headers=put_headers, timeout=600)  # fmt: skip
+    headers, roots = {}, {}
+    for target in targets:
+        headers[target.name] = {"Host": target.host,
+                                **({"Authorization": f"Bearer {target.token}"} if target.token else {})}  # fmt: skip
+        run_id = new_run(target, experiments[target.name], f"artifacts-{size}")
+        run = target.json("GET", "runs/get", {"run_id": run_id})["run"]["info"]
+        roots[target.name] = run["artifact_uri"].removeprefix("mlflow-artifacts:").lstrip("/")
+
+    def upload(target: Target, name: str) -> None:
+        with open(source, "rb") as body:
+            answer = requests.put(_artifact_url(target, f"{roots[target.name]}/{name}"), data=body,
+                                  headers={**headers[target.name], "Content-Type": "application/octet-stream"},
+                                  timeout=600)  # fmt: skip
+        if answer.status_code != 200:
+            raise RuntimeError(f"{target.name}: upload answered {answer.status_code}: {answer.text[:300]}")
+
+    def download(target: Target, name: str) -> None:
+        digest = hashlib.sha256()
+        with requests.get(_artifact_url(target, f"{roots[target.name]}/{name}"), headers=headers[target.name],
+                          stream=True, timeout=600) as answer:  # fmt: skip
             if answer.status_code != 200:
-                raise RuntimeError(f"{target.name}: upload answered {answer.status_code}: {answer.text[:300]}")
-        upload_seconds = time.perf_counter() - started
-    upload_cpu = target.cpu_since(cpu_before) * 1000 / repeats
-    cpu_before = target.cpu_snapshot()
-    with PeakRss(target.root_pid) as download_rss:
-        started = time.perf_counter()
-        for number in range(repeats):
-            digest = hashlib.sha256()
-            with requests.get(_artifact_url(target, f"{root}/file-{number}.bin"), headers=headers, stream=True,
-                              timeout=600) as answer:  # fmt: skip
-                if answer.status_code != 200:
-                    raise RuntimeError(f"{target.name}: download answered {answer.status_code}")
-                for chunk in answer.iter_content(1 << 20):
-                    digest.update(chunk)
-            if digest.hexdigest() != expected:
-                raise RuntimeError(f"{target.name}: downloaded bytes differ from the uploaded ones")
-        download_seconds = time.perf_counter() - started
-    download_cpu = target.cpu_since(cpu_before) * 1000 / repeats
-    total = size * repeats / MB
-    return {
-        "upload": Result(total / upload_seconds, "MB/s", upload_cpu, detail=f"{repeats} × {size / MB:g} MB, "
-                         f"server CPU {upload_cpu:.0f} ms/file, peak worker RSS {upload_rss.peak:.0f} MiB"),
-        "download": Result(total / download_seconds, "MB/s", download_cpu, detail=f"{repeats} × {size / MB:g} MB, "
-                           f"server CPU {download_cpu:.0f} ms/file, peak worker RSS {download_rss.peak:.0f} MiB"),
-        "upload_rss": Result(upload_rss.peak, "MiB"),
-        "download_rss": Result(download_rss.peak, "MiB"),
-    }  # fmt: skip
+                raise RuntimeError(f"{target.name}: download answered {answer.status_code}")
+            for chunk in answer.iter_content(1 << 20):
+                digest.update(chunk)
+        if digest.hexdigest() != expected:
+            raise RuntimeError(f"{target.name}: downloaded bytes differ from the uploaded ones")
+
+    for number in range(warmup):  # untimed: each worker's first artifact requests import and connect lazily
+        for target in targets:
+            upload(target, f"warmup-{number}.bin")
+            download(target, f"warmup-{number}.bin")
+    out: dict[str, dict[str, Result]] = {target.name: {} for target in targets}
+    for way, call in (("upload", upload), ("download", download)):
+        seconds = dict.fromkeys(out, 0.0)
+        cpu_before = {target.name: target.cpu_snapshot() for target in targets}
+        with contextlib.ExitStack() as stack:
+            rss = {target.name: stack.enter_context(PeakRss(target.root_pid)) for target in targets}
+            for number in range(repeats):
+                for target in targets:
+                    started = time.perf_counter()
+                    call(target, f"file-{number}.bin")
+                    seconds[target.name] += time.perf_counter() - started
+        for target in targets:
+            cpu = target.cpu_since(cpu_before[target.name]) * 1000 / repeats
+            peak = rss[target.name].peak
+            out[target.name][way] = Result(size * repeats / MB / seconds[target.name], "MB/s", cpu,
+                                           detail=f"{repeats} × {size / MB:g} MB, server CPU {cpu:.0f} ms/file, "
+                                                  f"peak worker RSS {peak:.0f} MiB")  # fmt: skip
+            out[target.name][f"{way}_rss"] = Result(peak, "MiB")
+    return out
 
 
 @contextlib.contextmanager
@@ -710,7 +726,8 @@ def print_artifact_table(m: dict, f: dict, args, repeats: dict[int, int]) -> Non
         ["scenario", "Maestro", "MLflow", "Maestro ÷ MLflow", "target", "verdict", "server CPU ms/file M / F"],
         rows,
         notes=[
-            "one client, sequential requests; every download checked against the upload's SHA-256; server CPU = "
+            "one client, sequential requests, the two servers taking turns request by request; every download checked "
+            "against the upload's SHA-256; server CPU = "
             "worker processes plus their PostgreSQL backends (steadier than wall time on a shared machine)",
             "RSS: the largest single worker process of each server, sampled every 20 ms during the transfers "
             "(MLflow's S3 proxy downloads a file to a temporary file before sending it)",
@@ -755,6 +772,9 @@ def main() -> int:
         help="where both servers store artifacts: local directories, or one local S3 API (moto)",
     )
     parser.add_argument("--artifact-repeats", default="20,3", help="uploads (and downloads) of 1 MB, of 100 MB")
+    parser.add_argument(
+        "--artifact-warmup", type=int, default=4, help="untimed uploads and downloads of 1 MB first, per server"
+    )
     args = parser.parse_args()
     if args.quick:
         args.batches, args.single, args.history_points, args.history_requests = 5, 30, 5000, 5
@@ -834,12 +854,13 @@ def main() -> int:
             for size, count in repeats.items():
                 source = workdir / f"source-{size}.bin"
                 source.write_bytes(os.urandom(size))
-                for target in targets:
-                    progress(f"artifacts {size / MB:g} MB: {target.name}")
-                    for key, value in scenario_artifacts(target, e[target.name], size, count, source).items():
-                        results[target.name][f"artifacts {key} {size}"] = value
+                progress(f"artifacts {size / MB:g} MB: both servers, request by request")
+                warmup = args.artifact_warmup if size == MB else 0
+                for name, outcome in scenario_artifacts(targets, e, size, count, source, warmup).items():
+                    for key, value in outcome.items():
+                        results[name][f"artifacts {key} {size}"] = value
                         if value.detail:
-                            progress(f"  {target.name} {key}: {value.value:,.1f} {value.unit} ({value.detail})")
+                            progress(f"  {name} {key}: {value.value:,.1f} {value.unit} ({value.detail})")
                 source.unlink()
         if not args.artifacts_only:
             scenarios = {

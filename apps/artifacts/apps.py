@@ -11,9 +11,9 @@ class ArtifactsConfig(AppConfig):
         from apps.access.grant_targets import register_grant_target
         from apps.artifacts.models import Artifact, ArtifactBlob
         from apps.artifacts.selectors import artifact_list
-        from apps.tenants.quotas import register_quota_measure, sum_of
+        from apps.tenants.quotas import register_quota_measure, register_quota_sum
 
         register_quota_measure("artifacts", "artifact library", Artifact.objects.count)  # inactive ones included
         # each stored content once (blobs are content-addressed), however many versions share it
-        register_quota_measure("storage", "artifact library", lambda: sum_of(ArtifactBlob.objects.all()))
+        register_quota_sum("storage", "artifact library", ArtifactBlob.objects.all())
         register_grant_target("artifact", plural="artifacts", visible_to=artifact_list)

@@ -12,12 +12,12 @@ class MlflowApiConfig(AppConfig):
         from apps.mlflow_api.model_selectors import MODELS_KIND, logged_model_artifact_root
         from apps.mlflow_api.models import ArtifactFile
         from apps.mlflow_api.protocol import PREFIXES, error_body_for_status
-        from apps.tenants.quotas import register_quota_measure, sum_of
+        from apps.tenants.quotas import register_quota_sum
         from maestro.api.errors import register_error_shape
 
         # Errors answered before or outside the MLflow views (routing, middleware, Django's handlers) under
         # MLflow's paths take MLflow's shape, which its clients parse.
         register_error_shape(PREFIXES, error_body_for_status)
-        register_quota_measure("storage", "mlflow artifacts", lambda: sum_of(ArtifactFile.objects.all()))
+        register_quota_sum("storage", "mlflow artifacts", ArtifactFile.objects.all())
         # Logged models keep their files under <experiment>/models/<model id>/artifacts (as mlflow server does).
         register_artifact_root(MODELS_KIND, logged_model_artifact_root)

@@ -12,7 +12,9 @@ writes runs or metrics: this is the protocol for files.
   project's runs — and then finds the root the path lies in (``artifact_roots``): no file outside a root.
 * Uploads stream from the request to storage: hashed on the way, refused beyond ``MLFLOW_ARTIFACT_MAX_UPLOAD_BYTES``
   (413 naming the limit) or beyond what the tenant's storage quota has left (403 ``quota_exceeded``), with nothing
-  stored either way (``save_stream`` is atomic). No database transaction is held while bytes flow.
+  stored either way (``save_stream`` is atomic). No database transaction is held while bytes flow. That first quota
+  check takes no lock; the index row is written under the tenant's row lock and the usage counted again, so
+  concurrent uploads cannot together pass the quota (``_record``).
 * Presigned multipart uploads (MLflow's ``mpu/*``, S3 only): the client PUTs parts straight to the store, as with
   ``mlflow server``; completion checks the parts' total against the same limits *before* S3 assembles them (too
   large → the upload is aborted and the file at that path, if any, stays as it was). An ``ArtifactUpload`` row binds
@@ -30,7 +32,7 @@ from datetime import timedelta
 from typing import IO
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Length
 from django.utils import timezone
@@ -50,7 +52,7 @@ from apps.mlflow_api.artifact_roots import (
 from apps.mlflow_api.models import ArtifactFile, ArtifactUpload
 from apps.mlflow_api.protocol import MlflowError, not_found
 from apps.projects.models import Project
-from apps.tenants.quotas import QuotaExceeded, quota_check, quota_usage
+from apps.tenants.quotas import QuotaExceeded, quota_check, quota_lock, quota_recount, quota_usage
 from maestro.observability.metrics import record_quota_refusal
 from maestro.storage import InvalidUpload, Reader, TooLarge, UploadNotFound, tenant_storage
 
@@ -107,9 +109,9 @@ def artifact_target(*, user: User, path: str | None, action: str) -> Target:
     return Target(project, root, "/".join(segments))
 
 
-def _file_target(target: Target) -> int:
+def _file_target(target: Target) -> int | None:
     """An upload must name a file inside its root, where no file stands in for a directory and no directory is;
-    the size of the file it replaces (0 if none). One query answers all three (an upload's fixed cost is mostly
+    the size of the file it replaces (None if none). One query answers all three (an upload's fixed cost is mostly
     round trips to the database)."""
     if target.path == target.root.path:
         raise MlflowError(f"Invalid path: '{target.path}' is the artifact root, a directory; name a file inside it.")
@@ -125,7 +127,7 @@ def _file_target(target: Target) -> int:
         raise MlflowError(f"Invalid path: '{clash}' is a file, so it cannot hold '{target.path}'.")
     if any(path.startswith(target.path + "/") for path in rows):
         raise MlflowError(f"Invalid path: '{target.path}' is a directory of artifacts, not a file.")
-    return rows.get(target.path, 0)
+    return rows.get(target.path)
 
 
 def _room(old_size: int) -> tuple[int, object | None]:
@@ -154,18 +156,54 @@ def _content_type(path: str) -> str:
     return mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-def _record(*, target: Target, user: User, size: int, sha256: str, content_type: str) -> ArtifactFile:
-    file, _ = ArtifactFile.objects.update_or_create(  # atomic itself (row lock, audit event): no outer savepoint
-        path=target.path,
-        defaults={
-            "project": target.project,
-            "size": size,
-            "sha256": sha256,
-            "content_type": content_type,
-            "uploaded_by": user if getattr(user, "pk", None) else None,
-        },
-    )
+def _record(
+    *, target: Target, user: User, size: int, sha256: str, content_type: str, old_size: int | None
+) -> ArtifactFile:
+    """Index the stored file at ``target`` (``old_size``: the size of the file it replaced when the upload began,
+    None if there was none) and check the storage quota exactly, in one transaction: the tenant's row is locked
+    first, so concurrent uploads of the tenant take turns here — for an INSERT and a SUM, not for their bytes — and
+    each counts the others' committed files; over the limit, nothing is indexed, the stored bytes are removed and
+    QuotaExceeded is raised. ``_room`` refuses earlier and without a lock; only a race of uploads gets this far.
+
+    A new path is INSERTed directly (no row lock, no savepoint); should another upload of the same path have indexed
+    it meanwhile (unique violation), the transaction is retried as an update."""
+    values = {
+        "project": target.project,
+        "size": size,
+        "sha256": sha256,
+        "content_type": content_type,
+        "uploaded_by": user if getattr(user, "pk", None) else None,
+    }
+    added = size - (old_size or 0)
+    try:
+        try:
+            return _index(target, values, create=old_size is None, added=added)
+        except IntegrityError:
+            if old_size is not None:
+                raise
+            return _index(target, values, create=False, added=added)
+    except QuotaExceeded:
+        _discard(target)
+        raise
+
+
+def _index(target: Target, values: dict, *, create: bool, added: int) -> ArtifactFile:
+    with transaction.atomic():
+        tenant = quota_lock()
+        if create:
+            file = ArtifactFile.objects.create(path=target.path, **values)
+        else:
+            file, _ = ArtifactFile.objects.update_or_create(path=target.path, defaults=values)
+        quota_recount("storage", tenant=tenant, added=added)
     return file
+
+
+def _discard(target: Target) -> None:
+    """Remove what an upload refused after storing it left: its bytes, and the index row of the file they replaced
+    (which no longer describes what is stored)."""
+    with contextlib.suppress(FileNotFoundError):
+        tenant_storage().delete(target.key)
+    ArtifactFile.objects.filter(path=target.path).delete()  # per-row delete: audited
 
 
 # ---------------------------------------------------------------------------------------------- uploads
@@ -175,7 +213,8 @@ def artifact_upload(*, user: User, target: Target, stream: IO[bytes], length: in
     """Store the request body ``stream`` (``length`` bytes when declared) as the file at ``target``, replacing one
     that is there. Refused before anything is read when the declared length is over the limits; stopped as soon as
     the streamed bytes are. Nothing is stored when it is refused or fails."""
-    max_bytes, usage = _room(_file_target(target))
+    old_size = _file_target(target)
+    max_bytes, usage = _room(old_size or 0)
     _refuse_over(length, max_bytes, usage)
     kind = _content_type(target.path)
     try:
@@ -183,7 +222,9 @@ def artifact_upload(*, user: User, target: Target, stream: IO[bytes], length: in
     except TooLarge as exc:
         _refuse_over(exc.limit + 1, max_bytes, usage)
         raise
-    return _record(target=target, user=user, size=stored.size, sha256=stored.sha256, content_type=kind)
+    return _record(
+        target=target, user=user, size=stored.size, sha256=stored.sha256, content_type=kind, old_size=old_size
+    )
 
 
 def artifact_upload_start(
@@ -198,7 +239,7 @@ def artifact_upload_start(
     if parts is None or not 1 <= parts <= MAX_PARTS:
         raise MlflowError(f"Invalid value {parts} for parameter 'num_parts' supplied: it must be 1 to {MAX_PARTS}.")
     file_target = _child(target, filename)
-    max_bytes, usage = _room(_file_target(file_target))
+    max_bytes, usage = _room(_file_target(file_target) or 0)
     if max_bytes <= 0 and usage is not None:
         quota_check("storage", adding=1)
     started = storage.multipart_create(file_target.key, parts, content_type=_content_type(file_target.path))
@@ -235,8 +276,8 @@ def artifact_upload_complete(
     file_target, upload = _open_upload(target, filename, upload_id)
     if not parts:
         raise MlflowError("Missing value for required parameter 'parts'.")
-    old_size = ArtifactFile.objects.filter(path=file_target.path).values_list("size", flat=True).first() or 0
-    max_bytes, usage = _room(old_size)
+    old_size = ArtifactFile.objects.filter(path=file_target.path).values_list("size", flat=True).first()
+    max_bytes, usage = _room(old_size or 0)
     storage = tenant_storage()
     try:
         size = storage.multipart_complete(file_target.key, upload_id, parts, max_bytes=max_bytes)
@@ -250,7 +291,8 @@ def artifact_upload_complete(
     except InvalidUpload as exc:
         raise MlflowError(f"The multipart upload could not be completed: {exc}") from None
     upload.delete()
-    file = _record(target=file_target, user=user, size=size, sha256="", content_type=_content_type(file_target.path))
+    kind = _content_type(file_target.path)
+    file = _record(target=file_target, user=user, size=size, sha256="", content_type=kind, old_size=old_size)
     schema = connection.schema_name
     transaction.on_commit(lambda: _send_hash(schema, file.pk))
     return file

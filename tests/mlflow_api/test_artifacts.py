@@ -12,6 +12,8 @@ import pytest
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.access.services import grant_set
 from apps.audit.models import AuditEvent
@@ -283,6 +285,73 @@ def test_uploads_count_against_the_storage_quota(tenant_a, mlflow_a):
             assert quota_usage("storage").used >= MIB // 2
     finally:
         Tenant.objects.filter(pk=tenant_a.tenant.pk).update(max_storage_mb=tenant_a.tenant.max_storage_mb)
+
+
+def _competitor_commits_after_the_check(monkeypatch, make_row):
+    """Let another upload's index row appear between this upload's quota check and its record, as a concurrent
+    upload that finished meanwhile would (deterministically: right after ``_room`` answered)."""
+    checked = artifacts._room
+
+    def room_then_competitor(old_size):
+        answer = checked(old_size)
+        make_row()
+        return answer
+
+    monkeypatch.setattr(artifacts, "_room", room_then_competitor)
+
+
+def test_uploads_racing_for_the_last_of_the_quota_cannot_together_exceed_it(storage_backend, tenant_a, mlflow_a,
+                                                                             monkeypatch, request):  # fmt: skip
+    """Both uploads see room for themselves before their bytes flow; the second to record counts the first and is
+    refused, with nothing of it stored or indexed."""
+    exp, _run, root = new_run(mlflow_a)
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(max_storage_mb=1)
+    try:
+        assert put(mlflow_a, f"{root}/first.bin", b"f" * (MIB // 2)).status_code == 200
+        _competitor_commits_after_the_check(
+            monkeypatch,
+            lambda: ArtifactFile.objects.create(project_id=int(exp), path=f"{root}/rival.bin", size=MIB // 3),
+        )
+        refused = put(mlflow_a, f"{root}/late.bin", b"l" * (MIB // 3))
+        assert error_of(refused, 403, "PERMISSION_DENIED").startswith("Plan limit reached")
+        with tenant_a.context():
+            assert not ArtifactFile.objects.filter(path=f"{root}/late.bin").exists()
+            assert sum(ArtifactFile.objects.values_list("size", flat=True)) <= MIB
+        assert not any(key.endswith(f"{root}/late.bin") for key in stored_keys(tenant_a, storage_backend, request))
+        assert get(mlflow_a, f"{root}/late.bin").status_code == 404
+    finally:
+        Tenant.objects.filter(pk=tenant_a.tenant.pk).update(max_storage_mb=tenant_a.tenant.max_storage_mb)
+
+
+def test_an_upload_racing_another_to_a_new_path_replaces_what_that_one_indexed(tenant_a, mlflow_a, monkeypatch):
+    exp, _run, root = new_run(mlflow_a)
+    _competitor_commits_after_the_check(
+        monkeypatch,
+        lambda: ArtifactFile.objects.create(project_id=int(exp), path=f"{root}/same.bin", size=7, sha256="0" * 64),
+    )
+    assert put(mlflow_a, f"{root}/same.bin", b"mine").status_code == 200
+    assert content(get(mlflow_a, f"{root}/same.bin")) == b"mine"
+    with tenant_a.context():
+        row = ArtifactFile.objects.get(path=f"{root}/same.bin")
+    assert (row.size, row.sha256) == (4, hashlib.sha256(b"mine").hexdigest())
+
+
+def test_an_upload_and_a_download_take_a_bounded_number_of_queries(tenant_a, mlflow_a):
+    """An upload's fixed cost is mostly round trips to PostgreSQL (1 MB files: issue 19's throughput target). The
+    storage usage is one statement (both stores' sums) before the bytes flow and one under the tenant's lock after;
+    the tenant row is read by the routing and locked once, never re-read; a new path is one INSERT."""
+    _exp, _run, root = new_run(mlflow_a)
+    put(mlflow_a, f"{root}/warm.bin", b"w")  # the token is cached from here on, as for every later request
+    with CaptureQueriesContext(connection) as upload:
+        assert put(mlflow_a, f"{root}/counted.bin", b"c" * 1000).status_code == 200
+    with CaptureQueriesContext(connection) as download:
+        assert content(get(mlflow_a, f"{root}/counted.bin")) == b"c" * 1000
+    statements = [query["sql"] for query in upload.captured_queries]
+    tenant_reads = [sql for sql in statements if 'FROM "tenants_tenant"' in sql]
+    assert len(tenant_reads) == 2 and "FOR UPDATE" in tenant_reads[1], tenant_reads
+    assert sum("SUM(" in sql for sql in statements) == 2
+    assert len(statements) <= 16, "\n".join(statements)  # 19 before
+    assert len(download.captured_queries) <= 7, "\n".join(q["sql"] for q in download.captured_queries)
 
 
 def test_a_store_that_is_down_answers_424_in_mlflows_shape(s3_storage, settings, tenant_a, mlflow_a):

@@ -59,14 +59,20 @@ def run_get(*, user: User, run_id: int | str) -> Run:
     return run
 
 
-def run_get_by_uuid(*, user: User, run_uuid: str, lifecycle_stages: Sequence[str] = ACTIVE_ONLY) -> Run:
-    """One visible run by its 32-hex run id (MLflow's ``run_id``), or Http404."""
+def run_get_by_uuid(
+    *, user: User, run_uuid: str, lifecycle_stages: Sequence[str] = ACTIVE_ONLY, only: Sequence[str] = ()
+) -> Run:
+    """One visible run by its 32-hex run id (MLflow's ``run_id``), its project joined, or Http404. ``only`` names
+    the fields to load (``project__…`` for the project's); any other loads when read."""
     try:
         parsed = uuid.UUID(hex=run_uuid) if isinstance(run_uuid, str) and len(run_uuid) <= 36 else None
     except ValueError:
         parsed = None
-    runs = run_list(user=user, lifecycle_stages=lifecycle_stages).select_related("project")
-    run = runs.filter(uuid=parsed).first() if parsed else None
+    # order_by(): the id is unique, so the list's ordering would only be compiled and sorted for nothing
+    runs = run_list(user=user, lifecycle_stages=lifecycle_stages).select_related("project").order_by()
+    if only:
+        runs = runs.only(*only)
+    run = next(iter(runs.filter(uuid=parsed)[:1]), None) if parsed else None
     if run is None:
         raise Http404("No such run.")
     return run

@@ -186,3 +186,42 @@ def test_text_postgresql_cannot_store_is_an_invalid_parameter_value_in_filters_a
         raw = mlflow_a.api.post("/api/2.0/mlflow/" + path, json.dumps(body), content_type="application/json")
         message = error_of(raw, 400, "INVALID_PARAMETER_VALUE")
         assert message.startswith(f"{field}: ") and ("Null characters" in message or "surrogate" in message), message
+
+
+@pytest.mark.parametrize("role", ["admin", "member"])
+def test_metric_logging_reads_the_run_and_its_project_in_one_statement(tenant_a, mlflow_a, role):
+    """log-metric and log-batch load only what they read of the run and its project (``RUN_FOR_LOGGING``): no
+    deferred field is fetched afterwards, for an admin or for a member whose access comes from a grant; a rename by
+    the mlflow.runName tag and a denied write still work on the partly loaded run."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    exp = mlflow_a.experiment(f"lean-{role}")
+    run_id = mlflow_a.run(exp)["info"]["run_id"]
+    client = mlflow_a
+    if role == "member":
+        member = make_principal(tenant_a, "member")
+        client = Mlflow(tenant_a, member.token)
+        point = {"run_id": run_id, "key": "m", "value": 1.0, "timestamp": T0}
+        assert "change" in error_of(client.post("runs/log-metric", point), 403, "PERMISSION_DENIED")
+        with tenant_a.context():
+            admin = get_user_model().objects.get(username="admin")
+            grant_set(actor=admin, obj=Project.objects.get(pk=int(exp)), level="change", user=member.user)
+    calls = [
+        ("runs/log-metric", {"run_id": run_id, "key": "m", "value": 1.0, "timestamp": T0, "step": 1}),
+        ("runs/log-batch", {"run_id": run_id, "metrics": [{"key": "m", "value": 2.0, "timestamp": T0, "step": 2}],
+                            "params": [{"key": "lr", "value": "0.1"}],
+                            "tags": [{"key": "mlflow.runName", "value": f"renamed-{role}"}]}),
+    ]  # fmt: skip
+    for path, body in calls:
+        client.ok("post", path, body)  # the token's first request also reads its row; count the second's
+        body = {**body, **({"metrics": [{**body["metrics"][0], "step": 3}]} if "metrics" in body else {"step": 4})}
+        with CaptureQueriesContext(connection) as captured:
+            client.ok("post", path, body)
+        reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+        of_run_or_project = [sql for sql in reads if '"metrics_run"' in sql or '"projects_project"' in sql]
+        assert len(of_run_or_project) == 1, of_run_or_project
+    with tenant_a.context():
+        run = Run.objects.get(uuid=uuid.UUID(run_id))
+        assert run.name == f"renamed-{role}"
+        assert MetricPoint.objects.filter(run_id=run.pk, key="m").count() == 4

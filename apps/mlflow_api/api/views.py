@@ -401,7 +401,7 @@ class LogBatchView(_IngestView):
     max_body_bytes = MAX_BATCH_BODY_BYTES
 
     def ingest(self, request, body: dict) -> None:
-        run = _writable_run(request, Fields(body))
+        run = selectors.run_for_logging(user=request.user, run_id=Fields(body).run_id())
         batch = services.BatchRequest(
             metrics=_list_field(body, "metrics"), params=_list_field(body, "params"), tags=_list_field(body, "tags")
         )
@@ -420,7 +420,7 @@ def _list_field(body: dict, name: str) -> list:
 class LogMetricView(_IngestView):
     def ingest(self, request, body: dict) -> None:
         fields = Fields(body)
-        run = _writable_run(request, fields)
+        run = selectors.run_for_logging(user=request.user, run_id=fields.run_id())
         key = fields.string("key", required=True)
         if body.get("value") in (None, ""):
             raise MlflowError("Missing value for required parameter 'value'.")

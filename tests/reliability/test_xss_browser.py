@@ -100,7 +100,9 @@ def dashboard_paths(ids: list[int]) -> list[list[str]]:
     walk(get_resolver("maestro.urls").url_patterns, "", {})
     found = []
     for route, converters in routes:
-        if route.startswith(SKIPPED_PREFIXES) or route.startswith("^"):
+        # a regular-expression route (re_path, also under a path() prefix: MLflow's ajax-api/) has no parameters to
+        # fill in: its candidate would be the pattern's own text, which no request matches (it answers 404)
+        if route.startswith(SKIPPED_PREFIXES) or "^" in route:
             continue
         names = list(converters)
         candidates = []

@@ -8,8 +8,8 @@ from django.db import connection
 
 from tests.support.tenants import TenantCtx, make_tenant
 
-# Suite-wide check that no password or token reaches any log line (see the module).
-pytest_plugins = ["tests.support.log_secrets"]
+# Suite-wide check that no password or token reaches any log line; one static-file scan per process (see the modules).
+pytest_plugins = ["tests.support.log_secrets", "tests.support.static_files"]
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from django.db import connection
 
 from tests.support.tenants import TenantCtx, make_tenant
 
-# Suite-wide check that no password or token reaches any log line (see the module).
-pytest_plugins = ["tests.support.log_secrets"]
+# Suite-wide check that no password or token reaches any log line; one static-file scan per process (see the modules).
+pytest_plugins = ["tests.support.log_secrets", "tests.support.static_files"]
 
 
 @pytest.fixture(scope="session")
@@ -189,6 +189,27 @@ def page(browser, request):
     yield tab
     context.close()
     assert not problems, "browser problems:\n" + "\n".join(problems)
+
+
+_mlflow_build = None
+
+
+def pytest_collection_finish(session):
+    """When a selected test needs the full-MLflow virtualenv and it is not built yet (a fresh clone), build it in the
+    background from now on rather than when that test starts (tests/support/mlflow_venv.py)."""
+    global _mlflow_build
+    needed = any("mlflow_python" in getattr(item, "fixturenames", ()) for item in session.items)
+    if needed and not session.config.option.collectonly:
+        from tests.support.mlflow_venv import ROOT, build_in_background
+
+        _mlflow_build = build_in_background(ROOT / "test-output" / "mlflow-venv-build.log")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _mlflow_build is not None:
+        from tests.support.mlflow_venv import stop_background_build
+
+        stop_background_build(_mlflow_build)
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -52,3 +54,27 @@ def ensure_mlflow_venv(progress: Callable[[str], None] = print) -> Path:
             raise RuntimeError(f"installing mlflow=={MLFLOW_VERSION} into {venv} failed:\n{done.stderr[-4000:]}")
         stamp.write_text(MLFLOW_VERSION)
     return python
+
+
+def build_in_background(log_path: Path) -> subprocess.Popen | None:
+    """Start building the virtualenv in a process of its own when it does not exist yet; None when it does.
+
+    For the suite: the build (mostly downloading and unpacking wheels) then overlaps the tests that run before the
+    one needing it, whose ``ensure_mlflow_venv`` waits on the file lock for it to finish — or, should the background
+    build fail, builds it again itself and reports the error."""
+    if (venv_dir() / ".installed").exists():
+        return None
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from tests.support.mlflow_venv import ensure_mlflow_venv; ensure_mlflow_venv()"],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
+def stop_background_build(proc: subprocess.Popen) -> None:
+    """End a background build that is still running (the session ended before a test waited for it)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

@@ -350,7 +350,7 @@ def test_an_upload_and_a_download_take_a_bounded_number_of_queries(tenant_a, mlf
     tenant_reads = [sql for sql in statements if 'FROM "tenants_tenant"' in sql]
     assert len(tenant_reads) == 2 and "FOR UPDATE" in tenant_reads[1], tenant_reads
     assert sum("SUM(" in sql for sql in statements) == 2
-    assert len(statements) <= 16, "\n".join(statements)  # 19 before
+    assert len(statements) <= 12, "\n".join(statements)  # 19 before the work of issues 19 and 24
     assert len(download.captured_queries) <= 7, "\n".join(q["sql"] for q in download.captured_queries)
 
 

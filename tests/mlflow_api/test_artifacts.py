@@ -323,6 +323,31 @@ def test_uploads_racing_for_the_last_of_the_quota_cannot_together_exceed_it(stor
         Tenant.objects.filter(pk=tenant_a.tenant.pk).update(max_storage_mb=tenant_a.tenant.max_storage_mb)
 
 
+def test_a_replacement_that_loses_the_quota_race_removes_the_file_it_overwrote(tenant_a, mlflow_a, monkeypatch):
+    """The refused replacement's bytes were written over the old file's, so the index row of the old file goes too
+    (audited), and the path answers 404 instead of serving bytes the row does not describe."""
+    from apps.audit.models import AuditEvent
+
+    exp, _run, root = new_run(mlflow_a)
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(max_storage_mb=1)
+    try:
+        assert put(mlflow_a, f"{root}/model.bin", b"o" * (MIB // 4)).status_code == 200
+        _competitor_commits_after_the_check(
+            monkeypatch,
+            lambda: ArtifactFile.objects.create(project_id=int(exp), path=f"{root}/rival.bin", size=MIB // 2),
+        )
+        refused = put(mlflow_a, f"{root}/model.bin", b"n" * (MIB * 6 // 10))
+        assert error_of(refused, 403, "PERMISSION_DENIED").startswith("Plan limit reached")
+        with tenant_a.context():
+            assert not ArtifactFile.objects.filter(path=f"{root}/model.bin").exists()
+            assert AuditEvent.objects.filter(
+                action="mlflow_artifact.deleted", object_repr__contains="model.bin"
+            ).exists()
+        assert get(mlflow_a, f"{root}/model.bin").status_code == 404
+    finally:
+        Tenant.objects.filter(pk=tenant_a.tenant.pk).update(max_storage_mb=tenant_a.tenant.max_storage_mb)
+
+
 def test_an_upload_racing_another_to_a_new_path_replaces_what_that_one_indexed(tenant_a, mlflow_a, monkeypatch):
     exp, _run, root = new_run(mlflow_a)
     _competitor_commits_after_the_check(

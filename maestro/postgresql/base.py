@@ -11,12 +11,24 @@ undone: it is forgotten on a new connection, on ``close()``, and on every rollba
 (PostgreSQL reverts a ``SET`` with the transaction or savepoint that issued it, and the wrapper cannot tell whether
 the ``SET`` was issued inside the part rolled back). Poolers in transaction or statement mode are refused at start-up
 (``apps.tenants.checks``), so a client connection is one server session, as the memory assumes.
+
+The per-request health check (``CONN_HEALTH_CHECKS``) costs no round trip either. Django's sends ``SELECT 1`` before
+the first query of every request, to find a connection the server has dropped since the last one. A server that
+ends a session — restarted, or ``pg_terminate_backend`` — sends its error and closes the socket, so the idle
+connection's socket turns readable; a healthy idle session receives nothing (Maestro uses no ``LISTEN``). The check
+here polls the socket without waiting and reconnects when anything arrived or libpq already knows the connection is
+bad. A peer gone without a word (a host lost, no packet back) is seen by neither check until TCP gives up: the
+``SELECT 1`` would wait on it as the request's first query does. A query on a connection that fails answers 503
+(``maestro.api.errors``), and Django closes the broken connection after the request: the next one reconnects.
 """
 
 from __future__ import annotations
 
+import select
+
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
 from django_tenants.utils import get_limit_set_calls
+from psycopg import pq
 
 
 class DatabaseWrapper(TenantDatabaseWrapper):
@@ -39,6 +51,25 @@ class DatabaseWrapper(TenantDatabaseWrapper):
     def savepoint_rollback(self, sid):
         self.session_search_path = None
         super().savepoint_rollback(sid)
+
+    def close_if_health_check_failed(self):
+        if self.connection is None or self.pool or not self.health_check_enabled or self.health_check_done:
+            return
+        if not self._idle_socket_is_quiet():
+            self.close()
+        self.health_check_done = True
+
+    def _idle_socket_is_quiet(self) -> bool:
+        """True if the idle connection is open and nothing has arrived on its socket (no round trip)."""
+        pgconn = self.connection.pgconn
+        if pgconn.status != pq.ConnStatus.OK:
+            return False
+        try:
+            poller = select.poll()
+            poller.register(pgconn.socket, select.POLLIN | select.POLLPRI)
+            return not poller.poll(0)
+        except (OSError, ValueError, self.Database.Error):  # no usable socket
+            return False
 
     def _handle_search_path(self, cursor=None):
         if self._setting_search_path or (get_limit_set_calls() and self.search_path_set_schemas):

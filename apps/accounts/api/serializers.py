@@ -6,13 +6,22 @@ from apps.accounts.models import ApiToken, User
 from apps.accounts.validators import USERNAME_CHARACTERS
 
 
-class MeSerializer(serializers.ModelSerializer):
-    tenant = serializers.SerializerMethodField()
+def _help(name: str) -> str:
+    return str(User._meta.get_field(name).help_text)
 
-    class Meta:
-        model = User
-        fields = ["id", "username", "email", "first_name", "last_name", "role", "is_service_account", "tenant"]
-        read_only_fields = fields
+
+# GET /api/v1/me. Declared field by field, not a ModelSerializer: that one introspects the model to build its fields on
+# every instantiation, half of this serializer's cost on a call scripts make often (0.30 → 0.12-0.17 ms; issue 24).
+# The fields are the ones the ModelSerializer had, with the model's help texts.
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True, help_text=_help("username"))
+    email = serializers.EmailField(read_only=True, allow_blank=True, label="Email address")
+    first_name = serializers.CharField(read_only=True)
+    last_name = serializers.CharField(read_only=True)
+    role = serializers.ChoiceField(choices=Role.choices, read_only=True)
+    is_service_account = serializers.BooleanField(read_only=True, help_text=_help("is_service_account"))
+    tenant = serializers.SerializerMethodField()
 
     def get_tenant(self, obj) -> str:
         return connection.schema_name

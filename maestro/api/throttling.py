@@ -6,8 +6,11 @@ Scopes: ``read`` (safe methods), ``write`` (other methods), ``ingest`` (batch lo
 
 Limits come from the tenant's plan (``MAESTRO_RATE_LIMIT_PLANS[tenant.plan]``) with per-tenant overrides in
 ``Tenant.rate_limits``; each authenticated request counts once against its user's limit and once against its
-tenant's. Counting uses the ``limits`` library's sliding-window counter, a Lua script run atomically by Redis, so
-parallel requests on any number of processes cannot overshoot a limit.
+tenant's. Counting uses the ``limits`` library's sliding-window counter, so parallel requests on any number of
+processes cannot overshoot a limit. A request's limits (user and tenant) are counted by one Lua script in one round
+trip (``_HIT_ALL``): the library's algorithm on the library's keys, for every limit at once, all or none — a request
+refused by one limit counts against none (with one library call per limit, a request the tenant's limit refused had
+already used up one of the user's). The library still reads the windows (``Retry-After``) and resets them.
 
 When Redis cannot be reached: with ``MAESTRO_RATE_LIMIT_FAIL_OPEN = True`` (default) requests are served
 unlimited and a warning is logged (authentication, permissions and login lockouts do not depend on Redis); with
@@ -28,6 +31,7 @@ from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 from rest_framework.permissions import SAFE_METHODS
@@ -59,6 +63,56 @@ class Throttled(exceptions.Throttled):
         super().__init__(wait=wait, detail=f"Request limit for '{scope}' reached ({level}).")
 
 
+# The sliding-window counter of the ``limits`` library (its ``acquire_sliding_window`` script, times in milliseconds),
+# for several limits in one atomic call: each limit's current window is rotated into the previous one when it has
+# expired, its weighted count (the previous window's count scaled by the share of it still inside the sliding window,
+# plus the current window's) is checked, and only when every limit allows ARGV[1] more are all current windows
+# counted. Returns 0, or the 1-based position of the first limit that refuses. KEYS: (previous, current) per limit,
+# the library's own key names (``_window_keys``), so its ``get_window_stats`` and ``clear`` read and reset the same
+# counters. ARGV: amount, then (limit, expiry in seconds) per limit. Not for Redis Cluster: the keys of one request's
+# limits hash to different slots (Maestro runs on one Redis server, with or without replicas).
+_HIT_ALL = """
+local amount = tonumber(ARGV[1])
+local limits = #KEYS / 2
+for i = 1, limits do
+    local previous, current = KEYS[2 * i - 1], KEYS[2 * i]
+    local limit, expiry = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1]) * 1000
+    if amount > limit then
+        return i
+    end
+    local current_ttl = tonumber(redis.call('pttl', current))
+    if current_ttl > 0 and current_ttl < expiry then
+        redis.call('rename', current, previous)
+        redis.call('set', current, 0, 'PX', current_ttl + expiry)
+    end
+    local previous_count = tonumber(redis.call('get', previous)) or 0
+    local previous_ttl = math.max(tonumber(redis.call('pttl', previous)) or 0, 0)
+    local current_count = tonumber(redis.call('get', current)) or 0
+    if math.floor(previous_count * previous_ttl / expiry) + current_count + amount > limit then
+        return i
+    end
+end
+for i = 1, limits do
+    local current, expiry = KEYS[2 * i], tonumber(ARGV[2 * i + 1]) * 1000
+    if redis.call('exists', current) == 1 then
+        redis.call('incrby', current, amount)
+    else
+        redis.call('set', current, amount, 'PX', expiry * 2)
+    end
+end
+return 0
+"""
+
+
+def _window_keys(storage: RedisStorage, key: str) -> tuple[str, str]:
+    """The (previous, current) window keys the library stores ``key``'s sliding-window counter under (its own
+    naming, so both read the same counters; tests/access/test_throttling.py checks the two agree)."""
+    return (
+        storage.prefixed_key(storage._previous_window_key(key)),
+        storage.prefixed_key(storage._current_window_key(key)),
+    )
+
+
 @dataclass(frozen=True)
 class Limits:
     user: RateLimitItem | None
@@ -70,10 +124,10 @@ class _Limiter:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._instances: dict[str, SlidingWindowCounterRateLimiter] = {}
+        self._instances: dict[str, tuple[SlidingWindowCounterRateLimiter, Script]] = {}
         self.down_until = 0.0
 
-    def get(self) -> SlidingWindowCounterRateLimiter:
+    def _current(self) -> tuple[SlidingWindowCounterRateLimiter, Script]:
         url, prefix = settings.MAESTRO_RATE_LIMIT_REDIS_URL, settings.MAESTRO_RATE_LIMIT_KEY_PREFIX
         timeout = settings.MAESTRO_RATE_LIMIT_SOCKET_TIMEOUT
         key = f"{url}|{prefix}|{timeout}"
@@ -82,8 +136,23 @@ class _Limiter:
                 storage = RedisStorage(
                     url, key_prefix=prefix, wrap_exceptions=True, socket_timeout=timeout, socket_connect_timeout=timeout
                 )
-                self._instances[key] = SlidingWindowCounterRateLimiter(storage)
+                script = storage.get_connection().register_script(_HIT_ALL)
+                self._instances[key] = (SlidingWindowCounterRateLimiter(storage), script)
             return self._instances[key]
+
+    def get(self) -> SlidingWindowCounterRateLimiter:
+        return self._current()[0]
+
+    def hit_all(self, checks: list[tuple[RateLimitItem, tuple[str, ...], str, str]]) -> int | None:
+        """Count one request against every limit of ``checks`` if all allow it; else the index of the first that
+        refuses, nothing counted. Raises RedisError (or OSError) if Redis fails."""
+        active, script = self._current()
+        keys, args = [], [1]
+        for item, identifiers, _scope, _level in checks:
+            keys.extend(_window_keys(active.storage, item.key_for(*identifiers)))
+            args.extend([item.amount, item.get_expiry()])
+        refused = int(script(keys=keys, args=args))
+        return None if refused == 0 else refused - 1
 
     def reset(self) -> None:
         with self._lock:
@@ -142,12 +211,9 @@ def scope_of(request, view) -> str:
     return READ if request.method in SAFE_METHODS else WRITE
 
 
-def _hit(item: RateLimitItem, *identifiers: str) -> float | None:
-    """Count one request; None when allowed, else seconds until it would be. Raises StorageError if Redis fails."""
-    active = limiter.get()
-    if active.hit(item, *identifiers):
-        return None
-    stats = active.get_window_stats(item, *identifiers)
+def _wait(item: RateLimitItem, *identifiers: str) -> float:
+    """Seconds until ``item`` would allow one more request (at least 1). Raises StorageError if Redis fails."""
+    stats = limiter.get().get_window_stats(item, *identifiers)
     return max(1.0, stats.reset_time - time.time())
 
 
@@ -169,10 +235,10 @@ def _check(checks: list[tuple[RateLimitItem, tuple[str, ...], str, str]]) -> Non
             return
         raise RateLimitUnavailable(wait=settings.MAESTRO_RATE_LIMIT_RETRY_SECONDS)
     try:
-        for item, identifiers, scope, level in checks:
-            wait = _hit(item, *identifiers)
-            if wait is not None:
-                raise Throttled(wait, scope, level)
+        refused = limiter.hit_all(checks)
+        if refused is not None:
+            item, identifiers, scope, level = checks[refused]
+            raise Throttled(_wait(item, *identifiers), scope, level)
     except (StorageError, RedisError, OSError) as exc:
         _unavailable(exc)
         if not _fail_open():

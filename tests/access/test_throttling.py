@@ -74,6 +74,35 @@ def test_tenant_limit_is_shared_by_its_users_and_independent_of_other_tenants(te
 
 
 @pytest.mark.django_db
+def test_a_request_refused_by_one_limit_counts_against_none(tenant_a):
+    """Both limits are counted in one step, all or none: the requests the organisation's limit refused did not use
+    up the user's allowance (counted one limit after the other, each of them had)."""
+    set_limits(tenant_a, read={"user": "5/hour", "tenant": "3/hour"})
+    api = tenant_a.api(make_principal(tenant_a, "member").token)
+    assert statuses(api, 5) == [200, 200, 200, 429, 429]
+    assert "(per organisation)" in api.get("/api/v1/me").json()["detail"]
+    set_limits(tenant_a, read={"user": "5/hour", "tenant": None})
+    assert statuses(api, 3) == [200, 200, 429]  # 3 of 5 used, whatever was refused before
+    assert "(per user)" in api.get("/api/v1/me").json()["detail"]
+
+
+def test_one_step_counting_agrees_with_the_library_on_its_own_keys(settings):
+    """The one-round-trip script decides as the ``limits`` library's sliding window does, on the counters the
+    library reads: its window statistics (Retry-After) see the script's hits, and its hits count against them."""
+    from limits import parse
+
+    item = parse("4/hour")
+    ours, theirs = ("t", "read", "u:ours"), ("t", "read", "u:theirs")
+    library = throttling.limiter.get()
+    decisions = [throttling.limiter.hit_all([(item, ours, "read", "per user")]) is None for _ in range(6)]
+    assert decisions == [library.hit(item, *theirs) for _ in range(6)] == [True] * 4 + [False] * 2
+    assert library.get_window_stats(item, *ours).remaining == library.get_window_stats(item, *theirs).remaining == 0
+    library.clear(item, *ours)  # the library resets the script's counter
+    assert throttling.limiter.hit_all([(item, ours, "read", "per user")]) is None
+    assert library.hit(item, *ours) and library.get_window_stats(item, *ours).remaining == 2
+
+
+@pytest.mark.django_db
 @override_settings(ROOT_URLCONF="tests.access.urls_extra")
 def test_read_write_and_ingest_scopes_are_counted_separately(tenant_a):
     set_limits(

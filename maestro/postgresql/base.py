@@ -65,9 +65,7 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         if pgconn.status != pq.ConnStatus.OK:
             return False
         try:
-            poller = select.poll()
-            poller.register(pgconn.socket, select.POLLIN | select.POLLPRI)
-            return not poller.poll(0)
+            return not _readable(pgconn.socket)
         except (OSError, ValueError, self.Database.Error):  # no usable socket
             return False
 
@@ -81,3 +79,13 @@ class DatabaseWrapper(TenantDatabaseWrapper):
                 return
         super()._handle_search_path(cursor)
         self.session_search_path = self.search_path_set_schemas  # None when the SET failed
+
+
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has input (or end of file) waiting, without waiting. ``poll`` where there is one (any number of
+    descriptors); ``select`` elsewhere (Windows, whose ``select`` takes sockets)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])

@@ -67,3 +67,19 @@ def test_a_session_the_server_ended_is_replaced_before_the_next_requests_first_q
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [old])
         assert cursor.fetchone()[0] == 0
+
+
+def test_without_poll_the_check_falls_back_to_select(committed, monkeypatch):
+    """Platforms without ``select.poll`` (Windows) use ``select.select``: a healthy connection still passes, a
+    terminated one is still replaced."""
+    import select
+
+    monkeypatch.delattr(select, "poll")
+    _backend_pid()
+    assert connection._idle_socket_is_quiet() is True
+    old = _backend_pid()
+    _terminate(old)
+    time.sleep(0.2)
+    assert connection._idle_socket_is_quiet() is False
+    _request_boundary()
+    assert _backend_pid() != old

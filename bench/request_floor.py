@@ -1,0 +1,259 @@
+"""What one ``runs/log-metric`` call costs at the least on this machine, next to Maestro and ``mlflow server``.
+
+    .venv/bin/python bench/request_floor.py [--workers 4] [--clients 4] [--requests 300] [--rounds 3]
+
+Issue 24 asks single log-metric calls to run at ≥ 3× the requests/s of ``mlflow server``. This script puts that
+target next to three floors, measured exactly as ``bench/mlflow_compare.py`` measures the servers (gunicorn sync
+workers, ``--clients`` client threads, a new connection per request, the same request body):
+
+* **bare WSGI**: gunicorn serving a WSGI function that reads the body and answers ``{}`` — no Django, no database:
+  what a request through gunicorn and the client costs on this machine;
+* **one durable insert**: the same function parses the JSON body and inserts the point into a table keyed like
+  Maestro's points (run, key, step, timestamp, value; ``ON CONFLICT DO NOTHING``) with one autocommit ``INSERT``,
+  committed before it answers — no tenant, no authentication, no rate limit, no permission check, no latest value,
+  no audit event;
+* **the insert + 4 round trips**: the same insert inside a transaction after two one-row ``SELECT`` statements:
+  five round trips to PostgreSQL instead of one (Maestro's log-metric makes seven, and one to Redis), which shows
+  what round trips themselves cost here;
+* **Maestro** (production settings) and **MLflow** ``runs/log-metric``, as in ``mlflow_compare.py``.
+
+The five targets run one after the other in each round, ``--rounds`` times, so each sees the machine's changing load
+alike; the table shows the median requests/s and the mean server CPU per request (workers plus their PostgreSQL
+backends, from /proc). The floors show how much of 3× is left once HTTP and one durable write are paid for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+# ---------------------------------------------------------------------------------------------- the floor servers
+# gunicorn loads these by name (``request_floor:bare_app``) in its workers: nothing above may import Django.
+
+_connection = None
+
+
+def _body(environ) -> bytes:
+    return environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+
+
+def bare_app(environ, start_response):
+    _body(environ)
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+    return [b"{}"]
+
+
+def _point_connection():
+    global _connection
+    import psycopg
+
+    if _connection is None:  # one connection per worker, opened after the fork
+        _connection = psycopg.connect(
+            os.environ["FLOOR_DSN"], autocommit=True, application_name=os.environ["PGAPPNAME"]
+        )
+    return _connection
+
+
+_INSERT = (
+    "INSERT INTO floor_point (run, key, step, timestamp, value) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+
+
+def _point_values(environ) -> list:
+    point = json.loads(_body(environ))
+    return [point["run_id"], point["key"], point["step"], point["timestamp"], point["value"]]
+
+
+def insert_app(environ, start_response):
+    """One point per request, one autocommit INSERT (durable before the answer: synchronous_commit as configured)."""
+    _point_connection().execute(_INSERT, _point_values(environ))
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+    return [b"{}"]
+
+
+def transaction_app(environ, start_response):
+    """The same insert with four more round trips around it: BEGIN, two one-row SELECTs, the INSERT, COMMIT."""
+    connection = _point_connection()
+    values = _point_values(environ)
+    with connection.transaction():
+        connection.execute("SELECT 1").fetchone()
+        connection.execute("SELECT 1").fetchone()
+        connection.execute(_INSERT, values)
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+    return [b"{}"]
+
+
+# ---------------------------------------------------------------------------------------------- the benchmark
+
+
+@contextlib.contextmanager
+def floor_server(app: str, workers: int, dsn: str = ""):
+    from _harness import ROOT, Http, _free_port, progress, terminate
+
+    port = _free_port()
+    app_name = f"floor-{port}"
+    log = tempfile.NamedTemporaryFile(prefix="bench-floor-", suffix=".log", delete=False)  # noqa: SIM115
+    env = {**os.environ, "PGAPPNAME": app_name, "FLOOR_DSN": dsn}
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"), f"request_floor:{app}", "--pythonpath", str(ROOT / "bench"),
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync", "--timeout", "120",
+    ]  # fmt: skip
+    progress(f"starting gunicorn {app} with {workers} workers on port {port} (log {log.name})")
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {log.name}")
+            with contextlib.suppress(OSError):
+                if Http(port, "localhost").request("POST", "/", b"{}")[0] in (200, 500):
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not answer within 60 s; see {log.name}")
+            time.sleep(0.2)
+        yield port, proc.pid, app_name
+    finally:
+        terminate(proc, 30)
+
+
+def hammer(target, path: str, runs: list[str], requests: int, first_step: int) -> tuple[float, float]:
+    """``len(runs)`` clients, ``requests`` log-metric calls each: (requests/s, server CPU ms per request)."""
+    from mlflow_compare import T0, parallel
+
+    def work(c: int) -> None:
+        for i in range(first_step, first_step + requests):
+            body = {"run_id": runs[c], "key": "loss", "value": 1 / (i + 1), "timestamp": T0 + i, "step": i}
+            status, data, _ = target.client.request("POST", path, json.dumps(body).encode())
+            if status != 200:
+                raise RuntimeError(f"{target.name}: log-metric answered {status}: {data[:300]!r}")
+
+    before = target.cpu_snapshot()
+    seconds = parallel(len(runs), work)
+    cpu = target.cpu_since(before)
+    total = len(runs) * requests
+    return total / seconds, cpu * 1000 / total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=4, help="workers of each server")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
+    parser.add_argument("--requests", type=int, default=300, help="log-metric requests per client per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs all five targets in turn")
+    args = parser.parse_args()
+
+    from _harness import print_table, progress, setup_django, throwaway_tenant
+    from mlflow_compare import (
+        API,
+        Target,
+        ensure_mlflow_venv,
+        mlflow_server,
+        new_run,
+        throwaway_database,
+        unlimited_rate_limits,
+    )
+
+    from tests.support.mlflow_venv import MLFLOW_VERSION
+
+    python = ensure_mlflow_venv()
+    setup_django()
+    from _harness import gunicorn
+    from django.db import connection
+
+    with contextlib.ExitStack() as stack:
+        backend_uri = stack.enter_context(throwaway_database())
+        dsn = backend_uri.replace("postgresql+psycopg://", "postgresql://")
+        import psycopg
+
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE floor_point (run text, key text, step bigint, timestamp bigint, value float8, "
+                "PRIMARY KEY (run, key, step, timestamp, value))"
+            )
+        tenant = stack.enter_context(throwaway_tenant())
+        unlimited_rate_limits(tenant.slug)
+        connection.set_schema_to_public()
+        maestro_server = stack.enter_context(gunicorn(args.workers))
+        mlflow_port, mlflow_pid, mlflow_app = stack.enter_context(mlflow_server(python, backend_uri, args.workers))
+        bare = stack.enter_context(floor_server("bare_app", args.workers))
+        insert = stack.enter_context(floor_server("insert_app", args.workers, dsn))
+        in_transaction = stack.enter_context(floor_server("transaction_app", args.workers, dsn))
+
+        targets = {
+            "bare WSGI (gunicorn, no Django, no database)": (
+                Target("bare", bare[0], "localhost", None, *bare[1:]),
+                "/",
+            ),
+            "one durable insert (no Django)": (Target("insert", insert[0], "localhost", None, *insert[1:]), "/"),
+            "the insert + 4 round trips (BEGIN, 2 SELECTs, COMMIT)": (
+                Target("transaction", in_transaction[0], "localhost", None, *in_transaction[1:]),
+                "/",
+            ),
+            "Maestro runs/log-metric": (
+                Target(
+                    "Maestro",
+                    maestro_server.port,
+                    "127.0.0.1",
+                    tenant.token,
+                    maestro_server.pid,
+                    maestro_server.app_name,
+                ),
+                API + "runs/log-metric",
+            ),
+            f"MLflow {MLFLOW_VERSION} runs/log-metric": (
+                Target("MLflow", mlflow_port, "localhost", None, mlflow_pid, mlflow_app),
+                API + "runs/log-metric",
+            ),
+        }
+        runs: dict[str, list[str]] = {}
+        for label, (target, _) in targets.items():
+            if target.name in ("Maestro", "MLflow"):
+                experiment = target.json("POST", "experiments/create", {"name": "floor"})["experiment_id"]
+                runs[label] = [new_run(target, experiment, f"floor-{c}") for c in range(args.clients)]
+            else:
+                runs[label] = [f"floor-{c}" for c in range(args.clients)]
+        progress("warm-up: 50 requests per client on each target")
+        for label, (target, path) in targets.items():
+            hammer(target, path, runs[label], 50, 0)
+        measured: dict[str, list[tuple[float, float]]] = {label: [] for label in targets}
+        for round_number in range(args.rounds):
+            for label, (target, path) in targets.items():
+                first = 1_000 + round_number * args.requests
+                measured[label].append(hammer(target, path, runs[label], args.requests, first))
+                rate, cpu = measured[label][-1]
+                progress(f"round {round_number + 1}: {label}: {rate:,.1f} requests/s, {cpu:.2f} ms server CPU")
+
+    mlflow_rate = statistics.median(rate for rate, _ in measured[f"MLflow {MLFLOW_VERSION} runs/log-metric"])
+    rows = []
+    for label, values in measured.items():
+        rate = statistics.median(r for r, _ in values)
+        rows.append([
+            label,
+            f"{rate:,.1f}",
+            " / ".join(f"{r:,.0f}" for r, _ in values),
+            f"{statistics.mean(c for _, c in values):.2f}",
+            f"{rate / mlflow_rate:.1f}×",
+        ])  # fmt: skip
+    print_table(
+        f"The floor under one log-metric call: {args.clients} clients × {args.requests} requests, "
+        f"{args.workers} gunicorn sync workers (uvicorn for MLflow), {args.rounds} rounds",
+        ["target", "requests/s (median)", "per round", "server CPU ms/request", "vs MLflow"],
+        rows,
+        notes=[
+            f"3× MLflow is {3 * mlflow_rate:,.0f} requests/s in this run",
+            "server CPU: the server's processes plus their PostgreSQL backends, per request (from /proc); the "
+            "client threads run in this process on the same cores",
+        ],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -136,8 +136,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int):
-    """gunicorn with production settings (minus the HTTPS redirect) on a free local port."""
+def gunicorn(workers: int, app: str = "maestro.wsgi", extra_env: dict | None = None):
+    """gunicorn with production settings (minus the HTTPS redirect) on a free local port, serving Maestro — or
+    ``app`` (a WSGI callable gunicorn can import from ``bench/``, which must answer ``GET /healthz`` with 200)."""
     port = _free_port()
     app_name = f"bench-{port}"
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
@@ -149,12 +150,15 @@ def gunicorn(workers: int):
         "PGAPPNAME": app_name,
         # Keep each worker's database connection for the whole run, so per-backend CPU accounting stays complete.
         "CONN_MAX_AGE": "3600",
+        **(extra_env or {}),
     }
     command = [
-        str(ROOT / ".venv/bin/gunicorn"), "maestro.wsgi", "--bind", f"127.0.0.1:{port}",
+        str(ROOT / ".venv/bin/gunicorn"), app, "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), "--worker-class", "sync", "--timeout", "120",
     ]  # fmt: skip
-    progress(f"starting gunicorn with {workers} workers on port {port} (log {log.name})")
+    if app != "maestro.wsgi":
+        command += ["--pythonpath", str(ROOT / "bench")]
+    progress(f"starting gunicorn {app} with {workers} workers on port {port} (log {log.name})")
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120  # each worker loads the embedding model at boot (production settings)

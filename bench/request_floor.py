@@ -29,10 +29,7 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 
 # ---------------------------------------------------------------------------------------------- the floor servers
 # gunicorn loads these by name (``request_floor:bare_app``) in its workers: nothing above may import Django.
@@ -44,10 +41,14 @@ def _body(environ) -> bytes:
     return environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
 
 
-def bare_app(environ, start_response):
-    _body(environ)
+def _answer(start_response) -> list[bytes]:
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
     return [b"{}"]
+
+
+def bare_app(environ, start_response):
+    _body(environ)
+    return _answer(start_response)
 
 
 def _point_connection():
@@ -72,55 +73,26 @@ def _point_values(environ) -> list:
 
 
 def insert_app(environ, start_response):
-    """One point per request, one autocommit INSERT (durable before the answer: synchronous_commit as configured)."""
-    _point_connection().execute(_INSERT, _point_values(environ))
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
-    return [b"{}"]
+    """One point per request, one autocommit INSERT (durable before the answer: synchronous_commit as configured);
+    a GET (the harness's readiness check) writes nothing."""
+    if environ["REQUEST_METHOD"] == "POST":
+        _point_connection().execute(_INSERT, _point_values(environ))
+    return _answer(start_response)
 
 
 def transaction_app(environ, start_response):
     """The same insert with four more round trips around it: BEGIN, two one-row SELECTs, the INSERT, COMMIT."""
-    connection = _point_connection()
-    values = _point_values(environ)
-    with connection.transaction():
-        connection.execute("SELECT 1").fetchone()
-        connection.execute("SELECT 1").fetchone()
-        connection.execute(_INSERT, values)
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
-    return [b"{}"]
+    if environ["REQUEST_METHOD"] == "POST":
+        connection = _point_connection()
+        values = _point_values(environ)
+        with connection.transaction():
+            connection.execute("SELECT 1").fetchone()
+            connection.execute("SELECT 1").fetchone()
+            connection.execute(_INSERT, values)
+    return _answer(start_response)
 
 
 # ---------------------------------------------------------------------------------------------- the benchmark
-
-
-@contextlib.contextmanager
-def floor_server(app: str, workers: int, dsn: str = ""):
-    from _harness import ROOT, Http, _free_port, progress, terminate
-
-    port = _free_port()
-    app_name = f"floor-{port}"
-    log = tempfile.NamedTemporaryFile(prefix="bench-floor-", suffix=".log", delete=False)  # noqa: SIM115
-    env = {**os.environ, "PGAPPNAME": app_name, "FLOOR_DSN": dsn}
-    command = [
-        str(ROOT / ".venv/bin/gunicorn"), f"request_floor:{app}", "--pythonpath", str(ROOT / "bench"),
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync", "--timeout", "120",
-    ]  # fmt: skip
-    progress(f"starting gunicorn {app} with {workers} workers on port {port} (log {log.name})")
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {log.name}")
-            with contextlib.suppress(OSError):
-                if Http(port, "localhost").request("POST", "/", b"{}")[0] in (200, 500):
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not answer within 60 s; see {log.name}")
-            time.sleep(0.2)
-        yield port, proc.pid, app_name
-    finally:
-        terminate(proc, 30)
 
 
 def hammer(target, path: str, runs: list[str], requests: int, first_step: int) -> tuple[float, float]:
@@ -182,18 +154,24 @@ def main() -> int:
         connection.set_schema_to_public()
         maestro_server = stack.enter_context(gunicorn(args.workers))
         mlflow_port, mlflow_pid, mlflow_app = stack.enter_context(mlflow_server(python, backend_uri, args.workers))
-        bare = stack.enter_context(floor_server("bare_app", args.workers))
-        insert = stack.enter_context(floor_server("insert_app", args.workers, dsn))
-        in_transaction = stack.enter_context(floor_server("transaction_app", args.workers, dsn))
+        floor_env = {"FLOOR_DSN": dsn}
+        bare = stack.enter_context(gunicorn(args.workers, "request_floor:bare_app"))
+        insert = stack.enter_context(gunicorn(args.workers, "request_floor:insert_app", floor_env))
+        in_transaction = stack.enter_context(gunicorn(args.workers, "request_floor:transaction_app", floor_env))
 
         targets = {
             "bare WSGI (gunicorn, no Django, no database)": (
-                Target("bare", bare[0], "localhost", None, *bare[1:]),
+                Target("bare", bare.port, "localhost", None, bare.pid, bare.app_name),
                 "/",
             ),
-            "one durable insert (no Django)": (Target("insert", insert[0], "localhost", None, *insert[1:]), "/"),
+            "one durable insert (no Django)": (
+                Target("insert", insert.port, "localhost", None, insert.pid, insert.app_name),
+                "/",
+            ),
             "the insert + 4 round trips (BEGIN, 2 SELECTs, COMMIT)": (
-                Target("transaction", in_transaction[0], "localhost", None, *in_transaction[1:]),
+                Target(
+                    "transaction", in_transaction.port, "localhost", None, in_transaction.pid, in_transaction.app_name
+                ),
                 "/",
             ),
             "Maestro runs/log-metric": (

@@ -2,9 +2,10 @@
 
 Batch logging is the ingest hot path. It validates everything first (``apps.metrics.validation``), then writes in
 one transaction with set-based SQL: each column travels as one array parameter and ``unnest`` turns them into rows,
-so a 1000-point batch is one statement whatever its size. Retries are no-ops by construction: metric points
-``ON CONFLICT DO NOTHING`` on their identity (the primary key), params ``DO NOTHING`` then a conflict check, tags and
-latest values ``DO UPDATE … WHERE`` something actually changes. Nothing is written for a failing batch.
+so a 1000-point batch is one statement whatever its size. Retries are no-ops: metric points are identified by their
+primary key, and a batch that repeats stored points is written again skipping them (``ON CONFLICT DO NOTHING``, see
+``run_log_batch``); params ``DO NOTHING`` then a conflict check, tags and latest values ``DO UPDATE … WHERE``
+something actually changes. Nothing is written for a failing batch.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from functools import partial
 import psycopg
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.utils import OperationalError
+from django.db.utils import IntegrityError, OperationalError
 from django.http import Http404
 from django.utils import timezone
 from psycopg import errors as pg_errors
@@ -25,7 +26,7 @@ from psycopg import errors as pg_errors
 from apps.accounts.models import User
 from apps.audit.services import audit_ingest, audited_update
 from apps.metrics.choices import LifecycleStage, RunStatus
-from apps.metrics.models import Run, RunParam, RunTag
+from apps.metrics.models import MetricPoint, Run, RunParam, RunTag
 from apps.metrics.validation import LogBatch, validate_param, validate_tag
 from apps.projects.models import Project
 from maestro.events import emit
@@ -263,7 +264,7 @@ ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value WHERE tag.value I
 # batch writes nothing at all. Rows of both are written in key order (a fixed lock order).
 # The statement also takes the run's lock (``_LOCK_RUN_SQL``, as an InitPlan evaluated before any row is written) and
 # writes nothing when the run is not active: one round trip instead of two for the commonest batch, metrics only.
-_METRICS_SQL = """
+_METRICS_SQL_TEMPLATE = """
 WITH run AS (
     SELECT id FROM metrics_run WHERE id = %(run)s AND lifecycle_stage = 'active' FOR KEY SHARE
 ), points AS (
@@ -275,7 +276,7 @@ WITH run AS (
         string_to_array(%(timestamps)s, ',')::bigint[]
     ) AS t
     WHERE EXISTS (SELECT FROM run)
-    ON CONFLICT DO NOTHING
+    -- points conflict --
     RETURNING key
 ), series AS (
     INSERT INTO metrics_metricseries AS series (run_id, key, points)
@@ -297,6 +298,12 @@ WITH run AS (
 )
 SELECT (SELECT count(*) FROM run), (SELECT count(*) FROM points), (SELECT count(*) FROM latest)
 """
+# Two forms of the statement. New points (the common case) are inserted plainly: ``ON CONFLICT DO NOTHING`` makes
+# PostgreSQL insert each row speculatively (check, insert, confirm), which costs it more CPU per point
+# (docs/performance.md, "Plain inserts for new points"). A batch that repeats stored points (a client's retry) fails
+# the plain form on the primary key and is written again with the skipping form (``run_log_batch``).
+_METRICS_SQL = _METRICS_SQL_TEMPLATE.replace("    -- points conflict --\n", "")
+_METRICS_SQL_SKIPPING_STORED = _METRICS_SQL_TEMPLATE.replace("-- points conflict --", "ON CONFLICT DO NOTHING")
 
 
 def _float_order(value: float) -> tuple[bool, float]:
@@ -324,9 +331,10 @@ def latest_points(batch: LogBatch) -> list[tuple[str, float, int, int]]:
 _LOCK_RUN_SQL = "SELECT 1 FROM metrics_run WHERE id = %s AND lifecycle_stage = 'active' FOR KEY SHARE"
 
 
-def _write_metrics(run_id: int, batch: LogBatch) -> tuple[int, int]:
+def _write_metrics(run_id: int, batch: LogBatch, *, skip_stored: bool) -> tuple[int, int]:
     """Points, counts and latest values in one statement, which also locks the run: (points written, latest
-    values updated); Http404 when the run is not active."""
+    values updated); Http404 when the run is not active. Without ``skip_stored`` a point already stored (or repeated
+    in the batch) fails the statement with IntegrityError on the points' primary key."""
     latest = latest_points(batch)
     # Server-side parameter binding (a plain psycopg cursor on the connection whose search_path Django set to the
     # tenant's when it opened a cursor): the ~30 KB of column strings travel as parameters instead of being escaped
@@ -337,7 +345,7 @@ def _write_metrics(run_id: int, batch: LogBatch) -> tuple[int, int]:
     raw = psycopg.Cursor(connection.connection)
     with connection.wrap_database_errors:
         raw.execute(
-            _METRICS_SQL,
+            _METRICS_SQL_SKIPPING_STORED if skip_stored else _METRICS_SQL,
             {
                 "run": run_id,
                 "keys": ",".join(batch.metric_keys),
@@ -357,13 +365,13 @@ def _write_metrics(run_id: int, batch: LogBatch) -> tuple[int, int]:
     return metrics_written, latest_updated
 
 
-def _write_batch(run_id: int, batch: LogBatch) -> BatchResult:
+def _write_batch(run_id: int, batch: LogBatch, *, skip_stored: bool = True) -> BatchResult:
     """The batch's rows, metrics first. The run is locked FOR KEY SHARE by the first statement (the metrics', or
     ``_LOCK_RUN_SQL`` for a batch without metrics) and held until commit: it cannot be deleted under this batch
-    (run_delete locks it FOR UPDATE)."""
+    (run_delete locks it FOR UPDATE). ``skip_stored``: see ``_write_metrics``."""
     params_written = tags_written = metrics_written = latest_updated = 0
     if batch.metric_keys:
-        metrics_written, latest_updated = _write_metrics(run_id, batch)
+        metrics_written, latest_updated = _write_metrics(run_id, batch, skip_stored=skip_stored)
     with connection.cursor() as cursor:
         if not batch.metric_keys:
             cursor.execute(_LOCK_RUN_SQL, [run_id])
@@ -401,13 +409,20 @@ def run_log_batch(*, run: Run, batch: LogBatch) -> BatchResult:
 
     A param that is already stored with a different value raises ValidationError naming its batch index, and the
     whole transaction (tags and metrics included) is rolled back.
+
+    The points are first inserted plainly; when some are stored already (a retried batch, or a point repeated in
+    the batch), that transaction fails on the points' primary key, is rolled back (to its savepoint when the caller
+    holds a transaction) and the batch is written again skipping the stored points: the outcome is the same as
+    with one skipping insert, which costs more for new points (``_METRICS_SQL``). PostgreSQL's log shows each such
+    retry as a ``duplicate key`` error.
     """
     if batch.is_empty:
         return BatchResult(0, 0, 0, 0, 0)
-    for attempt in range(1, DEADLOCK_RETRIES + 1):
+    skip_stored, attempt = False, 1
+    while True:
         try:
             with transaction.atomic():
-                result = _write_batch(run.pk, batch)
+                result = _write_batch(run.pk, batch, skip_stored=skip_stored)
                 audit_ingest(
                     run=run,
                     metrics=result.metrics_written,
@@ -417,8 +432,19 @@ def run_log_batch(*, run: Run, batch: LogBatch) -> BatchResult:
                 )
                 transaction.on_commit(partial(record_points_ingested, result.metrics_written))
                 return result
+        except IntegrityError as exc:
+            if skip_stored or not _stored_point_conflict(exc):
+                raise
+            skip_stored = True
         except OperationalError as exc:
             if not isinstance(exc.__cause__, pg_errors.DeadlockDetected) or attempt == DEADLOCK_RETRIES:
                 raise
             logger.warning("log_batch deadlock, retrying", extra={"run_id": run.pk, "attempt": attempt})
-    raise AssertionError("unreachable")
+            attempt += 1
+
+
+def _stored_point_conflict(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is a point that is already stored: a unique violation on the points' table (its only unique
+    index is the primary key)."""
+    cause = exc.__cause__
+    return isinstance(cause, pg_errors.UniqueViolation) and cause.diag.table_name == MetricPoint._meta.db_table

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import pytest
 
@@ -227,3 +228,59 @@ def test_step_beyond_int64_in_plain_json_is_400(api_a, run_a, tenant_a, step):
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "metrics[0].step"
     assert stored(tenant_a, run_a["id"])["points"] == []
+
+
+def _metrics_statements(trace_file) -> list[str]:
+    """The metric-writing statements the client sent, from libpq's own trace: one entry per protocol message, each
+    starting with its time and direction (a statement's text keeps its line breaks)."""
+    messages = re.split(r"\n(?=\d{4}-\d\d-\d\d [\d:.]+\t[FB]\t)", trace_file.read_text())
+    return [m for m in messages if "\tF\t" in m.split("\n", 1)[0] and "INSERT INTO metrics_metricpoint" in m]
+
+
+def test_new_points_take_the_plain_insert_and_a_retry_writes_again_skipping_stored_points(
+    api_a, run_a, tenant_a, tmp_path
+):
+    """New points are inserted without ``ON CONFLICT`` (cheaper for PostgreSQL); a batch with a stored point fails
+    that insert on the primary key, rolls it back and is written again with ``ON CONFLICT DO NOTHING``."""
+    from django.db import connection
+
+    def traced_post(name: str, payload: dict):
+        trace = tmp_path / f"{name}.trace"
+        connection.ensure_connection()
+        with trace.open("w") as out:
+            connection.connection.pgconn.trace(out.fileno())
+            try:
+                response = post(api_a, run_a["id"], payload)
+            finally:
+                connection.connection.pgconn.untrace()
+        assert response.status_code == 200, response.content
+        return response.json(), _metrics_statements(trace), trace.read_text()
+
+    first, sent, _ = traced_post("first", {"metrics": points("loss", [3.0, 2.0])})
+    assert first["metrics_written"] == 2
+    assert len(sent) == 1 and "ON CONFLICT DO NOTHING" not in sent[0]
+
+    overlapping = {"metrics": points("loss", [3.0, 2.0, 1.0, 0.5])}  # steps 0-1 stored, 2-3 new
+    retry, sent, trace = traced_post("retry", overlapping)
+    assert retry["metrics_written"] == 2 and retry["metrics_received"] == 4
+    assert len(sent) == 2
+    assert "ON CONFLICT DO NOTHING" not in sent[0] and "ON CONFLICT DO NOTHING" in sent[1]
+    assert "metrics_metricpoint_pkey" in trace  # the plain insert's error, before the rollback
+    data = stored(tenant_a, run_a["id"])
+    assert [p[1:] for p in data["points"]] == [
+        (0, 1_700_000_000_000, 3.0),
+        (1, 1_700_000_000_001, 2.0),
+        (2, 1_700_000_000_002, 1.0),
+        (3, 1_700_000_000_003, 0.5),
+    ]
+    assert data["latest"] == {"loss": (0.5, 3, 1_700_000_000_003)}
+
+
+def test_a_point_repeated_within_one_batch_is_stored_once(api_a, run_a, tenant_a):
+    point = {"key": "acc", "value": 0.5, "step": 7, "timestamp": 70}
+    response = post(api_a, run_a["id"], {"metrics": [point, {**point, "value": 0.25}, point]})
+    assert response.status_code == 200, response.content
+    assert response.json()["metrics_written"] == 2  # (step 7, 0.5) twice, (step 7, 0.25) once
+    data = stored(tenant_a, run_a["id"])
+    assert [p[1:] for p in data["points"]] in ([(7, 70, 0.25), (7, 70, 0.5)], [(7, 70, 0.5), (7, 70, 0.25)])
+    assert data["latest"] == {"acc": (0.5, 7, 70)}

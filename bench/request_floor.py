@@ -17,7 +17,7 @@ workers, ``--clients`` client threads, a new connection per request, the same re
   what round trips themselves cost here;
 * **Maestro** (production settings) and **MLflow** ``runs/log-metric``, as in ``mlflow_compare.py``.
 
-The five targets run one after the other in each round, ``--rounds`` times, so each sees the machine's changing load
+The six targets run one after the other in each round, ``--rounds`` times, so each sees the machine's changing load
 alike; the table shows the median requests/s and the mean server CPU per request (workers plus their PostgreSQL
 backends, from /proc). The floors show how much of 3× is left once HTTP and one durable write are paid for.
 """
@@ -30,6 +30,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 
 # ---------------------------------------------------------------------------------------------- the floor servers
 # gunicorn loads these by name (``request_floor:bare_app``) in its workers: nothing above may import Django.
@@ -92,6 +93,121 @@ def transaction_app(environ, start_response):
     return _answer(start_response)
 
 
+_replay = None
+
+
+def _replay_state():
+    """Per worker, after the fork: the captured statements (``FLOOR_REPLAY``, a JSON file the benchmark writes), a
+    PostgreSQL connection that binds values into the text as Django's does (psycopg's ``ClientCursor``, autocommit)
+    on the tenant's search_path, and a Redis client."""
+    global _replay
+    import hashlib
+
+    import psycopg
+    import redis
+
+    if _replay is None:
+        with open(os.environ["FLOOR_REPLAY"]) as captured:
+            plan = json.load(captured)
+        connection = psycopg.connect(
+            os.environ["FLOOR_TENANT_DSN"],
+            autocommit=True,
+            cursor_factory=psycopg.ClientCursor,
+            application_name=os.environ["PGAPPNAME"],
+        )
+        connection.execute(plan["search_path"])
+        plan["token_digest"] = hashlib.sha256(plan.pop("token").encode()).hexdigest()
+        _replay = plan, connection, redis.Redis.from_url(os.environ["FLOOR_REDIS_URL"])
+    return _replay
+
+
+def replay_app(environ, start_response):
+    """What Maestro's log-metric sends to PostgreSQL and Redis, with the least Python around it: the token checked
+    against a digest held in memory (as the token cache does on a hit), then the tenant lookup, the token cache's
+    generation read, the rate-limit script, the run lookup, and in one transaction the metric statement (the point
+    from the request body) and the audit event — the statements captured from a real request, replayed."""
+    import hashlib
+
+    import psycopg
+
+    if environ["REQUEST_METHOD"] != "POST":
+        return _answer(start_response)
+    plan, connection, redis_client = _replay_state()
+    token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ")
+    if hashlib.sha256(token.encode()).hexdigest() != plan["token_digest"]:
+        start_response("401 Unauthorized", [("Content-Length", "0")])
+        return [b""]
+    point = json.loads(_body(environ))
+    cursor = connection.cursor()
+    for statement in plan["before"]:
+        cursor.execute(statement).fetchone()
+    redis_client.evalsha(plan["throttle_sha"], len(plan["throttle_keys"]), *plan["throttle_keys"],
+                         *plan["throttle_args"])  # fmt: skip
+    (run_id,) = cursor.execute(plan["run_lookup"].replace(plan["run_uuid"], point["run_id"])).fetchone()[:1]
+    values = [str(point["value"]), str(point["step"]), str(point["timestamp"])]
+    with connection.transaction():
+        written = psycopg.Cursor(connection).execute(plan["metrics"], {
+            "run": run_id, "keys": point["key"], "values": values[0], "steps": values[1], "timestamps": values[2],
+            "latest_keys": point["key"], "latest_values": values[0], "latest_steps": values[1],
+            "latest_timestamps": values[2],
+        }).fetchone()  # fmt: skip
+        if written[:2] != (1, 1):  # (active run, points written)
+            raise RuntimeError(f"replay: the metric statement wrote {written}")
+        cursor.execute(plan["audit"]).fetchone()
+    return _answer(start_response)
+
+
+def capture_log_metric(tenant, run_uuid: str, path: str) -> dict:
+    """One real ``runs/log-metric`` request in this process, and what it sent: the statements through Django's
+    cursors (values bound into the text), the metric statement Maestro runs on a raw cursor, the rate-limit script
+    call. Returns what ``replay_app`` replays."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from redis.commands.core import Script
+
+    from apps.metrics import services as metric_services
+
+    calls = []
+    original = Script.__call__
+
+    def recording(self, keys=(), args=(), client=None):
+        calls.append((self.sha, list(keys), list(args)))
+        return original(self, keys=keys, args=args, client=client)
+
+    Script.__call__ = recording
+    try:
+        for step in range(2):  # the second request finds the token in the process's cache, as a busy worker does
+            calls.clear()
+            body = {"run_id": run_uuid, "key": "capture", "value": 1.0, "timestamp": 1, "step": step}
+            with CaptureQueriesContext(connection) as captured:
+                response = Client().post(path, json.dumps(body), content_type="application/json",
+                                         HTTP_AUTHORIZATION=f"Bearer {tenant.token}", HTTP_HOST="127.0.0.1")  # fmt: skip
+    finally:
+        Script.__call__ = original
+    if response.status_code != 200 or len(calls) != 1:
+        raise RuntimeError(f"capture: log-metric answered {response.status_code}, {len(calls)} rate-limit calls")
+    statements = [query["sql"] for query in captured.captured_queries if not query["sql"].startswith("SET ")]
+    run_lookup = [s for s in statements if "metrics_run" in s and s.lstrip().startswith("SELECT")]
+    audit = [s for s in statements if "audit_auditevent" in s]
+    before = statements[: statements.index(run_lookup[0])]
+    if len(run_lookup) != 1 or len(audit) != 1 or run_uuid not in run_lookup[0]:
+        raise RuntimeError(f"capture: unexpected statements {[s[:60] for s in statements]}")
+    sha, keys, args = calls[0]
+    return {
+        "search_path": f'SET search_path = "{tenant.slug}", public',
+        "token": tenant.token,
+        "before": before,
+        "throttle_sha": sha,
+        "throttle_keys": keys,
+        "throttle_args": args,
+        "run_lookup": run_lookup[0],
+        "run_uuid": run_uuid,
+        "metrics": metric_services._METRICS_SQL,
+        "audit": audit[0],
+    }
+
+
 # ---------------------------------------------------------------------------------------------- the benchmark
 
 
@@ -118,7 +234,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="workers of each server")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
     parser.add_argument("--requests", type=int, default=300, help="log-metric requests per client per round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs all five targets in turn")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs all six targets in turn")
     args = parser.parse_args()
 
     from _harness import print_table, progress, setup_django, throwaway_tenant
@@ -137,7 +253,11 @@ def main() -> int:
     python = ensure_mlflow_venv()
     setup_django()
     from _harness import gunicorn
+    from django.conf import settings
     from django.db import connection
+    from psycopg.conninfo import make_conninfo
+
+    from apps.tenants.models import Tenant
 
     with contextlib.ExitStack() as stack:
         backend_uri = stack.enter_context(throwaway_database())
@@ -158,6 +278,27 @@ def main() -> int:
         bare = stack.enter_context(gunicorn(args.workers, "request_floor:bare_app"))
         insert = stack.enter_context(gunicorn(args.workers, "request_floor:insert_app", floor_env))
         in_transaction = stack.enter_context(gunicorn(args.workers, "request_floor:transaction_app", floor_env))
+        maestro = Target(
+            "Maestro", maestro_server.port, "127.0.0.1", tenant.token, maestro_server.pid, maestro_server.app_name
+        )
+        experiment = maestro.json("POST", "experiments/create", {"name": "floor"})["experiment_id"]
+        replay_runs = [new_run(maestro, experiment, f"replay-{c}") for c in range(args.clients + 1)]
+        with connection.cursor():  # the tenant's search_path, as a request sets it
+            connection.set_tenant(Tenant.objects.get(schema_name=tenant.slug))
+        plan = capture_log_metric(tenant, replay_runs.pop(), API + "runs/log-metric")
+        connection.set_schema_to_public()
+        replay_file = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".json", prefix="floor-replay-"))
+        json.dump(plan, replay_file)
+        replay_file.flush()
+        db = connection.settings_dict
+        replay_env = {
+            "FLOOR_REPLAY": replay_file.name,
+            "FLOOR_TENANT_DSN": make_conninfo(
+                dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"]
+            ),
+            "FLOOR_REDIS_URL": settings.MAESTRO_RATE_LIMIT_REDIS_URL,
+        }
+        replay = stack.enter_context(gunicorn(args.workers, "request_floor:replay_app", replay_env))
 
         targets = {
             "bare WSGI (gunicorn, no Django, no database)": (
@@ -174,17 +315,11 @@ def main() -> int:
                 ),
                 "/",
             ),
-            "Maestro runs/log-metric": (
-                Target(
-                    "Maestro",
-                    maestro_server.port,
-                    "127.0.0.1",
-                    tenant.token,
-                    maestro_server.pid,
-                    maestro_server.app_name,
-                ),
-                API + "runs/log-metric",
+            "Maestro's statements and Redis call replayed (no Django)": (
+                Target("replay", replay.port, "localhost", tenant.token, replay.pid, replay.app_name),
+                "/",
             ),
+            "Maestro runs/log-metric": (maestro, API + "runs/log-metric"),
             f"MLflow {MLFLOW_VERSION} runs/log-metric": (
                 Target("MLflow", mlflow_port, "localhost", None, mlflow_pid, mlflow_app),
                 API + "runs/log-metric",
@@ -192,9 +327,13 @@ def main() -> int:
         }
         runs: dict[str, list[str]] = {}
         for label, (target, _) in targets.items():
-            if target.name in ("Maestro", "MLflow"):
-                experiment = target.json("POST", "experiments/create", {"name": "floor"})["experiment_id"]
+            if target.name == "replay":
+                runs[label] = replay_runs
+            elif target.name == "Maestro":
                 runs[label] = [new_run(target, experiment, f"floor-{c}") for c in range(args.clients)]
+            elif target.name == "MLflow":
+                mlflow_experiment = target.json("POST", "experiments/create", {"name": "floor"})["experiment_id"]
+                runs[label] = [new_run(target, mlflow_experiment, f"floor-{c}") for c in range(args.clients)]
             else:
                 runs[label] = [f"floor-{c}" for c in range(args.clients)]
         progress("warm-up: 50 requests per client on each target")

@@ -47,6 +47,33 @@ def binary_results_cursor() -> Iterator:
         yield cursor
 
 
+@contextmanager
+def server_binding() -> Iterator[None]:
+    """Statements run on the default connection in this block — raw or through the ORM — bind their parameters on
+    the server, so PostgreSQL can keep them prepared.
+
+    For the fixed statements every request sends (tenant lookup, token generation, run lookup, audit event): parsing
+    and planning them is most of what PostgreSQL spends on them, ~0.35 ms of its ~0.9 ms per ``runs/log-metric``
+    (docs/performance.md, "Prepared statements"). Django's cursors bind parameters on the client, and psycopg
+    prepares nothing on them; a server-binding cursor (Django's ``ServerBindingCursor``, instrumented like the
+    connection's own) is prepared by psycopg once the same text ran ``OPTIONS["prepare_threshold"]`` times on the
+    connection. A prepared statement holds no schema: PostgreSQL parses it again when the ``search_path`` differs
+    from the one it was planned under, so a statement prepared for one tenant reads another tenant's tables after the
+    routing switches (``tests/tenants/test_prepared.py``). Sessions only: Maestro refuses poolers that share them
+    (``DATABASE_POOL_MODE``, docs/tenancy.md).
+    """
+    connection.ensure_connection()  # the tenant's search_path is set by each cursor the block opens, as always
+    raw = connection.connection
+    previous = raw.cursor_factory
+    raw.cursor_factory = _binary_cursor_class(
+        connection.alias, connection.vendor, previous.__module__.startswith("django_prometheus")
+    )
+    try:
+        yield
+    finally:
+        raw.cursor_factory = previous
+
+
 class CompiledOnceMixin:
     """For subquery expressions on a hot path: remember the SQL of the last compilation on the (resolved) instance.
 

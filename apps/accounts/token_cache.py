@@ -34,6 +34,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from apps.accounts.models import ApiToken, AuthGeneration
+from maestro.db import server_binding
 
 _TOKEN_FIELDS = [f.attname for f in ApiToken._meta.concrete_fields]
 _GENERATION_SQL = f"SELECT value FROM {connection.ops.quote_name(AuthGeneration._meta.db_table)}"  # noqa: S608
@@ -99,8 +100,8 @@ class TokenCache:
 
 def _generation() -> int | None:
     """The current schema's generation: one row, read with a plain cursor (the ORM's query building would cost a
-    third of what the cache saves)."""
-    with connection.cursor() as cursor:
+    third of what the cache saves), kept prepared (``server_binding``)."""
+    with server_binding(), connection.cursor() as cursor:
         cursor.execute(_GENERATION_SQL)
         row = cursor.fetchone()
     return None if row is None else row[0]

@@ -31,6 +31,7 @@ from typing import Any
 from django.db import connection, models
 
 from apps.audit.models import AuditEvent, AuditEventDetail, AuditIdentity
+from maestro.db import server_binding
 
 _EVENT_FIELDS = tuple(field for field in AuditEvent._meta.concrete_fields if not field.primary_key)
 _DETAIL_FIELDS = tuple(field for field in AuditEventDetail._meta.concrete_fields if not field.primary_key)
@@ -104,7 +105,7 @@ def event_insert(
     params += _db_values(_EVENT_FIELDS, event)
     if detail is not None:
         params += _db_values(_DETAIL_FIELDS, detail)
-    with connection.cursor() as cursor:
+    with server_binding(), connection.cursor() as cursor:  # kept prepared: one text per combination
         cursor.execute(statement(with_identity=identity is not None, with_detail=detail is not None), params)
         (event_id,) = cursor.fetchone()
     written = AuditEvent.from_db(connection.alias, _EVENT_NAMES, [event_id, *map(event.__getitem__, _EVENT_NAMES[1:])])

@@ -338,8 +338,8 @@ def _write_metrics(run_id: int, batch: LogBatch, *, skip_stored: bool) -> tuple[
     latest = latest_points(batch)
     # Server-side parameter binding (a plain psycopg cursor on the connection whose search_path Django set to the
     # tenant's when it opened a cursor): the ~30 KB of column strings travel as parameters instead of being escaped
-    # into the SQL text, which Django's client-side-binding cursor would do. Never prepared, so nothing is cached
-    # across tenants.
+    # into the SQL text, which Django's client-side-binding cursor would do. Not prepared: planning it is cheap next
+    # to its writes (docs/performance.md, "Prepared statements").
     with connection.cursor():  # opens the connection and sets the tenant's search_path, as for any statement
         pass
     raw = psycopg.Cursor(connection.connection)

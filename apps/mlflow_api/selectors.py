@@ -28,6 +28,7 @@ from apps.mlflow_api.protocol import (
     parse_offset_token,
 )
 from apps.projects.models import Project
+from maestro.db import server_binding
 
 ACTIVE = "active"
 DELETED = "deleted"
@@ -228,9 +229,10 @@ def run_for_logging(*, user: User, run_id: str) -> Run:
     """A visible run in any lifecycle stage (the services refuse writes to deleted ones in MLflow's words), with
     only what metric logging reads loaded."""
     try:
-        return metric_selectors.run_get_by_uuid(
-            user=user, run_uuid=run_id, lifecycle_stages=ALL_STAGES, only=RUN_FOR_LOGGING
-        )
+        with server_binding():  # kept prepared: every logging call sends this query
+            return metric_selectors.run_get_by_uuid(
+                user=user, run_uuid=run_id, lifecycle_stages=ALL_STAGES, only=RUN_FOR_LOGGING
+            )
     except Http404:
         raise not_found(f"Run with id={run_id} not found") from None
 

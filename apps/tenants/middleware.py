@@ -12,6 +12,7 @@ from django_tenants.utils import get_public_schema_name
 from apps.tenants.models import Domain, Tenant
 from maestro.api.errors import api_error
 from maestro.context import tenant_var
+from maestro.db import server_binding
 from maestro.tokens import schema_from_authorization
 
 API_PREFIXES = ("/api/", "/ajax-api/")
@@ -52,7 +53,7 @@ class _TenantLookup:
     def __call__(self, by: str, value: str) -> Tenant | None:
         """The tenant whose domain or schema name is ``value`` (both unique, so at most one)."""
         statements, attnames, converters = self._prepared or self._prepare()
-        with connection.cursor() as cursor:
+        with server_binding(), connection.cursor() as cursor:  # kept prepared: the statement never changes
             cursor.execute(statements[by], [value])
             row = cursor.fetchone()
         if row is None:

@@ -28,10 +28,27 @@ import select
 
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
 from django_tenants.utils import get_limit_set_calls
+import psycopg
 from psycopg import pq
 
 
+class DatabaseOperations(TenantDatabaseWrapper.ops_class):
+    def last_executed_query(self, cursor, sql, params):
+        """The statement a debug cursor records (DEBUG, tests' query capture). psycopg keeps no copy of a statement
+        it ran prepared (``maestro.db.server_binding``), where Django reads it: compose it from the SQL and its
+        parameters, as Django does for server-side binding."""
+        executed = super().last_executed_query(cursor, sql, params)
+        if executed is not None or sql is None:
+            return executed
+        try:
+            return self.compose_sql(sql, params)
+        except (psycopg.Error, TypeError, ValueError):
+            return sql
+
+
 class DatabaseWrapper(TenantDatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def __init__(self, *args, **kwargs):
         self.session_search_path: list[str] | None = None  # what the server session has, when known
         super().__init__(*args, **kwargs)

@@ -1,0 +1,97 @@
+"""Fixed statements every request sends run on server-binding cursors (``maestro.db.server_binding``), which psycopg
+keeps prepared on the session. A prepared statement names no schema: these tests show PostgreSQL parses it again
+under the next tenant's ``search_path``, so a statement prepared while serving one tenant never reads another's
+tables — and that the statements are really prepared (otherwise the first test would prove nothing)."""
+
+import uuid
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from apps.accounts import token_cache
+from apps.mlflow_api import selectors
+from maestro.db import server_binding
+from tests.metrics.factories import RunFactory
+
+RUNS = 'FROM "metrics_run" INNER JOIN "projects_project"'
+
+
+def _prepared(fragment: str) -> list[str]:
+    """Statements prepared on this session whose text contains ``fragment``."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{fragment}%"])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _admin(ctx):
+    return get_user_model().objects.get(username=ctx.admin_username)
+
+
+@pytest.mark.django_db
+def test_a_prepared_run_lookup_reads_the_current_tenants_table(tenant_a, tenant_b):
+    """The same run id in both tenants, with different names: the lookup, prepared while tenant A is current, finds
+    B's run once B is current, and A's again after."""
+    shared = uuid.uuid4()
+    with tenant_a.context():
+        RunFactory(uuid=shared, name="A's run")
+    with tenant_b.context():
+        RunFactory(uuid=shared, name="B's run")
+    threshold = settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"]
+    with tenant_a.context():
+        admin = _admin(tenant_a)
+        for _ in range(threshold + 2):
+            assert selectors.run_for_logging(user=admin, run_id=shared.hex).name == "A's run"
+        assert len(_prepared(RUNS)) == 1
+    with tenant_b.context():
+        admin = _admin(tenant_b)
+        assert selectors.run_for_logging(user=admin, run_id=shared.hex).name == "B's run"
+        assert len(_prepared(RUNS)) == 1  # the same prepared statement, parsed again for B's path
+    with tenant_a.context():
+        assert selectors.run_for_logging(user=_admin(tenant_a), run_id=shared.hex).name == "A's run"
+
+
+@pytest.mark.django_db
+def test_a_prepared_generation_read_follows_the_tenant(tenant_a, tenant_b):
+    """The token cache's generation read (the revocation check of every request) is prepared too, and reads the
+    current tenant's row: a change in B moves B's generation, not A's."""
+    with tenant_a.context():
+        for _ in range(settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] + 1):
+            before_a = token_cache._generation()
+        assert _prepared('SELECT value FROM "accounts_authgeneration"')
+    with tenant_b.context():
+        before_b = token_cache._generation()
+        get_user_model().objects.filter(username=tenant_b.admin_username).update(first_name="Renamed")
+        after_b = token_cache._generation()
+    with tenant_a.context():
+        assert token_cache._generation() == before_a
+    assert after_b != before_b
+
+
+@pytest.mark.django_db
+def test_statements_outside_the_block_stay_client_bound(tenant_a):
+    """Only the block's statements are server-bound: the connection's own cursors are restored after it, also when
+    the block raises, and Django's client-binding cursors never prepare."""
+    with tenant_a.context():
+        with connection.cursor() as cursor:
+            factory = type(cursor.cursor)
+        with pytest.raises(RuntimeError), server_binding():
+            assert type(connection.connection.cursor()) is not factory
+            raise RuntimeError
+        for _ in range(5):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM metrics_run WHERE name = %s", ["client-bound"])
+                assert type(cursor.cursor) is factory
+        assert _prepared("client-bound") == [] and _prepared("WHERE name =") == []
+
+
+@pytest.mark.django_db
+def test_server_bound_statements_are_still_captured(tenant_a):
+    """Query counting in tests still sees them: Django wraps the server-binding cursor like its own."""
+    from django.test.utils import CaptureQueriesContext
+
+    with tenant_a.context(), CaptureQueriesContext(connection) as captured:
+        token_cache._generation()
+    statements = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("SET search_path")]
+    assert statements == ['SELECT value FROM "accounts_authgeneration"']

@@ -180,9 +180,9 @@ def capture_log_metric(tenant, run_uuid: str, path: str) -> dict:
         for step in range(2):  # the second request finds the token in the process's cache, as a busy worker does
             calls.clear()
             body = {"run_id": run_uuid, "key": "capture", "value": 1.0, "timestamp": 1, "step": step}
+            headers = {"HTTP_AUTHORIZATION": f"Bearer {tenant.token}", "HTTP_HOST": "127.0.0.1"}
             with CaptureQueriesContext(connection) as captured:
-                response = Client().post(path, json.dumps(body), content_type="application/json",
-                                         HTTP_AUTHORIZATION=f"Bearer {tenant.token}", HTTP_HOST="127.0.0.1")  # fmt: skip
+                response = Client().post(path, json.dumps(body), content_type="application/json", **headers)
     finally:
         Script.__call__ = original
     if response.status_code != 200 or len(calls) != 1:

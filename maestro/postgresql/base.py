@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import select
 
+import psycopg
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
 from django_tenants.utils import get_limit_set_calls
-import psycopg
 from psycopg import pq
 
 

@@ -97,9 +97,8 @@ _replay = None
 
 
 def _replay_state():
-    """Per worker, after the fork: the captured statements (``FLOOR_REPLAY``, a JSON file the benchmark writes), a
-    PostgreSQL connection that binds values into the text as Django's does (psycopg's ``ClientCursor``, autocommit)
-    on the tenant's search_path, and a Redis client."""
+    """Per worker, after the fork: the captured statements (``FLOOR_REPLAY``, a JSON file the benchmark writes), an
+    autocommit PostgreSQL connection on the tenant's search_path, and a Redis client."""
     global _replay
     import hashlib
 
@@ -112,7 +111,6 @@ def _replay_state():
         connection = psycopg.connect(
             os.environ["FLOOR_TENANT_DSN"],
             autocommit=True,
-            cursor_factory=psycopg.ClientCursor,
             application_name=os.environ["PGAPPNAME"],
         )
         connection.execute(plan["search_path"])
@@ -125,10 +123,9 @@ def replay_app(environ, start_response):
     """What Maestro's log-metric sends to PostgreSQL and Redis, with the least Python around it: the token checked
     against a digest held in memory (as the token cache does on a hit), then the tenant lookup, the token cache's
     generation read, the rate-limit script, the run lookup, and in one transaction the metric statement (the point
-    from the request body) and the audit event — the statements captured from a real request, replayed."""
+    from the request body) and the audit event — the statements captured from a real request, replayed, prepared
+    where Maestro prepares them (all but the metric statement)."""
     import hashlib
-
-    import psycopg
 
     if environ["REQUEST_METHOD"] != "POST":
         return _answer(start_response)
@@ -140,20 +137,21 @@ def replay_app(environ, start_response):
     point = json.loads(_body(environ))
     cursor = connection.cursor()
     for statement in plan["before"]:
-        cursor.execute(statement).fetchone()
+        cursor.execute(statement, prepare=True).fetchone()
     redis_client.evalsha(plan["throttle_sha"], len(plan["throttle_keys"]), *plan["throttle_keys"],
                          *plan["throttle_args"])  # fmt: skip
-    (run_id,) = cursor.execute(plan["run_lookup"].replace(plan["run_uuid"], point["run_id"])).fetchone()[:1]
+    lookup = plan["run_lookup"].replace(plan["run_uuid"], point["run_id"])
+    (run_id,) = cursor.execute(lookup, prepare=True).fetchone()[:1]
     values = [str(point["value"]), str(point["step"]), str(point["timestamp"])]
     with connection.transaction():
-        written = psycopg.Cursor(connection).execute(plan["metrics"], {
+        written = cursor.execute(plan["metrics"], {
             "run": run_id, "keys": point["key"], "values": values[0], "steps": values[1], "timestamps": values[2],
             "latest_keys": point["key"], "latest_values": values[0], "latest_steps": values[1],
             "latest_timestamps": values[2],
-        }).fetchone()  # fmt: skip
+        }, prepare=False).fetchone()  # fmt: skip
         if written[:2] != (1, 1):  # (active run, points written)
             raise RuntimeError(f"replay: the metric statement wrote {written}")
-        cursor.execute(plan["audit"]).fetchone()
+        cursor.execute(plan["audit"], prepare=True).fetchone()
     return _answer(start_response)
 
 

@@ -34,12 +34,12 @@ from psycopg import pq
 
 class DatabaseOperations(TenantDatabaseWrapper.ops_class):
     def last_executed_query(self, cursor, sql, params):
-        """The statement a debug cursor records (DEBUG, tests' query capture). psycopg keeps no copy of a statement
-        it ran prepared (``maestro.db.server_binding``), where Django reads it: compose it from the SQL and its
-        parameters, as Django does for server-side binding."""
-        executed = super().last_executed_query(cursor, sql, params)
-        if executed is not None or sql is None:
-            return executed
+        """The statement a debug cursor records (DEBUG, tests' query capture), values in the text. For a
+        server-binding cursor (``maestro.db``) psycopg holds the text with ``$n`` placeholders, or nothing when it
+        ran the statement prepared: compose it from the SQL and its parameters, as Django does when the whole
+        connection binds on the server."""
+        if isinstance(cursor, psycopg.ClientCursor) or sql is None:
+            return super().last_executed_query(cursor, sql, params)
         try:
             return self.compose_sql(sql, params)
         except (psycopg.Error, TypeError, ValueError):

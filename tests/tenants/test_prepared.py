@@ -87,11 +87,21 @@ def test_statements_outside_the_block_stay_client_bound(tenant_a):
 
 
 @pytest.mark.django_db
-def test_server_bound_statements_are_still_captured(tenant_a):
-    """Query counting in tests still sees them: Django wraps the server-binding cursor like its own."""
+def test_server_bound_statements_are_still_captured_with_their_values(tenant_a):
+    """Query counting in tests still sees them (Django wraps the server-binding cursor like its own), with the
+    values in the text before and after psycopg prepares the statement (it keeps no text of a prepared run)."""
     from django.test.utils import CaptureQueriesContext
 
-    with tenant_a.context(), CaptureQueriesContext(connection) as captured:
-        token_cache._generation()
+    with tenant_a.context():
+        run = RunFactory()
+        admin = _admin(tenant_a)
+        with CaptureQueriesContext(connection) as captured:
+            token_cache._generation()
+            for _ in range(settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] + 2):
+                selectors.run_for_logging(user=admin, run_id=run.uuid.hex)
+        assert _prepared(RUNS)
     statements = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("SET search_path")]
-    assert statements == ['SELECT value FROM "accounts_authgeneration"']
+    assert statements[0] == 'SELECT value FROM "accounts_authgeneration"'
+    lookups = statements[1:]
+    assert len(lookups) == settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] + 2
+    assert all(RUNS in sql and f"'{run.uuid.hex}'" in sql and "$1" not in sql for sql in lookups)

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import Subquery
@@ -55,23 +56,26 @@ def server_binding() -> Iterator[None]:
     For the fixed statements every request sends (tenant lookup, token generation, run lookup, audit event): parsing
     and planning them is most of what PostgreSQL spends on them, ~0.35 ms of its ~0.9 ms per ``runs/log-metric``
     (docs/performance.md, "Prepared statements"). Django's cursors bind parameters on the client, and psycopg
-    prepares nothing on them; a server-binding cursor (Django's ``ServerBindingCursor``, instrumented like the
-    connection's own) is prepared by psycopg once the same text ran ``OPTIONS["prepare_threshold"]`` times on the
-    connection. A prepared statement holds no schema: PostgreSQL parses it again when the ``search_path`` differs
+    prepares nothing on them; Django also turns psycopg's preparation off for the connection. In the block, the
+    cursor is a server-binding one (Django's ``ServerBindingCursor``, instrumented like the connection's own) and
+    the connection's ``prepare_threshold`` is ``MAESTRO_PREPARE_THRESHOLD``: psycopg prepares a statement once its
+    text ran that often in such blocks on the connection, and uses it only in them — other server-binding
+    statements (``binary_results_cursor``) keep their one-off plans. A prepared statement holds no schema: PostgreSQL parses it again when the ``search_path`` differs
     from the one it was planned under, so a statement prepared for one tenant reads another tenant's tables after the
     routing switches (``tests/tenants/test_prepared.py``). Sessions only: Maestro refuses poolers that share them
     (``DATABASE_POOL_MODE``, docs/tenancy.md).
     """
     connection.ensure_connection()  # the tenant's search_path is set by each cursor the block opens, as always
     raw = connection.connection
-    previous = raw.cursor_factory
+    previous, threshold = raw.cursor_factory, raw.prepare_threshold
     raw.cursor_factory = _binary_cursor_class(
         connection.alias, connection.vendor, previous.__module__.startswith("django_prometheus")
     )
+    raw.prepare_threshold = settings.MAESTRO_PREPARE_THRESHOLD
     try:
         yield
     finally:
-        raw.cursor_factory = previous
+        raw.cursor_factory, raw.prepare_threshold = previous, threshold
 
 
 class CompiledOnceMixin:

@@ -38,7 +38,7 @@ def test_a_prepared_run_lookup_reads_the_current_tenants_table(tenant_a, tenant_
         RunFactory(uuid=shared, name="A's run")
     with tenant_b.context():
         RunFactory(uuid=shared, name="B's run")
-    threshold = settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"]
+    threshold = settings.MAESTRO_PREPARE_THRESHOLD
     with tenant_a.context():
         admin = _admin(tenant_a)
         for _ in range(threshold + 2):
@@ -57,7 +57,7 @@ def test_a_prepared_generation_read_follows_the_tenant(tenant_a, tenant_b):
     """The token cache's generation read (the revocation check of every request) is prepared too, and reads the
     current tenant's row: a change in B moves B's generation, not A's."""
     with tenant_a.context():
-        for _ in range(settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] + 1):
+        for _ in range(settings.MAESTRO_PREPARE_THRESHOLD + 1):
             before_a = token_cache._generation()
         assert _prepared('SELECT value FROM "accounts_authgeneration"')
     with tenant_b.context():
@@ -87,6 +87,24 @@ def test_statements_outside_the_block_stay_client_bound(tenant_a):
 
 
 @pytest.mark.django_db
+def test_only_statements_of_the_block_are_prepared(tenant_a):
+    """Other server-binding statements (the metric history's binary cursor) keep their one-off plans: the same text
+    is prepared only once it runs in ``server_binding()`` blocks, and the connection prepares nothing after it."""
+    from maestro.db import binary_results_cursor
+
+    with tenant_a.context():
+        for _ in range(settings.MAESTRO_PREPARE_THRESHOLD + 3):
+            with binary_results_cursor() as cursor:
+                cursor.execute("SELECT %s::int AS scoped_probe", [1])
+        assert _prepared("scoped_probe") == []
+        for _ in range(settings.MAESTRO_PREPARE_THRESHOLD + 1):
+            with server_binding(), connection.cursor() as cursor:
+                cursor.execute("SELECT %s::int AS scoped_probe", [1])
+        assert len(_prepared("scoped_probe")) == 1
+        assert connection.connection.prepare_threshold is None
+
+
+@pytest.mark.django_db
 def test_server_bound_statements_are_still_captured_with_their_values(tenant_a):
     """Query counting in tests still sees them (Django wraps the server-binding cursor like its own), with the
     values in the text before and after psycopg prepares the statement (it keeps no text of a prepared run)."""
@@ -97,11 +115,11 @@ def test_server_bound_statements_are_still_captured_with_their_values(tenant_a):
         admin = _admin(tenant_a)
         with CaptureQueriesContext(connection) as captured:
             token_cache._generation()
-            for _ in range(settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] + 2):
+            for _ in range(settings.MAESTRO_PREPARE_THRESHOLD + 2):
                 selectors.run_for_logging(user=admin, run_id=run.uuid.hex)
         assert _prepared(RUNS)
     statements = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("SET search_path")]
     assert statements[0] == 'SELECT value FROM "accounts_authgeneration"'
     lookups = statements[1:]
-    assert len(lookups) == settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] + 2
+    assert len(lookups) == settings.MAESTRO_PREPARE_THRESHOLD + 2
     assert all(RUNS in sql and f"'{run.uuid.hex}'" in sql and "$1" not in sql for sql in lookups)

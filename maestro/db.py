@@ -53,17 +53,19 @@ def server_binding() -> Iterator[None]:
     """Statements run on the default connection in this block — raw or through the ORM — bind their parameters on
     the server, so PostgreSQL can keep them prepared.
 
-    For the fixed statements every request sends (tenant lookup, token generation, run lookup, audit event): parsing
-    and planning them is most of what PostgreSQL spends on them, ~0.35 ms of its ~0.9 ms per ``runs/log-metric``
-    (docs/performance.md, "Prepared statements"). Django's cursors bind parameters on the client, and psycopg
-    prepares nothing on them; Django also turns psycopg's preparation off for the connection. In the block, the
-    cursor is a server-binding one (Django's ``ServerBindingCursor``, instrumented like the connection's own) and
-    the connection's ``prepare_threshold`` is ``MAESTRO_PREPARE_THRESHOLD``: psycopg prepares a statement once its
-    text ran that often in such blocks on the connection, and uses it only in them — other server-binding
-    statements (``binary_results_cursor``) keep their one-off plans. A prepared statement holds no schema: PostgreSQL parses it again when the ``search_path`` differs
-    from the one it was planned under, so a statement prepared for one tenant reads another tenant's tables after the
-    routing switches (``tests/tenants/test_prepared.py``). Sessions only: Maestro refuses poolers that share them
-    (``DATABASE_POOL_MODE``, docs/tenancy.md).
+    For the fixed statements every request sends (tenant lookup, token generation, run lookup, audit event):
+    planning them took ~0.35 ms of the ~1.3 ms PostgreSQL spent per ``runs/log-metric`` (docs/performance.md,
+    "Prepared statements"). Django's cursors bind parameters on the client, and psycopg prepares nothing on them;
+    Django also turns psycopg's preparation off for the connection. In the block, the cursor is a server-binding one
+    (Django's ``ServerBindingCursor``, instrumented like the connection's own) and the connection's
+    ``prepare_threshold`` is ``MAESTRO_PREPARE_THRESHOLD``: psycopg prepares a statement once its text ran that often
+    in such blocks on the connection, and uses it only in them; other server-binding statements
+    (``binary_results_cursor``) keep their one-off plans.
+
+    A prepared statement holds no schema name: PostgreSQL parses it again when the ``search_path`` differs from the
+    one it was planned under, so once the routing switches tenant, the statement reads the new tenant's own tables
+    (``tests/tenants/test_prepared.py``). It lives in the server session, which Maestro never shares between clients
+    (poolers that share sessions are refused: ``DATABASE_POOL_MODE``, docs/tenancy.md).
     """
     connection.ensure_connection()  # the tenant's search_path is set by each cursor the block opens, as always
     raw = connection.connection

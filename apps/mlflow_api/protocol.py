@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import numpy as np
+import orjson
 
 from apps.metrics.validation import float64_to_json
 
@@ -263,6 +267,44 @@ def from_ms(name: str, value: int) -> datetime:
 
 
 # ---------------------------------------------------------------------------------------------- values
+
+
+def metric_points_json(
+    key: str, timestamps: np.ndarray, steps: np.ndarray, values: np.ndarray, run_id: str | None = None
+) -> bytes:
+    """MLflow ``Metric`` objects for a series' points, as JSON text: ``{"key", "value", "timestamp", "step"}`` (and
+    ``"run_id"`` when given) per point, comma-separated, without the enclosing brackets (``b""`` for no points).
+    Non-finite values are the strings "NaN", "Infinity" and "-Infinity", as everywhere in Maestro's JSON.
+
+    The same bytes ``orjson.dumps`` writes for the list of dicts (``tests/mlflow_api/test_history_json.py``) for a
+    third less CPU: no dict per point. orjson writes each column in C (one float or int per number, in the same
+    form as for a Python float or int), and the columns are interleaved between constant pieces by one join.
+    Measured on 25,000 points: 8.8–10.2 ms with dicts, 6.6–6.8 ms this way (docs/performance.md, "History as
+    JSON")."""
+    if not len(values):
+        return b""
+    values = np.ascontiguousarray(values, dtype=np.float64)  # orjson takes native-order C arrays only
+    value_texts = _numbers(values)
+    for index in np.flatnonzero(~np.isfinite(values)).tolist():
+        value_texts[index] = orjson.dumps(float64_to_json(float(values[index])))
+    head = b'{"key":' + orjson.dumps(key) + b',"value":'
+    tail = b"}," if run_id is None else b',"run_id":' + orjson.dumps(run_id) + b"},"
+    pieces = zip(
+        itertools.repeat(head),
+        value_texts,
+        itertools.repeat(b',"timestamp":'),
+        _numbers(np.ascontiguousarray(timestamps, dtype=np.int64)),
+        itertools.repeat(b',"step":'),
+        _numbers(np.ascontiguousarray(steps, dtype=np.int64)),
+        itertools.repeat(tail),
+        strict=False,  # the constant pieces repeat forever; the three columns have one length
+    )
+    return b"".join(itertools.chain.from_iterable(pieces))[:-1]
+
+
+def _numbers(column: np.ndarray) -> list[bytes]:
+    """Each number of a float64 or int64 column as JSON text (NaN and ±Infinity as ``null``)."""
+    return orjson.dumps(column, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
 
 
 def key_values(items: Mapping[str, str]) -> list[dict[str, str]]:

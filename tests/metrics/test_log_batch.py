@@ -2,8 +2,11 @@
 
 import json
 import math
+import random
 import re
+import struct
 
+import orjson
 import pytest
 
 from apps.metrics.models import LatestMetric, MetricPoint, RunParam, RunTag
@@ -213,6 +216,27 @@ def test_thousand_points_in_one_batch(api_a, run_a, tenant_a):
     data = stored(tenant_a, run_a["id"])
     assert len(data["points"]) == 1000
     assert data["latest"]["m3"] == (993 / 7, 99, 993)
+
+
+def test_every_double_and_int64_is_stored_exactly(api_a, run_a, tenant_a):
+    """The batch's numbers travel to PostgreSQL as text (orjson's shortest round-trip form): any finite double —
+    subnormal, negative zero, the extremes — and any int64 step or timestamp is stored bit for bit."""
+    rng = random.Random(24)
+    values = [struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(1200)]
+    values = [v for v in values if math.isfinite(v)][:990]
+    values += [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 1e16, 1e-7, 0.1, 1 / 3]
+    int64 = [-(2**63), 2**63 - 1, -1, 0]
+    metrics = [
+        {"key": "x", "value": v, "step": i if i >= 4 else int64[i], "timestamp": int64[-1 - i] if i < 4 else i}
+        for i, v in enumerate(values)
+    ]
+    response = post_raw(api_a, run_a["id"], orjson.dumps({"metrics": metrics}))
+    assert response.status_code == 200 and response.json()["metrics_written"] == 1000, response.content
+    with tenant_a.context():
+        rows = MetricPoint.objects.filter(run_id=run_a["id"]).values_list("step", "timestamp", "value")
+    got = {(step, timestamp): struct.pack("<d", value) for step, timestamp, value in rows}
+    sent = {(m["step"], m["timestamp"]): struct.pack("<d", m["value"]) for m in metrics}
+    assert got == sent
 
 
 def test_batch_for_another_tenants_run_is_404_and_writes_nothing(api_a, api_b, run_a, tenant_a):

@@ -228,7 +228,9 @@ def test_get_history_bulk_returns_each_runs_points_in_run_order(mlflow_a):
     assert points[0] == {"key": "loss", "value": 1.0, "timestamp": T0, "step": 0, "run_id": runs[0]}
     capped = mlflow_a.api.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk",
                               {"run_id": runs, "metric_key": "loss", "max_results": 4}).json()  # fmt: skip
-    assert len(capped["metrics"]) == 4
+    assert [(p["run_id"], p["step"]) for p in capped["metrics"]] == [*((runs[0], s) for s in range(3)), (runs[1], 0)]
+    unknown_key = mlflow_a.api.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk", {"run_id": runs, "metric_key": "x"})
+    assert unknown_key.json() == {"metrics": []}
     none = mlflow_a.api.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk", {"metric_key": "loss"})
     assert "at least one run_id" in error_of(none, 400, "INVALID_PARAMETER_VALUE")
 

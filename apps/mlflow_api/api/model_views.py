@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from apps.metrics.validation import key_problem
 from apps.mlflow_api import model_selectors, model_services, registry_services, selectors
 from apps.mlflow_api.api.handling import MlflowView, json_response
-from apps.mlflow_api.api.views import _ensure_default, _points
+from apps.mlflow_api.api.views import _ensure_default, history_json, metrics_response
 from apps.mlflow_api.protocol import Fields, MlflowError, invalid_value, missing, wrong_type
 from apps.mlflow_api.registry_protocol import has_relative_parts
 
@@ -322,7 +322,7 @@ class MetricHistoryBulkView(MlflowView):
         )
         if max_results < 1:
             raise MlflowError(f"Invalid value {max_results} for parameter 'max_results' supplied.")
-        metrics: list[dict] = []
+        pieces, remaining = [], max_results
         for run_id in sorted(set(run_ids)):
             try:
                 run = selectors.run_get(user=request.user, run_id=run_id)
@@ -331,7 +331,8 @@ class MetricHistoryBulkView(MlflowView):
             if key_problem(key):
                 continue
             history = selectors.metric_history(user=request.user, run=run, key=key)
-            metrics.extend(_points(key, history, run.uuid.hex))
-            if len(metrics) >= max_results:
+            pieces.append(history_json(key, history, run.uuid.hex, stop=remaining))
+            remaining -= min(len(history.values), remaining)
+            if not remaining:
                 break
-        return json_response({"metrics": metrics[:max_results]})
+        return metrics_response(pieces, always=True)

@@ -3,7 +3,8 @@ request as MLflow's server does, calls one selector or service, and renders MLfl
 
 from __future__ import annotations
 
-import numpy as np
+import orjson
+from django.http import HttpResponse
 
 from apps.access.permissions import token_scope
 from apps.access.policy import rule_for, scope_allows
@@ -11,7 +12,7 @@ from apps.accounts.authentication import BearerTokenAuthentication
 from apps.metrics.rejections import batch_rejection_reason
 from apps.metrics.search.compiler import SearchError
 from apps.metrics.selectors import run_data_attach, run_search
-from apps.metrics.validation import float64_to_json, key_problem
+from apps.metrics.validation import key_problem
 from apps.mlflow_api import model_selectors, selectors, services
 from apps.mlflow_api.api.handling import MAX_BATCH_BODY_BYTES, MlflowView, json_response
 from apps.mlflow_api.protocol import (
@@ -21,6 +22,7 @@ from apps.mlflow_api.protocol import (
     MlflowError,
     experiment_json,
     invalid_value,
+    metric_points_json,
     not_found,
     offset_token,
     parse_offset_token,
@@ -435,19 +437,21 @@ class LogMetricView(_IngestView):
 # ---------------------------------------------------------------------------------------------- metric history
 
 
-def _points(key: str, history, run_id: str | None = None) -> list[dict]:
-    values = history.values.tolist()
-    if not np.isfinite(history.values).all():
-        values = [float64_to_json(value) for value in values]
-    if run_id is None:
-        return [
-            {"key": key, "value": v, "timestamp": t, "step": s}
-            for v, t, s in zip(values, history.timestamps.tolist(), history.steps.tolist(), strict=True)
-        ]
-    return [
-        {"key": key, "value": v, "timestamp": t, "step": s, "run_id": run_id}
-        for v, t, s in zip(values, history.timestamps.tolist(), history.steps.tolist(), strict=True)
-    ]
+def history_json(key: str, history, run_id: str | None = None, start: int = 0, stop: int | None = None) -> bytes:
+    """The points ``start:stop`` of a ``selectors.History`` as MLflow's Metric objects (``metric_points_json``)."""
+    return metric_points_json(
+        key, history.timestamps[start:stop], history.steps[start:stop], history.values[start:stop], run_id
+    )
+
+
+def metrics_response(pieces: list[bytes], *, always: bool = False, page_token: str | None = None) -> HttpResponse:
+    """``{"metrics": [...]}`` from ``history_json`` pieces, then ``next_page_token`` when given. Without points the
+    ``metrics`` field is left out, as MLflow leaves out an empty repeated field, unless ``always``."""
+    points = b",".join(piece for piece in pieces if piece)
+    fields = [b'"metrics":[' + points + b"]"] if points or always else []
+    if page_token is not None:
+        fields.append(b'"next_page_token":' + orjson.dumps(page_token))
+    return HttpResponse(b"{" + b",".join(fields) + b"}", content_type="application/json")
 
 
 class MetricHistoryView(MlflowView):
@@ -462,18 +466,16 @@ class MetricHistoryView(MlflowView):
             raise MlflowError(
                 f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer."
             )
-        history = selectors.metric_history(user=request.user, run=run, key=key) if not key_problem(key) else None
-        points = _points(key, history) if history is not None else []
-        body: dict = {}
+        if key_problem(key):
+            return metrics_response([])
+        history = selectors.metric_history(user=request.user, run=run, key=key)
+        total, start, stop, page_token = len(history.values), 0, None, None
         if max_results is not None:
             offset = parse_offset_token(fields.string("page_token") or None)
-            page = points[offset : offset + max_results]
-            if offset + max_results < len(points):
-                body["next_page_token"] = offset_token(offset + max_results)
-            points = page
-        if points:
-            body = {"metrics": points, **body}
-        return json_response(body)
+            start, stop = min(offset, total), min(offset + max_results, total)
+            if offset + max_results < total:
+                page_token = offset_token(offset + max_results)
+        return metrics_response([history_json(key, history, start=start, stop=stop)], page_token=page_token)
 
 
 class MetricHistoryBulkIntervalView(MlflowView):
@@ -502,13 +504,13 @@ class MetricHistoryBulkIntervalView(MlflowView):
                 f"end_step must be greater than start_step. Found start_step={start_step} and end_step={end_step}."
             )
         runs = [selectors.run_get(user=request.user, run_id=run_id) for run_id in run_ids]
-        metrics = []
+        pieces = []
         for run in runs:
             history = selectors.metric_history_sampled(
                 user=request.user, run=run, key=key, max_results=max_results, start_step=start_step, end_step=end_step
             )
-            metrics.extend(_points(key, history, run.uuid.hex))
-        return json_response({"metrics": metrics} if metrics else {})
+            pieces.append(history_json(key, history, run.uuid.hex))
+        return metrics_response(pieces)
 
 
 # ---------------------------------------------------------------------------------------------- not served

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -276,11 +275,10 @@ def metric_points_json(
     ``"run_id"`` when given) per point, comma-separated, without the enclosing brackets (``b""`` for no points).
     Non-finite values are the strings "NaN", "Infinity" and "-Infinity", as everywhere in Maestro's JSON.
 
-    The same bytes ``orjson.dumps`` writes for the list of dicts (``tests/mlflow_api/test_history_json.py``) for a
-    third less CPU: no dict per point. orjson writes each column in C (one float or int per number, in the same
-    form as for a Python float or int), and the columns are interleaved between constant pieces by one join.
-    Measured on 25,000 points: 8.8–10.2 ms with dicts, 6.6–6.8 ms this way (docs/performance.md, "History as
-    JSON")."""
+    The same bytes ``orjson.dumps`` writes for the list of dicts (``tests/mlflow_api/test_history_json.py``) for 40 %
+    less CPU, with no dict per point: orjson writes each column in C (each number in the same form as for a Python
+    float or int), slice assignments interleave the columns with the constant pieces, and one join writes the text.
+    25,000 points: 9.2–9.7 ms with the dicts, 5.5 ms this way (docs/performance.md, "History as JSON")."""
     if not len(values):
         return b""
     values = np.ascontiguousarray(values, dtype=np.float64)  # orjson takes native-order C arrays only
@@ -289,17 +287,15 @@ def metric_points_json(
         value_texts[index] = orjson.dumps(float64_to_json(float(values[index])))
     head = b'{"key":' + orjson.dumps(key) + b',"value":'
     tail = b"}," if run_id is None else b',"run_id":' + orjson.dumps(run_id) + b"},"
-    pieces = zip(
-        itertools.repeat(head),
-        value_texts,
-        itertools.repeat(b',"timestamp":'),
-        _numbers(np.ascontiguousarray(timestamps, dtype=np.int64)),
-        itertools.repeat(b',"step":'),
-        _numbers(np.ascontiguousarray(steps, dtype=np.int64)),
-        itertools.repeat(tail),
-        strict=False,  # the constant pieces repeat forever; the three columns have one length
-    )
-    return b"".join(itertools.chain.from_iterable(pieces))[:-1]
+    count = len(value_texts)
+    pieces: list[bytes] = [head] * (7 * count)  # per point: head, value, label, timestamp, label, step, tail
+    pieces[1::7] = value_texts
+    pieces[2::7] = [b',"timestamp":'] * count
+    pieces[3::7] = _numbers(np.ascontiguousarray(timestamps, dtype=np.int64))
+    pieces[4::7] = [b',"step":'] * count
+    pieces[5::7] = _numbers(np.ascontiguousarray(steps, dtype=np.int64))
+    pieces[6::7] = [tail] * count
+    return b"".join(pieces)[:-1]
 
 
 def _numbers(column: np.ndarray) -> list[bytes]:

@@ -104,7 +104,7 @@ vendor:
 
 # Every benchmark in turn on a quiet machine (each prints its table with its command line; copies kept under
 # .local/bench/). BENCHES=... picks some, e.g. make bench BENCHES="runs_ingest runs_history".
-BENCHES ?= projects_list runs_ingest runs_history runs_retry runs_search recommendations dashboard_pages access_gate request_budget request_cost_served integrations_metrics tenant_archive mlflow_compare request_floor load_api
+BENCHES ?= projects_list runs_ingest runs_history wire_text runs_retry runs_search recommendations dashboard_pages access_gate request_budget request_cost_served integrations_metrics tenant_archive mlflow_compare request_floor load_api
 bench: services
 	@mkdir -p .local/bench
 	@set -o pipefail; for b in $(BENCHES); do \

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from tests.support.browser import request_problem
 from tests.support.tenants import TenantCtx, make_tenant
 
 # Suite-wide check that no password or token reaches any log line; one static-file scan per process (see the modules).
@@ -175,7 +176,7 @@ def page(browser, request):
 
     tab.on("console", console)
     tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    tab.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}"))
+    tab.on("requestfailed", lambda req: (problem := request_problem(req)) and problems.append(problem))
     tab.on(
         "response",
         lambda resp: (

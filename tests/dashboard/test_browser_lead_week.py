@@ -27,6 +27,7 @@ from apps.metrics.models import LatestMetric, MetricPoint, MetricSeries, Run
 from apps.projects.models import Project, TeamMember
 from apps.recommendations.models import ArtifactImpact
 from tests.integrations.helpers import outside_event_loop
+from tests.support.browser import request_problem
 from tests.support.live_server import screenshot_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -128,7 +129,7 @@ def _console(tab, problems: list[str], msg) -> None:
 def _watch(tab, problems: list[str]) -> None:
     tab.on("console", lambda msg: _console(tab, problems, msg))
     tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    tab.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}"))
+    tab.on("requestfailed", lambda req: (problem := request_problem(req)) and problems.append(problem))
 
 
 @pytest.fixture(scope="module")

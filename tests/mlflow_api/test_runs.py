@@ -9,6 +9,7 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.metrics.models import MetricPoint, Run, RunParam, RunTag
+from apps.mlflow_api.protocol import offset_token
 from maestro.api.limits import MAX_BATCH_BODY_BYTES
 from maestro.observability.metrics import metric_batches_rejected, metric_points_ingested
 from tests.mlflow_api.conftest import error_of
@@ -187,6 +188,13 @@ def test_history_is_in_mlflows_order_and_pages_with_tokens(mlflow_a):
     assert mlflow_a.ok("get", "metrics/get-history", {"run_id": run_id, "metric_key": "nope"}) == {}
     bad = mlflow_a.get("metrics/get-history", {"run_id": run_id, "metric_key": "loss", "max_results": 0})
     assert "positive integer" in error_of(bad, 400, "INVALID_PARAMETER_VALUE")
+    for key in ("loss", "bad/../key"):  # a key no point can have still gets its page token checked
+        bad_token = {"run_id": run_id, "metric_key": key, "max_results": 4, "page_token": "not-a-token"}
+        assert "Invalid page token" in error_of(
+            mlflow_a.get("metrics/get-history", bad_token), 400, "INVALID_PARAMETER_VALUE"
+        )
+    beyond = {"run_id": run_id, "metric_key": "loss", "max_results": 4, "page_token": offset_token(50)}
+    assert mlflow_a.ok("get", "metrics/get-history", beyond) == {}
 
 
 def test_bulk_interval_samples_like_mlflow(mlflow_a):

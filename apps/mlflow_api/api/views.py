@@ -466,16 +466,16 @@ class MetricHistoryView(MlflowView):
             raise MlflowError(
                 f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer."
             )
-        if key_problem(key):
-            return metrics_response([])
-        history = selectors.metric_history(user=request.user, run=run, key=key)
-        total, start, stop, page_token = len(history.values), 0, None, None
-        if max_results is not None:
+        history = selectors.metric_history(user=request.user, run=run, key=key) if not key_problem(key) else None
+        total = len(history.values) if history is not None else 0
+        start, stop, page_token = 0, None, None
+        if max_results is not None:  # the page token is checked even when no point can match, as MLflow checks it
             offset = parse_offset_token(fields.string("page_token") or None)
             start, stop = min(offset, total), min(offset + max_results, total)
             if offset + max_results < total:
                 page_token = offset_token(offset + max_results)
-        return metrics_response([history_json(key, history, start=start, stop=stop)], page_token=page_token)
+        pieces = [history_json(key, history, start=start, stop=stop)] if history is not None else []
+        return metrics_response(pieces, page_token=page_token)
 
 
 class MetricHistoryBulkIntervalView(MlflowView):

@@ -31,6 +31,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 
 # ---------------------------------------------------------------------------------------------- the floor servers
 # gunicorn loads these by name (``request_floor:bare_app``) in its workers: nothing above may import Django.
@@ -124,7 +125,7 @@ def replay_app(environ, start_response):
     against a digest held in memory (as the token cache does on a hit), then the tenant lookup, the token cache's
     generation read, the rate-limit script, the run lookup, and in one transaction the metric statement (the point
     from the request body) and the audit event — the statements captured from a real request, replayed, prepared
-    where Maestro prepares them (all but the metric statement)."""
+    as Maestro prepares them (all of them)."""
     import hashlib
 
     if environ["REQUEST_METHOD"] != "POST":
@@ -148,7 +149,7 @@ def replay_app(environ, start_response):
             "run": run_id, "keys": point["key"], "values": values[0], "steps": values[1], "timestamps": values[2],
             "latest_keys": point["key"], "latest_values": values[0], "latest_steps": values[1],
             "latest_timestamps": values[2],
-        }, prepare=False).fetchone()  # fmt: skip
+        }, prepare=True).fetchone()  # fmt: skip
         if written[:2] != (1, 1):  # (active run, points written)
             raise RuntimeError(f"replay: the metric statement wrote {written}")
         cursor.execute(plan["audit"], prepare=True).fetchone()
@@ -206,6 +207,76 @@ def capture_log_metric(tenant, run_uuid: str, path: str) -> dict:
     }
 
 
+def _on_cpu_ns(pid: int) -> int:
+    """A process's time on a CPU so far, in ns (``/proc/PID/schedstat``: the scheduler's own account, exact to the
+    ns, where ``/proc/PID/stat`` counts 10 ms ticks)."""
+    return int(open(f"/proc/{pid}/schedstat").read().split()[0])
+
+
+def statement_costs(plan: dict, dsn: str, redis_url: str, repeats: int) -> list[tuple[str, float, float, float]]:
+    """Server CPU of each step of the replay, one step at a time: ``repeats`` times each, on one connection in this
+    process, without HTTP. Returns (step, client µs, server µs, round trips) per call: client = this thread's CPU
+    (psycopg or redis-py building the message and reading the answer), server = the PostgreSQL backend's (or the
+    Redis server's) time on a CPU, from ``/proc/PID/schedstat``. What the floor's 2 ms go to, step by step."""
+    import psycopg
+    import redis
+
+    connection = psycopg.connect(dsn, autocommit=True)
+    connection.execute(plan["search_path"])
+    backend = connection.info.backend_pid
+    redis_client = redis.Redis.from_url(redis_url)
+    redis_pid = int(redis_client.info("server")["process_id"])
+    cursor = connection.cursor()
+    (run_id,) = cursor.execute(plan["run_lookup"], prepare=True).fetchone()[:1]
+    steps: list[tuple[str, object, int, int]] = []  # (label, call, server pid, round trips)
+    for index, statement in enumerate(plan["before"]):
+        table = statement.split(" FROM ", 1)[1].split()[0].strip('"') if " FROM " in statement else "?"
+        steps.append((f"PostgreSQL: statement {index + 1} before the run lookup ({table})",
+                      lambda s=statement: cursor.execute(s, prepare=True).fetchone(), backend, 1))  # fmt: skip
+    steps.append(("Redis: the rate-limit script (both limits)", lambda: redis_client.evalsha(
+        plan["throttle_sha"], len(plan["throttle_keys"]), *plan["throttle_keys"], *plan["throttle_args"]
+    ), redis_pid, 1))  # fmt: skip
+    steps.append(("PostgreSQL: the run lookup", lambda: cursor.execute(plan["run_lookup"], prepare=True).fetchone(),
+                  backend, 1))  # fmt: skip
+    counter = iter(range(10_000_000, 20_000_000))
+
+    def metric() -> None:
+        step = str(next(counter))
+        with connection.transaction():
+            cursor.execute(plan["metrics"], {
+                "run": run_id, "keys": "costs", "values": "0.5", "steps": step, "timestamps": step,
+                "latest_keys": "costs", "latest_values": "0.5", "latest_steps": step, "latest_timestamps": step,
+            }, prepare=True).fetchone()  # fmt: skip
+
+    def metric_and_audit() -> None:
+        step = str(next(counter))
+        with connection.transaction():
+            cursor.execute(plan["metrics"], {
+                "run": run_id, "keys": "costs", "values": "0.5", "steps": step, "timestamps": step,
+                "latest_keys": "costs", "latest_values": "0.5", "latest_steps": step, "latest_timestamps": step,
+            }, prepare=True).fetchone()  # fmt: skip
+            cursor.execute(plan["audit"], prepare=True).fetchone()
+
+    def empty_transaction() -> None:
+        with connection.transaction():
+            pass
+
+    steps.append(("PostgreSQL: BEGIN + COMMIT of an empty transaction", empty_transaction, backend, 2))
+    steps.append(("PostgreSQL: BEGIN, the metric statement (one point), COMMIT", metric, backend, 3))
+    steps.append(("PostgreSQL: BEGIN, the metric statement, the audit event, COMMIT", metric_and_audit, backend, 4))
+    results = []
+    for label, call, pid, round_trips in steps:
+        for _ in range(min(200, repeats)):  # warm: plans prepared, caches filled
+            call()
+        client, server = time.thread_time_ns(), _on_cpu_ns(pid)
+        for _ in range(repeats):
+            call()
+        client, server = time.thread_time_ns() - client, _on_cpu_ns(pid) - server
+        results.append((label, client / repeats / 1000, server / repeats / 1000, round_trips))
+    connection.close()
+    return results
+
+
 # ---------------------------------------------------------------------------------------------- the benchmark
 
 
@@ -232,7 +303,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="workers of each server")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
     parser.add_argument("--requests", type=int, default=300, help="log-metric requests per client per round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs all six targets in turn")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs all six targets in turn (0: none)")
+    parser.add_argument(
+        "--step-repeats", type=int, default=3000, help="calls per step in the replay's step-by-step table (0: none)"
+    )
     args = parser.parse_args()
 
     from _harness import print_table, progress, setup_django, throwaway_tenant
@@ -297,6 +371,11 @@ def main() -> int:
             "FLOOR_REDIS_URL": settings.MAESTRO_RATE_LIMIT_REDIS_URL,
         }
         replay = stack.enter_context(gunicorn(args.workers, "request_floor:replay_app", replay_env))
+        costs = []
+        if args.step_repeats:
+            progress(f"the replay step by step: {args.step_repeats} calls per step, in this process")
+            costs = statement_costs(plan, replay_env["FLOOR_TENANT_DSN"], replay_env["FLOOR_REDIS_URL"],
+                                    args.step_repeats)  # fmt: skip
 
         targets = {
             "bare WSGI (gunicorn, no Django, no database)": (
@@ -345,6 +424,20 @@ def main() -> int:
                 rate, cpu = measured[label][-1]
                 progress(f"round {round_number + 1}: {label}: {rate:,.1f} requests/s, {cpu:.2f} ms server CPU")
 
+    if costs:
+        print_table(
+            f"Maestro's log-metric statements replayed one step at a time ({args.step_repeats} calls each, no HTTP)",
+            ["step", "client CPU µs/call", "server CPU µs/call", "round trips"],
+            [[label, f"{client:.0f}", f"{server:.0f}", trips] for label, client, server, trips in costs],
+            notes=[
+                "client: this process's thread CPU (psycopg, redis-py); server: the PostgreSQL backend's, or the "
+                "Redis server's, time on a CPU (/proc/PID/schedstat)",
+                "the audit event's own cost is the last row minus the one above it; a call through HTTP adds "
+                "gunicorn and the request body (the floor table's first rows)",
+            ],
+        )
+    if not args.rounds:
+        return 0
     mlflow_rate = statistics.median(rate for rate, _ in measured[f"MLflow {MLFLOW_VERSION} runs/log-metric"])
     rows = []
     for label, values in measured.items():

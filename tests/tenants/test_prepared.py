@@ -11,6 +11,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from apps.accounts import token_cache
+from apps.metrics import services as metric_services
+from apps.metrics.models import MetricPoint
+from apps.metrics.validation import LogBatch
 from apps.mlflow_api import selectors
 from maestro.db import server_binding
 from tests.metrics.factories import RunFactory
@@ -67,6 +70,41 @@ def test_a_prepared_generation_read_follows_the_tenant(tenant_a, tenant_b):
     with tenant_a.context():
         assert token_cache._generation() == before_a
     assert after_b != before_b
+
+
+def _one_point(step: int, value: float) -> LogBatch:
+    return LogBatch(metric_keys=["loss"], metric_values=[value], metric_steps=[step], metric_timestamps=[step])
+
+
+@pytest.mark.django_db
+def test_the_prepared_ingest_statement_writes_the_current_tenants_points(tenant_a, tenant_b):
+    """Both tenants hold a run with the same primary key (the ingest statement's only reference to its run). Prepared
+    while A is current, the statement writes B's points into B's tables once B is current, and A's into A's after;
+    the retry form (a batch repeating a stored point) is prepared as well and stays in the tenant too."""
+    run_pk = 7_000_000 + uuid.uuid4().int % 1_000_000
+    with tenant_a.context():
+        run_a = RunFactory(id=run_pk)
+    with tenant_b.context():
+        run_b = RunFactory(id=run_pk)
+    threshold = settings.MAESTRO_PREPARE_THRESHOLD
+    with tenant_a.context():
+        for step in range(threshold + 2):
+            assert metric_services.run_log_batch(run=run_a, batch=_one_point(step, 1.0)).metrics_written == 1
+        assert len(_prepared("INSERT INTO metrics_metricpoint")) == 1
+    with tenant_b.context():
+        for step in range(threshold + 2):  # new points, then the same ones again: the skipping form
+            assert metric_services.run_log_batch(run=run_b, batch=_one_point(step, 2.0)).metrics_written == 1
+        for step in range(threshold + 2):
+            assert metric_services.run_log_batch(run=run_b, batch=_one_point(step, 2.0)).metrics_written == 0
+        assert len(_prepared("INSERT INTO metrics_metricpoint")) == 2  # one per form, each parsed again for B
+        assert sorted(MetricPoint.objects.filter(run_id=run_pk).values_list("value", flat=True)) == [2.0] * (
+            threshold + 2
+        )
+    with tenant_a.context():
+        metric_services.run_log_batch(run=run_a, batch=_one_point(99, 1.0))
+        assert sorted(MetricPoint.objects.filter(run_id=run_pk).values_list("value", flat=True)) == [1.0] * (
+            threshold + 3
+        )
 
 
 @pytest.mark.django_db

@@ -55,7 +55,8 @@ def server_binding() -> Iterator[None]:
 
     For the fixed statements every request sends (tenant lookup, token generation, run lookup, audit event):
     planning them took ~0.35 ms of the ~1.3 ms PostgreSQL spent per ``runs/log-metric`` (docs/performance.md,
-    "Prepared statements"). Django's cursors bind parameters on the client, and psycopg prepares nothing on them;
+    "Prepared statements"); and for the ingest statement, whose planning cost as much again ("The ingest statement
+    prepared"). Django's cursors bind parameters on the client, and psycopg prepares nothing on them;
     Django also turns psycopg's preparation off for the connection. In the block, the cursor is a server-binding one
     (Django's ``ServerBindingCursor``, instrumented like the connection's own) and the connection's
     ``prepare_threshold`` is ``MAESTRO_PREPARE_THRESHOLD``: psycopg prepares a statement once its text ran that often

@@ -129,8 +129,9 @@ DATABASES["default"]["ENGINE"] = "maestro.postgresql"  # django-tenants' backend
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
-# psycopg prepares a statement of a maestro.db.server_binding() block (the fixed statements every request sends) once
-# it ran this often in such blocks on a connection; nothing else is prepared. "off" prepares nothing.
+# psycopg prepares a statement of a maestro.db.server_binding() block (the fixed statements every request sends, the
+# ingest statement) once it ran this often in such blocks on a connection; nothing else is prepared. "off" prepares
+# nothing.
 _prepare_threshold = env.str("DB_PREPARE_THRESHOLD", default="2")
 MAESTRO_PREPARE_THRESHOLD = None if _prepare_threshold == "off" else int(_prepare_threshold)
 ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"
